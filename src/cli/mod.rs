@@ -1,0 +1,81 @@
+//! Command-line interface: one binary, several jobs. `anyhow` lives here only.
+
+mod config_cmd;
+mod preflight_cmd;
+mod serve;
+mod tape_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, Overrides, Profile};
+
+/// CPOS Engine-Zero sidecar: a security proxy between AI agents and their tools.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cpos",
+    version,
+    about,
+    after_help = "Start with `cpos serve` (embedded defaults, demo upstream) and `curl localhost:7878/`.\nDocs: docs/GETTING-STARTED.md"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the sidecar: the data plane (proxy) and the admin plane.
+    Serve(serve::ServeArgs),
+    /// Check the configuration against what the active profile requires.
+    Preflight(preflight_cmd::PreflightArgs),
+    /// Verify or read the decision tape.
+    #[command(subcommand)]
+    Tape(tape_cmd::TapeCommand),
+    /// Show configuration.
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCommand),
+}
+
+/// Options every configuration-reading subcommand accepts.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// Configuration file (TOML). Default: ./cpos.toml when it exists.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Security profile: dev, audit or hardened (overrides the file and CPOS_PROFILE).
+    #[arg(long, value_name = "PROFILE")]
+    profile: Option<Profile>,
+}
+
+impl ConfigArgs {
+    fn load(&self, mut overrides: Overrides) -> anyhow::Result<Config> {
+        overrides.profile = self.profile;
+        Ok(Config::load(self.config.as_deref(), &overrides)?)
+    }
+}
+
+/// Parses the command line and runs the chosen subcommand.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Preflight(args) => preflight_cmd::run(args),
+        Command::Tape(cmd) => tape_cmd::run(cmd),
+        Command::Config(cmd) => config_cmd::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Installs the process-wide rustls crypto provider (ring) exactly once.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,0 +1,93 @@
+//! `cpos serve`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::ConfigArgs;
+use crate::config::{LogFormat, Overrides};
+
+/// Run the sidecar until SIGTERM or SIGINT, then drain and flush the tape.
+#[derive(Debug, Args)]
+#[command(after_help = "Prints one JSON line on stdout once listening:\n  {\"event\":\"listening\",\"data\":\"127.0.0.1:7878\",\"admin\":\"127.0.0.1:9901\",...}\nLogs go to stderr (RUST_LOG or log.level to filter).")]
+pub struct ServeArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Data-plane address (overrides listen.data), e.g. 127.0.0.1:0 for an ephemeral port.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Admin-plane address (overrides listen.admin).
+    #[arg(long, value_name = "ADDR")]
+    admin_listen: Option<SocketAddr>,
+    /// Forward everything to this upstream instead of the configured routes.
+    #[arg(long, value_name = "URL")]
+    upstream: Option<String>,
+    /// Tape directory (overrides tape.dir).
+    #[arg(long, value_name = "DIR")]
+    tape_dir: Option<PathBuf>,
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = args.config.load(Overrides {
+        profile: None,
+        data: args.listen,
+        admin: args.admin_listen,
+        upstream: args.upstream,
+        tape_dir: args.tape_dir,
+    })?;
+    init_logging(config.log.format, &config.log.level);
+    super::install_crypto_provider();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("cpos-worker")
+        .build()?;
+    runtime.block_on(async move {
+        let running = crate::sidecar::start(config.clone()).await?;
+        let ready = serde_json::json!({
+            "event": "listening",
+            "data": running.data_addr.to_string(),
+            "admin": running.admin_addr.map(|a| a.to_string()),
+            "tls": config.tls.enabled(),
+            "profile": config.profile,
+            "tape": config.tape.dir,
+        });
+        println!("{ready}");
+        tracing::info!(data = %running.data_addr, admin = ?running.admin_addr, profile = %config.profile, "cpos is serving");
+        wait_for_signal().await;
+        tracing::info!(grace_ms = config.shutdown.grace_ms, "shutting down: draining in-flight requests");
+        running.shutdown().await?;
+        tracing::info!("stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+fn init_logging(format: LogFormat, level: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}

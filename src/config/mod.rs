@@ -1,0 +1,415 @@
+//! Configuration: embedded defaults ← profile defaults ← `cpos.toml` (or
+//! `--config`) ← `CPOS_*` environment variables, merged with figment.
+
+mod profile;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+pub use profile::Profile;
+
+/// The embedded default configuration (also shown by `cpos config defaults`).
+pub const DEFAULTS_TOML: &str = include_str!("defaults.toml");
+
+/// The file read when `--config` is not given and it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "cpos.toml";
+
+/// The whole sidecar configuration, as merged from every source.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Security profile supplying defaults for keys the user left unset.
+    pub profile: Profile,
+    /// Listener addresses.
+    pub listen: Listen,
+    /// Data-plane TLS.
+    #[serde(default)]
+    pub tls: Tls,
+    /// Connection and request limits.
+    pub limits: Limits,
+    /// Upstream client settings.
+    pub upstream: UpstreamSettings,
+    /// Path-prefix routes to upstreams, longest prefix first.
+    pub routes: Vec<Route>,
+    /// The decision tape.
+    pub tape: TapeSettings,
+    /// The admin plane.
+    pub admin: AdminSettings,
+    /// Graceful shutdown.
+    pub shutdown: ShutdownSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// Where the two planes listen.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listen {
+    /// Data plane: the proxied traffic.
+    pub data: SocketAddr,
+    /// Admin plane: health, metrics, integrity.
+    pub admin: SocketAddr,
+}
+
+/// Data-plane TLS; enabled when both files are set.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// PEM certificate chain, leaf first.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
+}
+
+impl Tls {
+    /// True when the data plane is configured to speak TLS.
+    pub fn enabled(&self) -> bool {
+        self.cert_file.is_some() && self.key_file.is_some()
+    }
+}
+
+/// Limits protecting the sidecar from slow or oversized clients.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Time allowed for a client to send a request's headers (and the TLS handshake).
+    pub header_read_timeout_ms: u64,
+    /// Largest request head accepted.
+    pub max_header_bytes: usize,
+    /// Largest body the sidecar will buffer to inspect; larger ones are refused with 413.
+    pub max_inspect_body_bytes: usize,
+    /// Time allowed for a client to send a body the sidecar inspects.
+    pub body_read_timeout_ms: u64,
+    /// A connection with nothing in flight and no bytes moving for this long is closed.
+    pub idle_timeout_ms: u64,
+    /// Connections beyond this wait in the kernel backlog.
+    pub max_connections: usize,
+}
+
+/// The pooled upstream client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSettings {
+    /// TCP (and TLS) connect timeout.
+    pub connect_timeout_ms: u64,
+    /// Time allowed for the upstream to send response headers.
+    pub response_timeout_ms: u64,
+    /// Idle pooled connections are closed after this.
+    pub pool_idle_timeout_ms: u64,
+    /// Idle pooled connections kept per upstream host.
+    pub pool_max_idle_per_host: usize,
+    /// Extra PEM CA bundle trusted for `https://` upstreams (besides the system roots).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// How the `Host` header reaches the upstream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HostMode {
+    /// Forward the client's `Host` unchanged (MCP servers check it).
+    #[default]
+    Preserve,
+    /// Send the upstream's own authority.
+    Upstream,
+}
+
+/// One path-prefix route.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// Name used in metrics, logs and the tape.
+    pub name: String,
+    /// Path prefix matched on segment boundaries (`/api` matches `/api/x`, not `/apix`).
+    pub prefix: String,
+    /// `http://host:port[/base]`, `https://…`, or `builtin:demo`.
+    pub upstream: String,
+    /// Remove the prefix before forwarding.
+    #[serde(default)]
+    pub strip_prefix: bool,
+    /// `preserve` (default) or `upstream`.
+    #[serde(default)]
+    pub host: HostMode,
+    /// Speak HTTP/2 with prior knowledge to a cleartext upstream.
+    #[serde(default)]
+    pub http2: bool,
+}
+
+/// When the tape is forced to stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FsyncPolicy {
+    /// fsync every group commit before acknowledging it.
+    Always,
+    /// fsync after every `fsync_batch_records` records.
+    Batch,
+    /// fsync every `fsync_interval_ms`.
+    Interval,
+}
+
+/// The decision tape.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TapeSettings {
+    /// Directory holding `tape-NNNNNN.jsonl` segments.
+    pub dir: PathBuf,
+    /// `always`, `batch` or `interval`.
+    pub fsync: FsyncPolicy,
+    /// Period of `interval` fsyncs.
+    pub fsync_interval_ms: u64,
+    /// Records between `batch` fsyncs.
+    pub fsync_batch_records: u64,
+    /// A segment is closed and a new one started past this size.
+    pub segment_max_bytes: u64,
+    /// Records waiting for the writer before appends apply back-pressure.
+    pub queue_capacity: usize,
+}
+
+/// The admin plane.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSettings {
+    /// Serve the admin listener at all.
+    pub enabled: bool,
+}
+
+/// Graceful shutdown.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownSettings {
+    /// In-flight requests get this long to finish after SIGTERM / SIGINT.
+    pub grace_ms: u64,
+}
+
+/// Log output.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `cpos=debug,hyper=warn`.
+    pub level: String,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Command-line overrides applied on top of every other source.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--profile`.
+    pub profile: Option<Profile>,
+    /// `--listen`.
+    pub data: Option<SocketAddr>,
+    /// `--admin-listen`.
+    pub admin: Option<SocketAddr>,
+    /// `--upstream`: replaces every route with one `/` route to this URL.
+    pub upstream: Option<String>,
+    /// `--tape-dir`.
+    pub tape_dir: Option<PathBuf>,
+}
+
+/// A configuration that could not be loaded; the message names the source,
+/// the key and what was expected.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The explicitly named file does not exist.
+    #[error("config file {0} not found: pass an existing file to --config, or omit it to use embedded defaults")]
+    Missing(PathBuf),
+    /// figment could not read or type-check a value.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    /// The values parse but contradict each other.
+    #[error("invalid configuration: {0}")]
+    Semantic(String),
+}
+
+impl Config {
+    /// Loads configuration from every source. `file` is `--config`; without it
+    /// `./cpos.toml` is read when present.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let file = match file {
+            Some(path) if !path.exists() => return Err(ConfigError::Missing(path.to_path_buf())),
+            Some(path) => Some(path.to_path_buf()),
+            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.exists()),
+        };
+        let user = |figment: Figment| {
+            let figment = match &file {
+                Some(path) => figment.merge(Toml::file_exact(path)),
+                None => figment,
+            };
+            figment.merge(Env::prefixed("CPOS_").split("__"))
+        };
+        // The profile is read first from the user's sources, so its defaults
+        // can be layered underneath them.
+        let profile = match overrides.profile {
+            Some(p) => p,
+            None => user(Figment::from(Toml::string(DEFAULTS_TOML)))
+                .extract_inner::<Profile>("profile")
+                .map_err(|e| ConfigError::Invalid(describe(e)))?,
+        };
+        let figment = user(
+            Figment::from(Toml::string(DEFAULTS_TOML)).merge(Toml::string(profile.defaults_toml())),
+        );
+        let mut config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(describe(e)))?;
+        config.profile = profile;
+        config.apply(overrides);
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses one TOML document on top of the embedded defaults (used by tests and `--help` examples).
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let profile = Figment::from(Toml::string(DEFAULTS_TOML))
+            .merge(Toml::string(text))
+            .extract_inner::<Profile>("profile")
+            .map_err(|e| ConfigError::Invalid(describe(e)))?;
+        let config: Config = Figment::from(Toml::string(DEFAULTS_TOML))
+            .merge(Toml::string(profile.defaults_toml()))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| ConfigError::Invalid(describe(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn apply(&mut self, o: &Overrides) {
+        if let Some(addr) = o.data {
+            self.listen.data = addr;
+        }
+        if let Some(addr) = o.admin {
+            self.listen.admin = addr;
+        }
+        if let Some(url) = &o.upstream {
+            self.routes = vec![Route {
+                name: "default".into(),
+                prefix: "/".into(),
+                upstream: url.clone(),
+                strip_prefix: false,
+                host: HostMode::Preserve,
+                http2: false,
+            }];
+        }
+        if let Some(dir) = &o.tape_dir {
+            self.tape.dir = dir.clone();
+        }
+    }
+
+    /// Checks relations between values that types alone cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |msg: String| Err(ConfigError::Semantic(msg));
+        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
+            return bad("tls.cert_file and tls.key_file must be set together".into());
+        }
+        if self.limits.max_connections == 0 {
+            return bad("limits.max_connections must be at least 1".into());
+        }
+        if self.limits.max_header_bytes < 1024 {
+            return bad("limits.max_header_bytes must be at least 1024".into());
+        }
+        if self.tape.queue_capacity == 0 || self.tape.segment_max_bytes < 4096 {
+            return bad(
+                "tape.queue_capacity must be ≥ 1 and tape.segment_max_bytes ≥ 4096".into(),
+            );
+        }
+        for (i, route) in self.routes.iter().enumerate() {
+            if !route.prefix.starts_with('/') {
+                return bad(format!(
+                    "routes[{i}].prefix `{}` must start with `/`",
+                    route.prefix
+                ));
+            }
+            crate::proxy::UpstreamTarget::parse(&route.upstream).map_err(|e| {
+                ConfigError::Semantic(format!("routes[{i}].upstream: {e}"))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Header read timeout as a duration.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.limits.header_read_timeout_ms)
+    }
+}
+
+fn describe(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = if e.path.is_empty() {
+                String::new()
+            } else {
+                format!(" at key `{}`", e.path.join("."))
+            };
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| match &m.source {
+                    Some(src) => format!(" (from {src})"),
+                    None => format!(" (from {})", m.name),
+                })
+                .unwrap_or_default();
+            format!("{}{key}{source}", e.kind)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_parse_and_route_to_the_demo() {
+        let config = Config::from_toml("").unwrap();
+        assert_eq!(config.profile, Profile::Dev);
+        assert_eq!(config.routes[0].upstream, "builtin:demo");
+        assert_eq!(config.tape.fsync, FsyncPolicy::Interval);
+    }
+
+    #[test]
+    fn hardened_profile_fills_only_unset_keys() {
+        let config = Config::from_toml("profile = \"hardened\"").unwrap();
+        assert_eq!(config.tape.fsync, FsyncPolicy::Always);
+        let config =
+            Config::from_toml("profile = \"hardened\"\n[tape]\nfsync = \"interval\"").unwrap();
+        assert_eq!(config.tape.fsync, FsyncPolicy::Interval);
+    }
+
+    #[test]
+    fn a_bad_value_names_the_key_and_expectation() {
+        let err = Config::from_toml("[limits]\nmax_connections = \"many\"").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("limits.max_connections"), "{msg}");
+        assert!(msg.contains("expected"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = Config::from_toml("[limits]\nmax_conections = 3").unwrap_err();
+        assert!(err.to_string().contains("max_conections"), "{err}");
+    }
+
+    #[test]
+    fn routes_are_validated() {
+        let err = Config::from_toml(
+            "[[routes]]\nname=\"x\"\nprefix=\"api\"\nupstream=\"http://127.0.0.1:1\"",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("routes[0].prefix"), "{err}");
+    }
+}

@@ -1,0 +1,57 @@
+//! Reading a request body the sidecar must look at (JSON tool calls), with a
+//! size cap and a deadline; everything else is streamed untouched.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, HeaderMap, Method, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+
+use crate::problem::Problem;
+
+/// True when the request carries a JSON body the classifier should see.
+pub fn wants_inspection(method: &Method, headers: &HeaderMap) -> bool {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return false;
+    }
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|ct| {
+            let essence = ct.split(';').next().unwrap_or("").trim();
+            essence.eq_ignore_ascii_case("application/json") || essence.ends_with("+json")
+        })
+        .unwrap_or(false)
+}
+
+/// Collects the whole body, refusing it when it exceeds `limit` bytes or
+/// does not arrive within `timeout`.
+pub async fn read_body(body: Incoming, limit: usize, timeout: Duration) -> Result<Bytes, Problem> {
+    let collected = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await;
+    match collected {
+        Ok(Ok(body)) => Ok(body.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!(
+                "request body exceeds the {limit}-byte inspection limit; send less, \
+                 or raise limits.max_inspect_body_bytes"
+            ),
+        )),
+        Ok(Err(_)) => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "body_read_failed",
+            "the request body could not be read (the client closed or reset the stream)",
+        )),
+        Err(_) => Err(Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!(
+                "the request body did not arrive within {} ms; send it faster, \
+                 or raise limits.body_read_timeout_ms",
+                timeout.as_millis()
+            ),
+        )),
+    }
+}

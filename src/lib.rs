@@ -1,0 +1,18 @@
+//! CPOS Engine-Zero sidecar: a security proxy between AI agents and the
+//! tools they call. See README.md and docs/ for the big picture; the request
+//! path reads top to bottom in [`pipeline`].
+
+pub mod admin;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod inspect;
+pub mod metrics;
+pub mod pipeline;
+pub mod preflight;
+pub mod problem;
+pub mod proxy;
+pub mod server;
+pub mod sidecar;
+pub mod state;
+pub mod tape;

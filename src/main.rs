@@ -1,0 +1,5 @@
+//! The `cpos` binary.
+
+fn main() -> std::process::ExitCode {
+    cpos::cli::main()
+}

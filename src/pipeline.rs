@@ -1,0 +1,191 @@
+//! The request path, top to bottom. Every data-plane request goes through
+//! [`handle`]: route → edge gates → inspect and classify → act → tape.
+//! Each step is a small module; this file only fixes their order and turns
+//! their refusals into responses and tape records.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use sha2::{Digest, Sha256};
+
+use crate::inspect;
+use crate::metrics::{CodeLabels, RequestLabels, RouteLabels, RouteName};
+use crate::problem::Problem;
+use crate::proxy::{ProxyBody, ResolvedRoute};
+use crate::server::ConnInfo;
+use crate::state::AppState;
+use crate::tape::{ActionSummary, Outcome, TapeRecord};
+
+/// Response header carrying the request id that also names the tape record.
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-cpos-request-id");
+
+/// Handles one data-plane request and always yields a response.
+pub async fn handle(
+    state: Arc<AppState>,
+    conn: Arc<ConnInfo>,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
+    let started = Instant::now();
+    let request_id = state.request_ids.next();
+    let route = state.routes.find(req.uri().path()).cloned();
+    let mut action = describe(&req, route.as_deref());
+
+    let result = decide_and_act(&state, &conn, route.as_deref(), req, &mut action).await;
+
+    let (response, outcome) = match result {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let outcome = Outcome {
+                code: None,
+                duration_us: started.elapsed().as_micros() as u64,
+                status,
+                upstream_status: Some(status),
+            };
+            (response, outcome)
+        }
+        Err(problem) => {
+            let outcome = Outcome {
+                code: Some(problem.code),
+                duration_us: started.elapsed().as_micros() as u64,
+                status: problem.status.as_u16(),
+                upstream_status: None,
+            };
+            (problem.into_response(), outcome)
+        }
+    };
+    let record = TapeRecord {
+        event: "request",
+        request_id: Some(request_id.clone()),
+        action: Some(action),
+        outcome: Some(outcome.clone()),
+        ..TapeRecord::default()
+    };
+    let response = match state.tape.append(record).await {
+        Ok(_) => response,
+        Err(e) => {
+            // Fail closed: an answer the tape cannot record is not given.
+            tracing::error!(error = %e, request_id, "tape append failed; refusing the request");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "tape_unavailable",
+                "the decision tape cannot be written, so no request is answered; check disk space and the sidecar's log",
+            )
+            .into_response()
+        }
+    };
+    record_metrics(&state, route.as_deref(), &outcome, started);
+    with_request_id(response, &request_id)
+}
+
+/// The decision steps, in order. Each returns early with a [`Problem`].
+async fn decide_and_act(
+    state: &AppState,
+    conn: &ConnInfo,
+    route: Option<&ResolvedRoute>,
+    req: Request<Incoming>,
+    action: &mut ActionSummary,
+) -> Result<Response<ProxyBody>, Problem> {
+    // 1. Route: which upstream serves this path.
+    let route = route.ok_or_else(|| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "no_route",
+            "no route matches this path; add a [[routes]] entry whose prefix covers it",
+        )
+    })?;
+
+    // 2. Inspect: JSON bodies are read (capped, with a deadline) so they can be
+    //    hashed and classified; every other body streams through untouched.
+    let (parts, body) = req.into_parts();
+    let body: ProxyBody = if inspect::wants_inspection(&parts.method, &parts.headers) {
+        let bytes = inspect::read_body(body, state.max_inspect_body_bytes, state.body_read_timeout).await?;
+        action.body_bytes = Some(bytes.len() as u64);
+        action.body_sha256 = Some(hex::encode(Sha256::digest(&bytes)));
+        Full::new(bytes).map_err(|e| match e {}).boxed()
+    } else {
+        body.map_err(Into::into).boxed()
+    };
+
+    // 3. Act: forward to the upstream and stream its answer back.
+    let req = Request::from_parts(parts, body);
+    let response = state
+        .upstream
+        .forward(route, conn.peer, conn.proto(), req)
+        .await
+        .map_err(|e| {
+            tracing::warn!(route = %route.name.0, error = %e, "upstream failure");
+            e.problem(route)
+        })?;
+    Ok(response.map(|body| body.map_err(Into::into).boxed()))
+}
+
+/// The metadata-only description of a request, before anything is decided.
+fn describe(req: &Request<Incoming>, route: Option<&ResolvedRoute>) -> ActionSummary {
+    ActionSummary {
+        kind: "http.request",
+        connector: route.map_or_else(|| "-".to_owned(), |r| r.name.0.to_string()),
+        method: Some(req.method().as_str().to_owned()),
+        path: Some(req.uri().path().to_owned()),
+        query_sha256: req
+            .uri()
+            .query()
+            .map(|q| hex::encode(Sha256::digest(q.as_bytes()))),
+        body_bytes: req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok()),
+        ..ActionSummary::default()
+    }
+}
+
+fn record_metrics(state: &AppState, route: Option<&ResolvedRoute>, outcome: &Outcome, started: Instant) {
+    let metrics = &state.metrics;
+    let route_name = route.map_or_else(|| RouteName(Arc::from("-")), |r| r.name.clone());
+    let kind = match outcome.code {
+        None => "forwarded",
+        Some(code) if code.starts_with("upstream_") => "upstream_error",
+        Some(_) => "refused",
+    };
+    if let Some(code) = outcome.code {
+        metrics.refusals.get_or_create(&CodeLabels { code }).inc();
+    }
+    metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            route: route_name.clone(),
+            outcome: kind,
+        })
+        .inc();
+    metrics
+        .request_seconds
+        .get_or_create(&RouteLabels { route: route_name })
+        .observe(started.elapsed().as_secs_f64());
+}
+
+fn with_request_id(mut response: Response<ProxyBody>, request_id: &str) -> Response<ProxyBody> {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert(REQUEST_ID.clone(), value);
+    }
+    response
+}
+
+/// A small JSON response (used by the admin plane too).
+pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<ProxyBody> {
+    let mut response = Response::new(
+        Full::new(Bytes::from(value.to_string()))
+            .map_err(|e| match e {})
+            .boxed(),
+    );
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

@@ -1,0 +1,223 @@
+//! Listeners: TCP (optionally rustls TLS), HTTP/1.1 and HTTP/2 on one port
+//! through hyper-util's auto builder, connection limits, header and idle
+//! timeouts, and graceful draining on shutdown.
+
+mod activity;
+pub mod tls;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
+
+pub use activity::{Activity, ActiveIo, GuardedBody, InFlight};
+
+use crate::metrics::Metrics;
+use crate::proxy::ProxyBody;
+
+/// What the request path knows about the connection a request came on.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// The TCP peer.
+    pub peer: SocketAddr,
+    /// True when the connection is TLS.
+    pub tls: bool,
+}
+
+impl ConnInfo {
+    /// `https` or `http`, for `X-Forwarded-Proto`.
+    pub fn proto(&self) -> &'static str {
+        if self.tls {
+            "https"
+        } else {
+            "http"
+        }
+    }
+}
+
+/// Connection limits and timeouts of one listener.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Time allowed for the TLS handshake and for each request head.
+    pub header_read_timeout: Duration,
+    /// Largest request head.
+    pub max_header_bytes: usize,
+    /// Close connections idle this long.
+    pub idle_timeout: Duration,
+    /// Concurrent connections.
+    pub max_connections: usize,
+    /// How long in-flight requests may run on after shutdown starts.
+    pub grace: Duration,
+}
+
+/// Serves `listener` until `shutdown` flips to true, then drains open
+/// connections for up to `options.grace`. Returns how many connections were
+/// still open when the grace period ended.
+pub async fn serve<H, Fut>(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    options: ServeOptions,
+    handler: H,
+    mut shutdown: watch::Receiver<bool>,
+    metrics: Option<Arc<Metrics>>,
+) -> usize
+where
+    H: Fn(Request<Incoming>, Arc<ConnInfo>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<ProxyBody>> + Send + 'static,
+{
+    let max = options.max_connections.min(Semaphore::MAX_PERMITS).max(1);
+    let permits = Arc::new(Semaphore::new(max));
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = shutdown.wait_for(|stop| *stop) => break,
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.wait_for(|stop| *stop) => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let handler = handler.clone();
+        let options = options.clone();
+        let tls = tls.clone();
+        let shutdown = shutdown.clone();
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            if let Some(m) = &metrics {
+                m.connections.inc();
+                m.open_connections.inc();
+            }
+            serve_tcp(stream, peer, tls, &options, handler, shutdown).await;
+            if let Some(m) = &metrics {
+                m.open_connections.dec();
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let drained = tokio::time::timeout(options.grace, permits.acquire_many(max as u32)).await;
+    match drained {
+        Ok(_) => 0,
+        Err(_) => max - permits.available_permits(),
+    }
+}
+
+async fn serve_tcp<H, Fut>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    options: &ServeOptions,
+    handler: H,
+    shutdown: watch::Receiver<bool>,
+) where
+    H: Fn(Request<Incoming>, Arc<ConnInfo>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<ProxyBody>> + Send + 'static,
+{
+    match tls {
+        None => {
+            let info = Arc::new(ConnInfo { peer, tls: false });
+            serve_io(stream, info, options, handler, shutdown).await;
+        }
+        Some(acceptor) => {
+            match tokio::time::timeout(options.header_read_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => {
+                    let info = Arc::new(ConnInfo { peer, tls: true });
+                    serve_io(stream, info, options, handler, shutdown).await;
+                }
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            }
+        }
+    }
+}
+
+async fn serve_io<I, H, Fut>(
+    io: I,
+    info: Arc<ConnInfo>,
+    options: &ServeOptions,
+    handler: H,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Fn(Request<Incoming>, Arc<ConnInfo>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<ProxyBody>> + Send + 'static,
+{
+    let peer = info.peer;
+    let activity = Activity::new();
+    let io = TokioIo::new(ActiveIo::new(io, activity.clone()));
+    let service = {
+        let activity = activity.clone();
+        service_fn(move |req: Request<Incoming>| {
+            let guard = activity.begin();
+            let response = handler(req, info.clone());
+            async move {
+                let response = response.await;
+                Ok::<_, Infallible>(response.map(|body| GuardedBody::new(body, guard).boxed()))
+            }
+        })
+    };
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout)
+        .max_buf_size(options.max_header_bytes.max(8192))
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(options.max_header_bytes as u32)
+        .keep_alive_interval(Some(options.idle_timeout / 2))
+        .keep_alive_timeout(Duration::from_secs(20));
+    let conn = builder.serve_connection(io, service);
+    tokio::pin!(conn);
+    let mut closing = false;
+    loop {
+        let idle_at = activity.idle_at(options.idle_timeout);
+        let wake = idle_at.unwrap_or_else(|| tokio::time::Instant::now() + options.idle_timeout);
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                break;
+            }
+            _ = shutdown.wait_for(|stop| *stop), if !closing => {
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = tokio::time::sleep_until(wake), if !closing => {
+                if let Some(at) = activity.idle_at(options.idle_timeout) {
+                    if at <= tokio::time::Instant::now() {
+                        closing = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Wiring: builds the state from a configuration, binds the listeners, and
+//! runs until told to stop, then drains and flushes the tape.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use crate::admin::{self, AdminState};
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::pipeline;
+use crate::proxy::{RouteTable, UpstreamClient};
+use crate::server::{self, ServeOptions};
+use crate::state::{AppState, RequestIds};
+use crate::tape::{Tape, TapeThread};
+
+/// A running sidecar.
+pub struct Running {
+    /// Bound data-plane address.
+    pub data_addr: SocketAddr,
+    /// Bound admin address, when the admin plane is enabled.
+    pub admin_addr: Option<SocketAddr>,
+    admin: Arc<AdminState>,
+    stop: watch::Sender<bool>,
+    data_task: JoinHandle<usize>,
+    admin_task: Option<JoinHandle<usize>>,
+    tape_thread: TapeThread,
+}
+
+/// Builds everything and starts serving.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let config = Arc::new(config);
+    let metrics = Metrics::new();
+    let (tape, tape_thread, recovery) = Tape::open(&config.tape, metrics.tape.clone())
+        .with_context(|| format!("opening the tape in {}", config.tape.dir.display()))?;
+    if let Some(r) = &recovery {
+        tracing::warn!(segment = %r.segment, truncated_bytes = r.truncated_bytes, "tape had a torn last line; truncated and recorded");
+    }
+    let demo = if RouteTable::needs_demo(&config.routes) {
+        Some(crate::demo::start().await.context("starting the built-in demo upstream")?)
+    } else {
+        None
+    };
+    let routes = RouteTable::build(&config.routes, demo).map_err(anyhow::Error::msg)?;
+    let upstream = UpstreamClient::new(&config.upstream).map_err(anyhow::Error::msg)?;
+    let tls = match (&config.tls.cert_file, &config.tls.key_file) {
+        (Some(cert), Some(key)) => Some(TlsAcceptor::from(
+            server::tls::server_config(cert, key).map_err(anyhow::Error::msg)?,
+        )),
+        _ => None,
+    };
+    let app = Arc::new(AppState {
+        routes,
+        upstream,
+        tape,
+        metrics: metrics.clone(),
+        request_ids: RequestIds::new(),
+        max_inspect_body_bytes: config.limits.max_inspect_body_bytes,
+        body_read_timeout: Duration::from_millis(config.limits.body_read_timeout_ms),
+        config: config.clone(),
+    });
+    let options = ServeOptions {
+        header_read_timeout: config.header_read_timeout(),
+        max_header_bytes: config.limits.max_header_bytes,
+        idle_timeout: Duration::from_millis(config.limits.idle_timeout_ms),
+        max_connections: config.limits.max_connections,
+        grace: Duration::from_millis(config.shutdown.grace_ms),
+    };
+    let (stop, stopped) = watch::channel(false);
+
+    let data_listener = TcpListener::bind(config.listen.data)
+        .await
+        .with_context(|| format!("binding the data plane to {} (listen.data)", config.listen.data))?;
+    let data_addr = data_listener.local_addr()?;
+    let data_task = {
+        let app = app.clone();
+        let handler = move |req, conn| pipeline::handle(app.clone(), conn, req);
+        tokio::spawn(server::serve(
+            data_listener,
+            tls,
+            options.clone(),
+            handler,
+            stopped.clone(),
+            Some(metrics.clone()),
+        ))
+    };
+
+    let admin_state = Arc::new(AdminState {
+        app: app.clone(),
+        ready: Default::default(),
+        recovery,
+    });
+    let (admin_addr, admin_task) = if config.admin.enabled {
+        let listener = TcpListener::bind(config.listen.admin)
+            .await
+            .with_context(|| format!("binding the admin plane to {} (listen.admin)", config.listen.admin))?;
+        let addr = listener.local_addr()?;
+        let state = admin_state.clone();
+        let handler = move |req, _conn| admin::handle(state.clone(), req);
+        let admin_options = ServeOptions {
+            max_connections: 256,
+            ..options.clone()
+        };
+        let task = tokio::spawn(server::serve(listener, None, admin_options, handler, stopped, None));
+        (Some(addr), Some(task))
+    } else {
+        (None, None)
+    };
+    admin_state.ready.store(true, Ordering::Relaxed);
+    Ok(Running {
+        data_addr,
+        admin_addr,
+        admin: admin_state,
+        stop,
+        data_task,
+        admin_task,
+        tape_thread,
+    })
+}
+
+impl Running {
+    /// Stops accepting, drains in-flight requests for the grace period, and
+    /// flushes the tape to stable storage.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.admin.ready.store(false, Ordering::Relaxed);
+        let _ = self.stop.send(true);
+        let left = self.data_task.await.unwrap_or(0);
+        if left > 0 {
+            tracing::warn!(connections = left, "grace period over; closing connections still open");
+        }
+        if let Some(task) = self.admin_task {
+            let _ = task.await;
+        }
+        let tape = self.admin.app.tape.clone();
+        tape.sync().await.context("flushing the tape")?;
+        let head = tape.head();
+        tracing::info!(head_seq = head.seq, head_hash = %head.row_hash, "tape flushed");
+        if left == 0 {
+            drop(tape);
+            drop(self.admin);
+            // Every handle is gone once connections drained: wait for the writer.
+            let thread = self.tape_thread;
+            let join = tokio::task::spawn_blocking(move || thread.join());
+            let _ = tokio::time::timeout(Duration::from_secs(5), join).await;
+        }
+        Ok(())
+    }
+}

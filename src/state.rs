@@ -1,0 +1,62 @@
+//! Everything the request path needs, built once from the configuration.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::proxy::{RouteTable, UpstreamClient};
+use crate::tape::Tape;
+
+/// Shared, read-only state of a running sidecar.
+pub struct AppState {
+    /// The effective configuration.
+    pub config: Arc<Config>,
+    /// Routes to upstreams.
+    pub routes: RouteTable,
+    /// Pooled upstream client.
+    pub upstream: UpstreamClient,
+    /// The decision tape.
+    pub tape: Tape,
+    /// Exported metrics.
+    pub metrics: Arc<Metrics>,
+    /// Request id generator.
+    pub request_ids: RequestIds,
+    /// Largest body inspected.
+    pub max_inspect_body_bytes: usize,
+    /// Time allowed to receive an inspected body.
+    pub body_read_timeout: Duration,
+}
+
+/// Generates request ids unique across restarts: a per-process prefix and a counter.
+pub struct RequestIds {
+    prefix: String,
+    next: AtomicU64,
+}
+
+impl RequestIds {
+    /// A generator with a fresh random-enough prefix (time and pid).
+    pub fn new() -> RequestIds {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let seed = nanos ^ ((std::process::id() as u64) << 32);
+        RequestIds {
+            prefix: format!("{:08x}", (seed ^ (seed >> 29)) as u32),
+            next: AtomicU64::new(1),
+        }
+    }
+
+    /// The next id, e.g. `5f3a9c21-1b`.
+    pub fn next(&self) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        format!("{}-{n:x}", self.prefix)
+    }
+}
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        RequestIds::new()
+    }
+}

@@ -1,0 +1,252 @@
+//! The decision tape: an append-only, hash-chained, metadata-only JSON Lines
+//! log with one record per request. See docs/TAPE.md for the format.
+
+mod chain;
+mod record;
+mod segments;
+pub mod verify;
+mod writer;
+
+use std::path::Path;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use chain::{row_hash, GENESIS};
+pub use record::{ActionSummary, Outcome, TapeRecord};
+pub use segments::{expand as expand_paths, list as list_segments};
+pub use writer::{now_rfc3339, Recovery};
+
+use crate::config::TapeSettings;
+
+/// Why an append or the tape itself failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TapeError {
+    /// A file operation failed.
+    #[error("tape I/O error: {0}")]
+    Io(String),
+    /// An existing segment does not verify.
+    #[error("tape is corrupt: {0}")]
+    Corrupt(String),
+    /// The writer has stopped (shutdown or a fatal error).
+    #[error("tape writer has stopped")]
+    Closed,
+}
+
+impl TapeError {
+    fn io(path: &Path, e: std::io::Error) -> Self {
+        TapeError::Io(format!("{}: {e}", path.display()))
+    }
+}
+
+/// What the writer promises once a record is acknowledged.
+#[derive(Debug, Clone, Copy)]
+pub struct Receipt {
+    /// The record's seq.
+    pub seq: u64,
+}
+
+/// The chain head, published after every group commit.
+#[derive(Debug, Clone)]
+pub struct Head {
+    /// Seq of the last record written.
+    pub seq: u64,
+    /// Its `row_hash` (the genesis hash when the tape is empty).
+    pub row_hash: String,
+    /// The segment being written.
+    pub segment: String,
+}
+
+/// Metrics the writer updates.
+#[derive(Clone)]
+pub struct TapeMetrics {
+    /// Records appended.
+    pub appends: Counter,
+    /// fsync latency.
+    pub fsync_seconds: Histogram,
+    /// Seq of the chain head.
+    pub head_seq: Gauge,
+}
+
+impl Default for TapeMetrics {
+    fn default() -> Self {
+        TapeMetrics {
+            appends: Counter::default(),
+            fsync_seconds: Histogram::new(
+                prometheus_client::metrics::histogram::exponential_buckets(0.000_025, 2.0, 20),
+            ),
+            head_seq: Gauge::default(),
+        }
+    }
+}
+
+/// Handle to the tape writer; cheap to clone.
+#[derive(Clone)]
+pub struct Tape {
+    tx: mpsc::Sender<writer::Msg>,
+    head: watch::Receiver<Head>,
+}
+
+/// The running writer thread; join it after the last handle is dropped.
+pub struct TapeThread(std::thread::JoinHandle<()>);
+
+impl TapeThread {
+    /// Waits for the writer to drain, fsync and exit.
+    pub fn join(self) {
+        let _ = self.0.join();
+    }
+}
+
+impl Tape {
+    /// Opens (and if needed recovers) the tape and starts its writer thread.
+    pub fn open(
+        settings: &TapeSettings,
+        metrics: TapeMetrics,
+    ) -> Result<(Tape, TapeThread, Option<Recovery>), TapeError> {
+        let (mut writer, head, recovery) = writer::Writer::open(settings.clone(), metrics)?;
+        if let Some(r) = &recovery {
+            writer.append_now(TapeRecord {
+                event: "tape_recovered",
+                detail: Some(serde_json::json!({
+                    "segment": r.segment,
+                    "truncated_bytes": r.truncated_bytes,
+                })),
+                ..TapeRecord::default()
+            })?;
+        }
+        let (tx, rx) = mpsc::channel(settings.queue_capacity);
+        let thread = std::thread::Builder::new()
+            .name("cpos-tape".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .build();
+                match runtime {
+                    Ok(rt) => rt.block_on(writer.run(rx)),
+                    Err(e) => tracing::error!(error = %e, "tape writer runtime failed"),
+                }
+            })
+            .map_err(|e| TapeError::Io(format!("starting the tape writer: {e}")))?;
+        Ok((Tape { tx, head }, TapeThread(thread), recovery))
+    }
+
+    /// Appends a record and waits until it is written (and fsynced under
+    /// `fsync = "always"`).
+    pub async fn append(&self, record: TapeRecord) -> Result<Receipt, TapeError> {
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send(writer::Msg::Append(record, Some(ack)))
+            .await
+            .map_err(|_| TapeError::Closed)?;
+        done.await.map_err(|_| TapeError::Closed)?
+    }
+
+    /// Forces everything appended so far to stable storage.
+    pub async fn sync(&self) -> Result<(), TapeError> {
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send(writer::Msg::Sync(ack))
+            .await
+            .map_err(|_| TapeError::Closed)?;
+        done.await.map_err(|_| TapeError::Closed)?
+    }
+
+    /// The current chain head.
+    pub fn head(&self) -> Head {
+        self.head.borrow().clone()
+    }
+
+    /// True while the writer thread is alive.
+    pub fn is_open(&self) -> bool {
+        !self.tx.is_closed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FsyncPolicy;
+
+    fn settings(dir: &Path, segment_max_bytes: u64) -> TapeSettings {
+        TapeSettings {
+            dir: dir.to_path_buf(),
+            fsync: FsyncPolicy::Always,
+            fsync_interval_ms: 1000,
+            fsync_batch_records: 10,
+            segment_max_bytes,
+            queue_capacity: 64,
+        }
+    }
+
+    fn record() -> TapeRecord {
+        TapeRecord {
+            event: "request",
+            request_id: Some("r".into()),
+            ..TapeRecord::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn appends_chain_across_segments_and_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path(), 4096);
+        let (tape, thread, _) = Tape::open(&s, TapeMetrics::default()).unwrap();
+        for i in 1..=40 {
+            assert_eq!(tape.append(record()).await.unwrap().seq, i);
+        }
+        drop(tape);
+        thread.join();
+        assert!(list_segments(dir.path()).unwrap().len() > 1, "rotation happened");
+        let (tape, thread, recovery) = Tape::open(&s, TapeMetrics::default()).unwrap();
+        assert!(recovery.is_none());
+        assert_eq!(tape.append(record()).await.unwrap().seq, 41);
+        drop(tape);
+        thread.join();
+        let report = verify::verify_files(&expand_paths(&[dir.path().into()]).unwrap()).unwrap();
+        assert!(report.ok, "{report:?}");
+        assert_eq!(report.records, 41);
+        assert!(report.from_genesis);
+    }
+
+    #[tokio::test]
+    async fn a_torn_tail_is_truncated_and_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path(), 1 << 20);
+        let (tape, thread, _) = Tape::open(&s, TapeMetrics::default()).unwrap();
+        tape.append(record()).await.unwrap();
+        drop(tape);
+        thread.join();
+        let path = dir.path().join(segments::segment_name(1));
+        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let torn = b"{\"_chain\":{\"algo\":\"sha";
+        std::io::Write::write_all(&mut f, torn).unwrap();
+        let (tape, thread, recovery) = Tape::open(&s, TapeMetrics::default()).unwrap();
+        assert_eq!(recovery.unwrap().truncated_bytes, torn.len() as u64);
+        assert_eq!(tape.append(record()).await.unwrap().seq, 3);
+        drop(tape);
+        thread.join();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.lines().nth(1).unwrap().contains("tape_recovered"));
+        let report = verify::verify_files(&[path]).unwrap();
+        assert!(report.ok && report.records == 3, "{report:?}");
+    }
+
+    #[tokio::test]
+    async fn a_tampered_segment_refuses_to_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path(), 1 << 20);
+        let (tape, thread, _) = Tape::open(&s, TapeMetrics::default()).unwrap();
+        for _ in 0..3 {
+            tape.append(record()).await.unwrap();
+        }
+        drop(tape);
+        thread.join();
+        let path = dir.path().join(segments::segment_name(1));
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replacen("\"r\"", "\"x\"", 2)).unwrap();
+        let err = Tape::open(&s, TapeMetrics::default()).err().unwrap();
+        assert!(err.to_string().contains("line 1 (seq 1)"), "{err}");
+    }
+}

@@ -1,0 +1,136 @@
+//! The tape record: metadata only, by construction. There is no field that
+//! could hold a body, a secret value, a diff or command output.
+//!
+//! Fields are declared in **alphabetical order** so that serde's output is
+//! already the canonical form (keys sorted, compact separators) that the hash
+//! chain covers; a unit test holds this invariant.
+
+use serde::Serialize;
+
+/// One line of the tape (without its `_chain`, which the writer adds).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TapeRecord {
+    /// What was asked for, reduced to kind, names, sizes and hashes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<ActionSummary>,
+    /// Client address, recorded only where a refusal is about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
+    /// Free-form, metadata-only details of non-request events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Value>,
+    /// `request`, `tape_recovered`, `escalation_decided`, …
+    pub event: &'static str,
+    /// The edge gate that refused the request, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate: Option<&'static str>,
+    /// What the client got.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// Authenticated principal (key id or agent), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    /// Ids of the policy rules that fired, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    /// The request id also returned to the client as `x-cpos-request-id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// `low`, `medium`, `high` or `critical`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk: Option<&'static str>,
+    /// `allow`, `deny`, `sandbox` or `human`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<&'static str>,
+    /// Position in the chain, from 1; assigned by the writer.
+    pub seq: u64,
+    /// RFC 3339 UTC time of the append, microsecond precision; assigned by the writer.
+    pub ts: String,
+}
+
+/// The action a request carried, without any raw value.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ActionSummary {
+    /// Sorted argument or JSON keys (names only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub arg_keys: Vec<String>,
+    /// Request body size in bytes, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_bytes: Option<u64>,
+    /// SHA-256 of the request body, when it was inspected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_sha256: Option<String>,
+    /// The route / connector the request was addressed to.
+    pub connector: String,
+    /// `http.request`, `mcp.tools_call`, `intake.command_request`, …
+    pub kind: &'static str,
+    /// HTTP method.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Request path without its query string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// SHA-256 of the raw query string (its values may be secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_sha256: Option<String>,
+    /// Tool name for tool calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+}
+
+/// The answer given to the client.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Outcome {
+    /// Stable refusal or error code, absent on success.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+    /// Time from request head to response head, integer microseconds.
+    pub duration_us: u64,
+    /// HTTP status sent to the client.
+    pub status: u16,
+    /// Status the upstream answered with, when it was called.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_status: Option<u16>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn struct_serialisation_is_already_canonical() {
+        let record = TapeRecord {
+            action: Some(ActionSummary {
+                arg_keys: vec!["a".into(), "b".into()],
+                body_bytes: Some(3),
+                body_sha256: Some("00".into()),
+                connector: "demo".into(),
+                kind: "http.request",
+                method: Some("POST".into()),
+                path: Some("/x".into()),
+                query_sha256: Some("11".into()),
+                tool: Some("t".into()),
+            }),
+            client_ip: Some("127.0.0.1".into()),
+            detail: Some(serde_json::json!({"z": 1, "a": "é"})),
+            event: "request",
+            gate: Some("ip_allow"),
+            outcome: Some(Outcome {
+                code: Some("x"),
+                duration_us: 5,
+                status: 200,
+                upstream_status: Some(200),
+            }),
+            principal: Some("p".into()),
+            reasons: vec!["r".into()],
+            request_id: Some("id".into()),
+            risk: Some("low"),
+            route: Some("allow"),
+            seq: 1,
+            ts: "t".into(),
+        };
+        let direct = serde_json::to_string(&record).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&direct).unwrap();
+        assert_eq!(direct, serde_json::to_string(&value).unwrap());
+    }
+}

@@ -1,0 +1,346 @@
+//! The single tape writer: it owns the open segment and the chain head,
+//! batches whatever is queued into one write (group commit), fsyncs per the
+//! policy, and acknowledges each record only after the write it promised.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::chain::{self, Link, GENESIS};
+use super::segments;
+use super::verify::{self, ScanError};
+use super::{Head, Receipt, TapeError, TapeMetrics, TapeRecord};
+use crate::config::{FsyncPolicy, TapeSettings};
+
+/// Largest number of records written in one group commit.
+const MAX_BATCH: usize = 1024;
+
+pub(super) enum Msg {
+    Append(TapeRecord, Option<oneshot::Sender<Result<Receipt, TapeError>>>),
+    Sync(oneshot::Sender<Result<(), TapeError>>),
+}
+
+/// What start-up recovery did to the last segment.
+#[derive(Debug, Clone)]
+pub struct Recovery {
+    /// The segment that had a torn last line.
+    pub segment: String,
+    /// Bytes removed from its end.
+    pub truncated_bytes: u64,
+}
+
+pub(super) struct Writer {
+    settings: TapeSettings,
+    file: File,
+    segment: u64,
+    size: u64,
+    seq: u64,
+    prev: String,
+    unsynced: u64,
+    last_sync: Instant,
+    buf: Vec<u8>,
+    canonical: Vec<u8>,
+    head: watch::Sender<Head>,
+    metrics: TapeMetrics,
+}
+
+impl Writer {
+    /// Opens the tape directory, verifies the last segment, truncates a torn
+    /// last line and positions the chain after the last good record.
+    pub(super) fn open(
+        settings: TapeSettings,
+        metrics: TapeMetrics,
+    ) -> Result<(Writer, watch::Receiver<Head>, Option<Recovery>), TapeError> {
+        let dir = settings.dir.clone();
+        std::fs::create_dir_all(&dir).map_err(|e| TapeError::io(&dir, e))?;
+        let existing = segments::list(&dir).map_err(|e| TapeError::io(&dir, e))?;
+        let (segment, previous, recovery) = match existing.last() {
+            None => (1, None, None),
+            Some((n, path)) => {
+                let before = match existing.len() {
+                    1 => None,
+                    len => last_link(&existing[len - 2].1)?,
+                };
+                let mut records = 0;
+                let scan = verify::scan_file(path, before.clone(), &mut records)
+                    .map_err(|e| scan_error(path, e))?;
+                let recovery = if scan.torn_bytes > 0 {
+                    let file = OpenOptions::new()
+                        .write(true)
+                        .open(path)
+                        .map_err(|e| TapeError::io(path, e))?;
+                    file.set_len(scan.valid_len)
+                        .and_then(|()| file.sync_all())
+                        .map_err(|e| TapeError::io(path, e))?;
+                    Some(Recovery {
+                        segment: segments::segment_name(*n),
+                        truncated_bytes: scan.torn_bytes,
+                    })
+                } else {
+                    None
+                };
+                (*n, scan.last.or(before), recovery)
+            }
+        };
+        let path = dir.join(segments::segment_name(segment));
+        let file = open_append(&path)?;
+        let size = file.metadata().map_err(|e| TapeError::io(&path, e))?.len();
+        let (seq, prev) = match previous {
+            Some(Link { seq, row_hash, .. }) => (seq, row_hash),
+            None => (0, GENESIS.to_owned()),
+        };
+        let (head, head_rx) = watch::channel(Head {
+            seq,
+            row_hash: prev.clone(),
+            segment: segments::segment_name(segment),
+        });
+        metrics.head_seq.set(seq as i64);
+        let writer = Writer {
+            settings,
+            file,
+            segment,
+            size,
+            seq,
+            prev,
+            unsynced: 0,
+            last_sync: Instant::now(),
+            buf: Vec::with_capacity(64 * 1024),
+            canonical: Vec::with_capacity(1024),
+            head,
+            metrics,
+        };
+        Ok((writer, head_rx, recovery))
+    }
+
+    /// Appends records synchronously (used before the writer task starts).
+    pub(super) fn append_now(&mut self, record: TapeRecord) -> Result<Receipt, TapeError> {
+        let receipt = self.commit(std::iter::once(record)).map(|mut r| r.remove(0))?;
+        self.sync()?;
+        Ok(receipt)
+    }
+
+    /// The writer loop: runs on its own thread until every sender is gone.
+    pub(super) async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        let period = Duration::from_millis(self.settings.fsync_interval_ms.max(1));
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        loop {
+            tokio::select! {
+                n = rx.recv_many(&mut batch, MAX_BATCH) => {
+                    if n == 0 {
+                        break;
+                    }
+                    self.handle(&mut batch);
+                }
+                _ = tick.tick(), if self.settings.fsync == FsyncPolicy::Interval && self.unsynced > 0 => {
+                    if let Err(e) = self.sync() {
+                        tracing::error!(error = %e, "tape fsync failed");
+                    }
+                }
+            }
+        }
+        if let Err(e) = self.sync() {
+            tracing::error!(error = %e, "final tape fsync failed");
+        }
+    }
+
+    fn handle(&mut self, batch: &mut Vec<Msg>) {
+        let mut records = Vec::with_capacity(batch.len());
+        let mut acks = Vec::with_capacity(batch.len());
+        let mut syncs = Vec::new();
+        for msg in batch.drain(..) {
+            match msg {
+                Msg::Append(record, ack) => {
+                    records.push(record);
+                    acks.push(ack);
+                }
+                Msg::Sync(ack) => syncs.push(ack),
+            }
+        }
+        let mut result = self.commit(records.into_iter());
+        let must_sync = match self.settings.fsync {
+            FsyncPolicy::Always => true,
+            FsyncPolicy::Batch => self.unsynced >= self.settings.fsync_batch_records,
+            FsyncPolicy::Interval => self.last_sync.elapsed().as_millis() as u64 >= self.settings.fsync_interval_ms,
+        } || !syncs.is_empty();
+        if must_sync && self.unsynced > 0 {
+            if let Err(e) = self.sync() {
+                result = Err(e);
+            }
+        }
+        match result {
+            Ok(receipts) => {
+                for (ack, receipt) in acks.into_iter().zip(receipts) {
+                    if let Some(ack) = ack {
+                        let _ = ack.send(Ok(receipt));
+                    }
+                }
+                for ack in syncs {
+                    let _ = ack.send(Ok(()));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "tape append failed; records refused");
+                for ack in acks.into_iter().flatten() {
+                    let _ = ack.send(Err(e.clone()));
+                }
+                for ack in syncs {
+                    let _ = ack.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    /// Chains, serialises and writes records; on failure the file and the
+    /// chain head are rolled back to where they were.
+    fn commit(
+        &mut self,
+        records: impl Iterator<Item = TapeRecord>,
+    ) -> Result<Vec<Receipt>, TapeError> {
+        let (start_seq, start_prev, start_size) = (self.seq, self.prev.clone(), self.size);
+        let mut receipts = Vec::new();
+        self.buf.clear();
+        for mut record in records {
+            record.seq = self.seq + 1;
+            record.ts = now_rfc3339();
+            self.canonical.clear();
+            serde_json::to_writer(&mut self.canonical, &record)
+                .map_err(|e| TapeError::Io(format!("serialising a tape record: {e}")))?;
+            let hash = chain::row_hash(&self.prev, &self.canonical);
+            let before = self.buf.len();
+            chain::write_line(&mut self.buf, &self.prev, &hash, &self.canonical);
+            let line_len = (self.buf.len() - before) as u64;
+            if self.size + before as u64 + line_len > self.settings.segment_max_bytes
+                && self.size + before as u64 > 0
+            {
+                // This line starts the next segment.
+                let line = self.buf.split_off(before);
+                if let Err(e) = self.flush_buf().and_then(|()| self.rotate()) {
+                    self.rollback(start_seq, start_prev, start_size);
+                    return Err(e);
+                }
+                self.buf = line;
+            }
+            self.seq = record.seq;
+            self.prev = hash;
+            receipts.push(Receipt { seq: record.seq });
+        }
+        if let Err(e) = self.flush_buf() {
+            self.rollback(start_seq, start_prev, start_size);
+            return Err(e);
+        }
+        self.metrics.appends.inc_by(receipts.len() as u64);
+        self.metrics.head_seq.set(self.seq as i64);
+        self.head.send_replace(Head {
+            seq: self.seq,
+            row_hash: self.prev.clone(),
+            segment: segments::segment_name(self.segment),
+        });
+        Ok(receipts)
+    }
+
+    fn flush_buf(&mut self) -> Result<(), TapeError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let path = self.path();
+        self.file
+            .write_all(&self.buf)
+            .map_err(|e| TapeError::io(&path, e))?;
+        self.size += self.buf.len() as u64;
+        self.unsynced += 1;
+        self.buf.clear();
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> Result<(), TapeError> {
+        self.sync()?;
+        self.segment += 1;
+        let path = self.path();
+        self.file = open_append(&path)?;
+        self.size = 0;
+        sync_dir(&self.settings.dir);
+        Ok(())
+    }
+
+    fn rollback(&mut self, seq: u64, prev: String, size: u64) {
+        self.buf.clear();
+        self.seq = seq;
+        self.prev = prev;
+        // Only the current segment can hold a partial write.
+        if self.size >= size {
+            let _ = self.file.set_len(size);
+            self.size = size;
+        }
+    }
+
+    fn sync(&mut self) -> Result<(), TapeError> {
+        let started = Instant::now();
+        let path = self.path();
+        self.file
+            .sync_data()
+            .map_err(|e| TapeError::io(&path, e))?;
+        self.metrics
+            .fsync_seconds
+            .observe(started.elapsed().as_secs_f64());
+        self.unsynced = 0;
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    fn path(&self) -> PathBuf {
+        self.settings
+            .dir
+            .join(segments::segment_name(self.segment))
+    }
+}
+
+fn open_append(path: &Path) -> Result<File, TapeError> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| TapeError::io(path, e))
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+fn last_link(path: &Path) -> Result<Option<Link>, TapeError> {
+    let mut records = 0;
+    verify::scan_file(path, None, &mut records)
+        .map(|scan| scan.last)
+        .map_err(|e| scan_error(path, e))
+}
+
+fn scan_error(path: &Path, e: ScanError) -> TapeError {
+    match e {
+        ScanError::Io(e) => TapeError::io(path, e),
+        ScanError::Bad(f) => TapeError::Corrupt(format!(
+            "{} line {} (seq {}): {}. Run `cpos tape verify {}`; to start a new chain, move the tape directory aside",
+            f.file.display(),
+            f.line,
+            f.seq,
+            f.reason,
+            path.parent().unwrap_or(path).display()
+        )),
+    }
+}
+
+const TS_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+);
+
+/// The current time as RFC 3339 UTC with microseconds.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(TS_FORMAT)
+        .unwrap_or_default()
+}
