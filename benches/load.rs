@@ -1,1 +1,422 @@
-fn main(){}
+//! Load harness: one run measures a small JSON POST
+//!   1. directly against a hyper upstream,
+//!   2. through nginx as a plain reverse proxy,
+//!   3. through `cpos serve` (tape on),
+//! at a fixed rate (latency, HDR histogram, corrected for coordinated
+//! omission) and closed-loop (peak throughput), and prints ratios.
+//!
+//! Run: `cargo bench --bench load` (env: BENCH_SECONDS=5 BENCH_RATE=1000
+//! BENCH_CONNS=32 BENCH_TARGETS=direct,nginx,cpos CPOS_BENCH_ARGS="...").
+//! nginx comes from Debian's `nginx-light` package (installed if missing and
+//! running as root).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::sync::Mutex;
+
+const BODY: &str = r#"{"tool":"echo","arguments":{"text":"hello from the load harness"}}"#;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo test --benches` lists; nothing to run there.
+    }
+    let seconds: u64 = env_or("BENCH_SECONDS", 5);
+    let rate: u64 = env_or("BENCH_RATE", 1000);
+    let conns: usize = env_or("BENCH_CONNS", 32);
+    let targets: String = env_or("BENCH_TARGETS", "direct,nginx,cpos".to_owned());
+
+    let upstream = start_upstream();
+    let dir = tempfile::tempdir().unwrap();
+    let mut results = Vec::new();
+    let mut rss = None;
+    for target in targets.split(',') {
+        let (addr, child) = match target {
+            "direct" => (upstream, None),
+            "nginx" => match start_nginx(dir.path(), upstream) {
+                Some((addr, child)) => (addr, Some(child)),
+                None => {
+                    eprintln!("nginx not available; skipping the nginx baseline");
+                    continue;
+                }
+            },
+            "cpos" => {
+                let (addr, child) = start_cpos(dir.path(), upstream);
+                rss = Some(rss_kib(child.id()));
+                (addr, Some(child))
+            }
+            other => panic!("unknown target {other}"),
+        };
+        let result = measure(target, addr, seconds, rate, conns);
+        if target == "cpos" {
+            if let Some(child) = &child {
+                rss = rss.map(|idle| (idle.0, rss_kib(child.id()).0));
+            }
+        }
+        if let Some(mut child) = child {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let _ = child.wait();
+        }
+        results.push(result);
+    }
+    report(&results, rate, conns, seconds, rss);
+}
+
+struct Measured {
+    target: String,
+    fixed: Histogram<u64>,
+    fixed_errors: u64,
+    peak_rps: f64,
+    peak: Histogram<u64>,
+    peak_errors: u64,
+}
+
+fn measure(target: &str, addr: SocketAddr, seconds: u64, rate: u64, conns: usize) -> Measured {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let url = format!("http://{addr}/tools/echo");
+        let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(conns * 2)
+            .build(HttpConnector::new());
+        // Warm-up: open connections, fill pools.
+        closed_loop(&client, &url, conns, Duration::from_millis(500)).await;
+        let (fixed, fixed_errors) =
+            fixed_rate(&client, &url, rate, Duration::from_secs(seconds)).await;
+        let started = Instant::now();
+        let (peak, peak_errors) =
+            closed_loop(&client, &url, conns, Duration::from_secs(seconds)).await;
+        let peak_rps = peak.len() as f64 / started.elapsed().as_secs_f64();
+        eprintln!("{target}: done");
+        Measured {
+            target: target.to_owned(),
+            fixed,
+            fixed_errors,
+            peak_rps,
+            peak,
+            peak_errors,
+        }
+    })
+}
+
+async fn one(client: &Client<HttpConnector, Full<Bytes>>, url: &str) -> bool {
+    let req = Request::post(url)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(BODY.as_bytes())))
+        .unwrap();
+    match client.request(req).await {
+        Ok(resp) => {
+            let ok = resp.status() == 200;
+            ok && resp.into_body().collect().await.is_ok()
+        }
+        Err(_) => false,
+    }
+}
+
+/// Requests scheduled every 1/rate s; latency counts from the scheduled time.
+async fn fixed_rate(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    url: &str,
+    rate: u64,
+    duration: Duration,
+) -> (Histogram<u64>, u64) {
+    let histogram = Arc::new(Mutex::new(Histogram::<u64>::new(3).unwrap()));
+    let errors = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let period = Duration::from_nanos(1_000_000_000 / rate.max(1));
+    let start = tokio::time::Instant::now();
+    let total = rate * duration.as_secs();
+    let mut tasks = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        let scheduled = start + period * i as u32;
+        tokio::time::sleep_until(scheduled).await;
+        let client = client.clone();
+        let url = url.to_owned();
+        let histogram = histogram.clone();
+        let errors = errors.clone();
+        tasks.push(tokio::spawn(async move {
+            let ok = one(&client, &url).await;
+            let us = scheduled.elapsed().as_micros() as u64;
+            if ok {
+                histogram.lock().await.record(us.max(1)).unwrap();
+            } else {
+                errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let h = histogram.lock().await.clone();
+    (h, errors.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+async fn closed_loop(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    url: &str,
+    conns: usize,
+    duration: Duration,
+) -> (Histogram<u64>, u64) {
+    let deadline = Instant::now() + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..conns {
+        let client = client.clone();
+        let url = url.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let mut h = Histogram::<u64>::new(3).unwrap();
+            let mut errors = 0;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                if one(&client, &url).await {
+                    h.record((t.elapsed().as_micros() as u64).max(1)).unwrap();
+                } else {
+                    errors += 1;
+                }
+            }
+            (h, errors)
+        }));
+    }
+    let mut all = Histogram::<u64>::new(3).unwrap();
+    let mut errors = 0;
+    for t in tasks {
+        let (h, e) = t.await.unwrap();
+        all.add(h).unwrap();
+        errors += e;
+    }
+    (all, errors)
+}
+
+fn start_upstream() -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(async move {
+                    let svc = service_fn(|req: Request<Incoming>| async move {
+                        let _ = req.into_body().collect().await;
+                        let mut resp = Response::new(Full::new(Bytes::from_static(
+                            br#"{"ok":true,"result":"hello"}"#,
+                        )));
+                        resp.headers_mut()
+                            .insert("content-type", "application/json".parse().unwrap());
+                        Ok::<_, Infallible>(resp)
+                    });
+                    let _ = auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+    });
+    rx.recv().unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn nginx_binary() -> Option<String> {
+    for candidate in ["/usr/sbin/nginx", "/usr/bin/nginx"] {
+        if Path::new(candidate).exists() {
+            return Some(candidate.to_owned());
+        }
+    }
+    let root = Command::new("id").arg("-u").output().ok()?.stdout == b"0\n";
+    if root {
+        eprintln!("installing nginx-light for the baseline…");
+        let _ = Command::new("apt-get").args(["update", "-qq"]).status();
+        let _ = Command::new("apt-get")
+            .args(["install", "-y", "-qq", "nginx-light"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status();
+        if Path::new("/usr/sbin/nginx").exists() {
+            return Some("/usr/sbin/nginx".to_owned());
+        }
+    }
+    None
+}
+
+fn start_nginx(dir: &Path, upstream: SocketAddr) -> Option<(SocketAddr, Child)> {
+    let nginx = nginx_binary()?;
+    let port = free_port();
+    let prefix = dir.join("nginx");
+    std::fs::create_dir_all(prefix.join("logs")).unwrap();
+    let conf = prefix.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "worker_processes auto;\nerror_log {p}/logs/error.log warn;\npid {p}/nginx.pid;\nuser root;\n\
+             events {{ worker_connections 4096; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {p}/body;\n  proxy_temp_path {p}/proxy;\n\
+               upstream up {{ server {upstream}; keepalive 128; }}\n\
+               server {{\n    listen 127.0.0.1:{port};\n    location / {{\n      proxy_pass http://up;\n      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n    }}\n  }}\n}}\n",
+            p = prefix.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(nginx)
+        .args([
+            "-c",
+            conf.to_str().unwrap(),
+            "-p",
+            prefix.to_str().unwrap(),
+            "-g",
+            "daemon off;",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .ok()?;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return Some((addr, child));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+fn start_cpos(dir: &Path, upstream: SocketAddr) -> (SocketAddr, Child) {
+    use std::io::BufRead;
+    let extra: String = env_or("CPOS_BENCH_ARGS", String::new());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cpos"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--upstream")
+        .arg(format!("http://{upstream}"))
+        .arg("--tape-dir")
+        .arg(dir.join("tape"))
+        .args(extra.split_whitespace())
+        .env("RUST_LOG", "warn")
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start cpos");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&line).expect("cpos ready line");
+    std::thread::sleep(Duration::from_millis(200));
+    (ready["data"].as_str().unwrap().parse().unwrap(), child)
+}
+
+/// (idle RSS, RSS now) in KiB from /proc.
+fn rss_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    (kib, kib)
+}
+
+fn us(h: &Histogram<u64>, q: f64) -> u64 {
+    h.value_at_quantile(q)
+}
+
+fn report(results: &[Measured], rate: u64, conns: usize, seconds: u64, rss: Option<(u64, u64)>) {
+    println!("\n## Fixed rate: {rate} req/s for {seconds} s (latency from scheduled send, µs)\n");
+    println!("| target | p50 | p99 | p99.9 | errors |");
+    println!("|---|---:|---:|---:|---:|");
+    for r in results {
+        println!(
+            "| {} | {} | {} | {} | {} |",
+            r.target,
+            us(&r.fixed, 0.5),
+            us(&r.fixed, 0.99),
+            us(&r.fixed, 0.999),
+            r.fixed_errors
+        );
+    }
+    println!("\n## Peak: closed loop, {conns} connections, {seconds} s\n");
+    println!("| target | req/s | p50 µs | p99 µs | p99.9 µs | errors |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for r in results {
+        println!(
+            "| {} | {:.0} | {} | {} | {} | {} |",
+            r.target,
+            r.peak_rps,
+            us(&r.peak, 0.5),
+            us(&r.peak, 0.99),
+            us(&r.peak, 0.999),
+            r.peak_errors
+        );
+    }
+    let find = |name: &str| results.iter().find(|r| r.target == name);
+    if let (Some(direct), Some(cpos)) = (find("direct"), find("cpos")) {
+        println!("\n## cpos vs direct\n");
+        println!(
+            "- added latency at {rate} req/s: p50 +{} µs, p99 +{} µs, p99.9 +{} µs",
+            us(&cpos.fixed, 0.5) as i64 - us(&direct.fixed, 0.5) as i64,
+            us(&cpos.fixed, 0.99) as i64 - us(&direct.fixed, 0.99) as i64,
+            us(&cpos.fixed, 0.999) as i64 - us(&direct.fixed, 0.999) as i64,
+        );
+        println!(
+            "- peak throughput ratio cpos/direct: {:.2}",
+            cpos.peak_rps / direct.peak_rps
+        );
+    }
+    if let (Some(nginx), Some(cpos)) = (find("nginx"), find("cpos")) {
+        println!(
+            "- peak throughput ratio cpos/nginx: {:.2}",
+            cpos.peak_rps / nginx.peak_rps
+        );
+        println!(
+            "- added p50 at {rate} req/s vs nginx: {} µs",
+            us(&cpos.fixed, 0.5) as i64 - us(&nginx.fixed, 0.5) as i64
+        );
+    }
+    if let Some((idle, after)) = rss {
+        println!(
+            "- cpos RSS: {:.1} MiB idle, {:.1} MiB after load",
+            idle as f64 / 1024.0,
+            after as f64 / 1024.0
+        );
+    }
+}

@@ -102,7 +102,9 @@ fn events() -> Response<ProxyBody> {
         if n > 0 {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let frame = Frame::data(Bytes::from(format!("id: {n}\nevent: tick\ndata: {{\"n\":{n}}}\n\n")));
+        let frame = Frame::data(Bytes::from(format!(
+            "id: {n}\nevent: tick\ndata: {{\"n\":{n}}}\n\n"
+        )));
         Some((Ok::<_, crate::proxy::BoxError>(frame), n + 1))
     });
     let mut response = Response::new(StreamBody::new(stream).boxed());
@@ -110,8 +112,9 @@ fn events() -> Response<ProxyBody> {
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("text/event-stream"),
     );
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-cache"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-cache"),
+    );
     response
 }

@@ -83,26 +83,46 @@ impl Metrics {
         let open_connections = Gauge::default();
         let connections = Counter::default();
         let tape = TapeMetrics::default();
-        registry.register("requests", "Requests by route and outcome", requests.clone());
+        registry.register(
+            "requests",
+            "Requests by route and outcome",
+            requests.clone(),
+        );
         registry.register(
             "request_duration_seconds",
             "Time from request head to response head",
             request_seconds.clone(),
         );
-        registry.register("refusals", "Refused requests by stable code", refusals.clone());
+        registry.register(
+            "refusals",
+            "Refused requests by stable code",
+            refusals.clone(),
+        );
         registry.register(
             "open_connections",
             "Open data-plane connections",
             open_connections.clone(),
         );
-        registry.register("connections", "Accepted data-plane connections", connections.clone());
-        registry.register("tape_appends", "Records appended to the tape", tape.appends.clone());
+        registry.register(
+            "connections",
+            "Accepted data-plane connections",
+            connections.clone(),
+        );
+        registry.register(
+            "tape_appends",
+            "Records appended to the tape",
+            tape.appends.clone(),
+        );
         registry.register(
             "tape_fsync_duration_seconds",
             "Tape fsync latency",
             tape.fsync_seconds.clone(),
         );
-        registry.register("tape_head_seq", "Seq of the tape's chain head", tape.head_seq.clone());
+        registry.register(
+            "tape_head_seq",
+            "Seq of the tape's chain head",
+            tape.head_seq.clone(),
+        );
         Arc::new(Metrics {
             registry,
             requests,

@@ -103,7 +103,8 @@ async fn decide_and_act(
     //    hashed and classified; every other body streams through untouched.
     let (parts, body) = req.into_parts();
     let body: ProxyBody = if inspect::wants_inspection(&parts.method, &parts.headers) {
-        let bytes = inspect::read_body(body, state.max_inspect_body_bytes, state.body_read_timeout).await?;
+        let bytes =
+            inspect::read_body(body, state.max_inspect_body_bytes, state.body_read_timeout).await?;
         action.body_bytes = Some(bytes.len() as u64);
         action.body_sha256 = Some(hex::encode(Sha256::digest(&bytes)));
         Full::new(bytes).map_err(|e| match e {}).boxed()
@@ -144,7 +145,12 @@ fn describe(req: &Request<Incoming>, route: Option<&ResolvedRoute>) -> ActionSum
     }
 }
 
-fn record_metrics(state: &AppState, route: Option<&ResolvedRoute>, outcome: &Outcome, started: Instant) {
+fn record_metrics(
+    state: &AppState,
+    route: Option<&ResolvedRoute>,
+    outcome: &Outcome,
+    started: Instant,
+) {
     let metrics = &state.metrics;
     let route_name = route.map_or_else(|| RouteName(Arc::from("-")), |r| r.name.clone());
     let kind = match outcome.code {

@@ -77,7 +77,9 @@ pub fn run(config: &Config) -> Report {
                 "tls_material_loads",
                 result.is_ok(),
                 Severity::Critical,
-                result.err().unwrap_or_else(|| "certificate and key load and match".into()),
+                result
+                    .err()
+                    .unwrap_or_else(|| "certificate and key load and match".into()),
             );
         }
         _ => check(
@@ -217,7 +219,12 @@ mod tests {
         config.tape.dir = std::env::temp_dir().join("cpos-preflight-test");
         let report = run(&config);
         assert!(!report.ok);
-        let failed: Vec<_> = report.checks.iter().filter(|c| !c.ok).map(|c| c.name).collect();
+        let failed: Vec<_> = report
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| c.name)
+            .collect();
         assert!(failed.contains(&"tls_enabled"), "{failed:?}");
         assert!(failed.contains(&"no_demo_upstream"), "{failed:?}");
     }

@@ -44,7 +44,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tracing::warn!(segment = %r.segment, truncated_bytes = r.truncated_bytes, "tape had a torn last line; truncated and recorded");
     }
     let demo = if RouteTable::needs_demo(&config.routes) {
-        Some(crate::demo::start().await.context("starting the built-in demo upstream")?)
+        Some(
+            crate::demo::start()
+                .await
+                .context("starting the built-in demo upstream")?,
+        )
     } else {
         None
     };
@@ -77,7 +81,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 
     let data_listener = TcpListener::bind(config.listen.data)
         .await
-        .with_context(|| format!("binding the data plane to {} (listen.data)", config.listen.data))?;
+        .with_context(|| {
+            format!(
+                "binding the data plane to {} (listen.data)",
+                config.listen.data
+            )
+        })?;
     let data_addr = data_listener.local_addr()?;
     let data_task = {
         let app = app.clone();
@@ -100,7 +109,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let (admin_addr, admin_task) = if config.admin.enabled {
         let listener = TcpListener::bind(config.listen.admin)
             .await
-            .with_context(|| format!("binding the admin plane to {} (listen.admin)", config.listen.admin))?;
+            .with_context(|| {
+                format!(
+                    "binding the admin plane to {} (listen.admin)",
+                    config.listen.admin
+                )
+            })?;
         let addr = listener.local_addr()?;
         let state = admin_state.clone();
         let handler = move |req, _conn| admin::handle(state.clone(), req);
@@ -108,7 +122,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             max_connections: 256,
             ..options.clone()
         };
-        let task = tokio::spawn(server::serve(listener, None, admin_options, handler, stopped, None));
+        let task = tokio::spawn(server::serve(
+            listener,
+            None,
+            admin_options,
+            handler,
+            stopped,
+            None,
+        ));
         (Some(addr), Some(task))
     } else {
         (None, None)
@@ -133,7 +154,10 @@ impl Running {
         let _ = self.stop.send(true);
         let left = self.data_task.await.unwrap_or(0);
         if left > 0 {
-            tracing::warn!(connections = left, "grace period over; closing connections still open");
+            tracing::warn!(
+                connections = left,
+                "grace period over; closing connections still open"
+            );
         }
         if let Some(task) = self.admin_task {
             let _ = task.await;

@@ -68,11 +68,7 @@ fn readyz(state: &AdminState) -> Response<ProxyBody> {
 
 fn metrics(state: &AdminState) -> Response<ProxyBody> {
     let text = state.app.metrics.render();
-    let mut response = Response::new(
-        Full::new(Bytes::from(text))
-            .map_err(|e| match e {})
-            .boxed(),
-    );
+    let mut response = Response::new(Full::new(Bytes::from(text)).map_err(|e| match e {}).boxed());
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -11,7 +11,9 @@ use crate::config::{LogFormat, Overrides};
 
 /// Run the sidecar until SIGTERM or SIGINT, then drain and flush the tape.
 #[derive(Debug, Args)]
-#[command(after_help = "Prints one JSON line on stdout once listening:\n  {\"event\":\"listening\",\"data\":\"127.0.0.1:7878\",\"admin\":\"127.0.0.1:9901\",...}\nLogs go to stderr (RUST_LOG or log.level to filter).")]
+#[command(
+    after_help = "Prints one JSON line on stdout once listening:\n  {\"event\":\"listening\",\"data\":\"127.0.0.1:7878\",\"admin\":\"127.0.0.1:9901\",...}\nLogs go to stderr (RUST_LOG or log.level to filter)."
+)]
 pub struct ServeArgs {
     #[command(flatten)]
     config: ConfigArgs,

@@ -14,7 +14,9 @@ use crate::tape;
 #[derive(Debug, Subcommand)]
 pub enum TapeCommand {
     /// Prove the hash chain; name the first bad record (seq, file, line).
-    #[command(after_help = "Exit status: 0 verified, 1 broken chain or head mismatch, 2 usage or I/O error.")]
+    #[command(
+        after_help = "Exit status: 0 verified, 1 broken chain or head mismatch, 2 usage or I/O error."
+    )]
     Verify {
         /// Segment files or tape directories, in chain order. Default: the configured tape.dir.
         paths: Vec<PathBuf>,
@@ -65,7 +67,8 @@ pub fn run(cmd: TapeCommand) -> anyhow::Result<ExitCode> {
             };
             if json {
                 let mut value = serde_json::to_value(&report)?;
-                value["expected_head_matches"] = serde_json::json!(expected_head.as_ref().map(|_| head_ok));
+                value["expected_head_matches"] =
+                    serde_json::json!(expected_head.as_ref().map(|_| head_ok));
                 println!("{}", serde_json::to_string_pretty(&value)?);
             } else if let Some(f) = &report.failure {
                 println!(
@@ -81,12 +84,19 @@ pub fn run(cmd: TapeCommand) -> anyhow::Result<ExitCode> {
                     "OK: {} records in {} file(s){}; head seq {} row_hash {}",
                     report.records,
                     report.files,
-                    if report.from_genesis { " from genesis" } else { " (chain starts mid-way)" },
+                    if report.from_genesis {
+                        " from genesis"
+                    } else {
+                        " (chain starts mid-way)"
+                    },
                     report.head_seq.unwrap_or(0),
                     report.head_hash.as_deref().unwrap_or(tape::GENESIS)
                 );
                 if !head_ok {
-                    println!("HEAD MISMATCH: expected {}", expected_head.unwrap_or_default());
+                    println!(
+                        "HEAD MISMATCH: expected {}",
+                        expected_head.unwrap_or_default()
+                    );
                 }
             }
             Ok(if report.ok && head_ok {

@@ -322,9 +322,7 @@ impl Config {
             return bad("limits.max_header_bytes must be at least 1024".into());
         }
         if self.tape.queue_capacity == 0 || self.tape.segment_max_bytes < 4096 {
-            return bad(
-                "tape.queue_capacity must be ≥ 1 and tape.segment_max_bytes ≥ 4096".into(),
-            );
+            return bad("tape.queue_capacity must be ≥ 1 and tape.segment_max_bytes ≥ 4096".into());
         }
         for (i, route) in self.routes.iter().enumerate() {
             if !route.prefix.starts_with('/') {
@@ -333,9 +331,8 @@ impl Config {
                     route.prefix
                 ));
             }
-            crate::proxy::UpstreamTarget::parse(&route.upstream).map_err(|e| {
-                ConfigError::Semantic(format!("routes[{i}].upstream: {e}"))
-            })?;
+            crate::proxy::UpstreamTarget::parse(&route.upstream)
+                .map_err(|e| ConfigError::Semantic(format!("routes[{i}].upstream: {e}")))?;
         }
         Ok(())
     }

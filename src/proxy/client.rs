@@ -145,15 +145,11 @@ impl UpstreamClient {
         proto: &'static str,
         mut req: Request<ProxyBody>,
     ) -> Result<Response<Incoming>, ForwardError> {
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .cloned()
-            .or_else(|| {
-                req.uri()
-                    .authority()
-                    .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-            });
+        let host = req.headers().get(header::HOST).cloned().or_else(|| {
+            req.uri()
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        });
         let path = route.upstream_path(req.uri().path(), req.uri().query());
         let uri = Uri::builder()
             .scheme(route.scheme.clone())

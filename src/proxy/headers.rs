@@ -51,7 +51,12 @@ static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host"
 
 /// Appends this hop to `X-Forwarded-For` and `Forwarded`, and sets
 /// `X-Forwarded-Proto` / `X-Forwarded-Host` to what the client used.
-pub fn add_forwarded(headers: &mut HeaderMap, peer: IpAddr, proto: &'static str, host: Option<&HeaderValue>) {
+pub fn add_forwarded(
+    headers: &mut HeaderMap,
+    peer: IpAddr,
+    proto: &'static str,
+    host: Option<&HeaderValue>,
+) {
     let peer_text = peer.to_string();
     let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
         Some(existing) if !existing.trim().is_empty() => format!("{existing}, {peer_text}"),
@@ -72,7 +77,10 @@ pub fn add_forwarded(headers: &mut HeaderMap, peer: IpAddr, proto: &'static str,
                 headers.insert(X_FORWARDED_HOST.clone(), h);
             }
         }
-        if host.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\') {
+        if host
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+        {
             element.push_str(&format!(";host=\"{host}\""));
         }
     }
@@ -96,7 +104,10 @@ mod tests {
     #[test]
     fn strips_connection_named_and_fixed_hop_headers() {
         let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, HeaderValue::from_static("close, x-secret-hop"));
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("close, x-secret-hop"),
+        );
         h.insert("x-secret-hop", HeaderValue::from_static("1"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         h.insert(header::TE, HeaderValue::from_static("trailers"));
@@ -118,6 +129,9 @@ mod tests {
         assert_eq!(h["x-forwarded-for"], "10.0.0.1, ::1");
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-host"], "example.test:8080");
-        assert_eq!(h["forwarded"], "for=\"[::1]\";proto=https;host=\"example.test:8080\"");
+        assert_eq!(
+            h["forwarded"],
+            "for=\"[::1]\";proto=https;host=\"example.test:8080\""
+        );
     }
 }

@@ -46,7 +46,9 @@ impl ResolvedRoute {
         } else {
             path
         };
-        let mut out = String::with_capacity(self.base_path.len() + path.len() + 1 + query.map_or(0, str::len));
+        let mut out = String::with_capacity(
+            self.base_path.len() + path.len() + 1 + query.map_or(0, str::len),
+        );
         out.push_str(&self.base_path);
         out.push_str(path);
         if out.is_empty() {
@@ -98,7 +100,7 @@ impl RouteTable {
                 http2: route.http2,
             }));
         }
-        resolved.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+        resolved.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
         Ok(RouteTable { routes: resolved })
     }
 
@@ -151,6 +153,9 @@ mod tests {
         let table =
             RouteTable::build(&[route("api", "/api/", "http://127.0.0.1:2", false)], None).unwrap();
         assert!(table.find("/other").is_none());
-        assert_eq!(table.find("/api/x").unwrap().upstream_path("/api/x", None), "/api/x");
+        assert_eq!(
+            table.find("/api/x").unwrap().upstream_path("/api/x", None),
+            "/api/x"
+        );
     }
 }

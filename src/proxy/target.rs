@@ -24,13 +24,17 @@ impl UpstreamTarget {
         if text == "builtin:demo" {
             return Ok(UpstreamTarget::BuiltinDemo);
         }
-        let uri: http::Uri = text
-            .parse()
-            .map_err(|e| format!("`{text}` is not a URL ({e}); expected http://host:port or https://host:port"))?;
+        let uri: http::Uri = text.parse().map_err(|e| {
+            format!("`{text}` is not a URL ({e}); expected http://host:port or https://host:port")
+        })?;
         let scheme = match uri.scheme_str() {
             Some("http") => Scheme::HTTP,
             Some("https") => Scheme::HTTPS,
-            _ => return Err(format!("`{text}` must start with http:// or https:// (or be builtin:demo)")),
+            _ => {
+                return Err(format!(
+                    "`{text}` must start with http:// or https:// (or be builtin:demo)"
+                ))
+            }
         };
         let authority = uri
             .authority()
@@ -54,9 +58,15 @@ mod tests {
 
     #[test]
     fn parses_urls_and_the_demo() {
-        assert_eq!(UpstreamTarget::parse("builtin:demo"), Ok(UpstreamTarget::BuiltinDemo));
-        let UpstreamTarget::Url { base_path, authority, .. } =
-            UpstreamTarget::parse("http://127.0.0.1:9000/base/").unwrap()
+        assert_eq!(
+            UpstreamTarget::parse("builtin:demo"),
+            Ok(UpstreamTarget::BuiltinDemo)
+        );
+        let UpstreamTarget::Url {
+            base_path,
+            authority,
+            ..
+        } = UpstreamTarget::parse("http://127.0.0.1:9000/base/").unwrap()
         else {
             panic!("expected a URL");
         };

@@ -22,7 +22,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
-pub use activity::{Activity, ActiveIo, GuardedBody, InFlight};
+pub use activity::{ActiveIo, Activity, GuardedBody, InFlight};
 
 use crate::metrics::Metrics;
 use crate::proxy::ProxyBody;
@@ -77,7 +77,7 @@ where
     H: Fn(Request<Incoming>, Arc<ConnInfo>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Response<ProxyBody>> + Send + 'static,
 {
-    let max = options.max_connections.min(Semaphore::MAX_PERMITS).max(1);
+    let max = options.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let permits = Arc::new(Semaphore::new(max));
     loop {
         let permit = tokio::select! {

@@ -142,7 +142,9 @@ mod tests {
         let hash = row_hash(GENESIS, canonical);
         let mut line = Vec::new();
         write_line(&mut line, GENESIS, &hash, canonical);
-        let text = String::from_utf8(line).unwrap().replace("request", "requesT");
+        let text = String::from_utf8(line)
+            .unwrap()
+            .replace("request", "requesT");
         assert_eq!(
             parse_line(text.trim_end().as_bytes()),
             Err(LineError::RowMismatch)

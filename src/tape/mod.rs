@@ -198,7 +198,10 @@ mod tests {
         }
         drop(tape);
         thread.join();
-        assert!(list_segments(dir.path()).unwrap().len() > 1, "rotation happened");
+        assert!(
+            list_segments(dir.path()).unwrap().len() > 1,
+            "rotation happened"
+        );
         let (tape, thread, recovery) = Tape::open(&s, TapeMetrics::default()).unwrap();
         assert!(recovery.is_none());
         assert_eq!(tape.append(record()).await.unwrap().seq, 41);
@@ -219,7 +222,10 @@ mod tests {
         drop(tape);
         thread.join();
         let path = dir.path().join(segments::segment_name(1));
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         let torn = b"{\"_chain\":{\"algo\":\"sha";
         std::io::Write::write_all(&mut f, torn).unwrap();
         let (tape, thread, recovery) = Tape::open(&s, TapeMetrics::default()).unwrap();

@@ -18,8 +18,14 @@ use crate::config::{FsyncPolicy, TapeSettings};
 /// Largest number of records written in one group commit.
 const MAX_BATCH: usize = 1024;
 
+// `Append` is the common, hot variant; boxing it would cost an allocation
+// per request to shrink the rare `Sync`.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Msg {
-    Append(TapeRecord, Option<oneshot::Sender<Result<Receipt, TapeError>>>),
+    Append(
+        TapeRecord,
+        Option<oneshot::Sender<Result<Receipt, TapeError>>>,
+    ),
     Sync(oneshot::Sender<Result<(), TapeError>>),
 }
 
@@ -117,7 +123,9 @@ impl Writer {
 
     /// Appends records synchronously (used before the writer task starts).
     pub(super) fn append_now(&mut self, record: TapeRecord) -> Result<Receipt, TapeError> {
-        let receipt = self.commit(std::iter::once(record)).map(|mut r| r.remove(0))?;
+        let receipt = self
+            .commit(std::iter::once(record))
+            .map(|mut r| r.remove(0))?;
         self.sync()?;
         Ok(receipt)
     }
@@ -165,7 +173,9 @@ impl Writer {
         let must_sync = match self.settings.fsync {
             FsyncPolicy::Always => true,
             FsyncPolicy::Batch => self.unsynced >= self.settings.fsync_batch_records,
-            FsyncPolicy::Interval => self.last_sync.elapsed().as_millis() as u64 >= self.settings.fsync_interval_ms,
+            FsyncPolicy::Interval => {
+                self.last_sync.elapsed().as_millis() as u64 >= self.settings.fsync_interval_ms
+            }
         } || !syncs.is_empty();
         if must_sync && self.unsynced > 0 {
             if let Err(e) = self.sync() {
@@ -281,9 +291,7 @@ impl Writer {
     fn sync(&mut self) -> Result<(), TapeError> {
         let started = Instant::now();
         let path = self.path();
-        self.file
-            .sync_data()
-            .map_err(|e| TapeError::io(&path, e))?;
+        self.file.sync_data().map_err(|e| TapeError::io(&path, e))?;
         self.metrics
             .fsync_seconds
             .observe(started.elapsed().as_secs_f64());
@@ -293,9 +301,7 @@ impl Writer {
     }
 
     fn path(&self) -> PathBuf {
-        self.settings
-            .dir
-            .join(segments::segment_name(self.segment))
+        self.settings.dir.join(segments::segment_name(self.segment))
     }
 }
 

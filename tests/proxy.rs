@@ -1,0 +1,286 @@
+//! End-to-end: the real `cpos serve` in front of a real upstream, spoken to
+//! over HTTP/1.1, h2c and TLS (h2 and http/1.1 via ALPN).
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::*;
+use http::Request;
+use http_body_util::{BodyExt, Full};
+
+fn route(upstream: std::net::SocketAddr) -> String {
+    format!("[[routes]]\nname = \"tools\"\nprefix = \"/\"\nupstream = \"http://{upstream}\"\n")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http1_forwarding_sets_forwarded_headers_and_records_the_tape() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, _) = upstream::start().await;
+    let sidecar = Sidecar::start(dir.path(), &route(up));
+    let client = http1();
+    let answer = post_json(&client, &sidecar.url("/tools/run?token=abc"), r#"{"x":1}"#).await;
+    assert_eq!(answer.status, 200);
+    let echo = answer.json();
+    assert_eq!(echo["method"], "POST");
+    assert_eq!(echo["uri"], "/tools/run?token=abc");
+    assert_eq!(echo["body"], r#"{"x":1}"#);
+    let headers = &echo["headers"];
+    assert_eq!(headers["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(headers["x-forwarded-proto"], "http");
+    assert_eq!(headers["host"], sidecar.data.to_string(), "Host preserved");
+    assert_eq!(
+        headers["forwarded"],
+        format!("for=127.0.0.1;proto=http;host=\"{}\"", sidecar.data)
+    );
+    let request_id = answer.headers["x-cpos-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+
+    let records = sidecar.tape();
+    let record = records
+        .iter()
+        .find(|r| r["request_id"] == request_id.as_str())
+        .expect("a tape record per request");
+    assert_eq!(record["action"]["connector"], "tools");
+    assert_eq!(record["action"]["path"], "/tools/run");
+    assert_eq!(record["action"]["body_bytes"], 7);
+    assert_eq!(record["outcome"]["status"], 200);
+    let text = sidecar.tape_text();
+    assert!(
+        !text.contains("token=abc"),
+        "query values never reach the tape"
+    );
+    assert!(
+        !text.contains(r#"{\"x\":1}"#) && !text.contains("\"x\":1"),
+        "bodies never reach the tape"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hop_by_hop_headers_are_stripped_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, _) = upstream::start().await;
+    let sidecar = Sidecar::start(dir.path(), &route(up));
+    let client = http1();
+    let req = Request::get(sidecar.url("/echo"))
+        .header("connection", "keep-alive, x-client-hop")
+        .header("x-client-hop", "secret")
+        .header("keep-alive", "timeout=5")
+        .header("proxy-authorization", "Basic Zm9vOmJhcg==")
+        .header("te", "trailers")
+        .header("x-end-to-end", "kept")
+        .body(Full::default())
+        .unwrap();
+    let answer = collect(client.request(req).await.unwrap()).await;
+    let headers = answer.json()["headers"].clone();
+    for gone in ["x-client-hop", "keep-alive", "proxy-authorization", "te"] {
+        assert!(
+            headers.get(gone).is_none(),
+            "{gone} must not reach the upstream: {headers}"
+        );
+    }
+    assert_eq!(headers["x-end-to-end"], "kept");
+
+    let answer = get(&client, &sidecar.url("/hop")).await;
+    assert_eq!(answer.status, 200);
+    assert!(answer.headers.get("x-upstream-hop").is_none());
+    assert!(answer.headers.get("keep-alive").is_none());
+    assert_eq!(answer.headers["x-upstream-kept"], "1");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn h2c_clients_are_served_and_forwarded_as_http1() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, _) = upstream::start().await;
+    let sidecar = Sidecar::start(dir.path(), &route(up));
+    let answer = post_json(&h2c(), &sidecar.url("/h2"), "{}").await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.version, http::Version::HTTP_2);
+    let echo = answer.json();
+    assert_eq!(echo["version"], "HTTP/1.1");
+    assert_eq!(
+        echo["headers"]["host"],
+        sidecar.data.to_string(),
+        "h2 :authority becomes Host"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_with_alpn_h2_and_http1() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, _) = upstream::start().await;
+    let pki = pki(dir.path());
+    let sidecar = Sidecar::start(
+        dir.path(),
+        &format!(
+            "[tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n\n{}",
+            pki.server_cert.display(),
+            pki.server_key.display(),
+            route(up)
+        ),
+    );
+    for alpn in [&b"h2"[..], &b"http/1.1"[..]] {
+        let req = Request::get(format!("https://127.0.0.1:{}/tls", sidecar.data.port()))
+            .body(Full::default())
+            .unwrap();
+        let (answer, negotiated) = tls_request(sidecar.data, &pki.ca_der, &[alpn], req).await;
+        assert_eq!(negotiated.as_deref(), Some(alpn));
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.json()["headers"]["x-forwarded-proto"], "https");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sse_events_arrive_while_the_upstream_is_still_sending() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, state) = upstream::start().await;
+    let sidecar = Sidecar::start(dir.path(), &route(up));
+    let client = http1();
+    let req = Request::get(sidecar.url("/sse"))
+        .body(Full::default())
+        .unwrap();
+    let response = client.request(req).await.unwrap();
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.into_body();
+    // The upstream holds its second event until released: the first must
+    // already be here, so nothing buffers the stream.
+    let first = tokio::time::timeout(Duration::from_secs(5), body.frame())
+        .await
+        .expect("first event arrives before the stream ends")
+        .unwrap()
+        .unwrap()
+        .into_data()
+        .unwrap();
+    assert_eq!(first, Bytes::from_static(b"event: first\ndata: 1\n\n"));
+    state.release.notify_one();
+    let rest = body.collect().await.unwrap().to_bytes();
+    assert_eq!(rest, Bytes::from_static(b"event: second\ndata: 2\n\n"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dead_upstream_gives_502_and_a_tape_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let sidecar = Sidecar::start(dir.path(), &route(closed));
+    let answer = get(&http1(), &sidecar.url("/anything")).await;
+    assert_eq!(answer.status, 502);
+    let body = answer.json();
+    assert_eq!(body["error"], "upstream_unavailable");
+    assert!(body["message"].as_str().unwrap().contains("running"));
+    let records = sidecar.tape();
+    let last = records.last().unwrap();
+    assert_eq!(last["outcome"]["code"], "upstream_unavailable");
+    assert_eq!(last["outcome"]["status"], 502);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_upstream_gives_504() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, _) = upstream::start().await;
+    let sidecar = Sidecar::start(
+        dir.path(),
+        &format!("[upstream]\nresponse_timeout_ms = 200\n\n{}", route(up)),
+    );
+    let answer = get(&http1(), &sidecar.url("/slow")).await;
+    assert_eq!(answer.status, 504);
+    assert_eq!(answer.json()["error"], "upstream_timeout");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_inspected_body_is_refused_with_413() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, state) = upstream::start().await;
+    let sidecar = Sidecar::start(
+        dir.path(),
+        &format!("[limits]\nmax_inspect_body_bytes = 64\n\n{}", route(up)),
+    );
+    let big = format!("{{\"k\":\"{}\"}}", "a".repeat(500));
+    let answer = post_json(&http1(), &sidecar.url("/tools/x"), &big).await;
+    assert_eq!(answer.status, 413);
+    assert_eq!(answer.json()["error"], "body_too_large");
+    assert_eq!(
+        state.hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "nothing forwarded"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_path_without_a_route_is_404_no_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, _) = upstream::start().await;
+    let sidecar = Sidecar::start(
+        dir.path(),
+        &format!("[[routes]]\nname = \"api\"\nprefix = \"/api\"\nupstream = \"http://{up}\"\nstrip_prefix = true\n"),
+    );
+    let answer = get(&http1(), &sidecar.url("/api/x?q=1")).await;
+    assert_eq!(answer.json()["uri"], "/x?q=1");
+    let answer = get(&http1(), &sidecar.url("/other")).await;
+    assert_eq!(answer.status, 404);
+    assert_eq!(answer.json()["error"], "no_route");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_plane_reports_health_metrics_and_integrity() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, _) = upstream::start().await;
+    let sidecar = Sidecar::start(dir.path(), &route(up));
+    let client = http1();
+    get(&client, &sidecar.url("/a")).await;
+    assert_eq!(
+        get(&client, &sidecar.admin_url("/healthz")).await.status,
+        200
+    );
+    let ready = get(&client, &sidecar.admin_url("/readyz")).await;
+    assert_eq!(ready.status, 200);
+    assert_eq!(ready.json()["checks"]["tape"], true);
+    let metrics = String::from_utf8(
+        get(&client, &sidecar.admin_url("/metrics"))
+            .await
+            .body
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        metrics.contains("cpos_requests_total{route=\"tools\",outcome=\"forwarded\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("cpos_tape_appends_total"));
+    assert!(metrics.contains("cpos_open_connections"));
+    let integrity = get(&client, &sidecar.admin_url("/integrity")).await.json();
+    let records = sidecar.tape();
+    assert_eq!(integrity["tape"]["head_seq"], records.len());
+    assert_eq!(
+        integrity["tape"]["head_hash"],
+        records.last().unwrap()["_chain"]["row_hash"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_drains_in_flight_requests_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, _) = upstream::start().await;
+    let mut sidecar = Sidecar::start(dir.path(), &route(up));
+    let client = http1();
+    let url = sidecar.url("/slow");
+    let in_flight = tokio::spawn(async move { get(&client, &url).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let code = tokio::task::spawn_blocking(move || {
+        let code = sidecar.terminate();
+        (code, sidecar)
+    })
+    .await
+    .unwrap();
+    let answer = in_flight.await.unwrap();
+    assert_eq!(answer.status, 200, "the in-flight request completed");
+    assert_eq!(answer.body, Bytes::from_static(b"slow done"));
+    assert_eq!(code.0, Some(0));
+    let records = code.1.tape();
+    assert_eq!(records.last().unwrap()["action"]["path"], "/slow");
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite, as README.md documents it and CI runs it.
+# Installs what the tests need when it is missing (Debian packages), then runs
+# formatting, lints and every test against real servers on loopback.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+command -v redis-server >/dev/null || need_pkgs+=(redis-server)
+command -v bwrap >/dev/null || need_pkgs+=(bubblewrap)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing: ${need_pkgs[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  else
+    echo "missing packages: ${need_pkgs[*]} (run as root or install them)" >&2
+    exit 1
+  fi
+fi
+
+cargo fmt --all -- --check
+cargo clippy --all-targets --quiet -- -D warnings
+cargo test --quiet 2>&1 | tee target/test-output.txt
