@@ -4,8 +4,10 @@
 
 pub mod admin;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod gate;
 pub mod inspect;
 pub mod metrics;
 pub mod pipeline;

@@ -1,5 +1,5 @@
 //! The request path, top to bottom. Every data-plane request goes through
-//! [`handle`]: route → edge gates → inspect and classify → act → tape.
+//! [`handle`]: edge gates → route → body → authentication → act → tape.
 //! Each step is a small module; this file only fixes their order and turns
 //! their refusals into responses and tape records.
 
@@ -13,6 +13,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use sha2::{Digest, Sha256};
 
+use crate::gate::scopes::Plane;
+use crate::gate::{Admission, Refusal};
 use crate::inspect;
 use crate::metrics::{CodeLabels, RequestLabels, RouteLabels, RouteName};
 use crate::problem::Problem;
@@ -24,6 +26,26 @@ use crate::tape::{ActionSummary, Outcome, TapeRecord};
 /// Response header carrying the request id that also names the tape record.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-cpos-request-id");
 
+/// SHA-256 of the empty body.
+pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// What the steps learn about a request, for its tape record and response.
+struct Context {
+    action: ActionSummary,
+    gate: Option<&'static str>,
+    client_ip: Option<String>,
+    admission: Option<Admission>,
+}
+
+impl Context {
+    /// Notes a gate refusal and turns it into the client's problem.
+    fn refused(&mut self, refusal: Refusal) -> Problem {
+        self.gate = Some(refusal.gate);
+        self.client_ip = refusal.client_ip.map(|ip| ip.to_string());
+        refusal.problem
+    }
+}
+
 /// Handles one data-plane request and always yields a response.
 pub async fn handle(
     state: Arc<AppState>,
@@ -33,11 +55,16 @@ pub async fn handle(
     let started = Instant::now();
     let request_id = state.request_ids.next();
     let route = state.routes.find(req.uri().path()).cloned();
-    let mut action = describe(&req, route.as_deref());
+    let mut ctx = Context {
+        action: describe(&req, route.as_deref()),
+        gate: None,
+        client_ip: None,
+        admission: None,
+    };
 
-    let result = decide_and_act(&state, &conn, route.as_deref(), req, &mut action).await;
+    let result = decide_and_act(&state, &conn, route.as_deref(), req, &mut ctx).await;
 
-    let (response, outcome) = match result {
+    let (mut response, outcome) = match result {
         Ok(response) => {
             let status = response.status().as_u16();
             let outcome = Outcome {
@@ -58,26 +85,30 @@ pub async fn handle(
             (problem.into_response(), outcome)
         }
     };
+    let admission = ctx.admission.take();
     let record = TapeRecord {
         event: "request",
         request_id: Some(request_id.clone()),
-        action: Some(action),
+        action: Some(ctx.action),
         outcome: Some(outcome.clone()),
+        gate: ctx.gate,
+        client_ip: ctx.client_ip,
+        principal: admission
+            .as_ref()
+            .and_then(|a| a.principal.as_deref().map(str::to_owned)),
+        audit: admission.as_ref().and_then(|a| a.audit),
         ..TapeRecord::default()
     };
-    let response = match state.tape.append(record).await {
-        Ok(_) => response,
-        Err(e) => {
-            // Fail closed: an answer the tape cannot record is not given.
-            tracing::error!(error = %e, request_id, "tape append failed; refusing the request");
-            Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "tape_unavailable",
-                "the decision tape cannot be written, so no request is answered; check disk space and the sidecar's log",
-            )
-            .into_response()
+    if let Err(e) = state.tape.append(record).await {
+        // Fail closed: an answer the tape cannot record is not given.
+        tracing::error!(error = %e, request_id, "tape append failed; refusing the request");
+        response = tape_unavailable();
+    }
+    if let Some(rate) = admission.and_then(|a| a.rate) {
+        for (name, value) in rate.headers() {
+            response.headers_mut().entry(name).or_insert(value);
         }
-    };
+    }
     record_metrics(&state, route.as_deref(), &outcome, started);
     with_request_id(response, &request_id)
 }
@@ -88,9 +119,18 @@ async fn decide_and_act(
     conn: &ConnInfo,
     route: Option<&ResolvedRoute>,
     req: Request<Incoming>,
-    action: &mut ActionSummary,
+    ctx: &mut Context,
 ) -> Result<Response<ProxyBody>, Problem> {
-    // 1. Route: which upstream serves this path.
+    let (mut head, body) = req.into_parts();
+
+    // 1. Edge gates on the head: client certificate → IP allowlist → per-IP rate limit.
+    let admission = state
+        .gates
+        .admit(conn, &mut head)
+        .map_err(|r| ctx.refused(r))?;
+    let admission = ctx.admission.insert(admission);
+
+    // 2. Route: which upstream serves this path.
     let route = route.ok_or_else(|| {
         Problem::new(
             StatusCode::NOT_FOUND,
@@ -99,21 +139,40 @@ async fn decide_and_act(
         )
     })?;
 
-    // 2. Inspect: JSON bodies are read (capped, with a deadline) so they can be
-    //    hashed and classified; every other body streams through untouched.
-    let (parts, body) = req.into_parts();
-    let body: ProxyBody = if inspect::wants_inspection(&parts.method, &parts.headers) {
-        let bytes =
-            inspect::read_body(body, state.max_inspect_body_bytes, state.body_read_timeout).await?;
-        action.body_bytes = Some(bytes.len() as u64);
-        action.body_sha256 = Some(hex::encode(Sha256::digest(&bytes)));
-        Full::new(bytes).map_err(|e| match e {}).boxed()
+    // 3. Body: JSON bodies are read (capped, with a deadline) to be hashed and
+    //    classified, signed bodies to be verified; every other body streams.
+    let inspect = inspect::wants_inspection(&head.method, &head.headers);
+    let signed = state.gates.signs_body();
+    let (body, body_sha256): (ProxyBody, Option<String>) = if inspect || signed {
+        let limit = if inspect {
+            state.max_inspect_body_bytes
+        } else {
+            state.max_signed_body_bytes
+        };
+        let bytes = inspect::read_body(body, limit, state.body_read_timeout).await?;
+        let sha = hex::encode(Sha256::digest(&bytes));
+        if inspect {
+            ctx.action.body_bytes = Some(bytes.len() as u64);
+            ctx.action.body_sha256 = Some(sha.clone());
+        }
+        (Full::new(bytes).map_err(|e| match e {}).boxed(), Some(sha))
     } else {
-        body.map_err(Into::into).boxed()
+        (body.map_err(Into::into).boxed(), None)
     };
 
-    // 3. Act: forward to the upstream and stream its answer back.
-    let req = Request::from_parts(parts, body);
+    // 4. Authentication and scope, then the per-principal rate limit.
+    state
+        .gates
+        .authenticate(
+            Plane::Data,
+            &head,
+            body_sha256.as_deref().unwrap_or(EMPTY_SHA256),
+            admission,
+        )
+        .map_err(|r| ctx.refused(r))?;
+
+    // 5. Act: forward to the upstream and stream its answer back.
+    let req = Request::from_parts(head, body);
     let response = state
         .upstream
         .forward(route, conn.peer, conn.proto(), req)
@@ -172,6 +231,16 @@ fn record_metrics(
         .request_seconds
         .get_or_create(&RouteLabels { route: route_name })
         .observe(started.elapsed().as_secs_f64());
+}
+
+/// The answer given when the tape cannot record a decision.
+pub fn tape_unavailable() -> Response<ProxyBody> {
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "tape_unavailable",
+        "the decision tape cannot be written, so no request is answered; check disk space and the sidecar's log",
+    )
+    .into_response()
 }
 
 fn with_request_id(mut response: Response<ProxyBody>, request_id: &str) -> Response<ProxyBody> {

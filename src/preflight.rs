@@ -72,7 +72,8 @@ pub fn run(config: &Config) -> Report {
 
     match (&config.tls.cert_file, &config.tls.key_file) {
         (Some(cert), Some(key)) => {
-            let result = crate::server::tls::server_config(cert, key);
+            let result =
+                crate::server::tls::server_config(cert, key, &crate::sidecar::client_auth(config));
             check(
                 "tls_material_loads",
                 result.is_ok(),

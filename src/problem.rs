@@ -20,6 +20,8 @@ pub struct Problem {
     pub message: Cow<'static, str>,
     /// Extra JSON members (`retry_after_seconds`, `required_scope`, …).
     pub extra: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Extra response headers (`Retry-After`, …).
+    pub headers: Vec<(http::HeaderName, HeaderValue)>,
 }
 
 impl Problem {
@@ -34,6 +36,7 @@ impl Problem {
             code,
             message: message.into(),
             extra: None,
+            headers: Vec::new(),
         }
     }
 
@@ -62,6 +65,9 @@ impl Problem {
         let body = self.body();
         let mut response = Response::new(Full::new(body).map_err(|e| match e {}).boxed());
         *response.status_mut() = self.status;
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
+        }
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),

@@ -13,7 +13,9 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::admin::{self, AdminState};
-use crate::config::Config;
+use crate::clock::SystemClock;
+use crate::config::{Config, GateMode};
+use crate::gate::Gates;
 use crate::metrics::Metrics;
 use crate::pipeline;
 use crate::proxy::{RouteTable, UpstreamClient};
@@ -56,17 +58,32 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let upstream = UpstreamClient::new(&config.upstream).map_err(anyhow::Error::msg)?;
     let tls = match (&config.tls.cert_file, &config.tls.key_file) {
         (Some(cert), Some(key)) => Some(TlsAcceptor::from(
-            server::tls::server_config(cert, key).map_err(anyhow::Error::msg)?,
+            server::tls::server_config(cert, key, &client_auth(&config))
+                .map_err(anyhow::Error::msg)?,
         )),
         _ => None,
     };
+    let gates = Gates::from_config(&config.gates, Arc::new(SystemClock))
+        .map_err(|e| anyhow::anyhow!("gates: {e}"))?;
+    if let Some(limiter) = gates.rate_limiter() {
+        // Forget full buckets so memory follows active keys, not all keys ever seen.
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                limiter.shrink();
+            }
+        });
+    }
     let app = Arc::new(AppState {
         routes,
+        gates,
         upstream,
         tape,
         metrics: metrics.clone(),
         request_ids: RequestIds::new(),
         max_inspect_body_bytes: config.limits.max_inspect_body_bytes,
+        max_signed_body_bytes: config.gates.auth.max_signed_body_bytes,
         body_read_timeout: Duration::from_millis(config.limits.body_read_timeout_ms),
         config: config.clone(),
     });
@@ -117,7 +134,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             })?;
         let addr = listener.local_addr()?;
         let state = admin_state.clone();
-        let handler = move |req, _conn| admin::handle(state.clone(), req);
+        let handler = move |req, conn| admin::handle(state.clone(), conn, req);
         let admin_options = ServeOptions {
             max_connections: 256,
             ..options.clone()
@@ -144,6 +161,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         admin_task,
         tape_thread,
     })
+}
+
+/// The TLS listener's client-certificate settings.
+pub fn client_auth(config: &Config) -> server::tls::ClientAuth<'_> {
+    server::tls::ClientAuth {
+        ca_file: config.gates.client_cert.ca_file.as_deref(),
+        pinning: config.gates.client_cert.mode != GateMode::Off,
+    }
 }
 
 impl Running {

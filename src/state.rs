@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::gate::Gates;
 use crate::metrics::Metrics;
 use crate::proxy::{RouteTable, UpstreamClient};
 use crate::tape::Tape;
@@ -15,6 +16,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Routes to upstreams.
     pub routes: RouteTable,
+    /// The edge gates.
+    pub gates: Gates,
     /// Pooled upstream client.
     pub upstream: UpstreamClient,
     /// The decision tape.
@@ -25,6 +28,8 @@ pub struct AppState {
     pub request_ids: RequestIds,
     /// Largest body inspected.
     pub max_inspect_body_bytes: usize,
+    /// Largest body a signed request may carry.
+    pub max_signed_body_bytes: usize,
     /// Time allowed to receive an inspected body.
     pub body_read_timeout: Duration,
 }

@@ -1,5 +1,7 @@
 //! The admin plane: a separate listener (default `127.0.0.1:9901`) with
-//! `/healthz`, `/readyz`, `/metrics` and `/integrity`.
+//! `/healthz`, `/readyz`, `/metrics` and `/integrity`. Everything but
+//! `/healthz` passes the same edge gates as the data plane, with the admin
+//! scopes (`read:metrics`, `read:integrity`, `escalations:*`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -9,10 +11,82 @@ use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 
-use crate::pipeline::json_response;
+use crate::gate::scopes::Plane;
+use crate::gate::Refusal;
+use crate::pipeline::{json_response, tape_unavailable, EMPTY_SHA256};
 use crate::proxy::ProxyBody;
+use crate::server::ConnInfo;
 use crate::state::AppState;
-use crate::tape::Recovery;
+use crate::tape::{ActionSummary, Outcome, Recovery, TapeRecord};
+
+/// Largest admin request body (decisions are small JSON documents).
+const MAX_ADMIN_BODY: usize = 64 * 1024;
+
+/// Runs the gate chain for an admin request.
+async fn admit(
+    state: &AdminState,
+    conn: &ConnInfo,
+    head: &mut http::request::Parts,
+    body: Incoming,
+) -> Result<(), (Refusal, http::request::Parts)> {
+    let gates = &state.app.gates;
+    let mut admission = match gates.admit(conn, head) {
+        Ok(a) => a,
+        Err(r) => return Err((r, head.clone())),
+    };
+    let sha = if gates.signs_body() {
+        match crate::inspect::read_body(body, MAX_ADMIN_BODY, state.app.body_read_timeout).await {
+            Ok(bytes) => hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+            Err(problem) => return Err((Refusal::new("auth", problem), head.clone())),
+        }
+    } else {
+        EMPTY_SHA256.to_owned()
+    };
+    gates
+        .authenticate(Plane::Admin, head, &sha, &mut admission)
+        .map_err(|r| (r, head.clone()))
+}
+
+/// Records an admin refusal on the tape and answers it.
+async fn refuse(
+    state: &AdminState,
+    refusal: Refusal,
+    head: &http::request::Parts,
+    started: std::time::Instant,
+) -> Response<ProxyBody> {
+    let app = &state.app;
+    let request_id = app.request_ids.next();
+    let record = TapeRecord {
+        event: "request",
+        request_id: Some(request_id),
+        action: Some(ActionSummary {
+            kind: "admin.request",
+            connector: "admin".into(),
+            method: Some(head.method.as_str().to_owned()),
+            path: Some(head.uri.path().to_owned()),
+            ..ActionSummary::default()
+        }),
+        gate: Some(refusal.gate),
+        client_ip: refusal.client_ip.map(|ip| ip.to_string()),
+        outcome: Some(Outcome {
+            code: Some(refusal.problem.code),
+            duration_us: started.elapsed().as_micros() as u64,
+            status: refusal.problem.status.as_u16(),
+            upstream_status: None,
+        }),
+        ..TapeRecord::default()
+    };
+    app.metrics
+        .refusals
+        .get_or_create(&crate::metrics::CodeLabels {
+            code: refusal.problem.code,
+        })
+        .inc();
+    if app.tape.append(record).await.is_err() {
+        return tape_unavailable();
+    }
+    refusal.problem.into_response()
+}
 
 /// What the admin endpoints read.
 pub struct AdminState {
@@ -25,7 +99,20 @@ pub struct AdminState {
 }
 
 /// Handles one admin request.
-pub async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Response<ProxyBody> {
+pub async fn handle(
+    state: Arc<AdminState>,
+    conn: Arc<ConnInfo>,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
+    if req.uri().path() == "/healthz" {
+        return json_response(StatusCode::OK, &serde_json::json!({"ok": true}));
+    }
+    let started = std::time::Instant::now();
+    let (mut head, body) = req.into_parts();
+    if let Err((refusal, head)) = admit(&state, &conn, &mut head, body).await {
+        return refuse(&state, refusal, &head, started).await;
+    }
+    let req = Request::from_parts(head, ());
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return json_response(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -33,7 +120,6 @@ pub async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Response<
         );
     }
     match req.uri().path() {
-        "/healthz" => json_response(StatusCode::OK, &serde_json::json!({"ok": true})),
         "/readyz" => readyz(&state),
         "/metrics" => metrics(&state),
         "/integrity" => integrity(&state),

@@ -1,6 +1,7 @@
 //! Configuration: embedded defaults ← profile defaults ← `cpos.toml` (or
 //! `--config`) ← `CPOS_*` environment variables, merged with figment.
 
+mod gates;
 mod profile;
 
 use std::net::SocketAddr;
@@ -11,6 +12,10 @@ use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+pub use gates::{
+    AuthMode, AuthSettings, ClientCertSettings, ClientIpHeader, GateMode, GateSettings,
+    IpAllowSettings, RateLimitSettings, RateOverride, ScopeRule,
+};
 pub use profile::Profile;
 
 /// The embedded default configuration (also shown by `cpos config defaults`).
@@ -36,6 +41,9 @@ pub struct Config {
     pub upstream: UpstreamSettings,
     /// Path-prefix routes to upstreams, longest prefix first.
     pub routes: Vec<Route>,
+    /// Edge gates: client certificate, IP allowlist, rate limits, auth.
+    #[serde(default)]
+    pub gates: GateSettings,
     /// The decision tape.
     pub tape: TapeSettings,
     /// The admin plane.

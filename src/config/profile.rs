@@ -30,8 +30,17 @@ impl Profile {
     pub fn defaults_toml(self) -> &'static str {
         match self {
             Profile::Dev => "",
-            Profile::Audit => "[tape]\nfsync = \"batch\"\n",
-            Profile::Hardened => "[tape]\nfsync = \"always\"\n",
+            Profile::Audit => {
+                "[tape]\nfsync = \"batch\"\n\
+                 [gates.client_cert]\nmode = \"audit\"\n"
+            }
+            Profile::Hardened => {
+                "[tape]\nfsync = \"always\"\n\
+                 [gates.client_cert]\nmode = \"enforce\"\n\
+                 [gates.ip_allow]\nenabled = true\n\
+                 [gates.rate_limit]\nenabled = true\nrequests = 60\nmutation_requests = 10\nwindow_seconds = 60\n\
+                 [gates.auth]\nmode = \"hmac\"\n"
+            }
         }
     }
 }

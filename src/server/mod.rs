@@ -34,6 +34,8 @@ pub struct ConnInfo {
     pub peer: SocketAddr,
     /// True when the connection is TLS.
     pub tls: bool,
+    /// Fingerprints of the client certificate verified in the mTLS handshake.
+    pub client_cert: Option<crate::gate::client_cert::CertFingerprints>,
 }
 
 impl ConnInfo {
@@ -139,13 +141,27 @@ async fn serve_tcp<H, Fut>(
 {
     match tls {
         None => {
-            let info = Arc::new(ConnInfo { peer, tls: false });
+            let info = Arc::new(ConnInfo {
+                peer,
+                tls: false,
+                client_cert: None,
+            });
             serve_io(stream, info, options, handler, shutdown).await;
         }
         Some(acceptor) => {
             match tokio::time::timeout(options.header_read_timeout, acceptor.accept(stream)).await {
                 Ok(Ok(stream)) => {
-                    let info = Arc::new(ConnInfo { peer, tls: true });
+                    let client_cert = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|chain| chain.first())
+                        .map(|leaf| crate::gate::client_cert::CertFingerprints::of(leaf));
+                    let info = Arc::new(ConnInfo {
+                        peer,
+                        tls: true,
+                        client_cert,
+                    });
                     serve_io(stream, info, options, handler, shutdown).await;
                 }
                 Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),

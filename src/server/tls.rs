@@ -8,8 +8,22 @@ use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
+/// Client-certificate settings of the TLS listener.
+#[derive(Debug, Clone, Default)]
+pub struct ClientAuth<'a> {
+    /// CA bundle that verifies client certificates (mTLS); `None` for none.
+    pub ca_file: Option<&'a Path>,
+    /// Certificates are pinned: disable session resumption, so every
+    /// connection presents (and has checked) its certificate afresh.
+    pub pinning: bool,
+}
+
 /// Builds the server TLS configuration from a certificate chain and key.
-pub fn server_config(cert_file: &Path, key_file: &Path) -> Result<Arc<ServerConfig>, String> {
+pub fn server_config(
+    cert_file: &Path,
+    key_file: &Path,
+    client: &ClientAuth<'_>,
+) -> Result<Arc<ServerConfig>, String> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_file)
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
         .map_err(|e| {
@@ -30,10 +44,35 @@ pub fn server_config(cert_file: &Path, key_file: &Path) -> Result<Arc<ServerConf
             key_file.display()
         )
     })?;
-    let mut config = ServerConfig::builder()
-        .with_no_client_auth()
+    let builder = ServerConfig::builder();
+    let builder = match client.ca_file {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            let cas = CertificateDer::pem_file_iter(ca)
+                .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| format!("gates.client_cert.ca_file {}: {e}", ca.display()))?;
+            for cert in cas {
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("gates.client_cert.ca_file {}: {e}", ca.display()))?;
+            }
+            // Clients without a certificate complete the handshake and get a
+            // clear 401 `client_cert_required` from the gate instead.
+            let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
+                .allow_unauthenticated()
+                .build()
+                .map_err(|e| format!("gates.client_cert.ca_file {}: {e}", ca.display()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder
         .with_single_cert(certs, key)
         .map_err(|e| format!("tls.cert_file / tls.key_file do not form a usable pair: {e}"))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    if client.pinning {
+        config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
+    }
     Ok(Arc::new(config))
 }

@@ -13,6 +13,9 @@ pub struct TapeRecord {
     /// What was asked for, reduced to kind, names, sizes and hashes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<ActionSummary>,
+    /// A gate violation that audit mode recorded and let through.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<&'static str>,
     /// Client address, recorded only where a refusal is about it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
@@ -111,6 +114,7 @@ mod tests {
                 query_sha256: Some("11".into()),
                 tool: Some("t".into()),
             }),
+            audit: Some("client_cert_denied"),
             client_ip: Some("127.0.0.1".into()),
             detail: Some(serde_json::json!({"z": 1, "a": "é"})),
             event: "request",

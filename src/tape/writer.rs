@@ -51,6 +51,8 @@ pub(super) struct Writer {
     canonical: Vec<u8>,
     head: watch::Sender<Head>,
     metrics: TapeMetrics,
+    /// Background fsyncs for `batch` and `interval`, so appends never wait on them.
+    syncer: Option<std::sync::mpsc::Sender<File>>,
 }
 
 impl Writer {
@@ -117,6 +119,7 @@ impl Writer {
             canonical: Vec::with_capacity(1024),
             head,
             metrics,
+            syncer: None,
         };
         Ok((writer, head_rx, recovery))
     }
@@ -132,6 +135,9 @@ impl Writer {
 
     /// The writer loop: runs on its own thread until every sender is gone.
     pub(super) async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        if self.settings.fsync != FsyncPolicy::Always {
+            self.syncer = spawn_syncer(self.metrics.clone());
+        }
         let period = Duration::from_millis(self.settings.fsync_interval_ms.max(1));
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -170,15 +176,22 @@ impl Writer {
             }
         }
         let mut result = self.commit(records.into_iter());
-        let must_sync = match self.settings.fsync {
+        let due = match self.settings.fsync {
             FsyncPolicy::Always => true,
             FsyncPolicy::Batch => self.unsynced >= self.settings.fsync_batch_records,
             FsyncPolicy::Interval => {
                 self.last_sync.elapsed().as_millis() as u64 >= self.settings.fsync_interval_ms
             }
-        } || !syncs.is_empty();
-        if must_sync && self.unsynced > 0 {
-            if let Err(e) = self.sync() {
+        };
+        if self.unsynced > 0 && (due || !syncs.is_empty()) {
+            // `always` and explicit sync requests wait for the fsync;
+            // scheduled fsyncs of the other policies run in the background.
+            let synced = if syncs.is_empty() && self.settings.fsync != FsyncPolicy::Always {
+                self.sync_in_background()
+            } else {
+                self.sync()
+            };
+            if let Err(e) = synced {
                 result = Err(e);
             }
         }
@@ -300,9 +313,47 @@ impl Writer {
         Ok(())
     }
 
+    /// Hands an fsync to the syncer thread; falls back to an inline fsync.
+    fn sync_in_background(&mut self) -> Result<(), TapeError> {
+        let sent = match (&self.syncer, self.file.try_clone()) {
+            (Some(syncer), Ok(file)) => syncer.send(file).is_ok(),
+            _ => false,
+        };
+        if !sent {
+            return self.sync();
+        }
+        self.unsynced = 0;
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
     fn path(&self) -> PathBuf {
         self.settings.dir.join(segments::segment_name(self.segment))
     }
+}
+
+/// A thread that fsyncs the file handles sent to it, coalescing a backlog
+/// into one fsync.
+fn spawn_syncer(metrics: TapeMetrics) -> Option<std::sync::mpsc::Sender<File>> {
+    let (tx, rx) = std::sync::mpsc::channel::<File>();
+    std::thread::Builder::new()
+        .name("cpos-tape-sync".into())
+        .spawn(move || {
+            while let Ok(mut file) = rx.recv() {
+                while let Ok(newer) = rx.try_recv() {
+                    file = newer;
+                }
+                let started = Instant::now();
+                if let Err(e) = file.sync_data() {
+                    tracing::error!(error = %e, "background tape fsync failed");
+                }
+                metrics
+                    .fsync_seconds
+                    .observe(started.elapsed().as_secs_f64());
+            }
+        })
+        .ok()
+        .map(|_| tx)
 }
 
 fn open_append(path: &Path) -> Result<File, TapeError> {

@@ -1,0 +1,84 @@
+//! Bearer-token authentication (`Authorization: Bearer <token>`), compared in
+//! constant time; scopes come from the scopes file.
+
+use std::sync::Arc;
+
+use http::request::Parts;
+use http::StatusCode;
+use subtle::ConstantTimeEq;
+
+use super::scopes::Scopes;
+use super::Authenticated;
+use crate::problem::Problem;
+
+/// The bearer authenticator.
+pub struct BearerAuth {
+    /// `None`: token file unset, unreadable or empty.
+    token: Option<Vec<u8>>,
+    /// `None`: scopes file configured but unreadable or empty.
+    scopes: Option<Scopes>,
+}
+
+impl BearerAuth {
+    /// Builds the authenticator from the loaded token and scopes.
+    pub fn new(token: Option<Vec<u8>>, scopes: Option<Scopes>) -> BearerAuth {
+        BearerAuth { token, scopes }
+    }
+
+    /// Checks the token and `required_scope`.
+    pub fn authenticate(
+        &self,
+        head: &Parts,
+        required_scope: Option<&str>,
+    ) -> Result<Authenticated, Problem> {
+        let Some(token) = &self.token else {
+            return Err(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "api_token_not_configured",
+                "bearer authentication is on but no token is loaded; the operator must set gates.auth.token_file",
+            ));
+        };
+        let presented = head
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                Problem::new(
+                    StatusCode::UNAUTHORIZED,
+                    "auth_required",
+                    "send `Authorization: Bearer <token>`",
+                )
+            })?
+            .trim();
+        if !bool::from(presented.as_bytes().ct_eq(token)) {
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "auth_invalid",
+                "the bearer token is not valid",
+            ));
+        }
+        let scopes = self.scopes.as_ref().ok_or_else(|| {
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "api_scopes_not_configured",
+                "the scopes file is missing or empty; the operator must fix gates.auth.scopes_file",
+            )
+        })?;
+        if let Some(required) = required_scope {
+            if !scopes.allows(required) {
+                return Err(super::scope_denied(required));
+            }
+        }
+        let agent = head
+            .headers
+            .get(super::hmac_auth::AGENT_ID)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .unwrap_or("bearer-client");
+        Ok(Authenticated {
+            principal: Arc::from(agent),
+            key_id: None,
+        })
+    }
+}

@@ -1,0 +1,285 @@
+//! The edge gates, in their fixed order:
+//!
+//! 1. client certificate (pinning) → 2. IP allowlist → 3. per-IP rate limit
+//! → 4. authentication (HMAC or bearer) and scope → 5. per-principal rate limit.
+//!
+//! Steps 1–3 need only the request head ([`Gates::admit`]); step 4 may need
+//! the body's SHA-256 ([`Gates::authenticate`]). Each refusal is a
+//! [`Refusal`]: the gate's name, a [`Problem`] with a stable code, and the
+//! client address when the refusal is about it.
+
+pub mod bearer_auth;
+pub mod client_cert;
+pub mod client_ip;
+pub mod hmac_auth;
+pub mod ip_allow;
+pub mod key_registry;
+pub mod nonce_cache;
+pub mod rate_limit;
+pub mod scopes;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use http::request::Parts;
+use http::StatusCode;
+
+use self::bearer_auth::BearerAuth;
+use self::client_cert::{CertVerdict, ClientCertGate};
+use self::client_ip::ClientIpResolver;
+use self::hmac_auth::{HmacAuth, Secrets};
+use self::ip_allow::IpAllow;
+use self::key_registry::KeyRegistry;
+use self::nonce_cache::NonceCache;
+use self::rate_limit::{is_mutation, GovernorLimiter, RateKey, RateLimiter, RateVerdict};
+use self::scopes::{Plane, ScopeMap, Scopes};
+use crate::clock::Clock;
+use crate::config::{AuthMode, GateSettings};
+use crate::problem::Problem;
+use crate::server::ConnInfo;
+
+/// A gate said no.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// `client_cert`, `ip_allow`, `rate_limit` or `auth`.
+    pub gate: &'static str,
+    /// What the client is told.
+    pub problem: Problem,
+    /// Recorded only when the refusal is about the address.
+    pub client_ip: Option<IpAddr>,
+}
+
+impl Refusal {
+    /// A refusal by `gate`.
+    pub fn new(gate: &'static str, problem: Problem) -> Refusal {
+        Refusal {
+            gate,
+            problem,
+            client_ip: None,
+        }
+    }
+
+    /// Records the client address with the refusal.
+    pub fn with_client_ip(mut self, ip: IpAddr) -> Refusal {
+        self.client_ip = Some(ip);
+        self
+    }
+}
+
+/// Who a request was authenticated as.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// Key id, or the agent the key is bound to.
+    pub principal: Arc<str>,
+    /// The HMAC key id, when one was used.
+    pub key_id: Option<Arc<str>>,
+}
+
+/// What the gates learnt about an admitted request.
+#[derive(Debug, Clone)]
+pub struct Admission {
+    /// The client address (after trusted-proxy resolution).
+    pub client_ip: IpAddr,
+    /// The authenticated principal.
+    pub principal: Option<Arc<str>>,
+    /// The tightest rate-limit verdict, for `X-RateLimit-*` headers.
+    pub rate: Option<RateVerdict>,
+    /// A violation audit mode let through.
+    pub audit: Option<&'static str>,
+}
+
+enum Auth {
+    Off,
+    Hmac(HmacAuth),
+    Bearer(BearerAuth),
+}
+
+/// The configured gate chain.
+pub struct Gates {
+    resolver: ClientIpResolver,
+    client_cert: ClientCertGate,
+    ip_allow: Option<IpAllow>,
+    rate_limit: Option<Arc<dyn RateLimiter>>,
+    auth: Auth,
+    scopes: ScopeMap,
+}
+
+/// The `scope_denied` problem.
+pub fn scope_denied(required: &str) -> Problem {
+    Problem::new(
+        StatusCode::FORBIDDEN,
+        "scope_denied",
+        format!("this credential lacks the `{required}` scope"),
+    )
+    .with("required_scope", required.into())
+}
+
+impl Gates {
+    /// Builds every gate from configuration; file contents that are wrong
+    /// (bad pins, bad CIDRs, bad registry JSON) are errors here.
+    pub fn from_config(settings: &GateSettings, clock: Arc<dyn Clock>) -> Result<Gates, String> {
+        let resolver = ClientIpResolver::new(&settings.trusted_proxies, settings.client_ip_header)?;
+        let client_cert = ClientCertGate::new(&settings.client_cert)?;
+        let ip_allow = if settings.ip_allow.enabled {
+            Some(IpAllow::new(&settings.ip_allow.allow)?)
+        } else {
+            None
+        };
+        let rate_limit: Option<Arc<dyn RateLimiter>> = if settings.rate_limit.enabled {
+            Some(Arc::new(GovernorLimiter::new(&settings.rate_limit)?))
+        } else {
+            None
+        };
+        let a = &settings.auth;
+        let scopes_file = || match &a.scopes_file {
+            None => Some(Scopes::all()),
+            Some(path) => Scopes::from_file(path),
+        };
+        let auth = match a.mode {
+            AuthMode::Off => Auth::Off,
+            AuthMode::Hmac => {
+                let secrets = match (&a.key_registry_file, &a.hmac_secret_file) {
+                    (Some(registry), _) => Secrets::Registry(KeyRegistry::load(registry)?),
+                    (None, Some(secret)) => Secrets::Single {
+                        secret: std::fs::read_to_string(secret)
+                            .map(|s| s.trim().as_bytes().to_vec())
+                            .unwrap_or_default(),
+                        scopes: scopes_file(),
+                    },
+                    (None, None) => Secrets::Single {
+                        secret: Vec::new(),
+                        scopes: scopes_file(),
+                    },
+                };
+                let nonces = Arc::new(NonceCache::new(a.nonce_cache_capacity));
+                Auth::Hmac(HmacAuth::new(
+                    secrets,
+                    a.timestamp_window_seconds,
+                    nonces,
+                    clock,
+                ))
+            }
+            AuthMode::Bearer => {
+                let token = a.token_file.as_ref().and_then(|p| {
+                    std::fs::read_to_string(p)
+                        .ok()
+                        .map(|t| t.trim().as_bytes().to_vec())
+                        .filter(|t| !t.is_empty())
+                });
+                Auth::Bearer(BearerAuth::new(token, scopes_file()))
+            }
+        };
+        Ok(Gates {
+            resolver,
+            client_cert,
+            ip_allow,
+            rate_limit,
+            auth,
+            scopes: ScopeMap::new(&a.scopes),
+        })
+    }
+
+    /// True when authentication signs the body (its SHA-256 is needed).
+    pub fn signs_body(&self) -> bool {
+        matches!(self.auth, Auth::Hmac(_))
+    }
+
+    /// The rate limiter, for periodic shrinking.
+    pub fn rate_limiter(&self) -> Option<Arc<dyn RateLimiter>> {
+        self.rate_limit.clone()
+    }
+
+    /// Gates 1–3 on the request head.
+    pub fn admit(&self, conn: &ConnInfo, head: &mut Parts) -> Result<Admission, Refusal> {
+        let peer = conn.peer.ip();
+        let trusted_peer = self.resolver.is_trusted(peer);
+
+        // 1. Client certificate.
+        let audit = match self.client_cert.check(
+            conn.client_cert.as_ref(),
+            &mut head.headers,
+            trusted_peer,
+        )? {
+            CertVerdict::Violation(code) => Some(code),
+            CertVerdict::Skipped | CertVerdict::Pinned => None,
+        };
+
+        // 2. IP allowlist, on the resolved client address.
+        let client_ip = match (self.resolver.resolve(peer, &head.headers), &self.ip_allow) {
+            (Ok(ip), Some(allow)) => {
+                allow.check(ip)?;
+                ip
+            }
+            (Ok(ip), None) => ip,
+            (Err(_), Some(_)) => {
+                return Err(Refusal::new("ip_allow", ip_allow::denied()).with_client_ip(peer));
+            }
+            (Err(_), None) => peer,
+        };
+
+        // 3. Per-IP rate limit.
+        let mut rate = None;
+        if let Some(limiter) = &self.rate_limit {
+            let verdict = limiter.check(&RateKey::Ip(client_ip), is_mutation(&head.method));
+            if !verdict.allowed {
+                return Err(Refusal::new("rate_limit", verdict.problem()).with_client_ip(client_ip));
+            }
+            rate = Some(verdict);
+        }
+        Ok(Admission {
+            client_ip,
+            principal: None,
+            rate,
+            audit,
+        })
+    }
+
+    /// Gates 4–5: authentication and scope, then the per-principal rate limit.
+    pub fn authenticate(
+        &self,
+        plane: Plane,
+        head: &Parts,
+        body_sha256: &str,
+        admission: &mut Admission,
+    ) -> Result<(), Refusal> {
+        let required = self.scopes.required(plane, &head.method, head.uri.path());
+        let who = match &self.auth {
+            Auth::Off => return Ok(()),
+            Auth::Hmac(hmac) => hmac.authenticate(head, body_sha256, required.as_deref()),
+            Auth::Bearer(bearer) => bearer.authenticate(head, required.as_deref()),
+        }
+        .map_err(|problem| Refusal::new("auth", problem))?;
+
+        if let Some(limiter) = &self.rate_limit {
+            let key = RateKey::Principal(who.principal.clone());
+            let verdict = limiter.check(&key, is_mutation(&head.method));
+            if !verdict.allowed {
+                return Err(Refusal::new("rate_limit", verdict.problem()));
+            }
+            admission.rate = Some(admission.rate.map_or(verdict, |r| r.tighter(verdict)));
+        }
+        admission.principal = Some(who.principal);
+        Ok(())
+    }
+
+    /// A per-tool rate limit, when an override covers `tool`.
+    pub fn limit_tool(
+        &self,
+        admission: &mut Admission,
+        tool: &str,
+        mutation: bool,
+    ) -> Result<(), Refusal> {
+        let (Some(limiter), Some(principal)) = (&self.rate_limit, &admission.principal) else {
+            return Ok(());
+        };
+        let verdict = limiter.check(&RateKey::Tool(principal.clone(), Arc::from(tool)), mutation);
+        if verdict.limit == 0 {
+            return Ok(());
+        }
+        if !verdict.allowed {
+            return Err(Refusal::new("rate_limit", verdict.problem()));
+        }
+        admission.rate = Some(admission.rate.map_or(verdict, |r| r.tighter(verdict)));
+        Ok(())
+    }
+}
