@@ -2,6 +2,7 @@
 //!   1. directly against a hyper upstream,
 //!   2. through nginx as a plain reverse proxy,
 //!   3. through `cpos serve` (tape on),
+//!
 //! at a fixed rate (open loop: latency per request, HDR histogram) and
 //! closed-loop (peak throughput), and prints ratios.
 //!

@@ -42,7 +42,7 @@ impl Context {
     fn refused(&mut self, refusal: Refusal) -> Problem {
         self.gate = Some(refusal.gate);
         self.client_ip = refusal.client_ip.map(|ip| ip.to_string());
-        refusal.problem
+        *refusal.problem
     }
 }
 
@@ -170,6 +170,7 @@ async fn decide_and_act(
             admission,
         )
         .map_err(|r| ctx.refused(r))?;
+    state.gates.strip_credentials(&mut head);
 
     // 5. Act: forward to the upstream and stream its answer back.
     let req = Request::from_parts(head, body);

@@ -155,6 +155,8 @@ pub fn run(config: &Config) -> Report {
         )
         .to_lowercase(),
     );
+    gate_checks(config, hardened, &mut check);
+
     let admin_loopback = config.listen.admin.ip().is_loopback();
     check(
         "admin_on_loopback",
@@ -184,6 +186,201 @@ pub fn run(config: &Config) -> Report {
         ok,
         profile: config.profile,
         checks,
+    }
+}
+
+fn gate_checks(
+    config: &Config,
+    hardened: bool,
+    check: &mut impl FnMut(&'static str, bool, Severity, String),
+) {
+    use crate::config::{AuthMode, GateMode};
+    let gates = &config.gates;
+    let must = if hardened {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    };
+    let built =
+        crate::gate::Gates::from_config(gates, std::sync::Arc::new(crate::clock::SystemClock));
+    check(
+        "gates_load",
+        built.is_ok(),
+        Severity::Critical,
+        built
+            .err()
+            .unwrap_or_else(|| "pin file, allowlist, rate limits and key registry parse".into()),
+    );
+
+    let cc = &gates.client_cert;
+    check(
+        "client_cert_enforced",
+        cc.mode == GateMode::Enforce,
+        must,
+        format!("gates.client_cert.mode = {:?}", cc.mode).to_lowercase(),
+    );
+    if cc.mode != GateMode::Off {
+        let pins = cc
+            .pin_file
+            .as_ref()
+            .map(|p| crate::gate::client_cert::load_pins(p));
+        let (ok, message) = match pins {
+            None => (
+                false,
+                "gates.client_cert.pin_file is not set: every request is refused with 503"
+                    .to_owned(),
+            ),
+            Some(Err(e)) => (false, e),
+            Some(Ok(p)) if p.is_empty() => (false, "the pin file holds no fingerprints".to_owned()),
+            Some(Ok(p)) => (true, format!("{} pinned fingerprint(s)", p.len())),
+        };
+        check("client_cert_pins_loaded", ok, must, message);
+        let source =
+            (cc.ca_file.is_some() && config.tls.enabled()) || !gates.trusted_proxies.is_empty();
+        check(
+            "client_cert_source",
+            source,
+            must,
+            "certificates come from native mTLS (tls.* + gates.client_cert.ca_file) or a trusted proxy's header (gates.trusted_proxies)".into(),
+        );
+    }
+
+    let ip = &gates.ip_allow;
+    check(
+        "ip_allowlist_enabled",
+        ip.enabled,
+        must,
+        format!("gates.ip_allow.enabled = {}", ip.enabled),
+    );
+    if ip.enabled {
+        check(
+            "ip_allowlist_not_empty",
+            !ip.allow.is_empty(),
+            Severity::Critical,
+            if ip.allow.is_empty() {
+                "gates.ip_allow.allow is empty: every client is refused".into()
+            } else {
+                format!("{} allowed network(s)", ip.allow.len())
+            },
+        );
+    }
+
+    check(
+        "rate_limit_enabled",
+        gates.rate_limit.enabled,
+        if hardened {
+            Severity::Warning
+        } else {
+            Severity::Info
+        },
+        format!(
+            "gates.rate_limit.enabled = {} ({} requests / {} mutations per {} s)",
+            gates.rate_limit.enabled,
+            gates.rate_limit.requests,
+            gates.rate_limit.mutation_requests,
+            gates.rate_limit.window_seconds
+        ),
+    );
+
+    let auth = &gates.auth;
+    check(
+        "hmac_auth_required",
+        auth.mode == AuthMode::Hmac,
+        must,
+        format!("gates.auth.mode = {:?}", auth.mode).to_lowercase(),
+    );
+    match auth.mode {
+        AuthMode::Hmac => match (&auth.key_registry_file, &auth.hmac_secret_file) {
+            (Some(path), _) => match crate::gate::key_registry::KeyRegistry::load(path) {
+                Err(e) => check("hmac_key_registry", false, Severity::Critical, e),
+                Ok(registry) => {
+                    let now = crate::client::unix_now();
+                    let keys = registry.keys();
+                    let usable = keys
+                        .iter()
+                        .filter(|k| k.usable(now).is_ok() && !k.secret.is_empty())
+                        .count();
+                    let problems: Vec<String> = keys
+                        .iter()
+                        .filter_map(|k| match (k.usable(now), k.secret.is_empty()) {
+                            (Err(code), _) => Some(format!("{}: {code}", k.id)),
+                            (Ok(()), true) => Some(format!("{}: secret_unreadable_or_empty", k.id)),
+                            _ => None,
+                        })
+                        .collect();
+                    check(
+                        "hmac_key_registry",
+                        usable > 0,
+                        Severity::Critical,
+                        if keys.is_empty() {
+                            "no_keys_loaded".into()
+                        } else {
+                            format!(
+                                "{usable} usable key(s); {}",
+                                if problems.is_empty() {
+                                    "no problems".into()
+                                } else {
+                                    problems.join(", ")
+                                }
+                            )
+                        },
+                    );
+                }
+            },
+            (None, Some(path)) => {
+                let ok = std::fs::read_to_string(path).is_ok_and(|s| !s.trim().is_empty());
+                check(
+                    "hmac_secret",
+                    ok,
+                    Severity::Critical,
+                    format!(
+                        "{}: {}",
+                        path.display(),
+                        if ok {
+                            "readable"
+                        } else {
+                            "missing, unreadable or empty"
+                        }
+                    ),
+                );
+            }
+            (None, None) => check(
+                "hmac_secret_or_registry_configured",
+                false,
+                Severity::Critical,
+                "set gates.auth.key_registry_file (or hmac_secret_file)".into(),
+            ),
+        },
+        AuthMode::Bearer => {
+            let ok = auth
+                .token_file
+                .as_ref()
+                .is_some_and(|p| std::fs::read_to_string(p).is_ok_and(|s| !s.trim().is_empty()));
+            check(
+                "bearer_token_loaded",
+                ok,
+                Severity::Critical,
+                "gates.auth.token_file must hold a non-empty token".into(),
+            );
+        }
+        AuthMode::Off => {}
+    }
+    if let Some(path) = &auth.scopes_file {
+        let ok = crate::gate::scopes::Scopes::from_file(path).is_some();
+        check(
+            "scopes_file_loaded",
+            ok,
+            Severity::Critical,
+            format!(
+                "{}: {}",
+                path.display(),
+                if ok {
+                    "loaded"
+                } else {
+                    "missing or empty: requests fail closed (503)"
+                }
+            ),
+        );
     }
 }
 

@@ -12,6 +12,7 @@ fn every_subcommand_has_help() {
         vec!["--help"],
         vec!["serve", "--help"],
         vec!["preflight", "--help"],
+        vec!["sign", "--help"],
         vec!["tape", "--help"],
         vec!["tape", "verify", "--help"],
         vec!["tape", "tail", "--help"],

@@ -3,6 +3,7 @@
 mod config_cmd;
 mod preflight_cmd;
 mod serve;
+mod sign_cmd;
 mod tape_cmd;
 
 use std::path::PathBuf;
@@ -31,6 +32,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Check the configuration against what the active profile requires.
     Preflight(preflight_cmd::PreflightArgs),
+    /// Sign a request with an HMAC key (prints headers or a curl command).
+    Sign(sign_cmd::SignArgs),
     /// Verify or read the decision tape.
     #[command(subcommand)]
     Tape(tape_cmd::TapeCommand),
@@ -63,6 +66,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Preflight(args) => preflight_cmd::run(args),
+        Command::Sign(args) => sign_cmd::run(args),
         Command::Tape(cmd) => tape_cmd::run(cmd),
         Command::Config(cmd) => config_cmd::run(cmd),
     };

@@ -1,7 +1,7 @@
 //! The edge gates, in their fixed order:
 //!
-//! 1. client certificate (pinning) → 2. IP allowlist → 3. per-IP rate limit
-//! → 4. authentication (HMAC or bearer) and scope → 5. per-principal rate limit.
+//! 1. client certificate (pinning), 2. IP allowlist, 3. per-IP rate limit,
+//! 4. authentication (HMAC or bearer) and scope, 5. per-principal rate limit.
 //!
 //! Steps 1–3 need only the request head ([`Gates::admit`]); step 4 may need
 //! the body's SHA-256 ([`Gates::authenticate`]). Each refusal is a
@@ -43,8 +43,8 @@ use crate::server::ConnInfo;
 pub struct Refusal {
     /// `client_cert`, `ip_allow`, `rate_limit` or `auth`.
     pub gate: &'static str,
-    /// What the client is told.
-    pub problem: Problem,
+    /// What the client is told (boxed: refusals are the cold path).
+    pub problem: Box<Problem>,
     /// Recorded only when the refusal is about the address.
     pub client_ip: Option<IpAddr>,
 }
@@ -54,7 +54,7 @@ impl Refusal {
     pub fn new(gate: &'static str, problem: Problem) -> Refusal {
         Refusal {
             gate,
-            problem,
+            problem: Box::new(problem),
             client_ip: None,
         }
     }
@@ -260,6 +260,27 @@ impl Gates {
         }
         admission.principal = Some(who.principal);
         Ok(())
+    }
+
+    /// Removes the credentials the sidecar consumed, so they never reach an
+    /// upstream: the `X-CPOS-*` signature headers, or the bearer token.
+    pub fn strip_credentials(&self, head: &mut Parts) {
+        match self.auth {
+            Auth::Off => {}
+            Auth::Hmac(_) => {
+                for name in [
+                    hmac_auth::KEY_ID,
+                    hmac_auth::TIMESTAMP,
+                    hmac_auth::NONCE,
+                    hmac_auth::SIGNATURE,
+                ] {
+                    head.headers.remove(name);
+                }
+            }
+            Auth::Bearer(_) => {
+                head.headers.remove(http::header::AUTHORIZATION);
+            }
+        }
     }
 
     /// A per-tool rate limit, when an override covers `tool`.
