@@ -131,7 +131,14 @@ fn gate_chain(c: &mut Criterion) {
                     .header("x-ssl-client-sha256", "ab".repeat(32))
                     .header("x-forwarded-for", "10.1.2.3")
                     .header("content-type", "application/json");
-                for (k, v) in signature_headers(&key, &method, "/tools/echo", body, unix_now(), &fresh_nonce()) {
+                for (k, v) in signature_headers(
+                    &key,
+                    &method,
+                    "/tools/echo",
+                    body,
+                    unix_now(),
+                    &fresh_nonce(),
+                ) {
                     req = req.header(k, v);
                 }
                 req.body(()).unwrap().into_parts().0

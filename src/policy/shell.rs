@@ -1,0 +1,619 @@
+//! Splits a command line into the simple commands a shell would run, so
+//! rules see `rm -rf /` inside `echo ok && rm -rf /`, `$(…)`, backticks,
+//! subshells, `sh -c '…'`, `sudo env X=1 …` and `node -e "…execSync('…')"`,
+//! while quoted words, heredoc bodies and here-strings stay data.
+//!
+//! This is a classifier's tokenizer, not a shell: where the input is
+//! ambiguous it errs towards finding a command.
+
+/// One simple command: the program (basename) and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimpleCommand {
+    /// Program name without its directory (`/usr/bin/git` → `git`).
+    pub program: String,
+    /// Arguments after the program, quotes removed.
+    pub args: Vec<String>,
+    /// Inline interpreter code (`python -c`, `node -e`, …), when any.
+    pub code: Option<String>,
+}
+
+impl SimpleCommand {
+    /// Arguments that are not options (`-x`, `--long`).
+    pub fn positional(&self) -> impl Iterator<Item = &str> {
+        let mut options_done = false;
+        self.args.iter().filter_map(move |a| {
+            if options_done {
+                return Some(a.as_str());
+            }
+            if a == "--" {
+                options_done = true;
+                return None;
+            }
+            (!a.starts_with('-') || a == "-").then_some(a.as_str())
+        })
+    }
+
+    /// The program and arguments joined by spaces.
+    pub fn line(&self) -> String {
+        let mut s = self.program.clone();
+        for a in &self.args {
+            s.push(' ');
+            s.push_str(a);
+        }
+        s
+    }
+}
+
+/// Parses `line` into every simple command it would run.
+pub fn split(line: &str) -> Vec<SimpleCommand> {
+    let mut out = Vec::new();
+    parse_into(line, &mut out, 0);
+    out
+}
+
+const MAX_DEPTH: usize = 8;
+
+#[derive(Debug)]
+enum Tok {
+    Word(String),
+    Sep,
+    /// A here-string or heredoc body: data, unless the command is a shell.
+    Input(String),
+}
+
+fn parse_into(line: &str, out: &mut Vec<SimpleCommand>, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let mut nested = Vec::new();
+    let tokens = lex(line, &mut nested);
+    for inner in nested {
+        parse_into(&inner, out, depth + 1);
+    }
+    let mut words: Vec<String> = Vec::new();
+    let mut inputs: Vec<String> = Vec::new();
+    for tok in tokens.into_iter().chain(std::iter::once(Tok::Sep)) {
+        match tok {
+            Tok::Word(w) => words.push(w),
+            Tok::Input(text) => inputs.push(text),
+            Tok::Sep => {
+                let program = words
+                    .iter()
+                    .find(|w| !is_assignment(w))
+                    .map(|w| basename(w));
+                if program.as_deref().is_some_and(is_shell) {
+                    // `bash <<<'rm -rf /'`: the input is a script.
+                    for script in inputs.drain(..) {
+                        parse_into(&script, out, depth + 1);
+                    }
+                }
+                inputs.clear();
+                if !words.is_empty() {
+                    simple(std::mem::take(&mut words), out, depth);
+                }
+            }
+        }
+    }
+}
+
+/// Wrappers that run their arguments as a command, with how many leading
+/// option-like words they take.
+fn is_wrapper(program: &str) -> bool {
+    matches!(
+        program,
+        "sudo"
+            | "doas"
+            | "env"
+            | "command"
+            | "exec"
+            | "nohup"
+            | "time"
+            | "nice"
+            | "ionice"
+            | "timeout"
+            | "xargs"
+            | "stdbuf"
+            | "chroot"
+            | "su"
+            | "builtin"
+            | "setsid"
+            | "unbuffer"
+            | "watch"
+            | "strace"
+            | "ltrace"
+            | "caffeinate"
+            | "flock"
+            | "runuser"
+    )
+}
+
+fn is_shell(program: &str) -> bool {
+    matches!(
+        program,
+        "sh" | "bash" | "zsh" | "dash" | "ksh" | "fish" | "ash" | "busybox"
+    )
+}
+
+fn interpreter_flag(program: &str) -> Option<&'static [&'static str]> {
+    let base = program.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    match base {
+        "python" | "pypy" => Some(&["-c"]),
+        "node" | "nodejs" | "deno" | "bun" => Some(&["-e", "--eval", "-p", "--print"]),
+        "perl" | "ruby" => Some(&["-e", "-E"]),
+        "php" => Some(&["-r"]),
+        "osascript" => Some(&["-e"]),
+        _ => None,
+    }
+}
+
+fn basename(word: &str) -> String {
+    word.rsplit('/').next().unwrap_or(word).to_owned()
+}
+
+fn is_assignment(word: &str) -> bool {
+    match word.split_once('=') {
+        Some((name, _)) => {
+            !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+fn simple(mut words: Vec<String>, out: &mut Vec<SimpleCommand>, depth: usize) {
+    // Leading assignments (`FOO=1 cmd`) and grouping words.
+    while let Some(first) = words.first() {
+        if is_assignment(first)
+            || matches!(
+                first.as_str(),
+                "{" | "}"
+                    | "("
+                    | ")"
+                    | "!"
+                    | "then"
+                    | "do"
+                    | "else"
+                    | "if"
+                    | "while"
+                    | "until"
+                    | "elif"
+            )
+        {
+            words.remove(0);
+        } else {
+            break;
+        }
+    }
+    let Some(first) = words.first() else {
+        return;
+    };
+    let program = basename(first);
+    let args: Vec<String> = words[1..].to_vec();
+
+    if is_wrapper(&program) {
+        out.push(SimpleCommand {
+            program: program.clone(),
+            args: args.clone(),
+            code: None,
+        });
+        // Skip the wrapper's own options and values, then treat the rest as a command.
+        let mut rest = args.as_slice();
+        while let Some(word) = rest.first() {
+            let takes_value = matches!(
+                (program.as_str(), word.as_str()),
+                (
+                    "sudo",
+                    "-u" | "-g" | "-C" | "-D" | "-r" | "-t" | "-U" | "-h" | "-p"
+                ) | ("timeout", "-s" | "-k" | "--signal" | "--kill-after")
+                    | ("nice", "-n")
+                    | ("su", "-c")
+                    | ("env", "-u" | "-C" | "-S")
+                    | ("flock", "-w" | "-E")
+                    | ("watch", "-n")
+                    | ("xargs", "-I" | "-n" | "-P" | "-d" | "-L" | "-s")
+            );
+            if program == "su" && word == "-c" {
+                if let Some(script) = rest.get(1) {
+                    parse_into(script, out, depth + 1);
+                }
+                return;
+            }
+            if word.starts_with('-') || is_assignment(word) {
+                rest = &rest[if takes_value { 2.min(rest.len()) } else { 1 }..];
+                continue;
+            }
+            if program == "timeout" && word.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+                rest = &rest[1..];
+                continue;
+            }
+            break;
+        }
+        if !rest.is_empty() {
+            simple(rest.to_vec(), out, depth + 1);
+        }
+        return;
+    }
+
+    if is_shell(&program) {
+        // `sh -c 'script'`, `bash -lc "…"`; `busybox sh -c …`.
+        let mut i = 0;
+        while i < args.len() {
+            let a = &args[i];
+            if a.starts_with('-') && !a.starts_with("--") && a.contains('c') {
+                if let Some(script) = args.get(i + 1) {
+                    parse_into(script, out, depth + 1);
+                }
+                break;
+            }
+            if program == "busybox" && !a.starts_with('-') {
+                simple(args[i..].to_vec(), out, depth + 1);
+                return;
+            }
+            i += 1;
+        }
+        out.push(SimpleCommand {
+            program,
+            args,
+            code: None,
+        });
+        return;
+    }
+
+    let mut code = None;
+    if let Some(flags) = interpreter_flag(&program) {
+        if let Some(pos) = args.iter().position(|a| flags.contains(&a.as_str())) {
+            if let Some(src) = args.get(pos + 1) {
+                // Commands inside string literals (`os.system('rm -rf /')`,
+                // `execSync("…")`) are commands too.
+                for literal in string_literals(src) {
+                    if literal.contains(' ') {
+                        parse_into(&literal, out, depth + 1);
+                    }
+                }
+                code = Some(src.clone());
+            }
+        }
+    }
+    out.push(SimpleCommand {
+        program,
+        args,
+        code,
+    });
+}
+
+fn string_literals(code: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = code.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' || c == '"' || c == '`' {
+            let mut s = String::new();
+            while let Some(d) = chars.next() {
+                if d == '\\' {
+                    if let Some(e) = chars.next() {
+                        s.push(e);
+                    }
+                } else if d == c {
+                    break;
+                } else {
+                    s.push(d);
+                }
+            }
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// Lexes a line into words and separators; command substitutions found
+/// anywhere (also inside double quotes) are pushed to `nested`.
+fn lex(line: &str, nested: &mut Vec<String>) -> Vec<Tok> {
+    let chars: Vec<char> = line.chars().collect();
+    let mut toks = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut pending_heredocs: Vec<(String, bool)> = Vec::new();
+    let mut i = 0;
+    let flush = |word: &mut String, in_word: &mut bool, toks: &mut Vec<Tok>| {
+        if *in_word {
+            toks.push(Tok::Word(std::mem::take(word)));
+            *in_word = false;
+        }
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' => {
+                if let Some(&n) = chars.get(i + 1) {
+                    if n != '\n' {
+                        word.push(n);
+                        in_word = true;
+                    }
+                }
+                i += 2;
+            }
+            '\'' => {
+                in_word = true;
+                i += 1;
+                while i < chars.len() && chars[i] != '\'' {
+                    word.push(chars[i]);
+                    i += 1;
+                }
+                i += 1;
+            }
+            '"' => {
+                in_word = true;
+                i += 1;
+                while i < chars.len() && chars[i] != '"' {
+                    match chars[i] {
+                        '\\' if i + 1 < chars.len() => {
+                            word.push(chars[i + 1]);
+                            i += 2;
+                        }
+                        '$' if chars.get(i + 1) == Some(&'(') => {
+                            let (inner, end) = balanced(&chars, i + 2, '(', ')');
+                            nested.push(inner.clone());
+                            word.push_str("$(");
+                            word.push_str(&inner);
+                            word.push(')');
+                            i = end;
+                        }
+                        '`' => {
+                            let (inner, end) = until(&chars, i + 1, '`');
+                            nested.push(inner.clone());
+                            word.push_str(&inner);
+                            i = end;
+                        }
+                        ch => {
+                            word.push(ch);
+                            i += 1;
+                        }
+                    }
+                }
+                i += 1;
+            }
+            '$' if chars.get(i + 1) == Some(&'(') && chars.get(i + 2) != Some(&'(') => {
+                let (inner, end) = balanced(&chars, i + 2, '(', ')');
+                nested.push(inner.clone());
+                word.push_str("$(");
+                word.push_str(&inner);
+                word.push(')');
+                in_word = true;
+                i = end;
+            }
+            '`' => {
+                let (inner, end) = until(&chars, i + 1, '`');
+                nested.push(inner);
+                in_word = true;
+                i = end;
+            }
+            '<' if chars.get(i + 1) == Some(&'(') || chars.get(i + 1) == Some(&'<') => {
+                flush(&mut word, &mut in_word, &mut toks);
+                if chars.get(i + 1) == Some(&'(') {
+                    // Process substitution `<(cmd)`.
+                    let (inner, end) = balanced(&chars, i + 2, '(', ')');
+                    nested.push(inner);
+                    i = end;
+                } else if chars.get(i + 2) == Some(&'<') {
+                    // Here-string `<<< word`.
+                    i += 3;
+                    let (text, end) = read_word(&chars, i);
+                    toks.push(Tok::Input(text));
+                    i = end;
+                } else {
+                    // Heredoc `<<[-]DELIM`: its body (after the line) is data.
+                    i += 2;
+                    if chars.get(i) == Some(&'-') {
+                        i += 1;
+                    }
+                    let (delim, end) = read_word(&chars, i);
+                    pending_heredocs.push((delim, true));
+                    i = end;
+                }
+            }
+            '>' | '<' => {
+                // Redirection: the target word is data, not an argument.
+                flush(&mut word, &mut in_word, &mut toks);
+                i += 1;
+                while i < chars.len() && matches!(chars[i], '>' | '&' | '|') {
+                    i += 1;
+                }
+                if chars.get(i.saturating_sub(1)) == Some(&'&')
+                    && chars
+                        .get(i)
+                        .is_some_and(|c| c.is_ascii_digit() || *c == '-')
+                {
+                    i += 1;
+                    continue;
+                }
+                let (_, end) = read_word(&chars, i);
+                i = end;
+            }
+            '(' if chars.get(i + 1) == Some(&'(') => {
+                // Arithmetic `(( … ))`: not a command.
+                let (_, end) = balanced(&chars, i + 2, '(', ')');
+                i = end + 1;
+            }
+            ';' | '&' | '|' | '(' | ')' | '\n' => {
+                flush(&mut word, &mut in_word, &mut toks);
+                if c == '\n' && !pending_heredocs.is_empty() {
+                    // Heredoc bodies run up to each delimiter line; they
+                    // belong to the command before the newline.
+                    for (delim, _) in pending_heredocs.drain(..) {
+                        let delim = delim.trim_matches(|c| c == '\'' || c == '"').to_owned();
+                        let mut j = i + 1;
+                        let mut body = String::new();
+                        loop {
+                            let start = j;
+                            while j < chars.len() && chars[j] != '\n' {
+                                j += 1;
+                            }
+                            let text: String = chars[start..j].iter().collect();
+                            if text.trim() == delim || j >= chars.len() {
+                                break;
+                            }
+                            body.push_str(&text);
+                            body.push('\n');
+                            j += 1;
+                        }
+                        toks.push(Tok::Input(body));
+                        i = j;
+                    }
+                }
+                toks.push(Tok::Sep);
+                i += 1;
+            }
+            '#' if !in_word => {
+                while i < chars.len() && chars[i] != '\n' {
+                    i += 1;
+                }
+            }
+            c if c.is_whitespace() => {
+                flush(&mut word, &mut in_word, &mut toks);
+                i += 1;
+            }
+            _ => {
+                word.push(c);
+                in_word = true;
+                i += 1;
+            }
+        }
+    }
+    flush(&mut word, &mut in_word, &mut toks);
+    toks
+}
+
+fn read_word(chars: &[char], mut i: usize) -> (String, usize) {
+    while i < chars.len() && chars[i] == ' ' {
+        i += 1;
+    }
+    let mut w = String::new();
+    let quote = chars.get(i).copied().filter(|c| *c == '\'' || *c == '"');
+    if let Some(q) = quote {
+        i += 1;
+        while i < chars.len() && chars[i] != q {
+            w.push(chars[i]);
+            i += 1;
+        }
+        return (w, i + 1);
+    }
+    while i < chars.len()
+        && !chars[i].is_whitespace()
+        && !matches!(chars[i], ';' | '&' | '|' | '(' | ')' | '<' | '>')
+    {
+        w.push(chars[i]);
+        i += 1;
+    }
+    (w, i)
+}
+
+fn balanced(chars: &[char], mut i: usize, open: char, close: char) -> (String, usize) {
+    let mut depth = 1;
+    let mut s = String::new();
+    while i < chars.len() {
+        let c = chars[i];
+        if c == open {
+            depth += 1;
+        } else if c == close {
+            depth -= 1;
+            if depth == 0 {
+                return (s, i + 1);
+            }
+        }
+        s.push(c);
+        i += 1;
+    }
+    (s, i)
+}
+
+fn until(chars: &[char], mut i: usize, end: char) -> (String, usize) {
+    let mut s = String::new();
+    while i < chars.len() && chars[i] != end {
+        s.push(chars[i]);
+        i += 1;
+    }
+    (s, i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn programs(line: &str) -> Vec<String> {
+        split(line).into_iter().map(|c| c.line()).collect()
+    }
+
+    #[test]
+    fn operators_split_commands() {
+        assert_eq!(programs("echo ok && rm -rf /"), ["echo ok", "rm -rf /"]);
+        assert_eq!(programs("a; b || c | d & e"), ["a", "b", "c", "d", "e"]);
+        assert_eq!(
+            programs("{ git reset --hard; echo done; }"),
+            ["git reset --hard", "echo done"]
+        );
+        assert_eq!(programs("(cd x && make)"), ["cd x", "make"]);
+    }
+
+    #[test]
+    fn quotes_are_data() {
+        assert_eq!(programs("echo 'rm -rf /'"), ["echo rm -rf /"]);
+        assert_eq!(programs(r#"echo "a && b""#), ["echo a && b"]);
+        assert_eq!(programs(r#"echo \"quoted\""#), [r#"echo "quoted""#]);
+        assert_eq!(
+            programs("rg -n \"rm -rf\" README.md"),
+            ["rg -n rm -rf README.md"]
+        );
+    }
+
+    #[test]
+    fn substitutions_are_commands() {
+        let p = programs("echo `git reset --hard`");
+        assert!(p.contains(&"git reset --hard".to_owned()), "{p:?}");
+        let p = programs("echo \"$(rm -rf /)\"");
+        assert!(p.contains(&"rm -rf /".to_owned()), "{p:?}");
+        let p = programs("diff <(curl http://x) y");
+        assert!(p.contains(&"curl http://x".to_owned()), "{p:?}");
+    }
+
+    #[test]
+    fn wrappers_and_shells_are_unwrapped() {
+        let p = programs("sudo -u root env FOO=1 /usr/bin/git reset --hard");
+        assert!(p.contains(&"git reset --hard".to_owned()), "{p:?}");
+        let p = programs("bash -c 'rm -rf /home/user'");
+        assert!(p.contains(&"rm -rf /home/user".to_owned()), "{p:?}");
+        let p = programs("sh -c \"sh -c 'shred -u f'\"");
+        assert!(p.contains(&"shred -u f".to_owned()), "{p:?}");
+        let p = programs("timeout 5 nice -n 10 rm -rf /x");
+        assert!(p.contains(&"rm -rf /x".to_owned()), "{p:?}");
+        let p = programs("FOO=bar BAZ=1 make install");
+        assert_eq!(p, ["make install"]);
+    }
+
+    #[test]
+    fn inline_interpreter_code() {
+        let cmds = split("node -e \"require('child_process').execSync('rm -rf /')\"");
+        assert!(cmds.iter().any(|c| c.line() == "rm -rf /"), "{cmds:?}");
+        let cmds = split("python3 -c \"import shutil; shutil.rmtree('/home/user')\"");
+        let py = cmds.iter().find(|c| c.program == "python3").unwrap();
+        assert!(py.code.as_deref().unwrap().contains("rmtree"));
+    }
+
+    #[test]
+    fn heredocs_and_here_strings_are_data() {
+        assert_eq!(
+            programs("head -5 <<EOF\nrm -rf /home/user\nEOF\necho after"),
+            ["head -5", "echo after"]
+        );
+        assert_eq!(programs("cat <<<'git reset --hard'"), ["cat"]);
+        assert_eq!(programs("tee /tmp/f <<<'rm -rf /'"), ["tee /tmp/f"]);
+        assert_eq!(programs("echo hi > /etc/passwd"), ["echo hi"]);
+        assert_eq!(
+            programs("bash <<<'rm -rf /home/user'"),
+            ["rm -rf /home/user", "bash"]
+        );
+        assert_eq!(
+            programs("sh <<EOF\ngit reset --hard\nEOF"),
+            ["git reset --hard", "sh"]
+        );
+    }
+}

@@ -1,0 +1,329 @@
+//! Secret detection: known credential formats, private keys, JWTs,
+//! connection strings with passwords, and secret-looking key names with
+//! values. Findings name the detector and where, never the value.
+//!
+//! Used three ways: as a classifier input (secret-touching actions), as a
+//! guard in tests that nothing secret reaches the tape, and by
+//! `cpos secret-scan`.
+
+use std::sync::OnceLock;
+
+use regex::{Regex, RegexSet};
+use serde::Serialize;
+
+/// One detector: a name and a pattern.
+struct Detector {
+    name: &'static str,
+    pattern: &'static str,
+}
+
+/// The detectors, most specific first.
+const DETECTORS: &[Detector] = &[
+    Detector {
+        name: "private_key_pem",
+        pattern: r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----",
+    },
+    Detector {
+        name: "aws_access_key",
+        pattern: r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA|ASCA)[0-9A-Z]{16}\b",
+    },
+    Detector {
+        name: "aws_secret_key",
+        pattern: r#"(?i)aws.{0,20}?(?:secret|key).{0,20}?['"=:\s]\s*['"]?[A-Za-z0-9/+]{40}\b"#,
+    },
+    Detector {
+        name: "github_token",
+        pattern: r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b",
+    },
+    Detector {
+        name: "gitlab_token",
+        pattern: r"\b(?:glpat|gldt|glft|glsoat|glrt|glcbt|glwt)-[A-Za-z0-9_\-]{20,50}\b|\bGR1348941[A-Za-z0-9_\-]{20,50}\b|\bglptt-[0-9a-f]{40}\b|\bgloas-[A-Za-z0-9_\-]{64}(?:[^A-Za-z0-9_\-]|$)|\bglimt-[A-Za-z0-9_\-]{25}(?:[^A-Za-z0-9_\-]|$)|\bglagent-[A-Za-z0-9_\-]{50,1024}",
+    },
+    Detector {
+        name: "slack_token",
+        pattern: r"\bxox(?:a|b|p|o|s|r)-(?:\d+-)+[a-z0-9]+\b|https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+",
+    },
+    Detector {
+        name: "stripe_key",
+        pattern: r"\b(?:r|s)k_live_[0-9a-zA-Z]{24,99}\b",
+    },
+    Detector {
+        name: "openai_key",
+        pattern: r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,}\b|\bsk-[A-Za-z0-9]{48}\b|\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{40,}\b",
+    },
+    Detector {
+        name: "anthropic_key",
+        pattern: r"\bsk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_\-]{80,}\b",
+    },
+    Detector {
+        name: "google_api_key",
+        pattern: r"\bAIza[0-9A-Za-z_\-]{35}\b",
+    },
+    Detector {
+        name: "jwt",
+        pattern: r"\beyJ[A-Za-z0-9_\-]{2,}={0,2}\.eyJ[A-Za-z0-9_\-]{2,}={0,2}(?:\.[A-Za-z0-9_\-]{2,}={0,2})?",
+    },
+    Detector {
+        name: "vault_token",
+        pattern: r"\b(?:hvs|hvb|hvr)\.[A-Za-z0-9_\-]{24,}\b|\bs\.[A-Za-z0-9]{24}\b",
+    },
+    Detector {
+        name: "npm_token",
+        pattern: r"\bnpm_[A-Za-z0-9]{36}\b|_authToken=[A-Za-z0-9][A-Za-z0-9\-_.]{15,}",
+    },
+    Detector {
+        name: "pypi_token",
+        pattern: r"\bpypi-AgE[A-Za-z0-9_\-]{100,}",
+    },
+    Detector {
+        name: "sendgrid_key",
+        pattern: r"\bSG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}\b",
+    },
+    Detector {
+        name: "twilio_key",
+        pattern: r"\b(?:AC|SK)[a-z0-9]{32}\b",
+    },
+    Detector {
+        name: "mailchimp_key",
+        pattern: r"\b[0-9a-z]{32}-us[0-9]{1,2}\b",
+    },
+    Detector {
+        name: "telegram_bot_token",
+        pattern: r"\b\d{8,10}:[0-9A-Za-z_\-]{35}\b",
+    },
+    Detector {
+        name: "discord_bot_token",
+        pattern: r"\b[A-Z][A-Za-z0-9_\-]{23,27}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38}\b",
+    },
+    Detector {
+        name: "artifactory_token",
+        pattern: r#"(?:\s|=|:|"|^)AKC[a-zA-Z0-9]{10,}(?:\s|"|$)|(?:\s|=|:|"|^)AP[\dABCDEF][a-zA-Z0-9]{8,}(?:\s|"|$)"#,
+    },
+    Detector {
+        name: "azure_storage_key",
+        pattern: r"AccountKey=[A-Za-z0-9+/=]{40,}",
+    },
+    Detector {
+        name: "connection_string_password",
+        pattern: r#"\b[a-z][a-z0-9+.\-]{1,20}://[^\s:/@'"]+:[^\s:/@'"]{3,}@[^\s/'"]+"#,
+    },
+    Detector {
+        name: "ibm_cloud_iam_key",
+        pattern: r#"(?i)(?:ibm|iam|cloud)[_\-.]?(?:api)?[_\-.]?key['"]?\s*[:=]\s*['"]?[A-Za-z0-9_\-]{44}\b"#,
+    },
+    Detector {
+        name: "softlayer_key",
+        pattern: r#"(?i)(?:softlayer|\bsl)[_\-.]?(?:api)?[_\-.]?key['"]?\s*[:=]\s*['"]?[a-z0-9]{64}\b|api\.softlayer\.com/(?:soap|rest)/v3(?:\.1)?/[^\s]*[a-z0-9]{64}"#,
+    },
+    Detector {
+        name: "ibm_cos_hmac_secret",
+        pattern: r#"(?i)secret[_\-.]?access[_\-.]?key['"]?\s*[:=]\s*['"]?[a-f0-9]{48}\b"#,
+    },
+    Detector {
+        name: "cloudant_credential",
+        pattern: r#"(?i)cl(?:ou(?:dant)?|ant)?[_\-.]?(?:api)?[_\-.]?(?:key|pw|pwd|password|secret)['"]?\s*(?::=|[:=])\s*['"]?[a-z0-9]{24,64}\b|https?://[\w\-]+:[a-z0-9]{24,64}@[\w\-]+\.cloudant\.com"#,
+    },
+    Detector {
+        name: "secret_assignment",
+        pattern: r#"(?i)\b[a-z0-9_.\-]*(?:password|passwd|pwd|_pass\b|secret|token|api[_\-]?key|apikey|private[_\-]?key|credential)[a-z0-9_.\-]*['"]?(?:\s*(?::=|=>|[:=])\s*|\s+)['"]?[^\s'"]{8,}"#,
+    },
+];
+
+/// Key names that hold secrets (JSON keys, form fields, env names).
+const SECRET_KEY: &str =
+    r"(?i)(token|secret|password|passwd|api[_\-]?key|private[_\-]?key|credential)";
+
+/// Values that are placeholders, not secrets.
+const PLACEHOLDER: &str = r"(?i)^(?:|x+|\*+|\.+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|changeme|redacted|none|null|true|false|example|placeholder|your[_\-]?\w*|dummy|test)$|insert|_here\b|fake|sample|example|dummy|placeholder|xxxx|\$\{";
+
+struct Compiled {
+    set: RegexSet,
+    each: Vec<Regex>,
+    secret_key: Regex,
+    placeholder: Regex,
+}
+
+fn compiled() -> &'static Compiled {
+    static COMPILED: OnceLock<Compiled> = OnceLock::new();
+    COMPILED.get_or_init(|| {
+        // Static patterns, not input: `static_patterns_compile` tests them.
+        let patterns: Vec<&str> = DETECTORS.iter().map(|d| d.pattern).collect();
+        Compiled {
+            set: RegexSet::new(&patterns).expect("static detector patterns"),
+            each: patterns
+                .iter()
+                .map(|p| Regex::new(p).expect("static detector pattern"))
+                .collect(),
+            secret_key: Regex::new(SECRET_KEY).expect("static key pattern"),
+            placeholder: Regex::new(PLACEHOLDER).expect("static placeholder pattern"),
+        }
+    })
+}
+
+/// A secret found: which detector, where. Never the value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Detector name (`aws_access_key`, `secret_key_name`, …).
+    pub detector: &'static str,
+    /// Where: a JSON path (`arguments.api_key`), `line 12`, or a field name.
+    pub location: String,
+}
+
+/// Scans free text; `location` names the text (a field or file).
+pub fn scan_text(text: &str, location: &str, out: &mut Vec<Finding>) {
+    let c = compiled();
+    if !c.set.is_match(text) {
+        return;
+    }
+    for (line_no, line) in text.lines().enumerate() {
+        for idx in c.set.matches(line).iter() {
+            let name = DETECTORS[idx].name;
+            if name == "secret_assignment" && !assignment_is_real(line, &c.each[idx]) {
+                continue;
+            }
+            if name == "jwt" && !jwt_is_real(line, &c.each[idx]) {
+                continue;
+            }
+            let location = if text.contains('\n') {
+                format!("{location}:{}", line_no + 1)
+            } else {
+                location.to_owned()
+            };
+            let finding = Finding {
+                detector: DETECTORS[idx].name,
+                location,
+            };
+            if !out.contains(&finding) {
+                out.push(finding);
+            }
+        }
+    }
+}
+
+fn assignment_is_real(line: &str, re: &Regex) -> bool {
+    let c = compiled();
+    re.find_iter(line).any(|m| {
+        let value = m
+            .as_str()
+            .rsplit(['=', ':', ' '])
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches(|ch| ch == '"' || ch == '\'');
+        !c.placeholder.is_match(value) && !c.placeholder.is_match(m.as_str())
+    })
+}
+
+/// A JWT's header and payload must decode to JSON objects.
+fn jwt_is_real(line: &str, re: &Regex) -> bool {
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    re.find_iter(line).any(|m| {
+        m.as_str().split('.').take(2).all(|part| {
+            engine
+                .decode(part.trim_end_matches('='))
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+                .is_some_and(|v| v.is_object())
+        })
+    })
+}
+
+/// Scans a JSON value: every string, plus secret-looking keys holding
+/// non-empty, non-placeholder values.
+pub fn scan_json(value: &serde_json::Value, path: &str, out: &mut Vec<Finding>) {
+    let c = compiled();
+    match value {
+        serde_json::Value::String(s) => scan_text(s, path, out),
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                scan_json(item, &format!("{path}[{i}]"), out);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                let child = format!("{path}.{key}");
+                let filled = match item {
+                    serde_json::Value::String(s) => !c.placeholder.is_match(s.trim()),
+                    serde_json::Value::Null | serde_json::Value::Bool(_) => false,
+                    serde_json::Value::Number(_) => true,
+                    serde_json::Value::Array(a) => !a.is_empty(),
+                    serde_json::Value::Object(_) => false,
+                };
+                if filled && c.secret_key.is_match(key) && !is_benign_key(key) {
+                    out.push(Finding {
+                        detector: "secret_key_name",
+                        location: child.clone(),
+                    });
+                }
+                scan_json(item, &child, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Key names that contain a secret word but describe, not hold, secrets.
+fn is_benign_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k.ends_with("_count")
+        || k.ends_with("_type")
+        || k.ends_with("_id") && !k.contains("secret")
+        || k.ends_with("_name")
+        || k.ends_with("_file")
+        || k.ends_with("_path")
+        || k.ends_with("_url") && !k.contains("password")
+        || k == "max_tokens"
+        || k == "tokens"
+        || k.starts_with("num_")
+}
+
+/// True when `text` holds anything a detector recognises.
+pub fn contains_secret(text: &str) -> bool {
+    let mut out = Vec::new();
+    scan_text(text, "", &mut out);
+    !out.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detect(text: &str) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        scan_text(text, "t", &mut out);
+        out.into_iter().map(|f| f.detector).collect()
+    }
+
+    #[test]
+    fn static_patterns_compile() {
+        assert_eq!(compiled().each.len(), DETECTORS.len());
+    }
+
+    #[test]
+    fn known_formats() {
+        assert_eq!(detect("key AKIAIOSFODNN7EXAMPLE here"), ["aws_access_key"]);
+        assert!(detect(&format!("ghp_{}", "a".repeat(36))).contains(&"github_token"));
+        assert!(detect("-----BEGIN OPENSSH PRIVATE KEY-----").contains(&"private_key_pem"));
+        assert!(detect("postgres://app:hunter2secret@db:5432/x")
+            .contains(&"connection_string_password"));
+        assert!(detect("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl").contains(&"jwt"));
+    }
+
+    #[test]
+    fn near_misses_and_placeholders() {
+        assert!(detect("akiaiosfodnn7example").is_empty());
+        assert!(detect("password = ${DB_PASSWORD}").is_empty());
+        assert!(detect("just a report about ports").is_empty());
+    }
+
+    #[test]
+    fn json_keys_and_paths_without_values() {
+        let v = serde_json::json!({"arguments": {"api_key": "abc123def456", "token_count": 5, "password": ""}});
+        let mut out = Vec::new();
+        scan_json(&v, "$", &mut out);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].location, "$.arguments.api_key");
+        assert!(!format!("{out:?}").contains("abc123def456"));
+    }
+}

@@ -1,0 +1,47 @@
+//! The classifier and the secret detector against the labelled development
+//! corpora in ../shared/corpora (read as data, never copied). The figures
+//! are printed; the floors guard against regressions, not for a perfect score.
+
+use std::path::PathBuf;
+
+fn corpus(name: &str) -> Vec<serde_json::Value> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpora")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn secret_detector_on_the_development_corpus() {
+    let rows = corpus("secrets.dev.jsonl");
+    let (mut tp, mut fp, mut fneg, mut tn) = (0, 0, 0, 0);
+    let mut missed = Vec::new();
+    for row in &rows {
+        let text = row["text"].as_str().unwrap();
+        let expected = row["should_detect"].as_bool().unwrap();
+        let found = cpos::secrets::contains_secret(text);
+        match (expected, found) {
+            (true, true) => tp += 1,
+            (false, true) => {
+                fp += 1;
+                missed.push(format!("FP {}: {text}", row["plugin_test"]));
+            }
+            (true, false) => {
+                fneg += 1;
+                missed.push(format!("FN {}: {text}", row["plugin_test"]));
+            }
+            (false, false) => tn += 1,
+        }
+    }
+    let recall = tp as f64 / (tp + fneg) as f64;
+    let precision = tp as f64 / (tp + fp).max(1) as f64;
+    println!("secrets: {tp} TP, {fp} FP, {fneg} FN, {tn} TN; recall {recall:.3}, precision {precision:.3}");
+    for m in missed.iter().take(60) {
+        println!("  {m}");
+    }
+    assert!(recall >= 0.93, "recall {recall:.3}");
+    assert!(precision >= 0.9, "precision {precision:.3}");
+}
