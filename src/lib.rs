@@ -2,6 +2,7 @@
 //! tools they call. See README.md and docs/ for the big picture; the request
 //! path reads top to bottom in [`pipeline`].
 
+pub mod action;
 pub mod admin;
 pub mod cli;
 pub mod client;

@@ -1,7 +1,9 @@
 //! Command-line interface: one binary, several jobs. `anyhow` lives here only.
 
 mod config_cmd;
+mod policy_cmd;
 mod preflight_cmd;
+mod secret_scan_cmd;
 mod serve;
 mod sign_cmd;
 mod tape_cmd;
@@ -32,6 +34,11 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Check the configuration against what the active profile requires.
     Preflight(preflight_cmd::PreflightArgs),
+    /// Test or explain the classification policy.
+    #[command(subcommand)]
+    Policy(policy_cmd::PolicyCommand),
+    /// Scan files for secrets (exit 1 on findings).
+    SecretScan(secret_scan_cmd::SecretScanArgs),
     /// Sign a request with an HMAC key (prints headers or a curl command).
     Sign(sign_cmd::SignArgs),
     /// Verify or read the decision tape.
@@ -66,6 +73,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Preflight(args) => preflight_cmd::run(args),
+        Command::Policy(cmd) => policy_cmd::run(cmd),
+        Command::SecretScan(args) => secret_scan_cmd::run(args),
         Command::Sign(args) => sign_cmd::run(args),
         Command::Tape(cmd) => tape_cmd::run(cmd),
         Command::Config(cmd) => config_cmd::run(cmd),

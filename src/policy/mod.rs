@@ -1,4 +1,10 @@
 //! Risk classification: compiled declarative rules turn an action contract
 //! into a [`Decision`] (risk, route, reasons). See docs/POLICY.md.
 
+mod engine;
+pub mod rules;
 pub mod shell;
+pub mod testing;
+
+pub use engine::{Decision, Firing, Policy, PolicyError, DEFAULT_POLICY};
+pub use rules::Route;

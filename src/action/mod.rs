@@ -1,0 +1,223 @@
+//! The action contract: the one normalised shape every route sees, built
+//! from an MCP `tools/call`, an adapter intake payload or a plain HTTP call.
+//! Raw values (commands, argument values, diff text) live here in memory for
+//! classification only; what is persisted is [`crate::tape::ActionSummary`].
+
+use serde::{Deserialize, Serialize};
+
+/// What kind of action a contract describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum Kind {
+    /// An MCP `tools/call`.
+    #[serde(rename = "mcp.tools_call")]
+    McpToolsCall,
+    /// Adapter intake: commands the agent wants to run.
+    #[serde(rename = "intake.command_request")]
+    CommandRequest,
+    /// Adapter intake: a diff the agent proposes.
+    #[serde(rename = "intake.proposed_diff")]
+    ProposedDiff,
+    /// Adapter intake: the result of something the agent ran.
+    #[serde(rename = "intake.execution_result")]
+    ExecutionResult,
+    /// Adapter intake: a stated intent.
+    #[serde(rename = "intake.agent_intent")]
+    AgentIntent,
+    /// Adapter intake: a proposed action in prose.
+    #[serde(rename = "intake.proposed_action")]
+    ProposedAction,
+    /// A plain HTTP tool call.
+    #[default]
+    #[serde(rename = "http.request")]
+    HttpRequest,
+}
+
+impl Kind {
+    /// The kind's name as it appears in policies and on the tape.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::McpToolsCall => "mcp.tools_call",
+            Kind::CommandRequest => "intake.command_request",
+            Kind::ProposedDiff => "intake.proposed_diff",
+            Kind::ExecutionResult => "intake.execution_result",
+            Kind::AgentIntent => "intake.agent_intent",
+            Kind::ProposedAction => "intake.proposed_action",
+            Kind::HttpRequest => "http.request",
+        }
+    }
+}
+
+/// Risk levels, ordered.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Risk {
+    /// Routine.
+    #[default]
+    Low,
+    /// Worth a second look.
+    Medium,
+    /// Needs a person.
+    High,
+    /// Never without a person, often never.
+    Critical,
+}
+
+impl Risk {
+    /// The level's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Risk::Low => "low",
+            Risk::Medium => "medium",
+            Risk::High => "high",
+            Risk::Critical => "critical",
+        }
+    }
+}
+
+/// What the agent declared about its own action.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Metadata {
+    /// Declared risk.
+    pub risk: Option<Risk>,
+    /// The agent's confidence, 0..1.
+    pub confidence: Option<f64>,
+    /// Touches secrets.
+    pub touches_secrets: Option<bool>,
+    /// Touches production.
+    pub touches_production: Option<bool>,
+    /// Destroys or overwrites.
+    pub destructive: Option<bool>,
+    /// Publishes (push, release).
+    pub requires_publish: Option<bool>,
+    /// Opens a port.
+    pub opens_port: Option<bool>,
+    /// The agent asks for a person.
+    pub requires_human_approval: Option<bool>,
+    /// Target environment (`production`, `staging`, …).
+    pub environment: Option<String>,
+}
+
+/// One action, normalised.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ActionContract {
+    /// What kind of action.
+    pub kind: Kind,
+    /// The agent it comes from.
+    pub agent: Option<String>,
+    /// The connector / upstream / route it is addressed to.
+    pub connector: Option<String>,
+    /// Tool name (MCP, HTTP tool APIs).
+    pub tool: Option<String>,
+    /// HTTP method.
+    pub method: Option<String>,
+    /// HTTP path.
+    pub path: Option<String>,
+    /// Command lines the action would run (classification only).
+    pub commands: Vec<String>,
+    /// Files the action changes.
+    pub changed_files: Vec<String>,
+    /// Tool arguments / JSON body (classification only).
+    pub arguments: Option<serde_json::Value>,
+    /// Free text: a diff, an intent, a proposed action (classification only).
+    pub texts: Vec<String>,
+    /// What the agent declared.
+    pub metadata: Metadata,
+}
+
+/// Argument keys whose string (or string-array) values are command lines.
+const COMMAND_KEYS: &[&str] = &[
+    "command",
+    "cmd",
+    "script",
+    "shell",
+    "bash",
+    "sh",
+    "command_line",
+    "commandline",
+    "run",
+    "exec",
+];
+
+impl ActionContract {
+    /// Command lines: the declared ones plus those found in command-like arguments.
+    pub fn all_commands(&self) -> Vec<String> {
+        let mut out = self.commands.clone();
+        if let Some(args) = &self.arguments {
+            collect_commands(args, &mut out, 0);
+        }
+        out
+    }
+
+    /// Sorted, de-duplicated top-level argument keys.
+    pub fn arg_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = match &self.arguments {
+            Some(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+            _ => Vec::new(),
+        };
+        keys.sort();
+        keys
+    }
+}
+
+fn collect_commands(value: &serde_json::Value, out: &mut Vec<String>, depth: usize) {
+    if depth > 6 {
+        return;
+    }
+    if let serde_json::Value::Object(map) = value {
+        for (key, item) in map {
+            let is_command = COMMAND_KEYS.contains(&key.to_ascii_lowercase().as_str())
+                || key.eq_ignore_ascii_case("argv");
+            match item {
+                serde_json::Value::String(s) if is_command => out.push(s.clone()),
+                serde_json::Value::Array(items) if is_command => {
+                    let words: Vec<String> = items
+                        .iter()
+                        .filter_map(|v| v.as_str())
+                        .map(|w| {
+                            if w.is_empty()
+                                || w.contains(|c: char| {
+                                    c.is_whitespace() || "'\"$`;&|<>()".contains(c)
+                                })
+                            {
+                                format!("'{}'", w.replace('\'', r"'\''"))
+                            } else {
+                                w.to_owned()
+                            }
+                        })
+                        .collect();
+                    if !words.is_empty() {
+                        out.push(words.join(" "));
+                    }
+                }
+                other => collect_commands(other, out, depth + 1),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_come_from_command_like_arguments() {
+        let contract = ActionContract {
+            arguments: Some(serde_json::json!({
+                "command": "ls -la",
+                "nested": {"argv": ["rm", "-rf", "/my dir"]},
+                "text": "rm -rf / (just words)"
+            })),
+            commands: vec!["make".into()],
+            ..ActionContract::default()
+        };
+        assert_eq!(
+            contract.all_commands(),
+            ["make", "ls -la", "rm -rf '/my dir'"]
+        );
+        assert_eq!(contract.arg_keys(), ["command", "nested", "text"]);
+    }
+}

@@ -1,0 +1,330 @@
+//! The policy file format (TOML) and its compilation: globs into glob sets,
+//! regex lists into regex sets, once, at load. A bad rule is refused with
+//! the file, the rule id and the reason.
+
+use std::collections::{BTreeMap, HashSet};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use regex::RegexSet;
+use serde::Deserialize;
+
+use crate::action::{Kind, Risk};
+
+/// Where a decision sends an action, ordered by precedence.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize, Default,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Route {
+    /// Forward / let the agent proceed.
+    #[default]
+    Allow,
+    /// Run it isolated.
+    Sandbox,
+    /// Hold for a person.
+    Human,
+    /// Refuse.
+    Deny,
+}
+
+impl Route {
+    /// The route's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Route::Allow => "allow",
+            Route::Sandbox => "sandbox",
+            Route::Human => "human",
+            Route::Deny => "deny",
+        }
+    }
+}
+
+/// A policy file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyFile {
+    /// Settings shared by the rules.
+    #[serde(default)]
+    pub settings: Settings,
+    /// The rules, evaluated in order.
+    #[serde(default)]
+    pub rules: Vec<RuleSpec>,
+}
+
+/// Shared settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Hosts network rules consider safe (globs: `*.example.com`).
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+}
+
+/// One rule as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// Stable id (also recorded on the tape).
+    pub id: String,
+    /// What the rule is about, for people.
+    pub description: String,
+    /// Risk when it fires.
+    pub risk: Risk,
+    /// Route when it fires.
+    pub route: Route,
+    /// Category reason (`destructive_operation`, `secret_material`, …).
+    pub reason: String,
+    /// Conditions, all of which must hold.
+    pub when: WhenSpec,
+}
+
+/// Rule conditions as written. Lists are alternatives; keys are AND-ed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhenSpec {
+    kinds: Option<Vec<Kind>>,
+    agents: Option<Vec<String>>,
+    connectors: Option<Vec<String>>,
+    tools: Option<Vec<String>>,
+    methods: Option<Vec<String>>,
+    paths: Option<Vec<String>>,
+    /// Program names (globs) of a simple command.
+    commands: Option<Vec<String>>,
+    /// First positional argument of that command.
+    subcommands: Option<Vec<String>>,
+    /// Every group must be present: `"r|R|recursive"`.
+    flags_all: Option<Vec<String>>,
+    /// At least one must be present.
+    flags_any: Option<Vec<String>>,
+    /// Some argument matches one of these regexes.
+    args_any: Option<Vec<String>>,
+    /// …unless every positional argument matches one of these.
+    args_not_all: Option<Vec<String>>,
+    /// The simple command's text matches.
+    line: Option<Vec<String>>,
+    /// A whole command line as written matches (pipelines: `curl … | sh`).
+    raw: Option<Vec<String>>,
+    /// Inline interpreter code (`python -c`, `node -e`) matches.
+    code: Option<Vec<String>>,
+    /// A changed file matches (globs).
+    files: Option<Vec<String>>,
+    /// Some text (diff, intent) matches.
+    texts: Option<Vec<String>>,
+    /// An argument key (at any depth) matches.
+    arg_keys: Option<Vec<String>>,
+    /// A string argument value (at any depth) matches.
+    arg_values: Option<Vec<String>>,
+    /// A URL or host outside `settings.allowed_hosts` appears.
+    hosts_outside_allowlist: Option<bool>,
+    /// The secret detector found something.
+    secrets: Option<bool>,
+    /// Declared metadata.
+    metadata: Option<MetadataSpec>,
+}
+
+/// Metadata conditions.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetadataSpec {
+    touches_secrets: Option<bool>,
+    touches_production: Option<bool>,
+    destructive: Option<bool>,
+    requires_publish: Option<bool>,
+    opens_port: Option<bool>,
+    requires_human_approval: Option<bool>,
+    environment: Option<Vec<String>>,
+    risk: Option<Vec<Risk>>,
+}
+
+/// A compiled rule.
+#[derive(Debug)]
+pub struct Rule {
+    /// Stable id.
+    pub id: String,
+    /// Description.
+    pub description: String,
+    /// Risk when it fires.
+    pub risk: Risk,
+    /// Route when it fires.
+    pub route: Route,
+    /// Category reason.
+    pub reason: String,
+    pub(crate) when: When,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct When {
+    pub kinds: Option<HashSet<Kind>>,
+    pub agents: Option<GlobSet>,
+    pub connectors: Option<GlobSet>,
+    pub tools: Option<GlobSet>,
+    pub methods: Option<HashSet<String>>,
+    pub paths: Option<GlobSet>,
+    pub command: Option<CommandCond>,
+    pub raw: Option<RegexSet>,
+    pub code: Option<RegexSet>,
+    pub files: Option<GlobSet>,
+    pub texts: Option<RegexSet>,
+    pub arg_keys: Option<RegexSet>,
+    pub arg_values: Option<RegexSet>,
+    pub hosts_outside_allowlist: Option<bool>,
+    pub secrets: Option<bool>,
+    pub metadata: Option<MetaCond>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct CommandCond {
+    pub programs: Option<GlobSet>,
+    pub subcommands: Option<HashSet<String>>,
+    pub flags_all: Vec<Vec<String>>,
+    pub flags_any: Vec<Vec<String>>,
+    pub args_any: Option<RegexSet>,
+    pub args_not_all: Option<RegexSet>,
+    pub line: Option<RegexSet>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct MetaCond {
+    pub flags: BTreeMap<&'static str, bool>,
+    pub environment: Option<GlobSet>,
+    pub risk: Option<HashSet<Risk>>,
+}
+
+/// Compiles `spec` or explains what is wrong with it.
+pub fn compile(spec: RuleSpec) -> Result<Rule, String> {
+    let w = spec.when;
+    let globs = |list: Option<Vec<String>>, field: &str| -> Result<Option<GlobSet>, String> {
+        let Some(list) = list else { return Ok(None) };
+        let mut builder = GlobSetBuilder::new();
+        for g in &list {
+            let glob = globset::GlobBuilder::new(g)
+                .case_insensitive(field != "files")
+                .literal_separator(false)
+                .build()
+                .map_err(|e| format!("when.{field}: `{g}` is not a glob: {e}"))?;
+            builder.add(glob);
+        }
+        builder
+            .build()
+            .map(Some)
+            .map_err(|e| format!("when.{field}: {e}"))
+    };
+    let regexes = |list: Option<Vec<String>>, field: &str| -> Result<Option<RegexSet>, String> {
+        let Some(list) = list else { return Ok(None) };
+        RegexSet::new(&list)
+            .map(Some)
+            .map_err(|e| format!("when.{field}: {e}"))
+    };
+    let flags = |list: Option<Vec<String>>| -> Vec<Vec<String>> {
+        list.unwrap_or_default()
+            .into_iter()
+            .map(|group| group.split('|').map(str::to_owned).collect())
+            .collect()
+    };
+    let command_scoped = w.commands.is_some()
+        || w.subcommands.is_some()
+        || w.flags_all.is_some()
+        || w.flags_any.is_some()
+        || w.args_any.is_some()
+        || w.args_not_all.is_some()
+        || w.line.is_some();
+    let command = if command_scoped {
+        Some(CommandCond {
+            programs: globs(w.commands, "commands")?,
+            subcommands: w.subcommands.map(|s| s.into_iter().collect()),
+            flags_all: flags(w.flags_all),
+            flags_any: flags(w.flags_any),
+            args_any: regexes(w.args_any, "args_any")?,
+            args_not_all: regexes(w.args_not_all, "args_not_all")?,
+            line: regexes(w.line, "line")?,
+        })
+    } else {
+        None
+    };
+    let metadata = match w.metadata {
+        None => None,
+        Some(m) => {
+            let mut flags = BTreeMap::new();
+            for (name, value) in [
+                ("touches_secrets", m.touches_secrets),
+                ("touches_production", m.touches_production),
+                ("destructive", m.destructive),
+                ("requires_publish", m.requires_publish),
+                ("opens_port", m.opens_port),
+                ("requires_human_approval", m.requires_human_approval),
+            ] {
+                if let Some(v) = value {
+                    flags.insert(name, v);
+                }
+            }
+            Some(MetaCond {
+                flags,
+                environment: globs(m.environment, "metadata.environment")?,
+                risk: m.risk.map(|r| r.into_iter().collect()),
+            })
+        }
+    };
+    let when = When {
+        kinds: w.kinds.map(|k| k.into_iter().collect()),
+        agents: globs(w.agents, "agents")?,
+        connectors: globs(w.connectors, "connectors")?,
+        tools: globs(w.tools, "tools")?,
+        methods: w
+            .methods
+            .map(|m| m.into_iter().map(|s| s.to_ascii_uppercase()).collect()),
+        paths: globs(w.paths, "paths")?,
+        command,
+        raw: regexes(w.raw, "raw")?,
+        code: regexes(w.code, "code")?,
+        files: globs(w.files, "files")?,
+        texts: regexes(w.texts, "texts")?,
+        arg_keys: regexes(w.arg_keys, "arg_keys")?,
+        arg_values: regexes(w.arg_values, "arg_values")?,
+        hosts_outside_allowlist: w.hosts_outside_allowlist,
+        secrets: w.secrets,
+        metadata,
+    };
+    let selective = when.agents.is_some()
+        || when.connectors.is_some()
+        || when.tools.is_some()
+        || when.methods.is_some()
+        || when.paths.is_some()
+        || when.command.is_some()
+        || when.raw.is_some()
+        || when.code.is_some()
+        || when.files.is_some()
+        || when.texts.is_some()
+        || when.arg_keys.is_some()
+        || when.arg_values.is_some()
+        || when.hosts_outside_allowlist.is_some()
+        || when.secrets.is_some()
+        || when.metadata.is_some();
+    if !selective {
+        return Err(
+            "`when` selects nothing beyond `kinds`; a rule must test the action itself".into(),
+        );
+    }
+    if spec.id.trim().is_empty() {
+        return Err("`id` is empty".into());
+    }
+    Ok(Rule {
+        id: spec.id,
+        description: spec.description,
+        risk: spec.risk,
+        route: spec.route,
+        reason: spec.reason,
+        when,
+    })
+}
+
+/// Compiles glob patterns for host allowlists.
+pub fn host_globs(hosts: &[String]) -> Result<GlobSet, String> {
+    let mut builder = GlobSetBuilder::new();
+    for h in hosts {
+        builder.add(
+            Glob::new(&h.to_ascii_lowercase())
+                .map_err(|e| format!("settings.allowed_hosts: `{h}`: {e}"))?,
+        );
+    }
+    builder.build().map_err(|e| e.to_string())
+}
