@@ -45,3 +45,47 @@ fn secret_detector_on_the_development_corpus() {
     assert!(recall >= 0.93, "recall {recall:.3}");
     assert!(precision >= 0.9, "precision {precision:.3}");
 }
+
+#[test]
+fn classifier_on_the_development_command_corpus() {
+    use cpos::action::{ActionContract, Kind};
+    use cpos::policy::{Policy, Route};
+    let policy = Policy::embedded().unwrap();
+    let rows = corpus("commands.dev.jsonl");
+    let (mut tp, mut fp, mut fneg, mut tn) = (0, 0, 0, 0);
+    let mut wrong = Vec::new();
+    for row in &rows {
+        let command = row["command"].as_str().unwrap();
+        let contract = ActionContract {
+            kind: Kind::CommandRequest,
+            commands: vec![command.to_owned()],
+            ..ActionContract::default()
+        };
+        let decision = policy.classify(&contract);
+        let flagged = decision.route >= Route::Human;
+        let dangerous = row["expected"] == "deny";
+        match (dangerous, flagged) {
+            (true, true) => tp += 1,
+            (false, false) => tn += 1,
+            (true, false) => {
+                fneg += 1;
+                wrong.push(format!("MISSED   {command}"));
+            }
+            (false, true) => {
+                fp += 1;
+                wrong.push(format!(
+                    "FLAGGED  {command}  ({})",
+                    decision.rules.join(",")
+                ));
+            }
+        }
+    }
+    let recall = tp as f64 / (tp + fneg) as f64;
+    let precision = tp as f64 / (tp + fp).max(1) as f64;
+    println!("commands: {tp} TP, {fp} FP, {fneg} FN, {tn} TN; recall {recall:.3}, precision {precision:.3}");
+    for w in &wrong {
+        println!("  {}", w.replace('\n', "\\n"));
+    }
+    assert!(recall >= 0.95, "recall {recall:.3}");
+    assert!(precision >= 0.9, "precision {precision:.3}");
+}

@@ -1,0 +1,108 @@
+//! The shipped policy tests pass and cover every default rule both ways;
+//! the CLI reports failures with a non-zero exit.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::cpos;
+
+#[test]
+fn shipped_policy_tests_pass_and_cover_every_rule() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let policy = cpos::policy::Policy::embedded().unwrap();
+    let files = cpos::policy::testing::expand(&[root.join("policies/tests")]).unwrap();
+    let report = cpos::policy::testing::run(&policy, &files).unwrap();
+    let failed: Vec<_> = report.failed().map(|c| (&c.name, &c.failures)).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert!(
+        report.uncovered(&policy).is_empty(),
+        "{:?}",
+        report.uncovered(&policy)
+    );
+    assert!(report.cases.len() > 100);
+}
+
+#[test]
+fn policy_test_cli_fails_on_a_wrong_expectation_and_explain_names_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = dir.path().join("cases.toml");
+    std::fs::write(
+        &cases,
+        "[[cases]]\nname = \"wrong on purpose\"\ncontract = { kind = \"intake.command_request\", commands = [\"rm -rf /\"] }\nexpect = { route = \"allow\" }\n",
+    )
+    .unwrap();
+    let (code, out, _) = cpos(&["policy", "test", cases.to_str().unwrap()], dir.path());
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("FAIL") && out.contains("expected allow, got deny"),
+        "{out}"
+    );
+
+    let contract = dir.path().join("c.json");
+    std::fs::write(
+        &contract,
+        r#"{"kind":"intake.command_request","commands":["echo ok && rm -rf /"]}"#,
+    )
+    .unwrap();
+    let (code, out, _) = cpos(
+        &["policy", "explain", contract.to_str().unwrap(), "--json"],
+        dir.path(),
+    );
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["decision"]["route"], "deny");
+    assert_eq!(v["fired"][0]["rule"], "destructive.rm-recursive-system");
+    assert!(v["fired"][0]["evidence"]
+        .as_str()
+        .unwrap()
+        .contains("rm -rf /"));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[[rules]]\nid = \"broken\"\ndescription = \"d\"\nrisk = \"high\"\nroute = \"human\"\nreason = \"r\"\n[rules.when]\nline = [\"(\"]\n").unwrap();
+    let (code, _, err) = cpos(
+        &[
+            "policy",
+            "test",
+            cases.to_str().unwrap(),
+            "--policy",
+            bad.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.toml: broken:"), "{err}");
+}
+
+#[test]
+fn secret_scan_exit_codes_and_json_never_show_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean");
+    std::fs::create_dir(&clean).unwrap();
+    std::fs::write(clean.join("a.txt"), "nothing to see\n").unwrap();
+    let (code, _, _) = cpos(&["secret-scan", clean.to_str().unwrap()], dir.path());
+    assert_eq!(code, 0);
+
+    let dirty = dir.path().join("dirty");
+    std::fs::create_dir_all(dirty.join("vendor")).unwrap();
+    let key = "AKIAIOSFODNN7EXAMPLQ";
+    std::fs::write(dirty.join("config.py"), format!("x = 1\naws = '{key}'\n")).unwrap();
+    std::fs::write(dirty.join("vendor/skip.txt"), format!("{key}\n")).unwrap();
+    let (code, out, _) = cpos(
+        &[
+            "secret-scan",
+            dirty.to_str().unwrap(),
+            "--exclude",
+            "vendor",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 1);
+    assert!(!out.contains(key), "values are never printed");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["count"], 1);
+    assert_eq!(v["findings"][0]["line"], 2);
+    assert_eq!(v["findings"][0]["detector"], "aws_access_key");
+}
