@@ -156,4 +156,47 @@ fn gate_chain(c: &mut Criterion) {
 }
 
 criterion_group!(gate_benches, gate_chain);
-criterion_main!(hot_path, gate_benches);
+criterion_main!(hot_path, gate_benches, classification_benches);
+
+/// Classification with the default policy, and secret scanning.
+fn classification(c: &mut Criterion) {
+    use cpos::action::{ActionContract, Kind};
+    let policy = cpos::policy::Policy::embedded().unwrap();
+    let mcp = ActionContract {
+        kind: Kind::McpToolsCall,
+        connector: Some("files".into()),
+        tool: Some("read_file".into()),
+        arguments: Some(
+            serde_json::json!({"path": "src/main.rs", "encoding": "utf-8", "max_bytes": 65536}),
+        ),
+        ..ActionContract::default()
+    };
+    c.bench_function("policy/classify an MCP tools/call", |b| {
+        b.iter(|| black_box(policy.classify(black_box(&mcp))))
+    });
+    let five = ActionContract {
+        kind: Kind::CommandRequest,
+        commands: vec![
+            "cd app && git status && cargo build --release | tee build.log; ls -la target".into(),
+        ],
+        ..ActionContract::default()
+    };
+    c.bench_function("policy/classify a 5-command line", |b| {
+        b.iter(|| black_box(policy.classify(black_box(&five))))
+    });
+
+    let mut text = String::new();
+    while text.len() < 4096 {
+        text.push_str("fn main() { let url = \"https://example.com/api\"; println!(\"{}\", url); } // plain code\n");
+    }
+    text.truncate(4096);
+    c.bench_function("secrets/scan 4 KiB argument", |b| {
+        b.iter(|| {
+            let mut out = Vec::new();
+            cpos::secrets::scan_text(black_box(&text), "arguments.content", &mut out);
+            black_box(out)
+        })
+    });
+}
+
+criterion_group!(classification_benches, classification);

@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod gate;
 pub mod inspect;
+pub mod intake;
 pub mod metrics;
 pub mod pipeline;
 pub mod policy;

@@ -1,5 +1,6 @@
 //! The request path, top to bottom. Every data-plane request goes through
-//! [`handle`]: edge gates → route → body → authentication → act → tape.
+//! [`handle`]: edge gates → target → body → authentication → classify →
+//! act → tape.
 //! Each step is a small module; this file only fixes their order and turns
 //! their refusals into responses and tape records.
 
@@ -13,10 +14,13 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use sha2::{Digest, Sha256};
 
+use crate::action::{ActionContract, Kind};
 use crate::gate::scopes::Plane;
 use crate::gate::{Admission, Refusal};
 use crate::inspect;
+use crate::intake::{Adapter, IntakeNote};
 use crate::metrics::{CodeLabels, RequestLabels, RouteLabels, RouteName};
+use crate::policy::{Decision, Route};
 use crate::problem::Problem;
 use crate::proxy::{ProxyBody, ResolvedRoute};
 use crate::server::ConnInfo;
@@ -35,6 +39,7 @@ struct Context {
     gate: Option<&'static str>,
     client_ip: Option<String>,
     admission: Option<Admission>,
+    decision: Option<Decision>,
 }
 
 impl Context {
@@ -44,6 +49,14 @@ impl Context {
         self.client_ip = refusal.client_ip.map(|ip| ip.to_string());
         *refusal.problem
     }
+}
+
+/// Where a request is served.
+enum Target<'a> {
+    /// The adapter intake, by the sidecar itself.
+    Adapter(&'a Adapter),
+    /// An upstream route.
+    Upstream(&'a ResolvedRoute),
 }
 
 /// Handles one data-plane request and always yields a response.
@@ -60,6 +73,7 @@ pub async fn handle(
         gate: None,
         client_ip: None,
         admission: None,
+        decision: None,
     };
 
     let result = decide_and_act(&state, &conn, route.as_deref(), req, &mut ctx).await;
@@ -67,11 +81,12 @@ pub async fn handle(
     let (mut response, outcome) = match result {
         Ok(response) => {
             let status = response.status().as_u16();
+            let upstream = ctx.action.kind == "http.request";
             let outcome = Outcome {
                 code: None,
                 duration_us: started.elapsed().as_micros() as u64,
                 status,
-                upstream_status: Some(status),
+                upstream_status: upstream.then_some(status),
             };
             (response, outcome)
         }
@@ -86,6 +101,7 @@ pub async fn handle(
         }
     };
     let admission = ctx.admission.take();
+    let decision = ctx.decision.take();
     let record = TapeRecord {
         event: "request",
         request_id: Some(request_id.clone()),
@@ -97,6 +113,9 @@ pub async fn handle(
             .as_ref()
             .and_then(|a| a.principal.as_deref().map(str::to_owned)),
         audit: admission.as_ref().and_then(|a| a.audit),
+        risk: decision.as_ref().map(|d| d.risk.as_str()),
+        route: decision.as_ref().map(|d| d.route.as_str()),
+        reasons: decision.map(tape_reasons).unwrap_or_default(),
         ..TapeRecord::default()
     };
     if let Err(e) = state.tape.append(record).await {
@@ -130,35 +149,46 @@ async fn decide_and_act(
         .map_err(|r| ctx.refused(r))?;
     let admission = ctx.admission.insert(admission);
 
-    // 2. Route: which upstream serves this path.
-    let route = route.ok_or_else(|| {
-        Problem::new(
-            StatusCode::NOT_FOUND,
-            "no_route",
-            "no route matches this path; add a [[routes]] entry whose prefix covers it",
-        )
-    })?;
+    // 2. Target: the adapter intake is served here; the rest goes upstream.
+    let target = match (&state.adapter, route) {
+        (Some(adapter), _) if adapter.handles(head.uri.path()) => Target::Adapter(adapter),
+        (_, Some(route)) => Target::Upstream(route),
+        (_, None) => {
+            return Err(Problem::new(
+                StatusCode::NOT_FOUND,
+                "no_route",
+                "no route matches this path; add a [[routes]] entry whose prefix covers it",
+            ))
+        }
+    };
 
     // 3. Body: JSON bodies are read (capped, with a deadline) to be hashed and
     //    classified, signed bodies to be verified; every other body streams.
-    let inspect = inspect::wants_inspection(&head.method, &head.headers);
+    let inspect = matches!(target, Target::Adapter(_))
+        || inspect::wants_inspection(&head.method, &head.headers);
     let signed = state.gates.signs_body();
-    let (body, body_sha256): (ProxyBody, Option<String>) = if inspect || signed {
-        let limit = if inspect {
-            state.max_inspect_body_bytes
+    let (body, inspected, body_sha256): (ProxyBody, Option<Bytes>, Option<String>) =
+        if inspect || signed {
+            let limit = if inspect {
+                state.max_inspect_body_bytes
+            } else {
+                state.max_signed_body_bytes
+            };
+            let bytes = inspect::read_body(body, limit, state.body_read_timeout).await?;
+            let sha = hex::encode(Sha256::digest(&bytes));
+            if inspect {
+                ctx.action.body_bytes = Some(bytes.len() as u64);
+                ctx.action.body_sha256 = Some(sha.clone());
+            }
+            let kept = inspect.then(|| bytes.clone());
+            (
+                Full::new(bytes).map_err(|e| match e {}).boxed(),
+                kept,
+                Some(sha),
+            )
         } else {
-            state.max_signed_body_bytes
+            (body.map_err(Into::into).boxed(), None, None)
         };
-        let bytes = inspect::read_body(body, limit, state.body_read_timeout).await?;
-        let sha = hex::encode(Sha256::digest(&bytes));
-        if inspect {
-            ctx.action.body_bytes = Some(bytes.len() as u64);
-            ctx.action.body_sha256 = Some(sha.clone());
-        }
-        (Full::new(bytes).map_err(|e| match e {}).boxed(), Some(sha))
-    } else {
-        (body.map_err(Into::into).boxed(), None)
-    };
 
     // 4. Authentication and scope, then the per-principal rate limit.
     state
@@ -172,7 +202,43 @@ async fn decide_and_act(
         .map_err(|r| ctx.refused(r))?;
     state.gates.strip_credentials(&mut head);
 
-    // 5. Act: forward to the upstream and stream its answer back.
+    let route = match target {
+        // 5a. The adapter classifies and records intake contracts itself.
+        Target::Adapter(adapter) => {
+            return serve_adapter(state, adapter, &head, inspected.unwrap_or_default(), ctx);
+        }
+        Target::Upstream(route) => route,
+    };
+
+    // 5. Classify: the action contract, then the policy's decision.
+    let arguments = match &inspected {
+        Some(bytes) if !bytes.is_empty() => Some(
+            serde_json::from_slice::<serde_json::Value>(bytes).map_err(|_| {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_json",
+                    "the body is declared JSON but does not parse, so it cannot be classified",
+                )
+            })?,
+        ),
+        _ => None,
+    };
+    let contract = ActionContract {
+        kind: Kind::HttpRequest,
+        agent: agent_header(&head),
+        connector: Some(route.name.0.to_string()),
+        method: Some(head.method.as_str().to_owned()),
+        path: Some(head.uri.path().to_owned()),
+        arguments,
+        ..ActionContract::default()
+    };
+    ctx.action.arg_keys = contract.arg_keys();
+    let decision = ctx.decision.insert(state.policy.classify(&contract));
+
+    // 6. Act on the decision: only `allow` reaches the upstream.
+    if let Some(problem) = refusal_for(decision) {
+        return Err(problem);
+    }
     let req = Request::from_parts(head, body);
     let response = state
         .upstream
@@ -183,6 +249,75 @@ async fn decide_and_act(
             e.problem(route)
         })?;
     Ok(response.map(|body| body.map_err(Into::into).boxed()))
+}
+
+/// Serves an adapter request and notes what it did for the tape.
+fn serve_adapter(
+    state: &AppState,
+    adapter: &Adapter,
+    head: &http::request::Parts,
+    body: Bytes,
+    ctx: &mut Context,
+) -> Result<Response<ProxyBody>, Problem> {
+    let principal = ctx.admission.as_ref().and_then(|a| a.principal.clone());
+    let mut note = IntakeNote::default();
+    let result = adapter.handle(&state.policy, head, &body, principal.as_deref(), &mut note);
+    ctx.action.kind = note.kind.unwrap_or("adapter.request");
+    ctx.action.connector = "agent-adapter".into();
+    ctx.action.contract_sha256 = note.contract_sha256;
+    ctx.action.command_count = note.command_count;
+    ctx.action.changed_file_count = note.changed_file_count;
+    ctx.decision = note.decision;
+    result.map(|value| json_response(StatusCode::OK, &value))
+}
+
+/// The refusal for a decision that does not allow forwarding.
+fn refusal_for(decision: &Decision) -> Option<Problem> {
+    let detail = serde_json::json!({
+        "route": decision.route,
+        "risk": decision.risk,
+        "reasons": decision.reasons,
+        "rules": decision.rules,
+    });
+    let reasons = decision.reasons.join(", ");
+    let problem = match decision.route {
+        Route::Allow => return None,
+        Route::Deny => Problem::new(
+            StatusCode::FORBIDDEN,
+            "policy_denied",
+            format!("the policy refuses this action ({reasons})"),
+        ),
+        Route::Human => Problem::new(
+            StatusCode::FORBIDDEN,
+            "human_approval_required",
+            format!("this action needs a person's approval ({reasons}); no escalation queue is enabled on this sidecar, so it is refused"),
+        ),
+        Route::Sandbox => Problem::new(
+            StatusCode::FORBIDDEN,
+            "sandbox_unavailable",
+            format!("the policy routes this action to the sandbox ({reasons}), which this sidecar does not run; it is refused"),
+        ),
+    };
+    Some(problem.with("decision", detail))
+}
+
+/// What the tape records as reasons: the rule ids, then confidence gates.
+fn tape_reasons(decision: Decision) -> Vec<String> {
+    let mut reasons = decision.rules;
+    reasons.extend(
+        decision
+            .reasons
+            .into_iter()
+            .filter(|r| r == "low_confidence" || r == "medium_confidence"),
+    );
+    reasons
+}
+
+fn agent_header(head: &http::request::Parts) -> Option<String> {
+    head.headers
+        .get(crate::gate::hmac_auth::AGENT_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// The metadata-only description of a request, before anything is decided.

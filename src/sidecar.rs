@@ -63,6 +63,23 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         )),
         _ => None,
     };
+    let policy = match &config.policy.file {
+        Some(path) => crate::policy::Policy::load(path)?,
+        None => crate::policy::Policy::embedded()?,
+    };
+    tracing::info!(
+        policy = policy.origin(),
+        rules = policy.len(),
+        "policy loaded"
+    );
+    let adapter = if config.adapter.enabled {
+        Some(crate::intake::Adapter::open(
+            &config.adapter.prefix,
+            &config.adapter.store_file,
+        )?)
+    } else {
+        None
+    };
     let gates = Gates::from_config(&config.gates, Arc::new(SystemClock))
         .map_err(|e| anyhow::anyhow!("gates: {e}"))?;
     if let Some(limiter) = gates.rate_limiter() {
@@ -78,6 +95,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let app = Arc::new(AppState {
         routes,
         gates,
+        policy: Arc::new(policy),
+        adapter,
         upstream,
         tape,
         metrics: metrics.clone(),

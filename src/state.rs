@@ -18,6 +18,10 @@ pub struct AppState {
     pub routes: RouteTable,
     /// The edge gates.
     pub gates: Gates,
+    /// The classification policy.
+    pub policy: Arc<crate::policy::Policy>,
+    /// The adapter intake, when enabled.
+    pub adapter: Option<crate::intake::Adapter>,
     /// Pooled upstream client.
     pub upstream: UpstreamClient,
     /// The decision tape.

@@ -44,6 +44,12 @@ pub struct Config {
     /// Edge gates: client certificate, IP allowlist, rate limits, auth.
     #[serde(default)]
     pub gates: GateSettings,
+    /// The classification policy.
+    #[serde(default)]
+    pub policy: PolicySettings,
+    /// The adapter intake endpoint.
+    #[serde(default)]
+    pub adapter: AdapterSettings,
     /// The decision tape.
     pub tape: TapeSettings,
     /// The admin plane.
@@ -146,6 +152,36 @@ pub struct Route {
     /// Speak HTTP/2 with prior knowledge to a cleartext upstream.
     #[serde(default)]
     pub http2: bool,
+}
+
+/// The classification policy.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicySettings {
+    /// A policy file replacing the embedded default (`cpos policy test` it first).
+    pub file: Option<PathBuf>,
+}
+
+/// The adapter intake endpoint (the original's External Agent Adapter).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdapterSettings {
+    /// Serve the adapter on the data plane.
+    pub enabled: bool,
+    /// Path prefix it is served under.
+    pub prefix: String,
+    /// Metadata-only store of contracts awaiting a decision.
+    pub store_file: PathBuf,
+}
+
+impl Default for AdapterSettings {
+    fn default() -> Self {
+        AdapterSettings {
+            enabled: true,
+            prefix: "/agent-adapter".into(),
+            store_file: PathBuf::from("cpos-data/adapter/actions.jsonl"),
+        }
+    }
 }
 
 /// When the tape is forced to stable storage.

@@ -525,7 +525,8 @@ impl Policy {
             }
         }
         if let Some(want) = when.secrets {
-            if want != !facts.secrets.is_empty() {
+            let found = !facts.secrets.is_empty();
+            if want != found {
                 return None;
             }
             if want {

@@ -54,6 +54,9 @@ pub struct TapeRecord {
 /// The action a request carried, without any raw value.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ActionSummary {
+    /// The agent the action comes from, as declared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
     /// Sorted argument or JSON keys (names only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub arg_keys: Vec<String>,
@@ -63,8 +66,17 @@ pub struct ActionSummary {
     /// SHA-256 of the request body, when it was inspected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body_sha256: Option<String>,
+    /// Files the action changes (count only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed_file_count: Option<u64>,
+    /// Commands the action carries (count only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command_count: Option<u64>,
     /// The route / connector the request was addressed to.
     pub connector: String,
+    /// SHA-256 of the adapter contract, when one was built.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contract_sha256: Option<String>,
     /// `http.request`, `mcp.tools_call`, `intake.command_request`, …
     pub kind: &'static str,
     /// HTTP method.
@@ -104,10 +116,14 @@ mod tests {
     fn struct_serialisation_is_already_canonical() {
         let record = TapeRecord {
             action: Some(ActionSummary {
+                agent: Some("a".into()),
                 arg_keys: vec!["a".into(), "b".into()],
                 body_bytes: Some(3),
                 body_sha256: Some("00".into()),
+                changed_file_count: Some(1),
+                command_count: Some(2),
                 connector: "demo".into(),
+                contract_sha256: Some("11".into()),
                 kind: "http.request",
                 method: Some("POST".into()),
                 path: Some("/x".into()),
