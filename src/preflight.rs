@@ -157,6 +157,20 @@ pub fn run(config: &Config) -> Report {
     );
     gate_checks(config, hardened, &mut check);
 
+    let policy = match &config.policy.file {
+        Some(path) => crate::policy::Policy::load(path),
+        None => crate::policy::Policy::embedded(),
+    };
+    check(
+        "policy_loads",
+        policy.is_ok(),
+        Severity::Critical,
+        match policy {
+            Ok(p) => format!("{} rules from {}", p.len(), p.origin()),
+            Err(e) => e.to_string(),
+        },
+    );
+
     let admin_loopback = config.listen.admin.ip().is_loopback();
     check(
         "admin_on_loopback",
