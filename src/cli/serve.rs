@@ -41,7 +41,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     })?;
     init_logging(config.log.format, &config.log.level);
     super::install_crypto_provider();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if config.runtime.worker_threads > 0 {
+        builder.worker_threads(config.runtime.worker_threads);
+    }
+    let runtime = builder
         .enable_all()
         .thread_name("cpos-worker")
         .build()?;

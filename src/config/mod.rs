@@ -58,6 +58,18 @@ pub struct Config {
     pub shutdown: ShutdownSettings,
     /// Logging.
     pub log: LogSettings,
+    /// The async runtime.
+    #[serde(default)]
+    pub runtime: RuntimeSettings,
+}
+
+/// The async runtime.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeSettings {
+    /// Worker threads; 0 means one per core. A sidecar next to a busy
+    /// application often does better with 1 or 2.
+    pub worker_threads: usize,
 }
 
 /// Where the two planes listen.

@@ -111,6 +111,8 @@ struct Facts<'a> {
     contract: &'a ActionContract,
     raw: Vec<String>,
     commands: Vec<SimpleCommand>,
+    /// Per command: its text, built once.
+    lines: Vec<String>,
     arg_keys: Vec<&'a str>,
     arg_values: Vec<&'a str>,
     hosts: Vec<String>,
@@ -132,6 +134,7 @@ impl<'a> Facts<'a> {
     fn new(contract: &'a ActionContract) -> Facts<'a> {
         let raw = contract.all_commands();
         let commands: Vec<SimpleCommand> = raw.iter().flat_map(|line| shell::split(line)).collect();
+        let lines = commands.iter().map(SimpleCommand::line).collect();
         let mut arg_keys = Vec::new();
         let mut arg_values = Vec::new();
         if let Some(args) = &contract.arguments {
@@ -174,6 +177,7 @@ impl<'a> Facts<'a> {
             contract,
             raw,
             commands,
+            lines,
             arg_keys,
             arg_values,
             hosts,
@@ -272,9 +276,10 @@ fn has_flag(cmd: &SimpleCommand, names: &[String]) -> bool {
     false
 }
 
-fn command_matches(cond: &CommandCond, cmd: &SimpleCommand) -> bool {
+fn command_matches(cond: &CommandCond, facts: &Facts<'_>, i: usize) -> bool {
+    let cmd = &facts.commands[i];
     if let Some(programs) = &cond.programs {
-        if !programs.is_match(&cmd.program) {
+        if !programs.matches(&cmd.program) {
             return false;
         }
     }
@@ -301,7 +306,7 @@ fn command_matches(cond: &CommandCond, cmd: &SimpleCommand) -> bool {
         }
     }
     if let Some(set) = &cond.line {
-        if !set.is_match(&cmd.line()) {
+        if !set.is_match(&facts.lines[i]) {
             return false;
         }
     }
@@ -477,11 +482,8 @@ impl Policy {
             }
         }
         if let Some(cond) = &when.command {
-            let cmd = facts
-                .commands
-                .iter()
-                .find(|cmd| command_matches(cond, cmd))?;
-            evidence.push(format!("command `{}`", cmd.line()));
+            let i = (0..facts.commands.len()).find(|&i| command_matches(cond, facts, i))?;
+            evidence.push(format!("command `{}`", facts.lines[i]));
         }
         if let Some(set) = &when.raw {
             let line = facts.raw.iter().find(|l| set.is_match(l))?;

@@ -172,9 +172,22 @@ pub(crate) struct When {
     pub metadata: Option<MetaCond>,
 }
 
+/// Program names: exact names in a hash set, globs only for real patterns.
+#[derive(Debug, Default)]
+pub(crate) struct Programs {
+    exact: HashSet<String>,
+    globs: Option<GlobSet>,
+}
+
+impl Programs {
+    pub fn matches(&self, program: &str) -> bool {
+        self.exact.contains(program) || self.globs.as_ref().is_some_and(|g| g.is_match(program))
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct CommandCond {
-    pub programs: Option<GlobSet>,
+    pub programs: Option<Programs>,
     pub subcommands: Option<HashSet<String>>,
     pub flags_all: Vec<Vec<String>>,
     pub flags_any: Vec<Vec<String>>,
@@ -230,7 +243,17 @@ pub fn compile(spec: RuleSpec) -> Result<Rule, String> {
         || w.line.is_some();
     let command = if command_scoped {
         Some(CommandCond {
-            programs: globs(w.commands, "commands")?,
+            programs: match w.commands {
+                None => None,
+                Some(list) => {
+                    let (patterns, exact): (Vec<String>, Vec<String>) =
+                        list.into_iter().partition(|p| p.contains(['*', '?', '[', '{']));
+                    Some(Programs {
+                        exact: exact.into_iter().collect(),
+                        globs: if patterns.is_empty() { None } else { globs(Some(patterns), "commands")? },
+                    })
+                }
+            },
             subcommands: w.subcommands.map(|s| s.into_iter().collect()),
             flags_all: flags(w.flags_all),
             flags_any: flags(w.flags_any),
