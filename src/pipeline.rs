@@ -227,12 +227,23 @@ async fn decide_and_act(
         kind: Kind::HttpRequest,
         agent: agent_header(&head),
         connector: Some(route.name.0.to_string()),
+        tool: route.tool(head.uri.path()).map(str::to_owned),
         method: Some(head.method.as_str().to_owned()),
         path: Some(head.uri.path().to_owned()),
         arguments,
         ..ActionContract::default()
     };
     ctx.action.arg_keys = contract.arg_keys();
+    ctx.action.tool = contract.tool.clone();
+    if let Some(tool) = &contract.tool {
+        // Per-tool rate limits (overrides with `tool = "write_*"`).
+        let mutation = crate::gate::rate_limit::is_mutation(&head.method);
+        let limited = match ctx.admission.as_mut() {
+            Some(admission) => state.gates.limit_tool(admission, tool, mutation),
+            None => Ok(()),
+        };
+        limited.map_err(|r| ctx.refused(r))?;
+    }
     let decision = ctx.decision.insert(state.policy.classify(&contract));
 
     // 6. Act on the decision: only `allow` reaches the upstream.

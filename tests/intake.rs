@@ -337,3 +337,50 @@ async fn proxied_tool_calls_are_classified_and_refused_before_the_upstream() {
         "argument values never reach the tape"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_tool_apis_get_tool_rules_and_per_tool_rate_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, _) = upstream::start().await;
+    let sidecar = Sidecar::start(
+        dir.path(),
+        &format!(
+            "[gates.rate_limit]\nenabled = true\nrequests = 100\nmutation_requests = 100\n[[gates.rate_limit.overrides]]\ntool = \"write_*\"\nrequests = 1\nmutation_requests = 1\n\n[gates.auth]\nmode = \"bearer\"\ntoken_file = \"{}\"\n\n[[routes]]\nname = \"tools\"\nprefix = \"/\"\nupstream = \"http://{up}\"\ntool_path_prefix = \"/tools/\"\n",
+            {
+                let token = dir.path().join("token");
+                std::fs::write(&token, "tok-123456").unwrap();
+                token.display().to_string()
+            }
+        ),
+    );
+    let send = |path: &str| {
+        let req = http::Request::post(sidecar.url(path))
+            .header("authorization", "Bearer tok-123456")
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                b"{\"path\":\"a.txt\"}",
+            )))
+            .unwrap();
+        let client = http1();
+        async move { collect(client.request(req).await.unwrap()).await }
+    };
+    let a = send("/tools/delete_file").await;
+    assert_eq!(
+        (a.status, a.json()["decision"]["rules"][0].as_str().unwrap()),
+        (403, "destructive.tool")
+    );
+    assert_eq!(send("/tools/write_file").await.status, 200);
+    let a = send("/tools/write_file").await;
+    assert_eq!(
+        (a.status, a.json()["error"].as_str().unwrap()),
+        (429, "rate_limited"),
+        "per-tool limit"
+    );
+    assert_eq!(
+        send("/tools/read_file").await.status,
+        200,
+        "other tools are not limited by it"
+    );
+    let records = sidecar.tape();
+    assert_eq!(records[0]["action"]["tool"], "delete_file");
+}

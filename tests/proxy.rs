@@ -284,3 +284,43 @@ async fn sigterm_drains_in_flight_requests_and_exits_zero() {
     let records = code.1.tape();
     assert_eq!(records.last().unwrap()["action"]["path"], "/slow");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_heads_get_431_and_idle_connections_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let (up, _) = upstream::start().await;
+    let sidecar = Sidecar::start(
+        dir.path(),
+        &format!(
+            "[limits]\nmax_header_bytes = 8192\nidle_timeout_ms = 300\n\n{}",
+            route(up)
+        ),
+    );
+    let req = Request::get(sidecar.url("/x"))
+        .header("x-big", "a".repeat(20_000))
+        .body(Full::default())
+        .unwrap();
+    let answer = collect(http1().request(req).await.unwrap()).await;
+    assert_eq!(answer.status, 431);
+
+    // A keep-alive connection that goes quiet is closed by the sidecar.
+    let mut stream = tokio::net::TcpStream::connect(sidecar.data).await.unwrap();
+    stream
+        .write_all(b"GET /x HTTP/1.1\r\nhost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = stream.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return true,
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await;
+    assert_eq!(closed, Ok(true), "idle connection closed by the sidecar");
+}

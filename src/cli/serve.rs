@@ -45,10 +45,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if config.runtime.worker_threads > 0 {
         builder.worker_threads(config.runtime.worker_threads);
     }
-    let runtime = builder
-        .enable_all()
-        .thread_name("cpos-worker")
-        .build()?;
+    let runtime = builder.enable_all().thread_name("cpos-worker").build()?;
     runtime.block_on(async move {
         let running = crate::sidecar::start(config.clone()).await?;
         let ready = serde_json::json!({

@@ -164,6 +164,10 @@ pub struct Route {
     /// Speak HTTP/2 with prior knowledge to a cleartext upstream.
     #[serde(default)]
     pub http2: bool,
+    /// For HTTP tool APIs: the path segment after this prefix names the tool
+    /// (`/tools/` makes `POST /tools/delete_file` the tool `delete_file`).
+    #[serde(default)]
+    pub tool_path_prefix: Option<String>,
 }
 
 /// The classification policy.
@@ -358,6 +362,7 @@ impl Config {
                 strip_prefix: false,
                 host: HostMode::Preserve,
                 http2: false,
+                tool_path_prefix: None,
             }];
         }
         if let Some(dir) = &o.tape_dir {

@@ -246,11 +246,16 @@ pub fn compile(spec: RuleSpec) -> Result<Rule, String> {
             programs: match w.commands {
                 None => None,
                 Some(list) => {
-                    let (patterns, exact): (Vec<String>, Vec<String>) =
-                        list.into_iter().partition(|p| p.contains(['*', '?', '[', '{']));
+                    let (patterns, exact): (Vec<String>, Vec<String>) = list
+                        .into_iter()
+                        .partition(|p| p.contains(['*', '?', '[', '{']));
                     Some(Programs {
                         exact: exact.into_iter().collect(),
-                        globs: if patterns.is_empty() { None } else { globs(Some(patterns), "commands")? },
+                        globs: if patterns.is_empty() {
+                            None
+                        } else {
+                            globs(Some(patterns), "commands")?
+                        },
                     })
                 }
             },

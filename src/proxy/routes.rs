@@ -28,6 +28,8 @@ pub struct ResolvedRoute {
     pub host: HostMode,
     /// HTTP/2 prior knowledge to a cleartext upstream.
     pub http2: bool,
+    /// Where the tool name sits in the path, for HTTP tool APIs.
+    pub tool_path_prefix: Option<String>,
 }
 
 impl ResolvedRoute {
@@ -37,6 +39,12 @@ impl ResolvedRoute {
             Some(rest) => rest.is_empty() || rest.starts_with('/'),
             None => false,
         }
+    }
+
+    /// The tool a request path names, when the route declares where tools sit.
+    pub fn tool<'a>(&self, path: &'a str) -> Option<&'a str> {
+        let rest = path.strip_prefix(self.tool_path_prefix.as_deref()?)?;
+        rest.split('/').next().filter(|t| !t.is_empty())
     }
 
     /// The upstream path and query for a request path and query.
@@ -98,6 +106,7 @@ impl RouteTable {
                 strip_prefix: route.strip_prefix,
                 host: route.host,
                 http2: route.http2,
+                tool_path_prefix: route.tool_path_prefix.clone(),
             }));
         }
         resolved.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
@@ -127,6 +136,7 @@ mod tests {
             strip_prefix: strip,
             host: HostMode::Preserve,
             http2: false,
+            tool_path_prefix: Some("/tools/".into()),
         }
     }
 
@@ -146,6 +156,11 @@ mod tests {
         let api = table.find("/api/x").unwrap();
         assert_eq!(api.upstream_path("/api/x", Some("a=1")), "/v1/x?a=1");
         assert_eq!(api.upstream_path("/api", None), "/v1");
+        assert_eq!(
+            table.find("/tools/run/x").unwrap().tool("/tools/run/x"),
+            Some("run")
+        );
+        assert_eq!(table.find("/tools/").unwrap().tool("/tools/"), None);
     }
 
     #[test]
