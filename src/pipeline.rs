@@ -118,7 +118,7 @@ pub async fn handle(
         reasons: decision.map(tape_reasons).unwrap_or_default(),
         ..TapeRecord::default()
     };
-    if let Err(e) = state.tape.append(record).await {
+    if let Err(e) = state.tape.record(record).await {
         // Fail closed: an answer the tape cannot record is not given.
         tracing::error!(error = %e, request_id, "tape append failed; refusing the request");
         response = tape_unavailable();

@@ -82,7 +82,7 @@ async fn refuse(
             code: refusal.problem.code,
         })
         .inc();
-    if app.tape.append(record).await.is_err() {
+    if app.tape.record(record).await.is_err() {
         return tape_unavailable();
     }
     refusal.problem.into_response()

@@ -87,6 +87,8 @@ impl Default for TapeMetrics {
 pub struct Tape {
     tx: mpsc::Sender<writer::Msg>,
     head: watch::Receiver<Head>,
+    /// `fsync = "always"`: answers wait for the write and the fsync.
+    durable: bool,
 }
 
 /// The running writer thread; join it after the last handle is dropped.
@@ -129,7 +131,22 @@ impl Tape {
                 }
             })
             .map_err(|e| TapeError::Io(format!("starting the tape writer: {e}")))?;
-        Ok((Tape { tx, head }, TapeThread(thread), recovery))
+        let durable = settings.fsync == crate::config::FsyncPolicy::Always;
+        Ok((Tape { tx, head, durable }, TapeThread(thread), recovery))
+    }
+
+    /// Records a decision before its answer is given: under `fsync =
+    /// "always"` this waits until the record is written and fsynced; under
+    /// `batch` and `interval` it waits until the writer holds it (so a slow
+    /// disk never stalls answers), back-pressured by `queue_capacity`.
+    pub async fn record(&self, record: TapeRecord) -> Result<(), TapeError> {
+        if self.durable {
+            return self.append(record).await.map(|_| ());
+        }
+        self.tx
+            .send(writer::Msg::Append(record, None))
+            .await
+            .map_err(|_| TapeError::Closed)
     }
 
     /// Appends a record and waits until it is written (and fsynced under
@@ -211,6 +228,24 @@ mod tests {
         assert!(report.ok, "{report:?}");
         assert_eq!(report.records, 41);
         assert!(report.from_genesis);
+    }
+
+    #[tokio::test]
+    async fn interval_records_handed_over_are_all_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = settings(dir.path(), 1 << 20);
+        s.fsync = FsyncPolicy::Interval;
+        s.fsync_interval_ms = 5;
+        let (tape, thread, _) = Tape::open(&s, TapeMetrics::default()).unwrap();
+        for _ in 0..500 {
+            tape.record(record()).await.unwrap();
+        }
+        tape.sync().await.unwrap();
+        assert_eq!(tape.head().seq, 500);
+        drop(tape);
+        thread.join();
+        let report = verify::verify_files(&expand_paths(&[dir.path().into()]).unwrap()).unwrap();
+        assert!(report.ok && report.records == 500, "{report:?}");
     }
 
     #[tokio::test]

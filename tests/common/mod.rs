@@ -39,7 +39,9 @@ impl Sidecar {
         std::fs::write(
             &config,
             format!(
-                "[listen]\ndata = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n\n[tape]\ndir = \"{}\"\n\n{extra}\n",
+                // fsync "always": a record is on disk before its answer, so
+                // tests can read the tape right after a response.
+                "[listen]\ndata = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n\n[tape]\ndir = \"{}\"\nfsync = \"always\"\n\n{extra}\n",
                 dir.join("tape").display()
             ),
         )
