@@ -265,12 +265,15 @@ async fn admin_plane_reports_health_metrics_and_integrity() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_drains_in_flight_requests_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let (up, _) = upstream::start().await;
+    let (up, state) = upstream::start().await;
     let mut sidecar = Sidecar::start(dir.path(), &route(up));
     let client = http1();
     let url = sidecar.url("/slow");
     let in_flight = tokio::spawn(async move { get(&client, &url).await });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // SIGTERM only once the request is in flight at the upstream.
+    while state.hits.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let code = tokio::task::spawn_blocking(move || {
         let code = sidecar.terminate();
         (code, sidecar)

@@ -47,6 +47,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let runtime = builder.enable_all().thread_name("cpos-worker").build()?;
     runtime.block_on(async move {
+        // Handlers first: a SIGTERM right after the ready line must drain, not kill.
+        let stop = shutdown_signal()?;
         let running = crate::sidecar::start(config.clone()).await?;
         let ready = serde_json::json!({
             "event": "listening",
@@ -58,7 +60,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         });
         println!("{ready}");
         tracing::info!(data = %running.data_addr, admin = ?running.admin_addr, profile = %config.profile, "cpos is serving");
-        wait_for_signal().await;
+        stop.await;
         tracing::info!(grace_ms = config.shutdown.grace_ms, "shutting down: draining in-flight requests");
         running.shutdown().await?;
         tracing::info!("stopped");
@@ -66,19 +68,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-async fn wait_for_signal() {
+/// Installs the SIGTERM and SIGINT handlers now; the future resolves on either.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+    })
 }
 
 fn init_logging(format: LogFormat, level: &str) {
