@@ -18,6 +18,11 @@ use crate::config::{FsyncPolicy, TapeSettings};
 /// Largest number of records written in one group commit.
 const MAX_BATCH: usize = 1024;
 
+/// Under `batch` and `interval` nobody waits for the write, so after a group
+/// commit the writer lets records accumulate this long: while it sleeps it is
+/// not parked on the channel, and senders do not pay a wake-up each.
+const COALESCE: Duration = Duration::from_millis(1);
+
 // `Append` is the common, hot variant; boxing it would cost an allocation
 // per request to shrink the rare `Sync`.
 #[allow(clippy::large_enum_variant)]
@@ -149,6 +154,9 @@ impl Writer {
                         break;
                     }
                     self.handle(&mut batch);
+                    if self.settings.fsync != FsyncPolicy::Always {
+                        tokio::time::sleep(COALESCE).await;
+                    }
                 }
                 _ = tick.tick(), if self.settings.fsync == FsyncPolicy::Interval && self.unsynced > 0 => {
                     if let Err(e) = self.sync() {
