@@ -13,7 +13,7 @@ use bytes::Bytes;
 use common::*;
 use cpos::client::{fresh_nonce, signature_headers, unix_now, Client, SigningKey};
 use http::{Method, Request};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 
 const SECRET_ACTIVE: &str = "active-secret-5f1d0c8e9a";
 const SECRET_OLD: &str = "deprecated-secret-77ab31";
@@ -650,18 +650,7 @@ async fn mtls_get(
         .body(Full::<Bytes>::default())
         .unwrap();
     let response = sender.send_request(req).await.unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        Answer {
-            status,
-            headers,
-            body,
-            version: http::Version::HTTP_11,
-        },
-        resumed,
-    )
+    (collect(response).await, resumed)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -58,18 +58,7 @@ impl BearerAuth {
                 "the bearer token is not valid",
             ));
         }
-        let scopes = self.scopes.as_ref().ok_or_else(|| {
-            Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "api_scopes_not_configured",
-                "the scopes file is missing or empty; the operator must fix gates.auth.scopes_file",
-            )
-        })?;
-        if let Some(required) = required_scope {
-            if !scopes.allows(required) {
-                return Err(super::scope_denied(required));
-            }
-        }
+        super::check_scope(self.scopes.as_ref(), required_scope)?;
         let agent = head
             .headers
             .get(super::hmac_auth::AGENT_ID)

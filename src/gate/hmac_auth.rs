@@ -185,18 +185,7 @@ impl HmacAuth {
             }
         }
         // 11. Scope.
-        let scopes = scopes.ok_or_else(|| {
-            refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "api_scopes_not_configured",
-                "the scopes file is missing or empty; the operator must fix gates.auth.scopes_file",
-            )
-        })?;
-        if let Some(required) = required_scope {
-            if !scopes.allows(required) {
-                return Err(super::scope_denied(required));
-            }
-        }
+        super::check_scope(scopes, required_scope)?;
         // 12. Remember the nonce (atomically: a racing copy loses).
         let expires = ts.max(now) + self.window;
         match self.nonces.remember(namespace, nonce, now, expires) {

@@ -104,14 +104,25 @@ pub struct Gates {
     scopes: ScopeMap,
 }
 
-/// The `scope_denied` problem.
-pub fn scope_denied(required: &str) -> Problem {
-    Problem::new(
-        StatusCode::FORBIDDEN,
-        "scope_denied",
-        format!("this credential lacks the `{required}` scope"),
-    )
-    .with("required_scope", required.into())
+/// The scope step shared by every authenticator: `None` scopes mean a
+/// configured scopes file that is missing or empty (fail closed).
+pub fn check_scope(scopes: Option<&Scopes>, required: Option<&str>) -> Result<(), Problem> {
+    let scopes = scopes.ok_or_else(|| {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api_scopes_not_configured",
+            "the scopes file is missing or empty; the operator must fix gates.auth.scopes_file",
+        )
+    })?;
+    match required {
+        Some(required) if !scopes.allows(required) => Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "scope_denied",
+            format!("this credential lacks the `{required}` scope"),
+        )
+        .with("required_scope", required.into())),
+        _ => Ok(()),
+    }
 }
 
 impl Gates {
