@@ -8,6 +8,9 @@
 //!
 //! Run: `cargo bench --bench load` (env: BENCH_SECONDS=5 BENCH_RATE=1000
 //! BENCH_CONNS=32 BENCH_TARGETS=direct,nginx,cpos CPOS_BENCH_ARGS="...").
+//! `BENCH_GATES=1` turns every edge gate on for cpos (fingerprint header from
+//! a trusted proxy, IP allowlist, rate limits, HMAC with a key registry) and
+//! signs each request in the load client.
 //! nginx comes from Debian's `nginx-light` package (installed if missing and
 //! running as root).
 
@@ -31,6 +34,39 @@ use hyper_util::server::conn::auto;
 use tokio::sync::Mutex;
 
 const BODY: &str = r#"{"tool":"echo","arguments":{"text":"hello from the load harness"}}"#;
+
+/// Signing key and pinned fingerprint used when `BENCH_GATES=1`.
+const BENCH_SECRET: &str = "bench-secret-0123456789";
+const BENCH_PIN: &str = "abababababababababababababababababababababababababababababababab";
+
+fn gates_on() -> bool {
+    std::env::var("BENCH_GATES").is_ok_and(|v| v == "1")
+}
+
+/// A config file turning every gate on.
+fn gates_config(dir: &Path) -> std::path::PathBuf {
+    std::fs::write(dir.join("secret"), BENCH_SECRET).unwrap();
+    std::fs::write(dir.join("pins"), BENCH_PIN).unwrap();
+    std::fs::write(
+        dir.join("keys.json"),
+        r#"{"keys": {"bench": {"secret_file": "secret", "scopes": ["*"]}}}"#,
+    )
+    .unwrap();
+    let config = dir.join("gates.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[gates]\ntrusted_proxies = [\"127.0.0.1\"]\n\
+             [gates.client_cert]\nmode = \"enforce\"\npin_file = \"{d}/pins\"\n\
+             [gates.ip_allow]\nenabled = true\nallow = [\"127.0.0.0/8\"]\n\
+             [gates.rate_limit]\nenabled = true\nrequests = 1000000000\nmutation_requests = 1000000000\n\
+             [gates.auth]\nmode = \"hmac\"\nkey_registry_file = \"{d}/keys.json\"\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    config
+}
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -128,8 +164,27 @@ fn measure(target: &str, addr: SocketAddr, seconds: u64, rate: u64, conns: usize
 }
 
 async fn one(client: &Client<HttpConnector, Full<Bytes>>, url: &str) -> bool {
-    let req = Request::post(url)
-        .header("content-type", "application/json")
+    let mut req = Request::post(url).header("content-type", "application/json");
+    if gates_on() {
+        let key = cpos::client::SigningKey {
+            key_id: "bench".into(),
+            secret: BENCH_SECRET.as_bytes().to_vec(),
+            agent_id: None,
+        };
+        let headers = cpos::client::signature_headers(
+            &key,
+            &http::Method::POST,
+            "/tools/echo",
+            BODY.as_bytes(),
+            cpos::client::unix_now(),
+            &cpos::client::fresh_nonce(),
+        );
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        req = req.header("x-ssl-client-sha256", BENCH_PIN);
+    }
+    let req = req
         .body(Full::new(Bytes::from_static(BODY.as_bytes())))
         .unwrap();
     match client.request(req).await {
@@ -335,6 +390,14 @@ fn start_cpos(dir: &Path, upstream: SocketAddr) -> (SocketAddr, Child) {
         .arg("--tape-dir")
         .arg(dir.join("tape"))
         .args(extra.split_whitespace())
+        .args(if gates_on() {
+            vec![
+                "--config".to_owned(),
+                gates_config(dir).display().to_string(),
+            ]
+        } else {
+            Vec::new()
+        })
         .env("RUST_LOG", "warn")
         .current_dir(dir)
         .stdout(Stdio::piped())

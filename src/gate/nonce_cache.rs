@@ -1,7 +1,8 @@
 //! Replay protection: nonces seen per key, remembered until their timestamp
 //! can no longer pass the skew window. Bounded; sharded so concurrent
 //! requests rarely contend; insertion is atomic per nonce so two copies of
-//! one request racing each other cannot both pass.
+//! one request racing each other cannot both pass. Entries are a keyed
+//! 128-bit hash of (key id, nonce), not the strings: ~40 bytes each.
 //!
 //! [`NonceStore`] is the seam a shared (Redis `SET NX PX`) backend implements.
 
@@ -32,8 +33,8 @@ const SHARDS: usize = 16;
 
 #[derive(Default)]
 struct Shard {
-    expiry: HashMap<(String, String), i64>,
-    order: VecDeque<(i64, (String, String))>,
+    expiry: HashMap<u128, i64>,
+    order: VecDeque<(i64, u128)>,
 }
 
 impl Shard {
@@ -55,7 +56,8 @@ impl Shard {
 pub struct NonceCache {
     shards: Vec<Mutex<Shard>>,
     per_shard: usize,
-    hasher: std::collections::hash_map::RandomState,
+    /// Two independently keyed SipHash instances: 128 bits of identity.
+    hashers: [std::collections::hash_map::RandomState; 2],
 }
 
 impl NonceCache {
@@ -64,27 +66,31 @@ impl NonceCache {
         NonceCache {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             per_shard: capacity.div_ceil(SHARDS).max(1),
-            hasher: Default::default(),
+            hashers: Default::default(),
         }
     }
 
-    fn shard(&self, key_id: &str, nonce: &str) -> &Mutex<Shard> {
-        let mut h = self.hasher.build_hasher();
-        key_id.hash(&mut h);
-        nonce.hash(&mut h);
-        &self.shards[h.finish() as usize % SHARDS]
+    /// The entry's identity and its shard.
+    fn locate(&self, key_id: &str, nonce: &str) -> (u128, &Mutex<Shard>) {
+        let half = |i: usize| {
+            let mut h = self.hashers[i].build_hasher();
+            key_id.hash(&mut h);
+            nonce.hash(&mut h);
+            h.finish()
+        };
+        let (hi, lo) = (half(0), half(1));
+        let id = ((hi as u128) << 64) | lo as u128;
+        (id, &self.shards[lo as usize % SHARDS])
     }
 }
 
 impl NonceStore for NonceCache {
     fn seen(&self, key_id: &str, nonce: &str, now: i64) -> bool {
-        let Ok(shard) = self.shard(key_id, nonce).lock() else {
+        let (id, shard) = self.locate(key_id, nonce);
+        let Ok(shard) = shard.lock() else {
             return true; // poisoned: fail closed
         };
-        shard
-            .expiry
-            .get(&(key_id.to_owned(), nonce.to_owned()))
-            .is_some_and(|e| *e >= now)
+        shard.expiry.get(&id).is_some_and(|e| *e >= now)
     }
 
     fn remember(
@@ -94,18 +100,18 @@ impl NonceStore for NonceCache {
         now: i64,
         expires_at: i64,
     ) -> Result<bool, StoreFull> {
-        let Ok(mut shard) = self.shard(key_id, nonce).lock() else {
+        let (key, shard) = self.locate(key_id, nonce);
+        let Ok(mut shard) = shard.lock() else {
             return Err(StoreFull);
         };
         shard.evict(now);
-        let key = (key_id.to_owned(), nonce.to_owned());
         if shard.expiry.get(&key).is_some_and(|e| *e >= now) {
             return Ok(false);
         }
         if shard.expiry.len() >= self.per_shard {
             return Err(StoreFull);
         }
-        shard.expiry.insert(key.clone(), expires_at);
+        shard.expiry.insert(key, expires_at);
         // Entries are evicted in insertion order; expiry times are close to
         // monotonic because the window bounds them (now ± window).
         shard.order.push_back((expires_at, key));
