@@ -26,6 +26,18 @@ pub struct Policy {
     rules: Vec<Rule>,
     allowed_hosts: GlobSet,
     origin: String,
+    /// Program name → bitset of the rules anchored on it.
+    by_program: std::collections::HashMap<String, Vec<u64>>,
+    /// Bitset of rules anchored on programs (skipped unless a command names one).
+    anchored: Vec<u64>,
+}
+
+fn set_bit(bits: &mut [u64], i: usize) {
+    bits[i / 64] |= 1 << (i % 64);
+}
+
+fn bit(bits: &[u64], i: usize) -> bool {
+    bits[i / 64] & (1 << (i % 64)) != 0
 }
 
 /// A policy file that cannot be used.
@@ -283,6 +295,11 @@ fn command_matches(cond: &CommandCond, facts: &Facts<'_>, i: usize) -> bool {
             return false;
         }
     }
+    if let Some(anchors) = &cond.line_programs {
+        if !anchors.contains(&cmd.program) {
+            return false;
+        }
+    }
     if let Some(subs) = &cond.subcommands {
         if !subcommand(cmd).is_some_and(|s| subs.contains(s)) {
             return false;
@@ -348,10 +365,28 @@ impl Policy {
             }
             compiled.push(rules::compile(spec).map_err(|e| err(&id, e))?);
         }
+        let words = compiled.len().div_ceil(64).max(1);
+        let mut by_program: std::collections::HashMap<String, Vec<u64>> = Default::default();
+        let mut anchored = vec![0u64; words];
+        for (i, rule) in compiled.iter().enumerate() {
+            if let Some(programs) = rule.anchor_programs() {
+                set_bit(&mut anchored, i);
+                for p in programs {
+                    set_bit(
+                        by_program
+                            .entry(p.clone())
+                            .or_insert_with(|| vec![0; words]),
+                        i,
+                    );
+                }
+            }
+        }
         Ok(Policy {
             rules: compiled,
             allowed_hosts,
             origin: origin.to_owned(),
+            by_program,
+            anchored,
         })
     }
 
@@ -400,7 +435,17 @@ impl Policy {
             rules: Vec::new(),
             secrets: Vec::new(),
         };
-        for rule in &self.rules {
+        // Rules anchored on programs no command names cannot fire: skip them.
+        let mut candidates = vec![0u64; self.anchored.len()];
+        for cmd in &facts.commands {
+            if let Some(bits) = self.by_program.get(&cmd.program) {
+                candidates.iter_mut().zip(bits).for_each(|(c, b)| *c |= b);
+            }
+        }
+        for (i, rule) in self.rules.iter().enumerate() {
+            if bit(&self.anchored, i) && !bit(&candidates, i) {
+                continue;
+            }
             let Some(evidence) = self.fires(&rule.when, &facts) else {
                 continue;
             };

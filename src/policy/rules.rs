@@ -185,9 +185,25 @@ impl Programs {
     }
 }
 
+impl Rule {
+    /// The exact program names one of which a command must have for this
+    /// rule to fire, when the rule pins them (no globs, no un-anchored lines).
+    pub(crate) fn anchor_programs(&self) -> Option<&HashSet<String>> {
+        let cond = self.when.command.as_ref()?;
+        match (&cond.programs, &cond.line_programs) {
+            (Some(p), _) if p.globs.is_none() => Some(&p.exact),
+            (None, Some(lines)) => Some(lines),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct CommandCond {
     pub programs: Option<Programs>,
+    /// Programs every `line` pattern is anchored on (`^git …`), when that
+    /// can be read off the patterns exactly: a cheap filter before the regexes.
+    pub line_programs: Option<HashSet<String>>,
     pub subcommands: Option<HashSet<String>>,
     pub flags_all: Vec<Vec<String>>,
     pub flags_any: Vec<Vec<String>>,
@@ -264,6 +280,7 @@ pub fn compile(spec: RuleSpec) -> Result<Rule, String> {
             flags_any: flags(w.flags_any),
             args_any: regexes(w.args_any, "args_any")?,
             args_not_all: regexes(w.args_not_all, "args_not_all")?,
+            line_programs: w.line.as_deref().and_then(anchored_programs),
             line: regexes(w.line, "line")?,
         })
     } else {
@@ -343,6 +360,112 @@ pub fn compile(spec: RuleSpec) -> Result<Rule, String> {
         reason: spec.reason,
         when,
     })
+}
+
+/// The programs a list of `line` patterns is anchored on, when every
+/// pattern is `^word…` or `^(w1|w2)…` followed by a space, `$` or a group
+/// starting with a space (`\b` is not enough: `^pytest\b` matches `pytest-3`). `None` when any pattern is not that simple.
+pub(crate) fn anchored_programs(patterns: &[String]) -> Option<HashSet<String>> {
+    fn word(s: &str) -> Option<(String, &str)> {
+        let mut out = String::new();
+        let mut rest = s;
+        loop {
+            let mut chars = rest.chars();
+            match chars.next() {
+                Some('\\') if rest[1..].starts_with('.') => {
+                    out.push('.');
+                    rest = &rest[2..];
+                }
+                Some(c) if c.is_ascii_alphanumeric() || c == '_' || c == '-' => {
+                    out.push(c);
+                    rest = chars.as_str();
+                }
+                _ => break,
+            }
+        }
+        (!out.is_empty()).then_some((out, rest))
+    }
+    fn bounded(rest: &str) -> bool {
+        rest.is_empty() || rest.starts_with(' ') || rest.starts_with('$') || rest.starts_with("( ")
+    }
+    let mut programs = HashSet::new();
+    for pattern in patterns {
+        let body = pattern.strip_prefix('^')?;
+        if let Some(group) = body.strip_prefix('(') {
+            let close = group.find(')')?;
+            for alt in group[..close].split('|') {
+                let (w, rest) = word(alt)?;
+                if !rest.is_empty() {
+                    return None;
+                }
+                programs.insert(w);
+            }
+            if !bounded(&group[close + 1..]) || group[close + 1..].is_empty() {
+                return None;
+            }
+        } else {
+            let (w, rest) = word(body)?;
+            if !bounded(rest) {
+                return None;
+            }
+            programs.insert(w);
+        }
+    }
+    Some(programs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progs(p: &[&str]) -> Option<Vec<String>> {
+        let list: Vec<String> = p.iter().map(|s| s.to_string()).collect();
+        anchored_programs(&list).map(|s| {
+            let mut v: Vec<String> = s.into_iter().collect();
+            v.sort();
+            v
+        })
+    }
+
+    #[test]
+    fn anchors_are_read_only_when_exact() {
+        assert_eq!(
+            progs(&[r"^systemctl( --\S+)* (stop)\b", r"^service \S+ stop"]),
+            Some(vec!["service".into(), "systemctl".into()])
+        );
+        assert_eq!(
+            progs(&[r"^(npm|yarn|pnpm) publish\b", r"^(twine upload|x)"]),
+            None
+        );
+        assert_eq!(
+            progs(&[r"^(pytest|py\.test|tox)\b"]),
+            None,
+            "\\b does not end the program name"
+        );
+        assert_eq!(
+            progs(&[r"^(gh|hub) (pr|release)"]),
+            Some(vec!["gh".into(), "hub".into()])
+        );
+        assert_eq!(progs(&[r"^python[0-9.]* -m"]), None);
+        assert_eq!(
+            progs(&[r"^(mkfs|wipefs)"]),
+            None,
+            "mkfs.ext4 must still reach the regex"
+        );
+        assert_eq!(progs(&[r".*(--host)"]), None);
+        assert_eq!(
+            progs(&[r"^make( (test|check))?$"]),
+            Some(vec!["make".into()])
+        );
+        assert_eq!(
+            progs(&[r"^(shutdown|reboot)( |$)"]),
+            Some(vec!["reboot".into(), "shutdown".into()])
+        );
+        assert_eq!(
+            progs(&[r"^git( -C \S+)? stash", r"^git( -C \S+)? branch"]),
+            Some(vec!["git".into()])
+        );
+    }
 }
 
 /// Compiles glob patterns for host allowlists.
