@@ -414,6 +414,18 @@ pub(crate) fn anchored_programs(patterns: &[String]) -> Option<HashSet<String>> 
     Some(programs)
 }
 
+/// Compiles glob patterns for host allowlists.
+pub fn host_globs(hosts: &[String]) -> Result<GlobSet, String> {
+    let mut builder = GlobSetBuilder::new();
+    for h in hosts {
+        builder.add(
+            Glob::new(&h.to_ascii_lowercase())
+                .map_err(|e| format!("settings.allowed_hosts: `{h}`: {e}"))?,
+        );
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -466,16 +478,4 @@ mod tests {
             Some(vec!["git".into()])
         );
     }
-}
-
-/// Compiles glob patterns for host allowlists.
-pub fn host_globs(hosts: &[String]) -> Result<GlobSet, String> {
-    let mut builder = GlobSetBuilder::new();
-    for h in hosts {
-        builder.add(
-            Glob::new(&h.to_ascii_lowercase())
-                .map_err(|e| format!("settings.allowed_hosts: `{h}`: {e}"))?,
-        );
-    }
-    builder.build().map_err(|e| e.to_string())
 }
