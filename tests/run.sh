@@ -5,9 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# What the tests use beyond Rust: python3 (examples/python_client.py), curl
+# (`cpos sign --curl`), kill (procps). Later work adds its own here (Redis,
+# bubblewrap, Node MCP peers, Chromium).
 need_pkgs=()
-command -v redis-server >/dev/null || need_pkgs+=(redis-server)
-command -v bwrap >/dev/null || need_pkgs+=(bubblewrap)
+command -v python3 >/dev/null || need_pkgs+=(python3)
+command -v curl >/dev/null || need_pkgs+=(curl)
+command -v kill >/dev/null || need_pkgs+=(procps)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing: ${need_pkgs[*]}"
