@@ -53,6 +53,7 @@ fn benches(c: &mut Criterion) {
             strip_prefix: false,
             host: Default::default(),
             http2: false,
+            inspect: Default::default(),
             tool_path_prefix: None,
         })
         .collect();

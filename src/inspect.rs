@@ -8,13 +8,11 @@ use http::{header, HeaderMap, Method, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
+use crate::config::InspectMode;
 use crate::problem::Problem;
 
-/// True when the request carries a JSON body the classifier should see.
-pub fn wants_inspection(method: &Method, headers: &HeaderMap) -> bool {
-    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
-        return false;
-    }
+/// True when the request declares a JSON body.
+pub fn declares_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -23,6 +21,25 @@ pub fn wants_inspection(method: &Method, headers: &HeaderMap) -> bool {
             essence.eq_ignore_ascii_case("application/json") || essence.ends_with("+json")
         })
         .unwrap_or(false)
+}
+
+/// True when the request's body should be read and classified.
+pub fn wants_inspection(mode: InspectMode, method: &Method, headers: &HeaderMap) -> bool {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) && !has_body(headers) {
+        return false;
+    }
+    match mode {
+        InspectMode::All => true,
+        InspectMode::Json => declares_json(headers),
+    }
+}
+
+fn has_body(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0")
 }
 
 /// Collects the whole body, refusing it when it exceeds `limit` bytes or

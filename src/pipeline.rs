@@ -164,8 +164,12 @@ async fn decide_and_act(
 
     // 3. Body: JSON bodies are read (capped, with a deadline) to be hashed and
     //    classified, signed bodies to be verified; every other body streams.
-    let inspect = matches!(target, Target::Adapter(_))
-        || inspect::wants_inspection(&head.method, &head.headers);
+    let inspect = match target {
+        Target::Adapter(_) => true,
+        Target::Upstream(route) => {
+            inspect::wants_inspection(route.inspect, &head.method, &head.headers)
+        }
+    };
     let signed = state.gates.signs_body();
     let (body, inspected, body_sha256): (ProxyBody, Option<Bytes>, Option<String>) =
         if inspect || signed {
@@ -211,18 +215,23 @@ async fn decide_and_act(
     };
 
     // 5. Classify: the action contract, then the policy's decision.
-    let arguments = match &inspected {
-        Some(bytes) if !bytes.is_empty() => Some(
-            serde_json::from_slice::<serde_json::Value>(bytes).map_err(|_| {
-                Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_json",
-                    "the body is declared JSON but does not parse, so it cannot be classified",
-                )
-            })?,
-        ),
-        _ => None,
-    };
+    // Whatever its declared type, a body that parses as JSON is classified
+    // as arguments; one declared JSON that does not parse is refused.
+    let arguments =
+        match &inspected {
+            Some(bytes) if !bytes.is_empty() => {
+                match serde_json::from_slice::<serde_json::Value>(bytes) {
+                    Ok(value) => Some(value),
+                    Err(_) if inspect::declares_json(&head.headers) => return Err(Problem::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_json",
+                        "the body is declared JSON but does not parse, so it cannot be classified",
+                    )),
+                    Err(_) => None,
+                }
+            }
+            _ => None,
+        };
     let contract = ActionContract {
         kind: Kind::HttpRequest,
         agent: agent_header(&head),

@@ -384,3 +384,60 @@ async fn http_tool_apis_get_tool_rules_and_per_tool_rate_limits() {
     let records = sidecar.tape();
     assert_eq!(records[0]["action"]["tool"], "delete_file");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mislabelled_body_cannot_dodge_classification() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, state) = upstream::start().await;
+    let sidecar = Sidecar::start(
+        dir.path(),
+        &format!(
+            "[[routes]]\nname = \"tools\"\nprefix = \"/\"\nupstream = \"http://{up}\"\n\n[[routes]]\nname = \"uploads\"\nprefix = \"/uploads\"\nupstream = \"http://{up}\"\ninspect = \"json\"\n"
+        ),
+    );
+    let client = http1();
+    let send = |path: &str, content_type: Option<&str>, body: &'static str| {
+        let mut req = http::Request::post(sidecar.url(path));
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let req = req
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                body.as_bytes(),
+            )))
+            .unwrap();
+        let client = client.clone();
+        async move { collect(client.request(req).await.unwrap()).await }
+    };
+    let evasive = r#"{"command": "rm -rf /"}"#;
+    for ct in [Some("text/plain"), Some("application/octet-stream"), None] {
+        let a = send("/tools/exec", ct, evasive).await;
+        assert_eq!(
+            (a.status, a.json()["error"].as_str().unwrap()),
+            (403, "policy_denied"),
+            "{ct:?}"
+        );
+    }
+    assert_eq!(state.hits.load(Ordering::SeqCst), 0);
+    // Plain text that is not JSON is hashed and forwarded.
+    assert_eq!(
+        send("/tools/exec", Some("text/plain"), "hello")
+            .await
+            .status,
+        200
+    );
+    // A route that opted into `inspect = "json"` streams other bodies unread.
+    assert_eq!(
+        send("/uploads/blob", Some("application/octet-stream"), evasive)
+            .await
+            .status,
+        200
+    );
+    let records = sidecar.tape();
+    assert_eq!(records[3]["action"]["body_bytes"], 5);
+    assert!(records[3]["action"]["body_sha256"].is_string());
+    assert!(
+        records[4]["action"].get("body_sha256").is_none(),
+        "not inspected"
+    );
+}

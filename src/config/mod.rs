@@ -145,6 +145,19 @@ pub enum HostMode {
     Upstream,
 }
 
+/// Which request bodies a route reads to classify.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InspectMode {
+    /// Every body up to `limits.max_inspect_body_bytes` (larger ones are
+    /// refused), classified as JSON whenever it parses, whatever its declared
+    /// type: a tool call cannot dodge classification by mislabelling itself.
+    #[default]
+    All,
+    /// Only bodies declared JSON; others stream unread (for large uploads).
+    Json,
+}
+
 /// One path-prefix route.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -164,6 +177,9 @@ pub struct Route {
     /// Speak HTTP/2 with prior knowledge to a cleartext upstream.
     #[serde(default)]
     pub http2: bool,
+    /// `all` (default) or `json`: which bodies are read to classify.
+    #[serde(default)]
+    pub inspect: InspectMode,
     /// For HTTP tool APIs: the path segment after this prefix names the tool
     /// (`/tools/` makes `POST /tools/delete_file` the tool `delete_file`).
     #[serde(default)]
@@ -362,6 +378,7 @@ impl Config {
                 strip_prefix: false,
                 host: HostMode::Preserve,
                 http2: false,
+                inspect: InspectMode::All,
                 tool_path_prefix: None,
             }];
         }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use http::uri::{Authority, Scheme};
 
 use super::UpstreamTarget;
-use crate::config::{HostMode, Route};
+use crate::config::{HostMode, InspectMode, Route};
 use crate::metrics::RouteName;
 
 /// A route ready for the request path: parsed target, precomputed labels.
@@ -30,6 +30,8 @@ pub struct ResolvedRoute {
     pub http2: bool,
     /// Where the tool name sits in the path, for HTTP tool APIs.
     pub tool_path_prefix: Option<String>,
+    /// Which bodies are read to classify.
+    pub inspect: InspectMode,
 }
 
 impl ResolvedRoute {
@@ -107,6 +109,7 @@ impl RouteTable {
                 host: route.host,
                 http2: route.http2,
                 tool_path_prefix: route.tool_path_prefix.clone(),
+                inspect: route.inspect,
             }));
         }
         resolved.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
@@ -136,6 +139,7 @@ mod tests {
             strip_prefix: strip,
             host: HostMode::Preserve,
             http2: false,
+            inspect: InspectMode::All,
             tool_path_prefix: Some("/tools/".into()),
         }
     }
