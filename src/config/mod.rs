@@ -328,38 +328,39 @@ impl Config {
             };
             figment.merge(Env::prefixed("CPOS_").split("__"))
         };
-        // The profile is read first from the user's sources, so its defaults
-        // can be layered underneath them.
-        let profile = match overrides.profile {
-            Some(p) => p,
-            None => user(Figment::from(Toml::string(DEFAULTS_TOML)))
-                .extract_inner::<Profile>("profile")
-                .map_err(|e| ConfigError::Invalid(describe(e)))?,
-        };
-        let figment = user(
-            Figment::from(Toml::string(DEFAULTS_TOML)).merge(Toml::string(profile.defaults_toml())),
-        );
-        let mut config: Config = figment
-            .extract()
-            .map_err(|e| ConfigError::Invalid(describe(e)))?;
-        config.profile = profile;
+        let mut config = Config::layered(user, overrides.profile)?;
         config.apply(overrides);
         config.validate()?;
         Ok(config)
     }
 
-    /// Parses one TOML document on top of the embedded defaults (used by tests and `--help` examples).
+    /// Parses one TOML document on top of the embedded defaults (used by tests and benches).
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        let profile = Figment::from(Toml::string(DEFAULTS_TOML))
-            .merge(Toml::string(text))
-            .extract_inner::<Profile>("profile")
-            .map_err(|e| ConfigError::Invalid(describe(e)))?;
-        let config: Config = Figment::from(Toml::string(DEFAULTS_TOML))
-            .merge(Toml::string(profile.defaults_toml()))
-            .merge(Toml::string(text))
-            .extract()
-            .map_err(|e| ConfigError::Invalid(describe(e)))?;
+        let config = Config::layered(|f| f.merge(Toml::string(text)), None)?;
         config.validate()?;
+        Ok(config)
+    }
+
+    /// Embedded defaults ← profile defaults ← `user` layers. The profile is
+    /// read from the user's layers first (unless forced), so its defaults sit
+    /// underneath whatever the user wrote.
+    fn layered(
+        user: impl Fn(Figment) -> Figment,
+        forced: Option<Profile>,
+    ) -> Result<Config, ConfigError> {
+        let invalid = |e| ConfigError::Invalid(describe(e));
+        let profile = match forced {
+            Some(p) => p,
+            None => user(Figment::from(Toml::string(DEFAULTS_TOML)))
+                .extract_inner::<Profile>("profile")
+                .map_err(invalid)?,
+        };
+        let mut config: Config = user(
+            Figment::from(Toml::string(DEFAULTS_TOML)).merge(Toml::string(profile.defaults_toml())),
+        )
+        .extract()
+        .map_err(invalid)?;
+        config.profile = profile;
         Ok(config)
     }
 
