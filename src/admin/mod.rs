@@ -28,23 +28,18 @@ async fn admit(
     conn: &ConnInfo,
     head: &mut http::request::Parts,
     body: Incoming,
-) -> Result<(), (Refusal, http::request::Parts)> {
+) -> Result<(), Refusal> {
     let gates = &state.app.gates;
-    let mut admission = match gates.admit(conn, head) {
-        Ok(a) => a,
-        Err(r) => return Err((r, head.clone())),
-    };
+    let mut admission = gates.admit(conn, head)?;
     let sha = if gates.signs_body() {
-        match crate::inspect::read_body(body, MAX_ADMIN_BODY, state.app.body_read_timeout).await {
-            Ok(bytes) => hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
-            Err(problem) => return Err((Refusal::new("auth", problem), head.clone())),
-        }
+        let bytes = crate::inspect::read_body(body, MAX_ADMIN_BODY, state.app.body_read_timeout)
+            .await
+            .map_err(|problem| Refusal::new("auth", problem))?;
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))
     } else {
         EMPTY_SHA256.to_owned()
     };
-    gates
-        .authenticate(Plane::Admin, head, &sha, &mut admission)
-        .map_err(|r| (r, head.clone()))
+    gates.authenticate(Plane::Admin, head, &sha, &mut admission)
 }
 
 /// Records an admin refusal on the tape and answers it.
@@ -109,7 +104,7 @@ pub async fn handle(
     }
     let started = std::time::Instant::now();
     let (mut head, body) = req.into_parts();
-    if let Err((refusal, head)) = admit(&state, &conn, &mut head, body).await {
+    if let Err(refusal) = admit(&state, &conn, &mut head, body).await {
         return refuse(&state, refusal, &head, started).await;
     }
     let req = Request::from_parts(head, ());
