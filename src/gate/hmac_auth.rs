@@ -56,10 +56,6 @@ pub struct HmacAuth {
     clock: Arc<dyn Clock>,
 }
 
-fn refuse(status: StatusCode, code: &'static str, message: &'static str) -> Problem {
-    Problem::new(status, code, message)
-}
-
 impl HmacAuth {
     /// Builds the authenticator.
     pub fn new(
@@ -98,14 +94,14 @@ impl HmacAuth {
             match &self.secrets {
                 Secrets::Registry(registry) => {
                     let id = header(KEY_ID).ok_or_else(|| {
-                        refuse(
+                        Problem::new(
                             StatusCode::UNAUTHORIZED,
                             "hmac_key_id_required",
                             "send X-CPOS-Key-Id with the id of your signing key",
                         )
                     })?;
                     let key = registry.get(id).ok_or_else(|| {
-                        refuse(
+                        Problem::new(
                             StatusCode::FORBIDDEN,
                             "hmac_key_unknown",
                             "this key id is not in the key registry; check X-CPOS-Key-Id",
@@ -129,7 +125,7 @@ impl HmacAuth {
             };
         // 4. A secret to verify with.
         if secret.is_empty() {
-            return Err(refuse(
+            return Err(Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "hmac_secret_not_configured",
                 "the sidecar has no secret for this key; the operator must fix its secret file",
@@ -139,7 +135,7 @@ impl HmacAuth {
         let (Some(ts_text), Some(nonce), Some(signature)) =
             (header(TIMESTAMP), header(NONCE), header(SIGNATURE))
         else {
-            return Err(refuse(
+            return Err(Problem::new(
                 StatusCode::UNAUTHORIZED,
                 "hmac_required",
                 "sign the request: send X-CPOS-Timestamp, X-CPOS-Nonce and X-CPOS-Signature (see `cpos sign --help`)",
@@ -147,7 +143,7 @@ impl HmacAuth {
         };
         // 6–7. Timestamp and window (inclusive).
         let ts = parse_python_int(ts_text).ok_or_else(|| {
-            refuse(
+            Problem::new(
                 StatusCode::UNAUTHORIZED,
                 "hmac_bad_timestamp",
                 "X-CPOS-Timestamp must be integer Unix seconds",
@@ -168,7 +164,7 @@ impl HmacAuth {
         // 9. Signature, in constant time.
         let canonical = canonical_string(head, body_sha256, ts_text, nonce);
         if !verify(secret, canonical.as_bytes(), signature) {
-            return Err(refuse(
+            return Err(Problem::new(
                 StatusCode::FORBIDDEN,
                 "hmac_invalid",
                 "signature does not match; sign METHOD, decoded path, raw query, body SHA-256, timestamp and nonce with your key",
@@ -177,7 +173,7 @@ impl HmacAuth {
         // 10. Agent binding.
         if let (Some(bound), Some(claimed)) = (bound_agent, agent_header) {
             if &**bound != claimed {
-                return Err(refuse(
+                return Err(Problem::new(
                     StatusCode::FORBIDDEN,
                     "agent_mismatch",
                     "X-Agent-Id differs from the agent this key is bound to",
@@ -192,7 +188,7 @@ impl HmacAuth {
             Ok(true) => {}
             Ok(false) => return Err(replayed()),
             Err(StoreFull) => {
-                return Err(refuse(
+                return Err(Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "nonce_cache_full",
                     "too many signed requests inside the replay window; retry shortly",
@@ -212,7 +208,7 @@ impl HmacAuth {
 }
 
 fn replayed() -> Problem {
-    refuse(
+    Problem::new(
         StatusCode::CONFLICT,
         "hmac_nonce_replay",
         "this nonce was already used with this key; send a fresh X-CPOS-Nonce for every request",
