@@ -231,18 +231,54 @@ fn jwt_is_real(line: &str, re: &Regex) -> bool {
 
 /// Scans a JSON value: every string, plus secret-looking keys holding
 /// non-empty, non-placeholder values.
-pub fn scan_json(value: &serde_json::Value, path: &str, out: &mut Vec<Finding>) {
+pub fn scan_json(value: &serde_json::Value, root: &str, out: &mut Vec<Finding>) {
+    walk(value, root, &mut Vec::new(), out);
+}
+
+/// One step of a JSON path, borrowed: the path is formatted only when a
+/// finding needs it, never per key on the request path.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn location(root: &str, path: &[Step<'_>]) -> String {
+    let mut out = root.to_owned();
+    for step in path {
+        match step {
+            Step::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+fn walk<'a>(
+    value: &'a serde_json::Value,
+    root: &str,
+    path: &mut Vec<Step<'a>>,
+    out: &mut Vec<Finding>,
+) {
     let c = compiled();
     match value {
-        serde_json::Value::String(s) => scan_text(s, path, out),
+        serde_json::Value::String(s) => {
+            if c.set.is_match(s) {
+                scan_text(s, &location(root, path), out);
+            }
+        }
         serde_json::Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                scan_json(item, &format!("{path}[{i}]"), out);
+                path.push(Step::Index(i));
+                walk(item, root, path, out);
+                path.pop();
             }
         }
         serde_json::Value::Object(map) => {
             for (key, item) in map {
-                let child = format!("{path}.{key}");
+                path.push(Step::Key(key));
                 let filled = match item {
                     serde_json::Value::String(s) => !c.placeholder.is_match(s.trim()),
                     serde_json::Value::Null | serde_json::Value::Bool(_) => false,
@@ -253,10 +289,11 @@ pub fn scan_json(value: &serde_json::Value, path: &str, out: &mut Vec<Finding>) 
                 if filled && c.secret_key.is_match(key) && !is_benign_key(key) {
                     out.push(Finding {
                         detector: "secret_key_name",
-                        location: child.clone(),
+                        location: location(root, path),
                     });
                 }
-                scan_json(item, &child, out);
+                walk(item, root, path, out);
+                path.pop();
             }
         }
         _ => {}
@@ -319,11 +356,14 @@ mod tests {
 
     #[test]
     fn json_keys_and_paths_without_values() {
-        let v = serde_json::json!({"arguments": {"api_key": "abc123def456", "token_count": 5, "password": ""}});
+        let v = serde_json::json!({
+            "arguments": {"api_key": "abc123def456", "token_count": 5, "password": "", "list": ["x", "AKIAIOSFODNN7EXAMPLE"]}
+        });
         let mut out = Vec::new();
         scan_json(&v, "$", &mut out);
-        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out.len(), 2, "{out:?}");
         assert_eq!(out[0].location, "$.arguments.api_key");
+        assert_eq!(out[1].location, "$.arguments.list[1]");
         assert!(!format!("{out:?}").contains("abc123def456"));
     }
 }
