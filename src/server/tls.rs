@@ -76,3 +76,44 @@ pub fn server_config(
     }
     Ok(Arc::new(config))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pinning_disables_session_resumption() {
+        crate::cli::install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let (cert_file, key_file) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        std::fs::write(&cert_file, cert.pem()).unwrap();
+        std::fs::write(&key_file, key.serialize_pem()).unwrap();
+        let build = |pinning| {
+            server_config(
+                &cert_file,
+                &key_file,
+                &ClientAuth {
+                    ca_file: None,
+                    pinning,
+                },
+            )
+            .unwrap()
+        };
+        let open = build(false);
+        assert!(open.session_storage.can_cache() && open.send_tls13_tickets > 0);
+        let pinned = build(true);
+        assert!(
+            !pinned.session_storage.can_cache(),
+            "no session cache while pinning"
+        );
+        assert_eq!(
+            pinned.send_tls13_tickets, 0,
+            "no TLS 1.3 tickets while pinning"
+        );
+    }
+}
