@@ -55,6 +55,9 @@ fn benches(c: &mut Criterion) {
             http2: false,
             inspect: Default::default(),
             tool_path_prefix: None,
+            protocol: Default::default(),
+            tools_allow: Vec::new(),
+            tools_deny: Vec::new(),
         })
         .collect();
     let table = RouteTable::build(&routes, None).unwrap();

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod gate;
 pub mod inspect;
 pub mod intake;
+pub mod mcp;
 pub mod metrics;
 pub mod pipeline;
 pub mod policy;

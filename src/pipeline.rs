@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
-use http::{Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use sha2::{Digest, Sha256};
@@ -19,6 +19,8 @@ use crate::gate::scopes::Plane;
 use crate::gate::{Admission, Refusal};
 use crate::inspect;
 use crate::intake::{Adapter, IntakeNote};
+use crate::mcp::gateway::{CallRecord, McpNote};
+use crate::mcp::{self, ListingFilter};
 use crate::metrics::{CodeLabels, RequestLabels, RouteLabels, RouteName};
 use crate::policy::{Decision, Route};
 use crate::problem::Problem;
@@ -35,7 +37,14 @@ pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934c
 
 /// What the steps learn about a request, for its tape record and response.
 struct Context {
+    request_id: String,
     action: ActionSummary,
+    /// Refusal code of an answer given with a success status (JSON-RPC errors).
+    code: Option<&'static str>,
+    /// Per-message decisions of an MCP batch.
+    calls: Vec<CallRecord>,
+    /// The upstream's status, when it was called.
+    upstream_status: Option<u16>,
     gate: Option<&'static str>,
     client_ip: Option<String>,
     admission: Option<Admission>,
@@ -69,7 +78,11 @@ pub async fn handle(
     let request_id = state.request_ids.next();
     let route = state.routes.find(req.uri().path()).cloned();
     let mut ctx = Context {
+        request_id,
         action: describe(&req, route.as_deref()),
+        code: None,
+        calls: Vec::new(),
+        upstream_status: None,
         gate: None,
         client_ip: None,
         admission: None,
@@ -80,13 +93,11 @@ pub async fn handle(
 
     let (mut response, outcome) = match result {
         Ok(response) => {
-            let status = response.status().as_u16();
-            let upstream = ctx.action.kind == "http.request";
             let outcome = Outcome {
-                code: None,
+                code: ctx.code,
                 duration_us: started.elapsed().as_micros() as u64,
-                status,
-                upstream_status: upstream.then_some(status),
+                status: response.status().as_u16(),
+                upstream_status: ctx.upstream_status,
             };
             (response, outcome)
         }
@@ -97,9 +108,15 @@ pub async fn handle(
                 status: problem.status.as_u16(),
                 upstream_status: None,
             };
-            (problem.into_response(), outcome)
+            let response = match route.as_deref() {
+                Some(r) if r.mcp.is_some() => mcp::gateway::problem_response(problem),
+                _ => problem.into_response(),
+            };
+            (response, outcome)
         }
     };
+    let request_id = std::mem::take(&mut ctx.request_id);
+    let calls = std::mem::take(&mut ctx.calls);
     let admission = ctx.admission.take();
     let decision = ctx.decision.take();
     let record = TapeRecord {
@@ -118,7 +135,14 @@ pub async fn handle(
         reasons: decision.map(tape_reasons).unwrap_or_default(),
         ..TapeRecord::default()
     };
-    if let Err(e) = state.tape.record(record).await {
+    let mut recorded = state.tape.record(record).await;
+    for call in calls {
+        if recorded.is_err() {
+            break;
+        }
+        recorded = state.tape.record(call_record(call, &outcome)).await;
+    }
+    if let Err(e) = recorded {
         // Fail closed: an answer the tape cannot record is not given.
         tracing::error!(error = %e, request_id, "tape append failed; refusing the request");
         response = tape_unavailable();
@@ -166,6 +190,7 @@ async fn decide_and_act(
     //    classified, signed bodies to be verified; every other body streams.
     let inspect = match target {
         Target::Adapter(_) => true,
+        Target::Upstream(route) if route.mcp.is_some() => head.method == Method::POST,
         Target::Upstream(route) => {
             inspect::wants_inspection(route.inspect, &head.method, &head.headers)
         }
@@ -213,6 +238,54 @@ async fn decide_and_act(
         }
         Target::Upstream(route) => route,
     };
+
+    // 5b. MCP: every JSON-RPC request in the body is reviewed on its own.
+    if let (Some(tools), &Method::POST) = (&route.mcp, &head.method) {
+        let listing = ListingFilter {
+            connector: route.name.0.clone(),
+            filter: tools.clone(),
+            pins: state.pins.clone(),
+        };
+        let agent = agent_header(&head).or_else(|| {
+            ctx.admission
+                .as_ref()?
+                .principal
+                .as_deref()
+                .map(str::to_owned)
+        });
+        let mut note = McpNote::default();
+        let result = mcp::gateway::post(
+            state,
+            conn,
+            route,
+            listing,
+            head,
+            inspected.unwrap_or_default(),
+            agent.as_deref(),
+            &ctx.request_id,
+            &mut note,
+        )
+        .await;
+        if let Some(action) = note.action {
+            ctx.action = ActionSummary {
+                method: ctx.action.method.take(),
+                path: ctx.action.path.take(),
+                query_sha256: ctx.action.query_sha256.take(),
+                body_bytes: ctx.action.body_bytes,
+                body_sha256: ctx.action.body_sha256.take(),
+                ..action
+            };
+        } else if !note.calls.is_empty() {
+            ctx.action.kind = "mcp.batch";
+            ctx.action.connector = route.name.0.to_string();
+            ctx.action.message_count = Some(note.calls.len() as u64);
+        }
+        ctx.decision = note.decision;
+        ctx.code = note.code;
+        ctx.calls = note.calls;
+        ctx.upstream_status = note.upstream_status;
+        return result;
+    }
 
     // 5. Classify: the action contract, then the policy's decision.
     // Whatever its declared type, a body that parses as JSON is classified
@@ -268,6 +341,7 @@ async fn decide_and_act(
             tracing::warn!(route = %route.name.0, error = %e, "upstream failure");
             e.problem(route)
         })?;
+    ctx.upstream_status = Some(response.status().as_u16());
     Ok(response.map(|body| body.map_err(Into::into).boxed()))
 }
 
@@ -319,6 +393,23 @@ fn refusal_for(decision: &Decision) -> Option<Problem> {
         ),
     };
     Some(problem.with("decision", detail))
+}
+
+/// The tape record of one message's decision in an MCP batch.
+fn call_record(call: CallRecord, outcome: &Outcome) -> TapeRecord {
+    TapeRecord {
+        event: "decision",
+        request_id: Some(call.decision_id),
+        action: Some(call.action),
+        outcome: Some(Outcome {
+            code: call.code,
+            ..outcome.clone()
+        }),
+        risk: call.decision.as_ref().map(|d| d.risk.as_str()),
+        route: call.decision.as_ref().map(|d| d.route.as_str()),
+        reasons: call.decision.map(tape_reasons).unwrap_or_default(),
+        ..TapeRecord::default()
+    }
 }
 
 /// What the tape records as reasons: the rule ids, then confidence gates.

@@ -92,7 +92,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             }
         });
     }
+    let pins = open_pins(&config)?;
     let app = Arc::new(AppState {
+        pins,
         routes,
         gates,
         policy: Arc::new(policy),
@@ -220,4 +222,31 @@ impl Running {
         }
         Ok(())
     }
+}
+
+/// Opens the MCP tool pins when an MCP route and pinning are configured, and
+/// keeps them in step with changes made by `cpos mcp pins` (polled by mtime).
+fn open_pins(config: &Config) -> anyhow::Result<Option<Arc<crate::mcp::PinStore>>> {
+    let any_mcp = config
+        .routes
+        .iter()
+        .any(|r| r.protocol == crate::config::Protocol::Mcp);
+    if !any_mcp || !config.mcp.pinning {
+        return Ok(None);
+    }
+    let pins = Arc::new(crate::mcp::PinStore::open(&config.mcp.pins_file)?);
+    let watched = Arc::downgrade(&pins);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let Some(pins) = watched.upgrade() else {
+                return;
+            };
+            if let Err(e) = pins.refresh() {
+                tracing::error!(error = %e, "tool pins could not be re-read; keeping the last good copy");
+            }
+        }
+    });
+    Ok(Some(pins))
 }

@@ -22,6 +22,8 @@ pub struct AppState {
     pub policy: Arc<crate::policy::Policy>,
     /// The adapter intake, when enabled.
     pub adapter: Option<crate::intake::Adapter>,
+    /// MCP tool pins, when pinning is on.
+    pub pins: Option<Arc<crate::mcp::PinStore>>,
     /// Pooled upstream client.
     pub upstream: UpstreamClient,
     /// The decision tape.

@@ -26,6 +26,10 @@ pub enum Kind {
     /// Adapter intake: a proposed action in prose.
     #[serde(rename = "intake.proposed_action")]
     ProposedAction,
+    /// Any other MCP request (`resources/read`, `prompts/get`, `initialize`…);
+    /// its JSON-RPC method is the contract's `method`.
+    #[serde(rename = "mcp.request")]
+    McpRequest,
     /// A plain HTTP tool call.
     #[default]
     #[serde(rename = "http.request")]
@@ -37,6 +41,7 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::McpToolsCall => "mcp.tools_call",
+            Kind::McpRequest => "mcp.request",
             Kind::CommandRequest => "intake.command_request",
             Kind::ProposedDiff => "intake.proposed_diff",
             Kind::ExecutionResult => "intake.execution_result",
@@ -112,7 +117,7 @@ pub struct ActionContract {
     pub connector: Option<String>,
     /// Tool name (MCP, HTTP tool APIs).
     pub tool: Option<String>,
-    /// HTTP method.
+    /// HTTP method, or the JSON-RPC method of an `mcp.request`.
     pub method: Option<String>,
     /// HTTP path.
     pub path: Option<String>,

@@ -50,6 +50,9 @@ pub struct Config {
     /// The adapter intake endpoint.
     #[serde(default)]
     pub adapter: AdapterSettings,
+    /// The MCP gateway: tool pinning.
+    #[serde(default)]
+    pub mcp: McpSettings,
     /// The decision tape.
     pub tape: TapeSettings,
     /// The admin plane.
@@ -184,6 +187,49 @@ pub struct Route {
     /// (`/tools/` makes `POST /tools/delete_file` the tool `delete_file`).
     #[serde(default)]
     pub tool_path_prefix: Option<String>,
+    /// `http` (default) or `mcp`: an MCP streamable-HTTP endpoint whose
+    /// JSON-RPC messages are intercepted one by one.
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// MCP: tools the agent may see and call (globs; empty = all).
+    #[serde(default)]
+    pub tools_allow: Vec<String>,
+    /// MCP: tools removed from listings and refused (globs; wins over allow).
+    #[serde(default)]
+    pub tools_deny: Vec<String>,
+}
+
+/// What a route speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// Plain HTTP tool APIs.
+    #[default]
+    Http,
+    /// MCP streamable HTTP.
+    Mcp,
+}
+
+/// The MCP gateway.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct McpSettings {
+    /// Pin every tool's definition on first sight and withhold changed ones.
+    pub pinning: bool,
+    /// The pin file, shared with `cpos mcp pins` and `cpos stdio`.
+    pub pins_file: PathBuf,
+    /// `refuse` (default) or `human`: what calls to a changed tool get.
+    pub pin_changes: crate::mcp::PinChange,
+}
+
+impl Default for McpSettings {
+    fn default() -> Self {
+        McpSettings {
+            pinning: true,
+            pins_file: PathBuf::from("cpos-data/mcp-pins.json"),
+            pin_changes: crate::mcp::PinChange::Refuse,
+        }
+    }
 }
 
 /// The classification policy.
@@ -381,6 +427,9 @@ impl Config {
                 http2: false,
                 inspect: InspectMode::All,
                 tool_path_prefix: None,
+                protocol: Protocol::Http,
+                tools_allow: Vec::new(),
+                tools_deny: Vec::new(),
             }];
         }
         if let Some(dir) = &o.tape_dir {

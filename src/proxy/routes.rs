@@ -6,7 +6,8 @@ use std::sync::Arc;
 use http::uri::{Authority, Scheme};
 
 use super::UpstreamTarget;
-use crate::config::{HostMode, InspectMode, Route};
+use crate::config::{HostMode, InspectMode, Protocol, Route};
+use crate::mcp::ToolFilter;
 use crate::metrics::RouteName;
 
 /// A route ready for the request path: parsed target, precomputed labels.
@@ -32,6 +33,8 @@ pub struct ResolvedRoute {
     pub tool_path_prefix: Option<String>,
     /// Which bodies are read to classify.
     pub inspect: InspectMode,
+    /// For MCP routes: the tools the agent may see and call.
+    pub mcp: Option<Arc<ToolFilter>>,
 }
 
 impl ResolvedRoute {
@@ -110,6 +113,13 @@ impl RouteTable {
                 http2: route.http2,
                 tool_path_prefix: route.tool_path_prefix.clone(),
                 inspect: route.inspect,
+                mcp: match route.protocol {
+                    Protocol::Http => None,
+                    Protocol::Mcp => Some(Arc::new(
+                        ToolFilter::new(&route.tools_allow, &route.tools_deny)
+                            .map_err(|e| format!("route `{}`: {e}", route.name))?,
+                    )),
+                },
             }));
         }
         resolved.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
@@ -141,6 +151,9 @@ mod tests {
             http2: false,
             inspect: InspectMode::All,
             tool_path_prefix: Some("/tools/".into()),
+            protocol: Protocol::Http,
+            tools_allow: Vec::new(),
+            tools_deny: Vec::new(),
         }
     }
 

@@ -57,9 +57,15 @@ pub struct ActionSummary {
     /// The agent the action comes from, as declared.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
+    /// Size of the tool arguments' canonical JSON, in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arg_bytes: Option<u64>,
     /// Sorted argument or JSON keys (names only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub arg_keys: Vec<String>,
+    /// SHA-256 of the tool arguments' canonical JSON.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arg_sha256: Option<String>,
     /// Request body size in bytes, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body_bytes: Option<u64>,
@@ -79,6 +85,9 @@ pub struct ActionSummary {
     pub contract_sha256: Option<String>,
     /// `http.request`, `mcp.tools_call`, `intake.command_request`, …
     pub kind: &'static str,
+    /// Messages in a JSON-RPC batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_count: Option<u64>,
     /// HTTP method.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
@@ -88,6 +97,9 @@ pub struct ActionSummary {
     /// SHA-256 of the raw query string (its values may be secret).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub query_sha256: Option<String>,
+    /// The JSON-RPC method of an MCP message (`tools/call`, `initialize`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rpc_method: Option<String>,
     /// Tool name for tool calls.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool: Option<String>,
@@ -117,7 +129,9 @@ mod tests {
         let record = TapeRecord {
             action: Some(ActionSummary {
                 agent: Some("a".into()),
+                arg_bytes: Some(2),
                 arg_keys: vec!["a".into(), "b".into()],
+                arg_sha256: Some("22".into()),
                 body_bytes: Some(3),
                 body_sha256: Some("00".into()),
                 changed_file_count: Some(1),
@@ -125,9 +139,11 @@ mod tests {
                 connector: "demo".into(),
                 contract_sha256: Some("11".into()),
                 kind: "http.request",
+                message_count: Some(2),
                 method: Some("POST".into()),
                 path: Some("/x".into()),
                 query_sha256: Some("11".into()),
+                rpc_method: Some("tools/call".into()),
                 tool: Some("t".into()),
             }),
             audit: Some("client_cert_denied"),

@@ -1,0 +1,250 @@
+//! MCP streamable HTTP through the gateway: a POST's JSON-RPC messages are
+//! reviewed one by one, refused requests are answered here under their own
+//! ids, the rest is forwarded, and the answer comes back streamed — with
+//! `tools/list` results filtered and refusals merged in. GET (the server's
+//! SSE stream) and DELETE (end of session) are plain streamed forwards.
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use serde_json::Value;
+
+use super::intercept::{review, Connector, Plan};
+use super::jsonrpc::{self, Envelope};
+use super::listing::ListingFilter;
+use super::sse::{events, ListingStream};
+use crate::pipeline::json_response;
+use crate::policy::Decision;
+use crate::problem::Problem;
+use crate::proxy::{BoxError, ProxyBody, ResolvedRoute};
+use crate::server::ConnInfo;
+use crate::state::AppState;
+use crate::tape::ActionSummary;
+
+/// Largest JSON response body read to filter a listing or merge refusals.
+const MAX_RESPONSE_BYTES: usize = 16 << 20;
+
+/// What the gateway learnt, for the tape.
+#[derive(Debug, Default)]
+pub struct McpNote {
+    /// The message's action (single messages) or the batch's.
+    pub action: Option<ActionSummary>,
+    /// The decision on a single request.
+    pub decision: Option<Decision>,
+    /// The refusal code of a single request answered here.
+    pub code: Option<&'static str>,
+    /// One record per message of a batch.
+    pub calls: Vec<CallRecord>,
+    /// The upstream's status, when it was called.
+    pub upstream_status: Option<u16>,
+}
+
+/// The decision on one message of a batch.
+#[derive(Debug)]
+pub struct CallRecord {
+    /// `<request id>.<index>`, also in the refusal's `data.decision_id`.
+    pub decision_id: String,
+    /// What the message asked for.
+    pub action: ActionSummary,
+    /// The policy's decision, when it was classified.
+    pub decision: Option<Decision>,
+    /// The refusal code, when it was answered here.
+    pub code: Option<&'static str>,
+}
+
+/// Serves one POST of JSON-RPC messages to an MCP route.
+#[allow(clippy::too_many_arguments)]
+pub async fn post(
+    state: &AppState,
+    conn: &ConnInfo,
+    route: &ResolvedRoute,
+    listing: ListingFilter,
+    mut head: http::request::Parts,
+    body: Bytes,
+    agent: Option<&str>,
+    request_id: &str,
+    note: &mut McpNote,
+) -> Result<Response<ProxyBody>, Problem> {
+    // 1. Framing: the whole body is valid JSON-RPC, or nothing is forwarded.
+    let env = jsonrpc::parse(&body)
+        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e.error, e.message))?;
+
+    // 2. Review every message: tool lists, pins, policy.
+    let connector = Connector {
+        name: &listing.connector,
+        filter: &listing.filter,
+        pins: listing.pins.as_deref(),
+        pin_change: state.config.mcp.pin_changes,
+    };
+    let plan = review(&env, &connector, &state.policy, agent);
+    let decision_id = |i: usize| {
+        if env.batch {
+            format!("{request_id}.{i}")
+        } else {
+            request_id.to_owned()
+        }
+    };
+    let errors = plan.errors(&env, decision_id);
+    take_note(&env, &plan, note, decision_id);
+
+    // 3. Answer here what was refused; forward the rest.
+    let Some(forward) = plan.forward_body(&env, &body) else {
+        let answer = if env.batch {
+            Value::Array(errors)
+        } else {
+            errors.into_iter().next().unwrap_or(Value::Null)
+        };
+        return Ok(json_response(StatusCode::OK, &answer));
+    };
+    head.headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(forward.len()));
+    let req = Request::from_parts(head, Full::new(forward).map_err(|e| match e {}).boxed());
+    let response = state
+        .upstream
+        .forward(route, conn.peer, conn.proto(), req)
+        .await
+        .map_err(|e| {
+            tracing::warn!(route = %route.name.0, error = %e, "MCP upstream failure");
+            e.problem(route)
+        })?;
+    note.upstream_status = Some(response.status().as_u16());
+    let response = response.map(|b| b.map_err(|e| -> BoxError { Box::new(e) }).boxed());
+    let ids = plan.list_ids;
+    if ids.is_empty() && errors.is_empty() {
+        // The common case: nothing to filter or merge; stream as is.
+        return Ok(response);
+    }
+
+    // 4. Filter listings and merge refusals into the upstream's answer.
+    let (mut parts, body) = response.into_parts();
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if content_type.starts_with("text/event-stream") {
+        parts.headers.remove(header::CONTENT_LENGTH);
+        let prefix = (!errors.is_empty()).then(|| events(&errors));
+        let stream = ListingStream::new(body, prefix, ids, listing);
+        return Ok(Response::from_parts(parts, stream.boxed()));
+    }
+    if content_type.starts_with("application/json") && parts.status.is_success() {
+        let bytes = read_limited(body).await?;
+        let merged = merge_json(&bytes, errors, ids, &listing)?;
+        parts.headers.remove(header::CONTENT_LENGTH);
+        return Ok(Response::from_parts(
+            parts,
+            Full::new(merged).map_err(|e| match e {}).boxed(),
+        ));
+    }
+    if parts.status == StatusCode::ACCEPTED && !errors.is_empty() {
+        // Only notifications were forwarded; the refusals are the answer.
+        return Ok(json_response(StatusCode::OK, &Value::Array(errors)));
+    }
+    Ok(Response::from_parts(parts, body))
+}
+
+/// Reads a whole upstream body of at most [`MAX_RESPONSE_BYTES`].
+async fn read_limited(mut body: ProxyBody) -> Result<Bytes, Problem> {
+    let failed = |why: String| {
+        Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            format!("the MCP upstream's JSON answer could not be read in full ({why})"),
+        )
+    };
+    let mut out = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| failed(e.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > MAX_RESPONSE_BYTES {
+                return Err(failed(format!("larger than {MAX_RESPONSE_BYTES} bytes")));
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out.freeze())
+}
+
+/// Filters listings in a JSON answer and appends refusals to it.
+fn merge_json(
+    bytes: &[u8],
+    errors: Vec<Value>,
+    mut ids: Vec<Value>,
+    listing: &ListingFilter,
+) -> Result<Bytes, Problem> {
+    let answer: Value = serde_json::from_slice(bytes).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            format!("the MCP upstream answered with invalid JSON ({e})"),
+        )
+    })?;
+    let mut messages = match answer {
+        Value::Array(items) => items,
+        single => vec![single],
+    };
+    for message in &mut messages {
+        listing.apply(message, &mut ids);
+    }
+    let batch = messages.len() + errors.len() > 1;
+    messages.extend(errors);
+    let out = if batch {
+        Value::Array(messages)
+    } else {
+        messages.into_iter().next().unwrap_or(Value::Null)
+    };
+    Ok(Bytes::from(out.to_string()))
+}
+
+fn take_note(
+    env: &Envelope,
+    plan: &Plan,
+    note: &mut McpNote,
+    decision_id: impl Fn(usize) -> String,
+) {
+    if !env.batch {
+        if let Some(verdict) = plan.verdicts.first() {
+            note.action = Some(verdict.summary.clone());
+            note.decision = verdict.decision.clone();
+            note.code = verdict.refusal.as_ref().map(|r| r.code);
+        }
+        return;
+    }
+    note.calls = plan
+        .verdicts
+        .iter()
+        .enumerate()
+        .map(|(i, verdict)| CallRecord {
+            decision_id: decision_id(i),
+            action: verdict.summary.clone(),
+            decision: verdict.decision.clone(),
+            code: verdict.refusal.as_ref().map(|r| r.code),
+        })
+        .collect();
+}
+
+/// Renders a refusal on an MCP route as a JSON-RPC error (id `null`: the
+/// request was refused before its messages were read), keeping the status.
+pub fn problem_response(problem: Problem) -> Response<ProxyBody> {
+    let code = match problem.code {
+        "invalid_json" => jsonrpc::PARSE_ERROR,
+        "invalid_jsonrpc" | "body_too_large" | "body_timeout" | "body_read_failed" => {
+            jsonrpc::INVALID_REQUEST
+        }
+        _ => -32000,
+    };
+    let mut data = serde_json::Map::new();
+    data.insert("error".into(), problem.code.into());
+    if let Some(extra) = &problem.extra {
+        data.extend(extra.clone());
+    }
+    let body = jsonrpc::error_response(Value::Null, code, &problem.message, Value::Object(data));
+    let mut response = json_response(problem.status, &body);
+    for (name, value) in problem.headers {
+        response.headers_mut().insert(name, value);
+    }
+    response
+}

@@ -1,0 +1,419 @@
+//! Interception: every request in a JSON-RPC message (or batch) becomes an
+//! action contract and gets a verdict — forward it, or answer it with a
+//! JSON-RPC error under its own id. Notifications and responses carry no
+//! action and pass. The same review serves streamable HTTP and stdio.
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::jsonrpc::{error_response, Envelope, Message, Shape};
+use super::pins::PinStore;
+use super::tool_filter::ToolFilter;
+use crate::action::{ActionContract, Kind};
+use crate::policy::{Decision, Policy, Route};
+use crate::tape::ActionSummary;
+
+/// JSON-RPC error codes of our refusals (stable; documented in docs/MCP.md).
+pub mod codes {
+    /// Invalid method parameters (JSON-RPC).
+    pub const INVALID_PARAMS: i64 = -32602;
+    /// The policy refuses the call.
+    pub const POLICY_DENIED: i64 = -32010;
+    /// The connector's tool lists do not allow the tool.
+    pub const TOOL_NOT_ALLOWED: i64 = -32011;
+    /// The tool's definition changed since it was pinned.
+    pub const TOOL_PIN_CHANGED: i64 = -32012;
+    /// A person must approve the call first.
+    pub const HUMAN_APPROVAL_REQUIRED: i64 = -32013;
+    /// The policy routes the call to a sandbox this sidecar does not run.
+    pub const SANDBOX_UNAVAILABLE: i64 = -32014;
+}
+
+/// What a changed tool definition leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PinChange {
+    /// Refuse calls to the tool until the change is accepted.
+    Refuse,
+    /// Route calls to a person (the `human` route).
+    Human,
+}
+
+/// One MCP upstream as the review sees it.
+#[derive(Debug)]
+pub struct Connector<'a> {
+    /// Connector name (route name, or the stdio server's).
+    pub name: &'a str,
+    /// Which tools it may expose.
+    pub filter: &'a ToolFilter,
+    /// Tool pins, when pinning is on.
+    pub pins: Option<&'a PinStore>,
+    /// What a changed tool leads to.
+    pub pin_change: PinChange,
+}
+
+/// Why one request is answered here instead of forwarded.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// Stable machine code (`policy_denied`, `tool_not_allowed`, …).
+    pub code: &'static str,
+    /// JSON-RPC error code.
+    pub rpc_code: i64,
+    /// What happened and what to do.
+    pub message: String,
+}
+
+/// The review of one message.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    /// Metadata for the tape.
+    pub summary: ActionSummary,
+    /// The policy's decision, for requests that were classified.
+    pub decision: Option<Decision>,
+    /// Set when the request is answered here.
+    pub refusal: Option<Refusal>,
+}
+
+/// The review of a whole envelope.
+#[derive(Debug)]
+pub struct Plan {
+    /// One verdict per message, in order.
+    pub verdicts: Vec<Verdict>,
+    /// Ids of forwarded `tools/list` requests, whose results get filtered.
+    pub list_ids: Vec<Value>,
+}
+
+impl Plan {
+    /// True when at least one message was refused.
+    pub fn any_refused(&self) -> bool {
+        self.verdicts.iter().any(|v| v.refusal.is_some())
+    }
+
+    /// True when every message is answered here.
+    pub fn all_refused(&self) -> bool {
+        self.verdicts.iter().all(|v| v.refusal.is_some())
+    }
+
+    /// The JSON-RPC errors answering the refused requests; `decision_id`
+    /// names a verdict by its index.
+    pub fn errors(&self, env: &Envelope, decision_id: impl Fn(usize) -> String) -> Vec<Value> {
+        env.messages
+            .iter()
+            .zip(&self.verdicts)
+            .enumerate()
+            .filter_map(|(i, (message, verdict))| {
+                let refusal = verdict.refusal.as_ref()?;
+                let mut data = Map::new();
+                data.insert("error".into(), refusal.code.into());
+                data.insert("decision_id".into(), decision_id(i).into());
+                if let Some(decision) = &verdict.decision {
+                    data.insert("route".into(), decision.route.as_str().into());
+                    data.insert("risk".into(), decision.risk.as_str().into());
+                    data.insert("reasons".into(), decision.reasons.clone().into());
+                    data.insert("rules".into(), decision.rules.clone().into());
+                }
+                if let Some(tool) = &verdict.summary.tool {
+                    data.insert("tool".into(), tool.as_str().into());
+                }
+                Some(error_response(
+                    message.id().cloned().unwrap_or(Value::Null),
+                    refusal.rpc_code,
+                    &refusal.message,
+                    Value::Object(data),
+                ))
+            })
+            .collect()
+    }
+
+    /// The messages to forward, as a body: the original bytes when nothing
+    /// was refused, otherwise the remaining messages re-serialised.
+    pub fn forward_body(&self, env: &Envelope, original: &bytes::Bytes) -> Option<bytes::Bytes> {
+        if !self.any_refused() {
+            return Some(original.clone());
+        }
+        let kept: Vec<Value> = env
+            .messages
+            .iter()
+            .zip(&self.verdicts)
+            .filter(|(_, v)| v.refusal.is_none())
+            .map(|(m, _)| Value::Object(m.value.clone()))
+            .collect();
+        match kept.len() {
+            0 => None,
+            _ if !env.batch => kept.into_iter().next().map(|v| v.to_string().into()),
+            _ => Some(Value::Array(kept).to_string().into()),
+        }
+    }
+}
+
+/// Reviews every message of an envelope.
+pub fn review(env: &Envelope, connector: &Connector, policy: &Policy, agent: Option<&str>) -> Plan {
+    let mut list_ids = Vec::new();
+    let verdicts = env
+        .messages
+        .iter()
+        .map(|message| {
+            let verdict = review_one(message, connector, policy, agent);
+            if message.method() == Some("tools/list") && verdict.refusal.is_none() {
+                if let Some(id) = message.id() {
+                    list_ids.push(id.clone());
+                }
+            }
+            verdict
+        })
+        .collect();
+    Plan { verdicts, list_ids }
+}
+
+fn review_one(
+    message: &Message,
+    connector: &Connector,
+    policy: &Policy,
+    agent: Option<&str>,
+) -> Verdict {
+    let method = message.method().map(str::to_owned);
+    let mut summary = ActionSummary {
+        kind: "mcp.message",
+        connector: connector.name.to_owned(),
+        agent: agent.map(str::to_owned),
+        rpc_method: method.clone(),
+        ..ActionSummary::default()
+    };
+    let Shape::Request { .. } = message.shape else {
+        // Notifications and responses carry no action.
+        return Verdict {
+            summary,
+            decision: None,
+            refusal: None,
+        };
+    };
+    let is_call = method.as_deref() == Some("tools/call");
+    let params = message.params();
+    let (tool, arguments) = if is_call {
+        let tool = params
+            .and_then(|p| p.get("name"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let arguments = params.and_then(|p| p.get("arguments")).cloned();
+        (tool, arguments)
+    } else {
+        (None, params.cloned())
+    };
+    summary.kind = if is_call {
+        Kind::McpToolsCall.as_str()
+    } else {
+        Kind::McpRequest.as_str()
+    };
+    if let Some(args) = &arguments {
+        let canonical = args.to_string();
+        summary.arg_bytes = Some(canonical.len() as u64);
+        summary.arg_sha256 = Some(hex::encode(Sha256::digest(canonical.as_bytes())));
+    }
+    summary.tool = tool.clone();
+    let refuse = |summary, decision, code, rpc_code, message: String| Verdict {
+        summary,
+        decision,
+        refusal: Some(Refusal {
+            code,
+            rpc_code,
+            message,
+        }),
+    };
+
+    if is_call {
+        let Some(name) = tool.as_deref() else {
+            return refuse(
+                summary,
+                None,
+                "invalid_params",
+                codes::INVALID_PARAMS,
+                "tools/call needs `params.name`, the tool to call, as a string".into(),
+            );
+        };
+        if arguments.as_ref().is_some_and(|a| !a.is_object()) {
+            return refuse(
+                summary,
+                None,
+                "invalid_params",
+                codes::INVALID_PARAMS,
+                "tools/call `params.arguments` must be an object".into(),
+            );
+        }
+        if !connector.filter.permits(name) {
+            return refuse(
+                summary,
+                None,
+                "tool_not_allowed",
+                codes::TOOL_NOT_ALLOWED,
+                format!(
+                    "tool `{name}` is not allowed on connector `{}`; its tools_allow / tools_deny lists exclude it",
+                    connector.name
+                ),
+            );
+        }
+        if connector
+            .pins
+            .is_some_and(|p| p.is_blocked(connector.name, name))
+        {
+            let (code, rpc_code, next) = match connector.pin_change {
+                PinChange::Refuse => ("tool_pin_changed", codes::TOOL_PIN_CHANGED, "refused"),
+                PinChange::Human => (
+                    "human_approval_required",
+                    codes::HUMAN_APPROVAL_REQUIRED,
+                    "held for a person",
+                ),
+            };
+            return refuse(
+                summary,
+                None,
+                code,
+                rpc_code,
+                format!(
+                    "tool `{name}` on `{}` changed its definition since it was pinned, so calls are {next}; \
+                     an operator reviews it with `cpos mcp pins list` and accepts it with \
+                     `cpos mcp pins accept {} {name}`",
+                    connector.name, connector.name
+                ),
+            );
+        }
+    }
+
+    let contract = ActionContract {
+        kind: if is_call {
+            Kind::McpToolsCall
+        } else {
+            Kind::McpRequest
+        },
+        agent: agent.map(str::to_owned),
+        connector: Some(connector.name.to_owned()),
+        tool,
+        method: if is_call { None } else { method },
+        arguments,
+        ..ActionContract::default()
+    };
+    summary.arg_keys = contract.arg_keys();
+    let decision = policy.classify(&contract);
+    let reasons = decision.reasons.join(", ");
+    let refusal = match decision.route {
+        Route::Allow => None,
+        Route::Deny => Some(Refusal {
+            code: "policy_denied",
+            rpc_code: codes::POLICY_DENIED,
+            message: format!("the policy refuses this call ({reasons})"),
+        }),
+        Route::Human => Some(Refusal {
+            code: "human_approval_required",
+            rpc_code: codes::HUMAN_APPROVAL_REQUIRED,
+            message: format!(
+                "this call needs a person's approval ({reasons}); no escalation queue is enabled on this sidecar, so it is refused"
+            ),
+        }),
+        Route::Sandbox => Some(Refusal {
+            code: "sandbox_unavailable",
+            rpc_code: codes::SANDBOX_UNAVAILABLE,
+            message: format!(
+                "the policy routes this call to the sandbox ({reasons}), which this sidecar does not run; it is refused"
+            ),
+        }),
+    };
+    Verdict {
+        summary,
+        decision: Some(decision),
+        refusal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::jsonrpc::parse;
+    use super::*;
+
+    fn connector<'a>(filter: &'a ToolFilter, pins: Option<&'a PinStore>) -> Connector<'a> {
+        Connector {
+            name: "everything",
+            filter,
+            pins,
+            pin_change: PinChange::Refuse,
+        }
+    }
+
+    #[test]
+    fn a_batch_refuses_only_what_it_must() {
+        let policy = Policy::embedded().unwrap();
+        let filter = ToolFilter::new(&[], &["get-env".into()]).unwrap();
+        let body = bytes::Bytes::from_static(
+            br#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}},
+                {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get-env","arguments":{}}},
+                {"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"run","arguments":{"command":"rm -rf /"}}},
+                {"jsonrpc":"2.0","id":4,"method":"tools/list"},
+                {"jsonrpc":"2.0","method":"notifications/initialized"}]"#,
+        );
+        let env = parse(&body).unwrap();
+        let plan = review(&env, &connector(&filter, None), &policy, Some("agent-7"));
+        let codes: Vec<_> = plan
+            .verdicts
+            .iter()
+            .map(|v| v.refusal.as_ref().map(|r| r.code))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                None,
+                Some("tool_not_allowed"),
+                Some("policy_denied"),
+                None,
+                None
+            ]
+        );
+        assert_eq!(plan.list_ids, [Value::from(4)]);
+        let echo = &plan.verdicts[0].summary;
+        assert_eq!(echo.kind, "mcp.tools_call");
+        assert_eq!(echo.tool.as_deref(), Some("echo"));
+        assert_eq!(echo.arg_keys, ["message"]);
+        assert_eq!(echo.arg_bytes, Some(r#"{"message":"hi"}"#.len() as u64));
+
+        let errors = plan.errors(&env, |i| format!("r-1.{i}"));
+        assert_eq!(errors.len(), 2);
+        assert_eq!(errors[0]["id"], 2);
+        assert_eq!(errors[0]["error"]["code"], codes::TOOL_NOT_ALLOWED);
+        assert_eq!(errors[1]["id"], 3);
+        assert_eq!(errors[1]["error"]["code"], codes::POLICY_DENIED);
+        assert_eq!(errors[1]["error"]["data"]["decision_id"], "r-1.2");
+        assert_eq!(errors[1]["error"]["data"]["route"], "deny");
+
+        let forwarded: Value =
+            serde_json::from_slice(&plan.forward_body(&env, &body).unwrap()).unwrap();
+        let ids: Vec<_> = forwarded
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].clone())
+            .collect();
+        assert_eq!(ids, [Value::from(1), Value::from(4), Value::Null]);
+    }
+
+    #[test]
+    fn a_changed_pin_blocks_the_tool_and_bad_params_are_refused() {
+        let policy = Policy::embedded().unwrap();
+        let filter = ToolFilter::default();
+        let pins = PinStore::in_memory();
+        pins.observe("everything", &[("echo".into(), "a".into())])
+            .unwrap();
+        pins.observe("everything", &[("echo".into(), "b".into())])
+            .unwrap();
+        let env = parse(
+            br#"[{"jsonrpc":"2.0","id":"x","method":"tools/call","params":{"name":"echo"}},
+                 {"jsonrpc":"2.0","id":"y","method":"tools/call","params":{"arguments":{}}}]"#,
+        )
+        .unwrap();
+        let plan = review(&env, &connector(&filter, Some(&pins)), &policy, None);
+        let refused: Vec<_> = plan
+            .verdicts
+            .iter()
+            .map(|v| v.refusal.as_ref().unwrap().rpc_code)
+            .collect();
+        assert_eq!(refused, [codes::TOOL_PIN_CHANGED, codes::INVALID_PARAMS]);
+        assert!(plan.all_refused());
+        assert!(plan.forward_body(&env, &bytes::Bytes::new()).is_none());
+    }
+}
