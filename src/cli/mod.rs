@@ -1,11 +1,13 @@
 //! Command-line interface: one binary, several jobs. `anyhow` lives here only.
 
 mod config_cmd;
+mod mcp_cmd;
 mod policy_cmd;
 mod preflight_cmd;
 mod secret_scan_cmd;
 mod serve;
 mod sign_cmd;
+mod stdio_cmd;
 mod tape_cmd;
 
 use std::path::PathBuf;
@@ -32,6 +34,11 @@ pub struct Cli {
 enum Command {
     /// Run the sidecar: the data plane (proxy) and the admin plane.
     Serve(serve::ServeArgs),
+    /// Interpose on a stdio MCP server for a local agent: `cpos stdio -- <server command>`.
+    Stdio(stdio_cmd::StdioArgs),
+    /// MCP gateway operations: tool pins.
+    #[command(subcommand)]
+    Mcp(mcp_cmd::McpCommand),
     /// Check the configuration against what the active profile requires.
     Preflight(preflight_cmd::PreflightArgs),
     /// Test or explain the classification policy.
@@ -72,6 +79,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Stdio(args) => stdio_cmd::run(args),
+        Command::Mcp(cmd) => mcp_cmd::run(cmd),
         Command::Preflight(args) => preflight_cmd::run(args),
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::SecretScan(args) => secret_scan_cmd::run(args),

@@ -9,6 +9,7 @@ pub mod jsonrpc;
 pub mod listing;
 pub mod pins;
 pub mod sse;
+pub mod stdio;
 pub mod tool_filter;
 
 pub use intercept::PinChange;

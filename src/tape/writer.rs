@@ -58,6 +58,8 @@ pub(super) struct Writer {
     metrics: TapeMetrics,
     /// Background fsyncs for `batch` and `interval`, so appends never wait on them.
     syncer: Option<std::sync::mpsc::Sender<File>>,
+    /// Exclusive lock on the directory's `.lock` file: one writer per tape.
+    _lock: File,
 }
 
 impl Writer {
@@ -69,6 +71,7 @@ impl Writer {
     ) -> Result<(Writer, watch::Receiver<Head>, Option<Recovery>), TapeError> {
         let dir = settings.dir.clone();
         std::fs::create_dir_all(&dir).map_err(|e| TapeError::io(&dir, e))?;
+        let lock = lock_dir(&dir)?;
         let existing = segments::list(&dir).map_err(|e| TapeError::io(&dir, e))?;
         let (segment, previous, recovery) = match existing.last() {
             None => (1, None, None),
@@ -112,6 +115,7 @@ impl Writer {
         });
         metrics.head_seq.set(seq as i64);
         let writer = Writer {
+            _lock: lock,
             settings,
             file,
             segment,
@@ -362,6 +366,25 @@ fn spawn_syncer(metrics: TapeMetrics) -> Option<std::sync::mpsc::Sender<File>> {
         })
         .ok()
         .map(|_| tx)
+}
+
+/// Takes the tape directory's writer lock, or says who holds it.
+fn lock_dir(dir: &Path) -> Result<File, TapeError> {
+    let path = dir.join(".lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| TapeError::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(TapeError::Io(format!(
+            "{}: another cpos process is writing this tape; give each process its own [tape] dir",
+            dir.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(TapeError::io(&path, e)),
+    }
 }
 
 fn open_append(path: &Path) -> Result<File, TapeError> {
