@@ -6,12 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # What the tests use beyond Rust: python3 (examples/python_client.py), curl
-# (`cpos sign --curl`), kill (procps). Later work adds its own here (Redis,
-# bubblewrap, Node MCP peers, Chromium).
+# (`cpos sign --curl`), kill (procps), Node.js and npm (the MCP peers).
 need_pkgs=()
 command -v python3 >/dev/null || need_pkgs+=(python3)
 command -v curl >/dev/null || need_pkgs+=(curl)
 command -v kill >/dev/null || need_pkgs+=(procps)
+command -v node >/dev/null || need_pkgs+=(nodejs)
+command -v npm >/dev/null || need_pkgs+=(npm)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing: ${need_pkgs[*]}"
@@ -21,6 +22,14 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
     echo "missing packages: ${need_pkgs[*]} (run as root or install them)" >&2
     exit 1
   fi
+fi
+
+# The MCP peers nobody here wrote, at the versions pinned in
+# tests/mcp/package-lock.json: the reference server and the TypeScript SDK.
+peers=tests/mcp/node_modules/@modelcontextprotocol
+if [ ! -d "$peers/sdk" ] || [ ! -d "$peers/server-everything" ]; then
+  echo "installing the MCP test peers (npm ci in tests/mcp)"
+  npm ci --prefix tests/mcp --no-audit --no-fund --loglevel=error
 fi
 
 cargo fmt --all -- --check
