@@ -13,6 +13,12 @@
 //! signs each request in the load client.
 //! nginx comes from Debian's `nginx-light` package (installed if missing and
 //! running as root).
+//!
+//! `BENCH_SCENARIO=mcp` measures MCP instead: `tools/call` of the reference
+//! server's cheap `echo` tool (`@modelcontextprotocol/server-everything`
+//! from tests/mcp, streamable HTTP, one session, SSE answers), direct vs
+//! through cpos with an MCP route and the default policy (add
+//! `BENCH_GATES=1` for every gate).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -39,12 +45,29 @@ const BODY: &str = r#"{"tool":"echo","arguments":{"text":"hello from the load ha
 const BENCH_SECRET: &str = "bench-secret-0123456789";
 const BENCH_PIN: &str = "abababababababababababababababababababababababababababababababab";
 
+/// The MCP session every target uses (`BENCH_SCENARIO=mcp`).
+static MCP_SESSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+/// JSON-RPC ids, unique within the session.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn mcp_scenario() -> bool {
+    std::env::var("BENCH_SCENARIO").is_ok_and(|v| v == "mcp")
+}
+
+fn bench_path() -> &'static str {
+    if mcp_scenario() {
+        "/mcp"
+    } else {
+        "/tools/echo"
+    }
+}
+
 fn gates_on() -> bool {
     std::env::var("BENCH_GATES").is_ok_and(|v| v == "1")
 }
 
-/// A config file turning every gate on.
-fn gates_config(dir: &Path) -> std::path::PathBuf {
+/// Configuration text turning every gate on.
+fn gates_config(dir: &Path) -> String {
     std::fs::write(dir.join("secret"), BENCH_SECRET).unwrap();
     std::fs::write(dir.join("pins"), BENCH_PIN).unwrap();
     std::fs::write(
@@ -52,20 +75,14 @@ fn gates_config(dir: &Path) -> std::path::PathBuf {
         r#"{"keys": {"bench": {"secret_file": "secret", "scopes": ["*"]}}}"#,
     )
     .unwrap();
-    let config = dir.join("gates.toml");
-    std::fs::write(
-        &config,
-        format!(
+    format!(
             "[gates]\ntrusted_proxies = [\"127.0.0.1\"]\n\
              [gates.client_cert]\nmode = \"enforce\"\npin_file = \"{d}/pins\"\n\
              [gates.ip_allow]\nenabled = true\nallow = [\"127.0.0.0/8\"]\n\
              [gates.rate_limit]\nenabled = true\nrequests = 1000000000\nmutation_requests = 1000000000\n\
              [gates.auth]\nmode = \"hmac\"\nkey_registry_file = \"{d}/keys.json\"\n",
             d = dir.display()
-        ),
-    )
-    .unwrap();
-    config
+        )
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -84,11 +101,26 @@ fn main() {
     let conns: usize = env_or("BENCH_CONNS", 32);
     let targets: String = env_or("BENCH_TARGETS", "direct,nginx,cpos".to_owned());
 
-    let upstream = start_upstream();
     let dir = tempfile::tempdir().unwrap();
+    let (upstream, node) = if mcp_scenario() {
+        let (addr, node) = start_everything(dir.path());
+        MCP_SESSION.set(open_session(addr)).unwrap();
+        (addr, Some(node))
+    } else {
+        (start_upstream(), None)
+    };
     let mut results = Vec::new();
     let mut rss = None;
-    for target in targets.split(',') {
+    if mcp_scenario() {
+        // A JIT-compiled server is slow for its first seconds: warm it up
+        // unmeasured so neither target pays for it.
+        let _ = measure("warm-up", upstream, 2, rate, conns);
+    }
+    // Rounds interleave the targets, so drift in the upstream (a Node server
+    // warming, its session store growing) is shared, not pinned on one.
+    let rounds: usize = env_or("BENCH_ROUNDS", if mcp_scenario() { 3 } else { 1 });
+    let order: Vec<&str> = targets.split(',').collect();
+    for target in (0..rounds).flat_map(|_| order.iter().copied()) {
         let (addr, child) = match target {
             "direct" => (upstream, None),
             "nginx" => match start_nginx(dir.path(), upstream) {
@@ -118,13 +150,33 @@ fn main() {
                 .status();
             let _ = child.wait();
         }
-        results.push(result);
+        merge(&mut results, result);
+    }
+    if let Some(mut node) = node {
+        let _ = node.kill();
+        let _ = node.wait();
     }
     report(&results, rate, conns, seconds, rss);
 }
 
+/// Adds a round's figures to its target's: histograms merge, peak rates average.
+fn merge(results: &mut Vec<Measured>, round: Measured) {
+    match results.iter_mut().find(|r| r.target == round.target) {
+        None => results.push(round),
+        Some(r) => {
+            r.fixed.add(&round.fixed).unwrap();
+            r.peak.add(&round.peak).unwrap();
+            r.fixed_errors += round.fixed_errors;
+            r.peak_errors += round.peak_errors;
+            r.peak_rps = (r.peak_rps * r.rounds as f64 + round.peak_rps) / (r.rounds + 1) as f64;
+            r.rounds += 1;
+        }
+    }
+}
+
 struct Measured {
     target: String,
+    rounds: usize,
     fixed: Histogram<u64>,
     fixed_errors: u64,
     peak_rps: f64,
@@ -139,7 +191,7 @@ fn measure(target: &str, addr: SocketAddr, seconds: u64, rate: u64, conns: usize
         .build()
         .unwrap();
     runtime.block_on(async move {
-        let url = format!("http://{addr}/tools/echo");
+        let url = format!("http://{addr}{}", bench_path());
         let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(conns * 2)
             .build(HttpConnector::new());
@@ -154,6 +206,7 @@ fn measure(target: &str, addr: SocketAddr, seconds: u64, rate: u64, conns: usize
         eprintln!("{target}: done");
         Measured {
             target: target.to_owned(),
+            rounds: 1,
             fixed,
             fixed_errors,
             peak_rps,
@@ -165,6 +218,19 @@ fn measure(target: &str, addr: SocketAddr, seconds: u64, rate: u64, conns: usize
 
 async fn one(client: &Client<HttpConnector, Full<Bytes>>, url: &str) -> bool {
     let mut req = Request::post(url).header("content-type", "application/json");
+    let body = match MCP_SESSION.get() {
+        Some(session) => {
+            req = req
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-session-id", session.as_str())
+                .header("mcp-protocol-version", "2025-03-26");
+            let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Bytes::from(format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"echo","arguments":{{"message":"hello from the load harness"}}}}}}"#
+            ))
+        }
+        None => Bytes::from_static(BODY.as_bytes()),
+    };
     if gates_on() {
         let key = cpos::client::SigningKey {
             key_id: "bench".into(),
@@ -174,8 +240,8 @@ async fn one(client: &Client<HttpConnector, Full<Bytes>>, url: &str) -> bool {
         let headers = cpos::client::signature_headers(
             &key,
             &http::Method::POST,
-            "/tools/echo",
-            BODY.as_bytes(),
+            bench_path(),
+            &body,
             cpos::client::unix_now(),
             &cpos::client::fresh_nonce(),
         );
@@ -184,9 +250,7 @@ async fn one(client: &Client<HttpConnector, Full<Bytes>>, url: &str) -> bool {
         }
         req = req.header("x-ssl-client-sha256", BENCH_PIN);
     }
-    let req = req
-        .body(Full::new(Bytes::from_static(BODY.as_bytes())))
-        .unwrap();
+    let req = req.body(Full::new(body)).unwrap();
     match client.request(req).await {
         Ok(resp) => {
             let ok = resp.status() == 200;
@@ -385,19 +449,16 @@ fn start_cpos(dir: &Path, upstream: SocketAddr) -> (SocketAddr, Child) {
             "--admin-listen",
             "127.0.0.1:0",
         ])
-        .arg("--upstream")
-        .arg(format!("http://{upstream}"))
+        .args(if mcp_scenario() {
+            Vec::new()
+        } else {
+            vec!["--upstream".to_owned(), format!("http://{upstream}")]
+        })
         .arg("--tape-dir")
         .arg(dir.join("tape"))
+        .arg("--config")
+        .arg(cpos_config(dir, upstream))
         .args(extra.split_whitespace())
-        .args(if gates_on() {
-            vec![
-                "--config".to_owned(),
-                gates_config(dir).display().to_string(),
-            ]
-        } else {
-            Vec::new()
-        })
         .env("RUST_LOG", "warn")
         .current_dir(dir)
         .stdout(Stdio::piped())
@@ -410,6 +471,94 @@ fn start_cpos(dir: &Path, upstream: SocketAddr) -> (SocketAddr, Child) {
     let ready: serde_json::Value = serde_json::from_str(&line).expect("cpos ready line");
     std::thread::sleep(Duration::from_millis(200));
     (ready["data"].as_str().unwrap().parse().unwrap(), child)
+}
+
+/// The cpos configuration for this run: gates and the MCP route as asked.
+fn cpos_config(dir: &Path, upstream: SocketAddr) -> std::path::PathBuf {
+    let mut text = String::new();
+    if gates_on() {
+        text.push_str(&gates_config(dir));
+    }
+    if mcp_scenario() {
+        text.push_str(&format!(
+            "\n[mcp]\npins_file = \"{d}/pins.json\"\n\n[[routes]]\nname = \"everything\"\nprefix = \"/mcp\"\nupstream = \"http://{upstream}\"\nprotocol = \"mcp\"\n",
+            d = dir.display()
+        ));
+    }
+    let path = dir.join("cpos-bench.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// server-everything (from tests/mcp; `npm ci --prefix tests/mcp`) over
+/// streamable HTTP on a loopback port.
+fn start_everything(dir: &Path) -> (SocketAddr, Child) {
+    let peers = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp");
+    let port = free_port();
+    let log = std::fs::File::create(dir.join("everything.log")).unwrap();
+    let child = Command::new("node")
+        .arg("--require")
+        .arg(peers.join("loopback.cjs"))
+        .arg(peers.join("node_modules/@modelcontextprotocol/server-everything/dist/index.js"))
+        .arg("streamableHttp")
+        .env("PORT", port.to_string())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("node and the MCP peers (npm ci --prefix tests/mcp)");
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return (addr, child);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("server-everything did not start");
+}
+
+/// Initializes an MCP session directly with the server; returns its id.
+fn open_session(addr: SocketAddr) -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let client: Client<HttpConnector, Full<Bytes>> =
+            Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+        let post = |body: &'static str, session: Option<&str>| {
+            let mut req = Request::post(format!("http://{addr}/mcp"))
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream");
+            if let Some(s) = session {
+                req = req
+                    .header("mcp-session-id", s)
+                    .header("mcp-protocol-version", "2025-03-26");
+            }
+            req.body(Full::new(Bytes::from_static(body.as_bytes())))
+                .unwrap()
+        };
+        let init = client
+            .request(post(
+                r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"load","version":"1"}}}"#,
+                None,
+            ))
+            .await
+            .unwrap();
+        let session = init.headers()["mcp-session-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let _ = init.into_body().collect().await;
+        let done = client
+            .request(post(
+                r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+                Some(&session),
+            ))
+            .await
+            .unwrap();
+        let _ = done.into_body().collect().await;
+        session
+    })
 }
 
 /// (idle RSS, RSS now) in KiB from /proc.
