@@ -496,7 +496,7 @@ fn start_everything(dir: &Path) -> (SocketAddr, Child) {
     let peers = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp");
     let port = free_port();
     let log = std::fs::File::create(dir.join("everything.log")).unwrap();
-    let child = Command::new("node")
+    let mut child = Command::new("node")
         .arg("--require")
         .arg(peers.join("loopback.cjs"))
         .arg(peers.join("node_modules/@modelcontextprotocol/server-everything/dist/index.js"))
@@ -513,6 +513,8 @@ fn start_everything(dir: &Path) -> (SocketAddr, Child) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("server-everything did not start");
 }
 
