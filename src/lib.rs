@@ -19,6 +19,7 @@ pub mod policy;
 pub mod preflight;
 pub mod problem;
 pub mod proxy;
+pub mod sandbox;
 pub mod secrets;
 pub mod server;
 pub mod sidecar;

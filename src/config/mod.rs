@@ -53,6 +53,9 @@ pub struct Config {
     /// The MCP gateway: tool pinning.
     #[serde(default)]
     pub mcp: McpSettings,
+    /// The sandbox runner behind the `sandbox` route.
+    #[serde(default)]
+    pub sandbox: SandboxSettings,
     /// The decision tape.
     pub tape: TapeSettings,
     /// The admin plane.
@@ -208,6 +211,90 @@ pub enum Protocol {
     Http,
     /// MCP streamable HTTP.
     Mcp,
+}
+
+/// How the sandbox runs commands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SandboxMode {
+    /// bubblewrap required; when it cannot start, fail closed (`sandbox_unavailable`).
+    #[default]
+    Strict,
+    /// bubblewrap when it works, else a local run marked `fallback` in the result and on the tape.
+    Permissive,
+    /// Local runs only; needs `CPOS_SANDBOX_LOCAL_DEV=1` in the environment.
+    LocalDev,
+}
+
+/// The sandbox runner.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxSettings {
+    /// Run `sandbox`-routed actions and serve `POST /sandbox/validate`.
+    pub enabled: bool,
+    /// `strict`, `permissive` or `local-dev`.
+    pub mode: SandboxMode,
+    /// The bubblewrap binary (looked up in PATH when not absolute).
+    pub bwrap: PathBuf,
+    /// The workspace commands see at `/workspace`.
+    pub workspace: PathBuf,
+    /// Give commands a writable ephemeral copy of the workspace (else read-only).
+    pub writable_workspace: bool,
+    /// Allowlisted command prefixes (token lists).
+    pub allowed_commands: Vec<Vec<String>>,
+    /// Environment variables passed from the sidecar's environment (nothing else is).
+    pub env_allow: Vec<String>,
+    /// Extra host paths bound read-only at the same place (toolchains, e.g. `/opt/rust`).
+    pub ro_binds: Vec<PathBuf>,
+    /// Wall-clock limit per command; the whole process tree is killed.
+    pub timeout_ms: u64,
+    /// CPU seconds per command (RLIMIT_CPU).
+    pub cpu_seconds: u64,
+    /// Address space per process (RLIMIT_AS).
+    pub memory_bytes: u64,
+    /// Processes of the sandbox user (RLIMIT_NPROC; the sandbox runs as `run_as_uid` when the sidecar is root).
+    pub max_processes: u64,
+    /// Open files per process (RLIMIT_NOFILE).
+    pub max_open_files: u64,
+    /// Captured bytes per stream; the rest is counted and dropped.
+    pub max_output_bytes: usize,
+    /// The unprivileged uid/gid commands run as when the sidecar runs as root.
+    pub run_as_uid: u32,
+}
+
+impl Default for SandboxSettings {
+    fn default() -> Self {
+        let words = |s: &str| s.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        SandboxSettings {
+            enabled: true,
+            mode: SandboxMode::Strict,
+            bwrap: PathBuf::from("bwrap"),
+            workspace: PathBuf::from("."),
+            writable_workspace: true,
+            allowed_commands: [
+                "cargo test",
+                "pytest",
+                "python3 -m pytest",
+                "python -m pytest",
+                "npm test",
+                "npm run test",
+                "go test",
+                "make test",
+            ]
+            .into_iter()
+            .map(words)
+            .collect(),
+            env_allow: vec!["LANG".into(), "LC_ALL".into(), "TZ".into()],
+            ro_binds: Vec::new(),
+            timeout_ms: 120_000,
+            cpu_seconds: 120,
+            memory_bytes: 4 << 30,
+            max_processes: 256,
+            max_open_files: 1024,
+            max_output_bytes: 1 << 20,
+            run_as_uid: 65534,
+        }
+    }
 }
 
 /// The MCP gateway.
