@@ -58,6 +58,7 @@ fn benches(c: &mut Criterion) {
             protocol: Default::default(),
             tools_allow: Vec::new(),
             tools_deny: Vec::new(),
+            command: Vec::new(),
         })
         .collect();
     let table = RouteTable::build(&routes, None).unwrap();

@@ -54,7 +54,15 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     } else {
         None
     };
-    let routes = RouteTable::build(&config.routes, demo).map_err(anyhow::Error::msg)?;
+    // Stdio MCP servers are spawned and bridged to loopback HTTP here.
+    let mut route_configs = config.routes.clone();
+    for route in route_configs.iter_mut().filter(|r| r.upstream == "stdio") {
+        let addr = crate::mcp::stdio_upstream::start(&route.name, &route.command)
+            .await
+            .with_context(|| format!("route `{}`: starting its stdio MCP server", route.name))?;
+        route.upstream = format!("http://{addr}");
+    }
+    let routes = RouteTable::build(&route_configs, demo).map_err(anyhow::Error::msg)?;
     let upstream = UpstreamClient::new(&config.upstream).map_err(anyhow::Error::msg)?;
     let tls = match (&config.tls.cert_file, &config.tls.key_file) {
         (Some(cert), Some(key)) => Some(TlsAcceptor::from(

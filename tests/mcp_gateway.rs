@@ -615,3 +615,33 @@ async fn get_and_delete_pass_through_with_the_session() {
         .collect();
     assert!(methods.contains(&"DELETE".to_owned()));
 }
+
+#[test]
+fn serve_exposes_a_stdio_server_over_streamable_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let everything = everything_js();
+    let sidecar = Sidecar::start(
+        dir.path(),
+        &format!(
+            "[[routes]]\nname = \"everything-stdio\"\nprefix = \"/mcp\"\nupstream = \"stdio\"\n\
+             command = [\"node\", \"{}\", \"stdio\"]\nprotocol = \"mcp\"\ntools_deny = [\"get-env\"]\n",
+            everything.display()
+        ),
+    );
+    let steps = json!([
+        {"op": "list"},
+        {"op": "call", "name": "echo", "arguments": {"message": "bridged"}},
+        {"op": "call", "name": "get-sum", "arguments": {"a": 1, "b": 2}},
+        {"op": "call", "name": "get-env"},
+    ]);
+    let direct = client(json!({"transport": "stdio", "command": "node",
+        "args": [everything, "stdio"], "steps": steps}));
+    let proxied = client(http_plan(&sidecar.url("/mcp"), steps));
+    assert_eq!(direct["server"], proxied["server"]);
+    let mut expected = tool_names(&direct["steps"][0]);
+    expected.retain(|t| t != "get-env");
+    assert_eq!(tool_names(&proxied["steps"][0]), expected);
+    assert_eq!(direct["steps"][1]["result"], proxied["steps"][1]["result"]);
+    assert_eq!(direct["steps"][2]["result"], proxied["steps"][2]["result"]);
+    assert_eq!(proxied["steps"][3]["error"]["code"], -32011);
+}

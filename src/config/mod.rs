@@ -200,6 +200,10 @@ pub struct Route {
     /// MCP: tools removed from listings and refused (globs; wins over allow).
     #[serde(default)]
     pub tools_deny: Vec<String>,
+    /// With `upstream = "stdio"`: the MCP server command that `cpos serve`
+    /// spawns and exposes over streamable HTTP.
+    #[serde(default)]
+    pub command: Vec<String>,
 }
 
 /// What a route speaks.
@@ -517,6 +521,7 @@ impl Config {
                 protocol: Protocol::Http,
                 tools_allow: Vec::new(),
                 tools_deny: Vec::new(),
+                command: Vec::new(),
             }];
         }
         if let Some(dir) = &o.tape_dir {
@@ -546,8 +551,32 @@ impl Config {
                     route.prefix
                 ));
             }
+            if route.upstream == "stdio" {
+                if route.command.is_empty() || route.protocol != Protocol::Mcp {
+                    return bad(format!(
+                        "routes[{i}]: upstream = \"stdio\" needs protocol = \"mcp\" and a non-empty command = [\"server\", \"args\"…]"
+                    ));
+                }
+                continue;
+            }
+            if !route.command.is_empty() {
+                return bad(format!(
+                    "routes[{i}].command is only for upstream = \"stdio\""
+                ));
+            }
             crate::proxy::UpstreamTarget::parse(&route.upstream)
                 .map_err(|e| ConfigError::Semantic(format!("routes[{i}].upstream: {e}")))?;
+        }
+        if self.profile == Profile::Hardened && self.sandbox.mode != SandboxMode::Strict {
+            return bad(format!(
+                "sandbox.mode = {:?} is refused by the hardened profile; use \"strict\"",
+                self.sandbox.mode
+            ));
+        }
+        if self.sandbox.mode == SandboxMode::LocalDev
+            && std::env::var("CPOS_SANDBOX_LOCAL_DEV").as_deref() != Ok("1")
+        {
+            return bad("sandbox.mode = \"local-dev\" runs commands without isolation; it needs CPOS_SANDBOX_LOCAL_DEV=1 in the environment".into());
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ pub mod listing;
 pub mod pins;
 pub mod sse;
 pub mod stdio;
+pub mod stdio_upstream;
 pub mod tool_filter;
 
 pub use intercept::PinChange;

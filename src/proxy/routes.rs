@@ -154,6 +154,7 @@ mod tests {
             protocol: Protocol::Http,
             tools_allow: Vec::new(),
             tools_deny: Vec::new(),
+            command: Vec::new(),
         }
     }
 
