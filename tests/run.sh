@@ -6,13 +6,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # What the tests use beyond Rust: python3 (examples/python_client.py), curl
-# (`cpos sign --curl`), kill (procps), Node.js and npm (the MCP peers).
+# (`cpos sign --curl`), kill (procps), Node.js and npm (the MCP peers),
+# bubblewrap and git (the sandbox runner and diff validation).
 need_pkgs=()
 command -v python3 >/dev/null || need_pkgs+=(python3)
 command -v curl >/dev/null || need_pkgs+=(curl)
 command -v kill >/dev/null || need_pkgs+=(procps)
 command -v node >/dev/null || need_pkgs+=(nodejs)
 command -v npm >/dev/null || need_pkgs+=(npm)
+command -v bwrap >/dev/null || need_pkgs+=(bubblewrap)
+command -v git >/dev/null || need_pkgs+=(git)
+command -v pgrep >/dev/null || need_pkgs+=(procps)
+# Sandboxed commands see only the system's /usr: they need Debian's python3.
+[ -x /usr/bin/python3 ] || need_pkgs+=(python3)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing: ${need_pkgs[*]}"

@@ -192,7 +192,9 @@ impl Runner {
             .arg(if writable { "--bind" } else { "--ro-bind" })
             .arg(workspace)
             .arg(WORKSPACE)
-            .args(["--chdir", WORKSPACE, "--"])
+            // The sandbox's own root (where /etc, / live) read-only too:
+            // only /workspace (when writable) and /tmp take writes.
+            .args(["--remount-ro", "/", "--chdir", WORKSPACE, "--"])
             .args(argv);
         self.clean_env(&mut command, WORKSPACE);
         command
@@ -328,11 +330,13 @@ fn probe(settings: &SandboxSettings) -> Result<PathBuf, String> {
     let drop_root = unsafe { libc::geteuid() } == 0;
     let uid = settings.run_as_uid;
     if drop_root {
-        command.uid(uid).gid(uid);
-        // SAFETY: setgroups is async-signal-safe.
+        // SAFETY: setgroups, setgid and setuid are async-signal-safe.
         unsafe {
-            command.pre_exec(|| {
-                if libc::setgroups(0, std::ptr::null()) != 0 {
+            command.pre_exec(move || {
+                if libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setgid(uid) != 0
+                    || libc::setuid(uid) != 0
+                {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())

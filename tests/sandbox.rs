@@ -1,0 +1,241 @@
+//! The sandbox runner with real bubblewrap: isolation (no network, read-only
+//! system, no secrets), limits (timeout kills the tree, process limit stops a
+//! fork bomb, output cap), diff validation, and fail-closed strict mode.
+
+use std::path::{Path, PathBuf};
+
+use cpos::config::{SandboxMode, SandboxSettings};
+use cpos::sandbox::{validate, CommandPolicy, FailureKind, Runner};
+
+fn workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let scripts: &[(&str, &str)] = &[
+        ("net.py", "import socket, sys\ntry:\n    socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=2)\n    print('connected')\nexcept OSError as e:\n    print('refused', e)\n    sys.exit(3)\n"),
+        ("write.py", "import sys\nescaped = []\nfor p in sys.argv[1:]:\n    try:\n        open(p, 'w').write('x')\n        escaped.append(p)\n    except OSError:\n        pass\nopen('/workspace/ok.txt', 'w').write('ok')\nopen('/tmp/ok.txt', 'w').write('ok')\nprint('escaped', escaped)\nsys.exit(1 if escaped else 0)\n"),
+        ("env.py", "import os\nprint(sorted(os.environ))\nprint(os.environ.get('CPOS_TEST_SECRET', 'absent'))\n"),
+        ("tree.py", "import subprocess, time\nsubprocess.Popen(['sleep', '61.4242'])\ntime.sleep(60)\n"),
+        ("bomb.py", "import os, sys, time\nn = 0\nwhile n < 10000:\n    try:\n        pid = os.fork()\n    except OSError:\n        print('limited at', n)\n        sys.exit(0)\n    if pid == 0:\n        time.sleep(5)\n        os._exit(0)\n    n += 1\nprint('unlimited', n)\nsys.exit(1)\n"),
+        ("big.py", "import sys\nsys.stdout.write('y' * 5_000_000)\n"),
+        ("check.py", "import sys\ntext = open('greeting.txt').read()\nprint('greeting:', text.strip())\nsys.exit(0 if 'patched' in text else 7)\n"),
+        ("greeting.txt", "hello\n"),
+    ];
+    for (name, text) in scripts {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+fn settings(ws: &Path) -> SandboxSettings {
+    SandboxSettings {
+        workspace: ws.to_owned(),
+        allowed_commands: vec![vec!["python3".into()]],
+        timeout_ms: 20_000,
+        max_processes: 32,
+        ..SandboxSettings::default()
+    }
+}
+
+fn argv(s: &str) -> Vec<String> {
+    s.split(' ').map(str::to_owned).collect()
+}
+
+fn runner(ws: &Path) -> Runner {
+    let runner = Runner::new(settings(ws));
+    assert!(
+        runner.availability().is_ok(),
+        "bubblewrap must work here (tests/run.sh installs it): {:?}",
+        runner.availability()
+    );
+    runner
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn no_network_not_even_loopback() {
+    let ws = workspace();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let result = runner(ws.path())
+        .run(&["python3".into(), "net.py".into(), port], ws.path(), false)
+        .await
+        .unwrap();
+    assert_eq!(result.exit_code, Some(3), "{}", text(&result.stdout));
+    assert!(!result.fallback);
+}
+
+#[tokio::test]
+async fn nothing_outside_the_writable_area_can_be_written() {
+    let ws = workspace();
+    let copy = cpos::sandbox::workspace::ephemeral_copy(
+        ws.path(),
+        (unsafe { libc::geteuid() } == 0).then_some(65534),
+    )
+    .unwrap();
+    let host_file = ws.path().join("host.txt");
+    let args = format!(
+        "python3 write.py /usr/x /etc/x /x /proc/x {} /workspace/../x",
+        host_file.display()
+    );
+    let result = runner(ws.path())
+        .run(&argv(&args), &copy.path().join("ws"), true)
+        .await
+        .unwrap();
+    assert_eq!(
+        result.exit_code,
+        Some(0),
+        "{}{}",
+        text(&result.stdout),
+        text(&result.stderr)
+    );
+    assert!(!host_file.exists());
+    assert!(
+        copy.path().join("ws/ok.txt").exists(),
+        "the writable copy is writable"
+    );
+
+    // Read-only workspace: writing there fails too.
+    let ro = runner(ws.path())
+        .run(&argv("python3 write.py"), ws.path(), false)
+        .await
+        .unwrap();
+    assert_ne!(ro.exit_code, Some(0));
+    assert!(!ws.path().join("ok.txt").exists());
+}
+
+#[tokio::test]
+async fn the_sidecars_secrets_are_not_in_the_environment() {
+    let ws = workspace();
+    // SAFETY: set before the child is spawned; nothing else reads it concurrently.
+    unsafe { std::env::set_var("CPOS_TEST_SECRET", "hunter2-secret-value") };
+    let result = runner(ws.path())
+        .run(&argv("python3 env.py"), ws.path(), false)
+        .await
+        .unwrap();
+    let out = text(&result.stdout);
+    assert!(out.contains("absent"), "{out}");
+    assert!(!out.contains("hunter2"));
+    assert!(!out.contains("CPOS_TEST_SECRET"));
+}
+
+#[tokio::test]
+async fn a_timeout_kills_the_whole_tree() {
+    let ws = workspace();
+    let mut s = settings(ws.path());
+    s.timeout_ms = 1000;
+    let result = Runner::new(s)
+        .run(&argv("python3 tree.py"), ws.path(), false)
+        .await
+        .unwrap();
+    assert!(result.timed_out);
+    assert!(!result.passed());
+    assert!(result.duration.as_secs() < 30);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", "sleep 61.4242"])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "a child survived: {}",
+        text(&left.stdout)
+    );
+}
+
+#[tokio::test]
+async fn a_fork_bomb_is_stopped_by_the_process_limit() {
+    let ws = workspace();
+    let result = runner(ws.path())
+        .run(&argv("python3 bomb.py"), ws.path(), false)
+        .await
+        .unwrap();
+    let out = text(&result.stdout);
+    assert_eq!(result.exit_code, Some(0), "{out}{}", text(&result.stderr));
+    let n: u64 = out.trim().rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(n < 32, "{out}");
+}
+
+#[tokio::test]
+async fn output_beyond_the_cap_is_truncated_and_marked() {
+    let ws = workspace();
+    let mut s = settings(ws.path());
+    s.max_output_bytes = 65536;
+    let result = Runner::new(s)
+        .run(&argv("python3 big.py"), ws.path(), false)
+        .await
+        .unwrap();
+    assert!(result.passed());
+    assert!(result.truncated);
+    assert_eq!(result.stdout.len(), 65536);
+    assert_eq!(result.stdout_bytes, 5_000_000);
+}
+
+const GOOD_DIFF: &str =
+    "--- a/greeting.txt\n+++ b/greeting.txt\n@@ -1 +1 @@\n-hello\n+hello patched\n";
+const BAD_DIFF: &str = "--- a/greeting.txt\n+++ b/greeting.txt\n@@ -1 +1 @@\n-goodbye\n+nothing\n";
+
+fn policy() -> CommandPolicy {
+    CommandPolicy::new(vec![vec!["python3".into()]])
+}
+
+#[tokio::test]
+async fn diff_validation_passes_fails_and_names_the_failure() {
+    let ws = workspace();
+    let runner = runner(ws.path());
+    let check = vec![argv("python3 check.py")];
+
+    let passed = validate(&runner, &policy(), GOOD_DIFF, &check).await;
+    assert!(passed.passed, "{:?}", passed.message);
+    assert!(text(&passed.steps[0].result.stdout).contains("hello patched"));
+    // The workspace itself is untouched: the diff went to a copy.
+    assert_eq!(
+        std::fs::read_to_string(ws.path().join("greeting.txt")).unwrap(),
+        "hello\n"
+    );
+
+    let bad = validate(&runner, &policy(), BAD_DIFF, &check).await;
+    assert_eq!(bad.failure, Some(FailureKind::PatchApply));
+    assert!(bad.steps.is_empty());
+
+    let failing = validate(&runner, &policy(), "", &check).await;
+    assert_eq!(failing.failure, Some(FailureKind::ValidationCommand));
+    let retry = failing.retry().unwrap();
+    assert_eq!(retry["exit_code"], 7);
+    assert_eq!(retry["failure_kind"], "validation_command");
+    assert_eq!(retry["automatic_retry"], false);
+
+    let rejected = validate(&runner, &policy(), GOOD_DIFF, &[argv("bash -c true")]).await;
+    assert_eq!(rejected.failure, Some(FailureKind::PolicyRejected));
+    assert!(rejected.message.unwrap().contains("`bash`"));
+
+    // Metadata never holds output.
+    let meta = passed.metadata().to_string();
+    assert!(!meta.contains("hello patched"));
+}
+
+#[tokio::test]
+async fn strict_mode_without_bubblewrap_fails_closed_and_permissive_marks_its_fallback() {
+    let ws = workspace();
+    let mut s = settings(ws.path());
+    s.bwrap = PathBuf::from("/nonexistent/bwrap");
+    let strict = Runner::new(s.clone());
+    assert!(strict.availability().is_err());
+    let err = strict
+        .run(&argv("python3 check.py"), ws.path(), false)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot start"), "{err}");
+    let v = validate(&strict, &policy(), GOOD_DIFF, &[argv("python3 check.py")]).await;
+    assert_eq!(v.failure, Some(FailureKind::SandboxUnavailable));
+
+    s.mode = SandboxMode::Permissive;
+    let permissive = Runner::new(s);
+    let result = permissive
+        .run(&argv("python3 check.py"), ws.path(), false)
+        .await
+        .unwrap();
+    assert!(result.fallback);
+    assert_eq!(result.exit_code, Some(7));
+}
