@@ -25,6 +25,7 @@ use crate::metrics::{CodeLabels, RequestLabels, RouteLabels, RouteName};
 use crate::policy::{Decision, Route};
 use crate::problem::Problem;
 use crate::proxy::{ProxyBody, ResolvedRoute};
+use crate::sandbox::service::{SandboxService, VALIDATE_PATH};
 use crate::server::ConnInfo;
 use crate::state::AppState;
 use crate::tape::{ActionSummary, Outcome, TapeRecord};
@@ -43,6 +44,8 @@ struct Context {
     code: Option<&'static str>,
     /// Per-message decisions of an MCP batch.
     calls: Vec<CallRecord>,
+    /// Metadata-only details (sandbox runs).
+    detail: Option<serde_json::Value>,
     /// The upstream's status, when it was called.
     upstream_status: Option<u16>,
     gate: Option<&'static str>,
@@ -64,6 +67,8 @@ impl Context {
 enum Target<'a> {
     /// The adapter intake, by the sidecar itself.
     Adapter(&'a Adapter),
+    /// Diff validation in the sandbox, by the sidecar itself.
+    Sandbox(&'a SandboxService),
     /// An upstream route.
     Upstream(&'a ResolvedRoute),
 }
@@ -82,6 +87,7 @@ pub async fn handle(
         action: describe(&req, route.as_deref()),
         code: None,
         calls: Vec::new(),
+        detail: None,
         upstream_status: None,
         gate: None,
         client_ip: None,
@@ -133,6 +139,7 @@ pub async fn handle(
         risk: decision.as_ref().map(|d| d.risk.as_str()),
         route: decision.as_ref().map(|d| d.route.as_str()),
         reasons: decision.map(tape_reasons).unwrap_or_default(),
+        detail: ctx.detail.take(),
         ..TapeRecord::default()
     };
     let mut recorded = state.tape.record(record).await;
@@ -176,6 +183,18 @@ async fn decide_and_act(
     // 2. Target: the adapter intake is served here; the rest goes upstream.
     let target = match (&state.adapter, route) {
         (Some(adapter), _) if adapter.handles(head.uri.path()) => Target::Adapter(adapter),
+        _ if head.uri.path() == VALIDATE_PATH && head.method == Method::POST => {
+            match &state.sandbox {
+                Some(sandbox) => Target::Sandbox(sandbox),
+                None => {
+                    return Err(Problem::new(
+                        StatusCode::NOT_FOUND,
+                        "sandbox_disabled",
+                        "the sandbox runner is off on this sidecar; set sandbox.enabled = true",
+                    ))
+                }
+            }
+        }
         (_, Some(route)) => Target::Upstream(route),
         (_, None) => {
             return Err(Problem::new(
@@ -189,7 +208,7 @@ async fn decide_and_act(
     // 3. Body: JSON bodies are read (capped, with a deadline) to be hashed and
     //    classified, signed bodies to be verified; every other body streams.
     let inspect = match target {
-        Target::Adapter(_) => true,
+        Target::Adapter(_) | Target::Sandbox(_) => true,
         Target::Upstream(route) if route.mcp.is_some() => head.method == Method::POST,
         Target::Upstream(route) => {
             inspect::wants_inspection(route.inspect, &head.method, &head.headers)
@@ -235,6 +254,20 @@ async fn decide_and_act(
         // 5a. The adapter classifies and records intake contracts itself.
         Target::Adapter(adapter) => {
             return serve_adapter(state, adapter, &head, inspected.unwrap_or_default(), ctx);
+        }
+        // 5c. Diff validation runs in the sandbox; only metadata is recorded.
+        Target::Sandbox(sandbox) => {
+            ctx.action.kind = "sandbox.validate";
+            ctx.action.connector = "sandbox".into();
+            let validation = sandbox
+                .validate_body(&inspected.unwrap_or_default())
+                .await?;
+            ctx.detail = Some(validation.metadata());
+            ctx.code = validation.failure.map(|f| f.as_str());
+            return Ok(json_response(
+                StatusCode::OK,
+                &crate::sandbox::service::answer(&validation),
+            ));
         }
         Target::Upstream(route) => route,
     };

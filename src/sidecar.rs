@@ -101,7 +101,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         });
     }
     let pins = open_pins(&config)?;
+    let sandbox = config.sandbox.enabled.then(|| {
+        Arc::new(crate::sandbox::service::SandboxService::new(
+            &config.sandbox,
+        ))
+    });
     let app = Arc::new(AppState {
+        sandbox,
         pins,
         routes,
         gates,

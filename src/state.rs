@@ -22,6 +22,8 @@ pub struct AppState {
     pub policy: Arc<crate::policy::Policy>,
     /// The adapter intake, when enabled.
     pub adapter: Option<crate::intake::Adapter>,
+    /// The sandbox runner, when enabled.
+    pub sandbox: Option<Arc<crate::sandbox::service::SandboxService>>,
     /// MCP tool pins, when pinning is on.
     pub pins: Option<Arc<crate::mcp::PinStore>>,
     /// Pooled upstream client.

@@ -7,12 +7,17 @@ use std::path::{Path, PathBuf};
 use cpos::config::{SandboxMode, SandboxSettings};
 use cpos::sandbox::{validate, CommandPolicy, FailureKind, Runner};
 
+/// The process limit (RLIMIT_NPROC) counts every process of the sandbox
+/// user, so sandboxes running at once share it: the fork bomb would starve
+/// its neighbours. These tests take turns.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn workspace() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let scripts: &[(&str, &str)] = &[
         ("net.py", "import socket, sys\ntry:\n    socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=2)\n    print('connected')\nexcept OSError as e:\n    print('refused', e)\n    sys.exit(3)\n"),
         ("write.py", "import sys\nescaped = []\nfor p in sys.argv[1:]:\n    try:\n        open(p, 'w').write('x')\n        escaped.append(p)\n    except OSError:\n        pass\nopen('/workspace/ok.txt', 'w').write('ok')\nopen('/tmp/ok.txt', 'w').write('ok')\nprint('escaped', escaped)\nsys.exit(1 if escaped else 0)\n"),
-        ("env.py", "import os\nprint(sorted(os.environ))\nprint(os.environ.get('CPOS_TEST_SECRET', 'absent'))\n"),
+        ("env.py", "import os\nprint(sorted(os.environ))\nprint(os.environ.get('SANDBOX_TEST_SECRET_TOKEN', 'absent'))\n"),
         ("tree.py", "import subprocess, time\nsubprocess.Popen(['sleep', '61.4242'])\ntime.sleep(60)\n"),
         ("bomb.py", "import os, sys, time\nn = 0\nwhile n < 10000:\n    try:\n        pid = os.fork()\n    except OSError:\n        print('limited at', n)\n        sys.exit(0)\n    if pid == 0:\n        time.sleep(5)\n        os._exit(0)\n    n += 1\nprint('unlimited', n)\nsys.exit(1)\n"),
         ("big.py", "import sys\nsys.stdout.write('y' * 5_000_000)\n"),
@@ -55,6 +60,7 @@ fn text(bytes: &[u8]) -> String {
 
 #[tokio::test]
 async fn no_network_not_even_loopback() {
+    let _turn = SERIAL.lock().await;
     let ws = workspace();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
@@ -68,6 +74,7 @@ async fn no_network_not_even_loopback() {
 
 #[tokio::test]
 async fn nothing_outside_the_writable_area_can_be_written() {
+    let _turn = SERIAL.lock().await;
     let ws = workspace();
     let copy = cpos::sandbox::workspace::ephemeral_copy(
         ws.path(),
@@ -107,9 +114,10 @@ async fn nothing_outside_the_writable_area_can_be_written() {
 
 #[tokio::test]
 async fn the_sidecars_secrets_are_not_in_the_environment() {
+    let _turn = SERIAL.lock().await;
     let ws = workspace();
     // SAFETY: set before the child is spawned; nothing else reads it concurrently.
-    unsafe { std::env::set_var("CPOS_TEST_SECRET", "hunter2-secret-value") };
+    unsafe { std::env::set_var("SANDBOX_TEST_SECRET_TOKEN", "hunter2-secret-value") };
     let result = runner(ws.path())
         .run(&argv("python3 env.py"), ws.path(), false)
         .await
@@ -117,11 +125,12 @@ async fn the_sidecars_secrets_are_not_in_the_environment() {
     let out = text(&result.stdout);
     assert!(out.contains("absent"), "{out}");
     assert!(!out.contains("hunter2"));
-    assert!(!out.contains("CPOS_TEST_SECRET"));
+    assert!(!out.contains("SANDBOX_TEST_SECRET_TOKEN"));
 }
 
 #[tokio::test]
 async fn a_timeout_kills_the_whole_tree() {
+    let _turn = SERIAL.lock().await;
     let ws = workspace();
     let mut s = settings(ws.path());
     s.timeout_ms = 1000;
@@ -146,6 +155,7 @@ async fn a_timeout_kills_the_whole_tree() {
 
 #[tokio::test]
 async fn a_fork_bomb_is_stopped_by_the_process_limit() {
+    let _turn = SERIAL.lock().await;
     let ws = workspace();
     let result = runner(ws.path())
         .run(&argv("python3 bomb.py"), ws.path(), false)
@@ -159,6 +169,7 @@ async fn a_fork_bomb_is_stopped_by_the_process_limit() {
 
 #[tokio::test]
 async fn output_beyond_the_cap_is_truncated_and_marked() {
+    let _turn = SERIAL.lock().await;
     let ws = workspace();
     let mut s = settings(ws.path());
     s.max_output_bytes = 65536;
@@ -182,6 +193,7 @@ fn policy() -> CommandPolicy {
 
 #[tokio::test]
 async fn diff_validation_passes_fails_and_names_the_failure() {
+    let _turn = SERIAL.lock().await;
     let ws = workspace();
     let runner = runner(ws.path());
     let check = vec![argv("python3 check.py")];
@@ -217,6 +229,7 @@ async fn diff_validation_passes_fails_and_names_the_failure() {
 
 #[tokio::test]
 async fn strict_mode_without_bubblewrap_fails_closed_and_permissive_marks_its_fallback() {
+    let _turn = SERIAL.lock().await;
     let ws = workspace();
     let mut s = settings(ws.path());
     s.bwrap = PathBuf::from("/nonexistent/bwrap");
@@ -238,4 +251,80 @@ async fn strict_mode_without_bubblewrap_fails_closed_and_permissive_marks_its_fa
         .unwrap();
     assert!(result.fallback);
     assert_eq!(result.exit_code, Some(7));
+}
+
+#[path = "common/mod.rs"]
+mod common;
+
+#[tokio::test]
+async fn validate_over_http_and_the_cli_and_the_tape_holds_no_output() {
+    let _turn = SERIAL.lock().await;
+    let ws = workspace();
+    let dir = tempfile::tempdir().unwrap();
+    let sidecar = common::Sidecar::start(
+        dir.path(),
+        &format!(
+            "[sandbox]\nworkspace = \"{}\"\nallowed_commands = [[\"python3\"]]\n",
+            ws.path().display()
+        ),
+    );
+    let client = common::http1();
+    let url = sidecar.url("/sandbox/validate");
+    let body = |diff: &str| {
+        serde_json::json!({"diff": diff, "commands": [["python3", "check.py"]]}).to_string()
+    };
+    let passed = common::post_json(&client, &url, &body(GOOD_DIFF))
+        .await
+        .json();
+    assert_eq!(passed["passed"], true, "{passed}");
+    assert!(passed["steps"][0]["stdout"]
+        .as_str()
+        .unwrap()
+        .contains("hello patched"));
+    let bad = common::post_json(&client, &url, &body(BAD_DIFF))
+        .await
+        .json();
+    assert_eq!(bad["failure_kind"], "patch_apply");
+    let failing = common::post_json(&client, &url, &body("")).await.json();
+    assert_eq!(failing["failure_kind"], "validation_command");
+    assert_eq!(failing["retry"]["exit_code"], 7);
+    let shell = serde_json::json!({"diff": "", "commands": ["python3 check.py | tee x"]});
+    let refused = common::post_json(&client, &url, &shell.to_string()).await;
+    assert_eq!(refused.status, 422);
+    assert_eq!(refused.json()["error"], "policy_rejected");
+    assert_eq!(refused.json()["token"], "|");
+
+    let tape = sidecar.tape();
+    let runs: Vec<_> = tape
+        .iter()
+        .filter(|r| r["action"]["kind"] == "sandbox.validate")
+        .collect();
+    assert_eq!(runs.len(), 4);
+    assert_eq!(runs[0]["detail"]["passed"], true);
+    assert_eq!(runs[1]["outcome"]["code"], "patch_apply");
+    assert!(runs[0]["detail"]["steps"][0]["stdout_sha256"].is_string());
+    let text = sidecar.tape_text();
+    for output in ["hello patched", "greeting:", "goodbye"] {
+        assert!(!text.contains(output), "`{output}` reached the tape");
+    }
+
+    // The same through the CLI.
+    let diff = dir.path().join("fix.diff");
+    std::fs::write(&diff, GOOD_DIFF).unwrap();
+    let config = dir.path().join("cpos.toml");
+    let (code, out, err) = common::cpos(
+        &[
+            "sandbox",
+            "validate",
+            "--config",
+            config.to_str().unwrap(),
+            "--diff",
+            diff.to_str().unwrap(),
+            "--command",
+            "python3 check.py",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("hello patched"));
 }

@@ -4,6 +4,7 @@ mod config_cmd;
 mod mcp_cmd;
 mod policy_cmd;
 mod preflight_cmd;
+mod sandbox_cmd;
 mod secret_scan_cmd;
 mod serve;
 mod sign_cmd;
@@ -36,6 +37,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Interpose on a stdio MCP server for a local agent: `cpos stdio -- <server command>`.
     Stdio(stdio_cmd::StdioArgs),
+    /// Sandbox runner: validate a diff, check bubblewrap.
+    #[command(subcommand)]
+    Sandbox(sandbox_cmd::SandboxCommand),
     /// MCP gateway operations: tool pins.
     #[command(subcommand)]
     Mcp(mcp_cmd::McpCommand),
@@ -81,6 +85,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Stdio(args) => stdio_cmd::run(args),
         Command::Mcp(cmd) => mcp_cmd::run(cmd),
+        Command::Sandbox(cmd) => sandbox_cmd::run(cmd),
         Command::Preflight(args) => preflight_cmd::run(args),
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::SecretScan(args) => secret_scan_cmd::run(args),

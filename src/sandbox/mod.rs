@@ -11,3 +11,4 @@ pub mod validate;
 pub mod workspace;
 
 pub use validate::{validate, FailureKind, Validation};
+pub mod service;

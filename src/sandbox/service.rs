@@ -1,0 +1,98 @@
+//! `POST /sandbox/validate` on the data plane: a diff and validation
+//! commands in, pass/fail with a failure kind, per-command results and retry
+//! metadata out. Command output goes back to the caller only; the tape gets
+//! [`Validation::metadata`].
+
+use serde_json::{json, Value};
+
+use super::{validate, CommandPolicy, Runner, Validation};
+use crate::config::SandboxSettings;
+use crate::problem::Problem;
+use http::StatusCode;
+
+/// The path served.
+pub const VALIDATE_PATH: &str = "/sandbox/validate";
+
+/// The runner and the command allowlist, built once from the settings.
+pub struct SandboxService {
+    /// Runs commands.
+    pub runner: Runner,
+    /// Which commands may run.
+    pub policy: CommandPolicy,
+}
+
+impl SandboxService {
+    /// Builds the service (probing bubblewrap once).
+    pub fn new(settings: &SandboxSettings) -> SandboxService {
+        SandboxService {
+            policy: CommandPolicy::new(settings.allowed_commands.clone()),
+            runner: Runner::new(settings.clone()),
+        }
+    }
+
+    /// Validates the request body `{"diff": "...", "commands": [["pytest","-q"], "cargo test"]}`.
+    pub async fn validate_body(&self, body: &[u8]) -> Result<Validation, Problem> {
+        let bad = |msg: String| Problem::new(StatusCode::BAD_REQUEST, "invalid_request", msg);
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| bad(format!("the body must be JSON ({e})")))?;
+        let diff = value
+            .get("diff")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let Some(items) = value.get("commands").and_then(Value::as_array) else {
+            return Err(bad(
+                "`commands` must be a list of argv arrays or command strings".into(),
+            ));
+        };
+        let mut commands = Vec::with_capacity(items.len());
+        for item in items {
+            let argv = match item {
+                Value::String(line) => match self.policy.split(line) {
+                    Ok(argv) => argv,
+                    Err(rejected) => {
+                        return Err(Problem::new(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            "policy_rejected",
+                            rejected.to_string(),
+                        )
+                        .with("token", rejected.token.into()))
+                    }
+                },
+                Value::Array(words) => words
+                    .iter()
+                    .map(|w| w.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| bad("an argv array must hold strings only".into()))?,
+                _ => return Err(bad("each command is an argv array or a string".into())),
+            };
+            commands.push(argv);
+        }
+        Ok(validate(&self.runner, &self.policy, diff, &commands).await)
+    }
+}
+
+/// The caller's answer: the metadata plus output, which only the caller sees.
+pub fn answer(validation: &Validation) -> Value {
+    let steps: Vec<Value> = validation
+        .steps
+        .iter()
+        .map(|step| {
+            let mut m = step.result.metadata();
+            m["argv"] = json!(step.argv);
+            m["stdout"] = String::from_utf8_lossy(&step.result.stdout).into();
+            m["stderr"] = String::from_utf8_lossy(&step.result.stderr).into();
+            m
+        })
+        .collect();
+    json!({
+        "ok": validation.passed,
+        "passed": validation.passed,
+        "failure_kind": validation.failure.map(|f| f.as_str()),
+        "message": validation.message,
+        "retry": validation.retry(),
+        "diff_sha256": validation.diff_sha256,
+        "diff_bytes": validation.diff_bytes,
+        "apply_output": validation.apply_output,
+        "steps": steps,
+    })
+}
