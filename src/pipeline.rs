@@ -253,7 +253,7 @@ async fn decide_and_act(
     let route = match target {
         // 5a. The adapter classifies and records intake contracts itself.
         Target::Adapter(adapter) => {
-            return serve_adapter(state, adapter, &head, inspected.unwrap_or_default(), ctx);
+            return serve_adapter(state, adapter, &head, inspected.unwrap_or_default(), ctx).await;
         }
         // 5c. Diff validation runs in the sandbox; only metadata is recorded.
         Target::Sandbox(sandbox) => {
@@ -317,6 +317,7 @@ async fn decide_and_act(
         ctx.code = note.code;
         ctx.calls = note.calls;
         ctx.upstream_status = note.upstream_status;
+        ctx.detail = note.detail;
         return result;
     }
 
@@ -379,7 +380,7 @@ async fn decide_and_act(
 }
 
 /// Serves an adapter request and notes what it did for the tape.
-fn serve_adapter(
+async fn serve_adapter(
     state: &AppState,
     adapter: &Adapter,
     head: &http::request::Parts,
@@ -394,8 +395,23 @@ fn serve_adapter(
     ctx.action.contract_sha256 = note.contract_sha256;
     ctx.action.command_count = note.command_count;
     ctx.action.changed_file_count = note.changed_file_count;
+    let sandboxed = note
+        .decision
+        .as_ref()
+        .is_some_and(|d| d.route == Route::Sandbox)
+        && ctx.action.kind == "intake.command_request";
     ctx.decision = note.decision;
-    result.map(|value| json_response(StatusCode::OK, &value))
+    let mut value = result?;
+    // A command request the policy routes to the sandbox runs there now and
+    // is answered with its execution result (output to the caller only).
+    if let (true, Some(sandbox)) = (sandboxed, &state.sandbox) {
+        let validation = sandbox.run_command_request(&body).await;
+        ctx.detail = Some(validation.metadata());
+        ctx.code = validation.failure.map(|f| f.as_str());
+        value["status"] = "sandbox_executed".into();
+        value["execution_result"] = crate::sandbox::service::execution_result(&validation);
+    }
+    Ok(json_response(StatusCode::OK, &value))
 }
 
 /// The refusal for a decision that does not allow forwarding.

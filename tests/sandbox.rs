@@ -328,3 +328,83 @@ async fn validate_over_http_and_the_cli_and_the_tape_holds_no_output() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("hello patched"));
 }
+
+#[tokio::test]
+async fn sandbox_routed_command_requests_and_mcp_command_tools_run_in_the_sandbox() {
+    let _turn = SERIAL.lock().await;
+    let ws = workspace();
+    std::fs::write(
+        ws.path().join("Makefile"),
+        "test:\n\t@echo all tests passed\n",
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The MCP upstream does not exist: a sandboxed call never goes there.
+    let sidecar = common::Sidecar::start(
+        dir.path(),
+        &format!(
+            "[adapter]\nenabled = true\n\n[sandbox]\nworkspace = \"{}\"\n\
+             command_tools = [{{ connector = \"tools\", tool = \"run_tests\", argv_argument = \"argv\" }}]\n\n\
+             [[routes]]\nname = \"tools\"\nprefix = \"/mcp\"\nupstream = \"http://127.0.0.1:9\"\nprotocol = \"mcp\"\n",
+            ws.path().display()
+        ),
+    );
+    let client = common::http1();
+    let call = |argv: serde_json::Value| {
+        serde_json::json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+            "params": {"name": "run_tests", "arguments": {"argv": argv}}})
+        .to_string()
+    };
+    let ran = common::post_json(
+        &client,
+        &sidecar.url("/mcp"),
+        &call(serde_json::json!(["make", "test"])),
+    )
+    .await
+    .json();
+    assert_eq!(ran["id"], 5);
+    assert_eq!(ran["result"]["isError"], false, "{ran}");
+    assert!(ran["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("all tests passed"));
+
+    let denied = common::post_json(
+        &client,
+        &sidecar.url("/mcp"),
+        &call(serde_json::json!(["rm", "-rf", "/"])),
+    )
+    .await
+    .json();
+    assert_eq!(
+        denied["error"]["data"]["error"], "policy_denied",
+        "{denied}"
+    );
+
+    let intake = serde_json::json!({"agent_name": "me", "event_type": "command_request",
+        "commands": ["make test"]});
+    let answer = common::post_json(
+        &client,
+        &sidecar.url("/agent-adapter/intake"),
+        &intake.to_string(),
+    )
+    .await
+    .json();
+    assert_eq!(answer["status"], "sandbox_executed", "{answer}");
+    let result = &answer["execution_result"];
+    assert_eq!(result["event_type"], "execution_result");
+    assert_eq!(result["status"], "passed");
+    assert!(result["steps"][0]["stdout"]
+        .as_str()
+        .unwrap()
+        .contains("all tests passed"));
+
+    let tape = sidecar.tape();
+    let sandboxed: Vec<_> = tape
+        .iter()
+        .filter(|r| r["detail"]["steps"].is_array())
+        .collect();
+    assert_eq!(sandboxed.len(), 2);
+    assert!(sandboxed.iter().all(|r| r["route"] == "sandbox"));
+    assert!(!sidecar.tape_text().contains("all tests passed"));
+}

@@ -264,6 +264,21 @@ pub struct SandboxSettings {
     pub max_output_bytes: usize,
     /// The unprivileged uid/gid commands run as when the sidecar runs as root.
     pub run_as_uid: u32,
+    /// MCP tools whose calls are commands: routed `sandbox`, they run here
+    /// instead of upstream, and the output is the tool result.
+    pub command_tools: Vec<CommandTool>,
+}
+
+/// An MCP tool that runs a command.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandTool {
+    /// The MCP route (connector) name.
+    pub connector: String,
+    /// The tool name.
+    pub tool: String,
+    /// The argument holding the argv (an array of strings, or a command string).
+    pub argv_argument: String,
 }
 
 impl Default for SandboxSettings {
@@ -297,6 +312,7 @@ impl Default for SandboxSettings {
             max_open_files: 1024,
             max_output_bytes: 1 << 20,
             run_as_uid: 65534,
+            command_tools: Vec::new(),
         }
     }
 }

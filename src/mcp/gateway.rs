@@ -38,6 +38,8 @@ pub struct McpNote {
     pub calls: Vec<CallRecord>,
     /// The upstream's status, when it was called.
     pub upstream_status: Option<u16>,
+    /// Metadata of a command tool's sandbox run.
+    pub detail: Option<Value>,
 }
 
 /// The decision on one message of a batch.
@@ -85,8 +87,28 @@ pub async fn post(
             request_id.to_owned()
         }
     };
-    let errors = plan.errors(&env, decision_id);
+    let mut errors = plan.errors(&env, decision_id);
     take_note(&env, &plan, note, decision_id);
+
+    // 2b. Command tools routed to the sandbox run there; their result
+    //     replaces the refusal.
+    if let Some(sandbox) = &state.sandbox {
+        for (message, verdict) in env.messages.iter().zip(&plan.verdicts) {
+            let Some(argv) = sandbox_argv(state, &listing.connector, message, verdict) else {
+                continue;
+            };
+            let validation = sandbox.run_argv(argv).await;
+            let id = message.id().cloned().unwrap_or(Value::Null);
+            let answer = command_tool_result(id.clone(), &validation);
+            if let Some(slot) = errors.iter_mut().find(|e| e["id"] == id) {
+                *slot = answer;
+            }
+            if !env.batch {
+                note.code = validation.failure.map(|f| f.as_str());
+                note.detail = Some(validation.metadata());
+            }
+        }
+    }
 
     // 3. Answer here what was refused; forward the rest.
     let Some(forward) = plan.forward_body(&env, &body) else {
@@ -144,6 +166,63 @@ pub async fn post(
         return Ok(json_response(StatusCode::OK, &Value::Array(errors)));
     }
     Ok(Response::from_parts(parts, body))
+}
+
+/// The argv of a `tools/call` to a configured command tool that the policy
+/// routed to the sandbox.
+fn sandbox_argv(
+    state: &AppState,
+    connector: &str,
+    message: &jsonrpc::Message,
+    verdict: &super::intercept::Verdict,
+) -> Option<Vec<String>> {
+    let decision = verdict.decision.as_ref()?;
+    if decision.route != crate::policy::Route::Sandbox {
+        return None;
+    }
+    let tool = verdict.summary.tool.as_deref()?;
+    let spec = state
+        .config
+        .sandbox
+        .command_tools
+        .iter()
+        .find(|t| t.connector == connector && t.tool == tool)?;
+    let value = message
+        .params()?
+        .get("arguments")?
+        .get(&spec.argv_argument)?;
+    match value {
+        Value::Array(words) => words
+            .iter()
+            .map(|w| w.as_str().map(str::to_owned))
+            .collect(),
+        Value::String(line) => shlex::split(line),
+        _ => None,
+    }
+}
+
+/// A `tools/call` result carrying a sandbox run's output.
+fn command_tool_result(id: Value, validation: &crate::sandbox::Validation) -> Value {
+    let mut text = String::new();
+    for step in &validation.steps {
+        text.push_str(&String::from_utf8_lossy(&step.result.stdout));
+        text.push_str(&String::from_utf8_lossy(&step.result.stderr));
+    }
+    if let Some(message) = &validation.message {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(message);
+    }
+    serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "result": {
+            "content": [{"type": "text", "text": text}],
+            "isError": !validation.passed,
+            "structuredContent": crate::sandbox::service::execution_result(validation),
+        },
+    })
 }
 
 /// Reads a whole upstream body of at most [`MAX_RESPONSE_BYTES`].

@@ -71,6 +71,48 @@ impl SandboxService {
     }
 }
 
+impl SandboxService {
+    /// Runs the commands of an adapter `command_request` (already classified
+    /// `sandbox`) on an ephemeral copy of the workspace.
+    pub async fn run_command_request(&self, body: &[u8]) -> Validation {
+        let payload: Value = serde_json::from_slice(body).unwrap_or_default();
+        let lines: Vec<&str> = payload
+            .get("commands")
+            .and_then(Value::as_array)
+            .map(|c| c.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let mut commands = Vec::with_capacity(lines.len());
+        for line in lines {
+            match self.policy.split(line) {
+                Ok(argv) => commands.push(argv),
+                Err(rejected) => {
+                    return Validation::rejected(rejected.to_string());
+                }
+            }
+        }
+        validate(&self.runner, &self.policy, "", &commands).await
+    }
+
+    /// Runs one argv (an MCP command tool's) on an ephemeral copy of the workspace.
+    pub async fn run_argv(&self, argv: Vec<String>) -> Validation {
+        validate(&self.runner, &self.policy, "", &[argv]).await
+    }
+}
+
+/// The adapter's `execution_result`: the original's shape, output included
+/// for the caller.
+pub fn execution_result(validation: &Validation) -> Value {
+    let mut result = answer(validation);
+    result["event_type"] = "execution_result".into();
+    result["status"] = if validation.passed {
+        "passed"
+    } else {
+        "failed"
+    }
+    .into();
+    result
+}
+
 /// The caller's answer: the metadata plus output, which only the caller sees.
 pub fn answer(validation: &Validation) -> Value {
     let steps: Vec<Value> = validation

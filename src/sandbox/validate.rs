@@ -73,6 +73,19 @@ pub struct Validation {
 }
 
 impl Validation {
+    /// A validation refused before anything ran.
+    pub fn rejected(message: String) -> Validation {
+        Validation {
+            passed: false,
+            failure: Some(FailureKind::PolicyRejected),
+            message: Some(message),
+            steps: Vec::new(),
+            diff_bytes: 0,
+            diff_sha256: hex::encode(Sha256::digest(b"")),
+            apply_output: None,
+        }
+    }
+
     /// Metadata only: for the tape.
     pub fn metadata(&self) -> serde_json::Value {
         serde_json::json!({
