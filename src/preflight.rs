@@ -193,6 +193,17 @@ pub fn run(config: &Config) -> Report {
         },
     );
 
+    if config.sandbox.enabled {
+        let runner = crate::sandbox::Runner::new(config.sandbox.clone());
+        let strict = config.sandbox.mode == crate::config::SandboxMode::Strict;
+        let (ok, message) = match runner.availability() {
+            Ok(bwrap) => (true, format!("{} works here (mode {:?})", bwrap.display(), config.sandbox.mode)),
+            Err(why) if strict => (false, format!("{why}; strict mode refuses every sandbox run (sandbox_unavailable) until bubblewrap works (Debian: apt-get install bubblewrap)")),
+            Err(why) => (false, format!("{why}; mode {:?} runs commands WITHOUT isolation", config.sandbox.mode)),
+        };
+        check("sandbox_available", ok, must(hardened), message);
+    }
+
     let ok = checks
         .iter()
         .all(|c| c.ok || c.severity != Severity::Critical);
