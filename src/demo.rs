@@ -13,31 +13,19 @@ use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use sha2::{Digest, Sha256};
-use tokio::net::TcpListener;
 
 use crate::proxy::ProxyBody;
 
 /// Starts the demo upstream on an ephemeral loopback port.
 pub async fn start() -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let _ = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service_fn(handle))
-                    .await;
-            });
+    crate::server::loopback::serve(|req| async move {
+        match handle(req).await {
+            Ok(response) => response,
+            Err(never) => match never {},
         }
-    });
-    Ok(addr)
+    })
+    .await
 }
 
 async fn handle(req: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {

@@ -90,17 +90,10 @@ impl Interposer {
             command: String::new(),
             reason: "no command given".into(),
         })?;
-        let mut child = Command::new(program)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| StdioError::Spawn {
-                command: program.clone(),
-                reason: e.to_string(),
-            })?;
+        let mut child = spawn_server(program, args).map_err(|e| StdioError::Spawn {
+            command: program.clone(),
+            reason: e.to_string(),
+        })?;
         let (Some(server_in), Some(server_out)) = (child.stdin.take(), child.stdout.take()) else {
             return Err(StdioError::Spawn {
                 command: program.clone(),
@@ -378,6 +371,18 @@ async fn stop(child: &mut Child, terminate: bool) -> std::io::Result<std::proces
             child.wait().await
         }
     }
+}
+
+/// Starts an MCP server with piped stdin/stdout and its stderr passed
+/// through; killed if its handle is dropped.
+pub fn spawn_server(program: &str, args: &[String]) -> std::io::Result<Child> {
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
 }
 
 /// Reads one newline-terminated line into `buf`, capped at `limit` bytes.

@@ -13,7 +13,6 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,13 +21,9 @@ use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
-use tokio::process::{ChildStdin, Command};
+use tokio::process::ChildStdin;
 use tokio::sync::{broadcast, oneshot};
 
 use super::jsonrpc::{self, Shape};
@@ -51,13 +46,7 @@ pub async fn start(name: &str, command: &[String]) -> std::io::Result<SocketAddr
     let (program, args) = command
         .split_first()
         .ok_or_else(|| std::io::Error::other("empty command"))?;
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
+    let mut child = super::stdio::spawn_server(program, args)
         .map_err(|e| std::io::Error::other(format!("could not start `{program}`: {e}")))?;
     let stdout = child
         .stdout
@@ -100,26 +89,11 @@ pub async fn start(name: &str, command: &[String]) -> std::io::Result<SocketAddr
         }
     });
 
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let bridge = bridge.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req| {
-                    let bridge = bridge.clone();
-                    async move { Ok::<_, Infallible>(bridge.handle(req).await) }
-                });
-                let _ = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    Ok(addr)
+    crate::server::loopback::serve(move |req| {
+        let bridge = bridge.clone();
+        async move { bridge.handle(req).await }
+    })
+    .await
 }
 
 fn exited_error(id: Value, how: &str) -> Value {

@@ -3,6 +3,7 @@
 //! timeouts, and graceful draining on shutdown.
 
 mod activity;
+pub mod loopback;
 pub mod tls;
 
 use std::convert::Infallible;
