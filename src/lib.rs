@@ -9,6 +9,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod escalation;
 pub mod gate;
 pub mod inspect;
 pub mod intake;

@@ -134,6 +134,23 @@ impl Metrics {
         })
     }
 
+    /// Refusal counts by code, read back from the exposition (for the
+    /// dashboard; not on the request path).
+    pub fn refusal_counts(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut counts = serde_json::Map::new();
+        for line in self.render().lines() {
+            let Some(rest) = line.strip_prefix("cpos_refusals_total{code=\"") else {
+                continue;
+            };
+            if let Some((code, value)) = rest.split_once("\"} ") {
+                if let Ok(n) = value.trim().parse::<f64>() {
+                    counts.insert(code.to_owned(), (n as u64).into());
+                }
+            }
+        }
+        counts
+    }
+
     /// Renders the Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(8192);

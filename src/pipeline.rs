@@ -15,6 +15,7 @@ use hyper::body::Incoming;
 use sha2::{Digest, Sha256};
 
 use crate::action::{ActionContract, Kind};
+use crate::escalation::gate::escalate;
 use crate::gate::scopes::Plane;
 use crate::gate::{Admission, Refusal};
 use crate::inspect;
@@ -362,9 +363,24 @@ async fn decide_and_act(
     }
     let decision = ctx.decision.insert(state.policy.classify(&contract));
 
-    // 6. Act on the decision: only `allow` reaches the upstream.
-    if let Some(problem) = refusal_for(decision) {
-        return Err(problem);
+    // 6. Act on the decision: `allow` reaches the upstream, and so does a
+    //    `human` call a person approves in the escalation queue.
+    match (&state.escalations, decision.route) {
+        (Some(queue), Route::Human) => {
+            let agent = contract
+                .agent
+                .as_deref()
+                .or(ctx.admission.as_ref().and_then(|a| a.principal.as_deref()));
+            let decision = decision.clone();
+            escalate(queue, agent, &ctx.action, &decision)
+                .await
+                .map_err(|not| escalation_problem(not, &decision))?;
+        }
+        _ => {
+            if let Some(problem) = refusal_for(decision) {
+                return Err(problem);
+            }
+        }
     }
     let req = Request::from_parts(head, body);
     let response = state
@@ -412,6 +428,30 @@ async fn serve_adapter(
         value["execution_result"] = crate::sandbox::service::execution_result(&validation);
     }
     Ok(json_response(StatusCode::OK, &value))
+}
+
+/// The refusal of an escalated call that was not approved.
+fn escalation_problem(not: crate::escalation::gate::NotApproved, decision: &Decision) -> Problem {
+    let mut problem = Problem::new(not.status, not.code, not.message).with(
+        "decision",
+        serde_json::json!({
+            "route": decision.route,
+            "risk": decision.risk,
+            "reasons": decision.reasons,
+            "rules": decision.rules,
+        }),
+    );
+    if let Some(entry) = not.entry {
+        problem = problem.with("escalation_id", entry.id.into());
+        problem = problem.with("escalation_status", entry.status.as_str().into());
+    }
+    if not.code == "escalation_pending" {
+        problem = problem.with("retry_after_seconds", 30.into());
+        problem
+            .headers
+            .push((header::RETRY_AFTER, HeaderValue::from_static("30")));
+    }
+    problem
 }
 
 /// The refusal for a decision that does not allow forwarding.

@@ -106,7 +106,17 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             &config.sandbox,
         ))
     });
+    let escalations = if config.escalation.enabled {
+        let store = crate::escalation::FileStore::open(&config.escalation.store_file)?;
+        Some(Arc::new(crate::escalation::Queue::open(
+            config.escalation.clone(),
+            Box::new(store),
+        )?))
+    } else {
+        None
+    };
     let app = Arc::new(AppState {
+        escalations,
         sandbox,
         pins,
         routes,

@@ -22,6 +22,8 @@ pub struct AppState {
     pub policy: Arc<crate::policy::Policy>,
     /// The adapter intake, when enabled.
     pub adapter: Option<crate::intake::Adapter>,
+    /// The human escalation queue, when enabled.
+    pub escalations: Option<Arc<crate::escalation::Queue>>,
     /// The sandbox runner, when enabled.
     pub sandbox: Option<Arc<crate::sandbox::service::SandboxService>>,
     /// MCP tool pins, when pinning is on.

@@ -292,7 +292,10 @@ async fn approve_reject_scoreboard_and_restart() {
 async fn proxied_tool_calls_are_classified_and_refused_before_the_upstream() {
     let dir = tempfile::tempdir().unwrap();
     let (up, state) = upstream::start().await;
-    let sidecar = Sidecar::start(dir.path(), &route(up));
+    let sidecar = Sidecar::start(
+        dir.path(),
+        &format!("{}\n[escalation]\nmode = \"async\"\n", route(up)),
+    );
     let client = http1();
     let url = sidecar.url("/tools/exec");
 
@@ -306,7 +309,7 @@ async fn proxied_tool_calls_are_classified_and_refused_before_the_upstream() {
     let a = post_json(&client, &url, r#"{"command": "git push origin main"}"#).await;
     assert_eq!(
         (a.status, a.json()["error"].as_str().unwrap()),
-        (403, "human_approval_required")
+        (403, "escalation_pending")
     );
     assert_eq!(
         state.hits.load(Ordering::SeqCst),
@@ -345,7 +348,7 @@ async fn http_tool_apis_get_tool_rules_and_per_tool_rate_limits() {
     let sidecar = Sidecar::start(
         dir.path(),
         &format!(
-            "[gates.rate_limit]\nenabled = true\nrequests = 100\nmutation_requests = 100\n[[gates.rate_limit.overrides]]\ntool = \"write_*\"\nrequests = 1\nmutation_requests = 1\n\n[gates.auth]\nmode = \"bearer\"\ntoken_file = \"{}\"\n\n[[routes]]\nname = \"tools\"\nprefix = \"/\"\nupstream = \"http://{up}\"\ntool_path_prefix = \"/tools/\"\n",
+            "[gates.rate_limit]\nenabled = true\nrequests = 100\nmutation_requests = 100\n[[gates.rate_limit.overrides]]\ntool = \"write_*\"\nrequests = 1\nmutation_requests = 1\n\n[gates.auth]\nmode = \"bearer\"\ntoken_file = \"{}\"\n\n[[routes]]\nname = \"tools\"\nprefix = \"/\"\nupstream = \"http://{up}\"\ntool_path_prefix = \"/tools/\"\n\n[escalation]\nmode = \"async\"\n",
             {
                 let token = dir.path().join("token");
                 std::fs::write(&token, "tok-123456").unwrap();

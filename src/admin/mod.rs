@@ -11,6 +11,9 @@ use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 
+mod escalations;
+mod ui;
+
 use crate::gate::scopes::Plane;
 use crate::gate::Refusal;
 use crate::pipeline::{json_response, tape_unavailable, EMPTY_SHA256};
@@ -22,24 +25,26 @@ use crate::tape::{ActionSummary, Outcome, Recovery, TapeRecord};
 /// Largest admin request body (decisions are small JSON documents).
 const MAX_ADMIN_BODY: usize = 64 * 1024;
 
-/// Runs the gate chain for an admin request.
+/// Runs the gate chain for an admin request; returns who it is and the
+/// (small) body.
 async fn admit(
     state: &AdminState,
     conn: &ConnInfo,
     head: &mut http::request::Parts,
     body: Incoming,
-) -> Result<(), Refusal> {
+) -> Result<(crate::gate::Admission, Bytes), Refusal> {
     let gates = &state.app.gates;
     let mut admission = gates.admit(conn, head)?;
-    let sha = if gates.signs_body() {
-        let bytes = crate::inspect::read_body(body, MAX_ADMIN_BODY, state.app.body_read_timeout)
-            .await
-            .map_err(|problem| Refusal::new("auth", problem))?;
-        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))
-    } else {
+    let bytes = crate::inspect::read_body(body, MAX_ADMIN_BODY, state.app.body_read_timeout)
+        .await
+        .map_err(|problem| Refusal::new("auth", problem))?;
+    let sha = if bytes.is_empty() {
         EMPTY_SHA256.to_owned()
+    } else {
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))
     };
-    gates.authenticate(Plane::Admin, head, &sha, &mut admission)
+    gates.authenticate(Plane::Admin, head, &sha, &mut admission)?;
+    Ok((admission, bytes))
 }
 
 /// Records an admin refusal on the tape and answers it.
@@ -104,8 +109,18 @@ pub async fn handle(
     }
     let started = std::time::Instant::now();
     let (mut head, body) = req.into_parts();
-    if let Err(refusal) = admit(&state, &conn, &mut head, body).await {
-        return refuse(&state, refusal, &head, started).await;
+    let (admission, body) = match admit(&state, &conn, &mut head, body).await {
+        Ok(admitted) => admitted,
+        Err(refusal) => return refuse(&state, refusal, &head, started).await,
+    };
+    let path = head.uri.path().to_owned();
+    if path == "/escalations"
+        || path.starts_with("/escalations/")
+        || path == "/ui"
+        || path.starts_with("/ui/")
+    {
+        let who = admission.principal.as_deref().unwrap_or("admin").to_owned();
+        return escalations::handle(&state, &head, &body, &who).await;
     }
     let req = Request::from_parts(head, ());
     if req.method() != Method::GET && req.method() != Method::HEAD {

@@ -56,6 +56,9 @@ pub struct Config {
     /// The sandbox runner behind the `sandbox` route.
     #[serde(default)]
     pub sandbox: SandboxSettings,
+    /// The human escalation queue behind the `human` route.
+    #[serde(default)]
+    pub escalation: EscalationSettings,
     /// The decision tape.
     pub tape: TapeSettings,
     /// The admin plane.
@@ -215,6 +218,43 @@ pub enum Protocol {
     Http,
     /// MCP streamable HTTP.
     Mcp,
+}
+
+/// The human escalation queue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EscalationSettings {
+    /// Queue `human`-routed calls (off: they are refused with `human_approval_required`).
+    pub enabled: bool,
+    /// `hold` (the call waits) or `async` (answered at once; retry after approval).
+    pub mode: crate::escalation::Mode,
+    /// How long a held call waits for a decision.
+    pub hold_timeout_ms: u64,
+    /// How long an async entry stays decidable.
+    pub pending_ttl_ms: u64,
+    /// How long an async approval lets the identical call through (once).
+    pub approval_ttl_ms: u64,
+    /// The local store (JSON lines).
+    pub store_file: PathBuf,
+    /// POSTed (metadata, HMAC-signed) when an entry is created.
+    pub webhook_url: Option<String>,
+    /// The webhook's HMAC secret.
+    pub webhook_secret_file: Option<PathBuf>,
+}
+
+impl Default for EscalationSettings {
+    fn default() -> Self {
+        EscalationSettings {
+            enabled: true,
+            mode: crate::escalation::Mode::Hold,
+            hold_timeout_ms: 300_000,
+            pending_ttl_ms: 86_400_000,
+            approval_ttl_ms: 600_000,
+            store_file: PathBuf::from("cpos-data/escalations.jsonl"),
+            webhook_url: None,
+            webhook_secret_file: None,
+        }
+    }
 }
 
 /// How the sandbox runs commands.

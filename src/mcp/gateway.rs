@@ -79,7 +79,33 @@ pub async fn post(
         pins: listing.pins.as_deref(),
         pin_change: state.config.mcp.pin_changes,
     };
-    let plan = review(&env, &connector, &state.policy, agent);
+    let mut plan = review(&env, &connector, &state.policy, agent);
+    // 2a. Requests the policy routes to a person wait in the escalation
+    //     queue (hold) or are answered with its id (async).
+    if let Some(queue) = &state.escalations {
+        for verdict in &mut plan.verdicts {
+            let Some(decision) = verdict.decision.as_ref() else {
+                continue;
+            };
+            if decision.route != crate::policy::Route::Human {
+                continue;
+            }
+            let decision = decision.clone();
+            match crate::escalation::gate::escalate(queue, agent, &verdict.summary, &decision).await
+            {
+                Ok(_) => verdict.refusal = None,
+                Err(not) => {
+                    if let Some(refusal) = verdict.refusal.as_mut() {
+                        refusal.code = not.code;
+                        refusal.message = match &not.entry {
+                            Some(entry) => format!("{} (escalation {})", not.message, entry.id),
+                            None => not.message,
+                        };
+                    }
+                }
+            }
+        }
+    }
     let decision_id = |i: usize| {
         if env.batch {
             format!("{request_id}.{i}")

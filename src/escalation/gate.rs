@@ -1,0 +1,108 @@
+//! The `human` route on the request path: find a one-time async approval,
+//! or create an entry and hold the call / answer with its id.
+
+use http::StatusCode;
+use sha2::{Digest, Sha256};
+
+use super::{Entry, Mode, Queue, Status};
+use crate::policy::Decision;
+use crate::tape::ActionSummary;
+
+/// Why an escalated call does not go ahead (now).
+#[derive(Debug)]
+pub struct NotApproved {
+    /// HTTP status for HTTP routes.
+    pub status: StatusCode,
+    /// Stable code: `escalation_rejected`, `escalation_expired`,
+    /// `escalation_cancelled`, `escalation_pending`, `escalation_unavailable`.
+    pub code: &'static str,
+    /// What happened and what to do.
+    pub message: String,
+    /// The entry, when there is one.
+    pub entry: Option<Entry>,
+}
+
+/// SHA-256 naming the exact call: who, what target, which arguments.
+pub fn action_sha256(agent: Option<&str>, action: &ActionSummary) -> String {
+    let key = serde_json::json!({
+        "agent": agent,
+        "kind": action.kind,
+        "connector": action.connector,
+        "tool": action.tool,
+        "method": action.method,
+        "path": action.path,
+        "query_sha256": action.query_sha256,
+        "body_sha256": action.body_sha256,
+        "arg_sha256": action.arg_sha256,
+        "rpc_method": action.rpc_method,
+    });
+    hex::encode(Sha256::digest(key.to_string().as_bytes()))
+}
+
+/// Escalates a call the policy routed to `human`: `Ok` when a person has
+/// approved it (now, while held, or earlier for the identical async call).
+pub async fn escalate(
+    queue: &Queue,
+    agent: Option<&str>,
+    action: &ActionSummary,
+    decision: &Decision,
+) -> Result<Entry, NotApproved> {
+    let hash = action_sha256(agent, action);
+    if let Some(entry) = queue.take_approval(agent, &hash) {
+        return Ok(entry);
+    }
+    let summary = serde_json::to_value(action).unwrap_or_default();
+    let entry = queue
+        .create(
+            agent.map(str::to_owned),
+            summary,
+            hash,
+            decision.risk.as_str(),
+            decision.reasons.clone(),
+        )
+        .map_err(|e| NotApproved {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "escalation_unavailable",
+            message: format!("the escalation queue cannot record this call ({e}); it is refused"),
+            entry: None,
+        })?;
+    tracing::info!(id = %entry.id, mode = ?entry.mode, reasons = ?entry.reasons, "call escalated to a person");
+    if queue.mode() == Mode::Async {
+        return Err(NotApproved {
+            status: StatusCode::FORBIDDEN,
+            code: "escalation_pending",
+            message: format!(
+                "this call needs a person's approval ({}); escalation {} is pending — retry the identical call after it is approved",
+                decision.reasons.join(", "),
+                entry.id
+            ),
+            entry: Some(entry),
+        });
+    }
+    let decided = queue.hold(&entry.id).await;
+    let why = decided.reason.clone().unwrap_or_default();
+    let (status, code, message) = match decided.status {
+        Status::Approved => return Ok(decided),
+        Status::Rejected => (
+            StatusCode::FORBIDDEN,
+            "escalation_rejected",
+            format!("a person rejected this call: {why}"),
+        ),
+        Status::Expired => (
+            StatusCode::FORBIDDEN,
+            "escalation_expired",
+            "nobody decided on this call within the hold timeout; it was not run".to_owned(),
+        ),
+        Status::Pending | Status::Cancelled => (
+            StatusCode::FORBIDDEN,
+            "escalation_cancelled",
+            format!("the escalation ended without a decision: {why}"),
+        ),
+    };
+    Err(NotApproved {
+        status,
+        code,
+        message,
+        entry: Some(decided),
+    })
+}

@@ -1,0 +1,309 @@
+//! The human escalation queue: a call the policy routes to `human` waits
+//! here for a person. In *hold* mode the call stays open until approve
+//! (forwarded exactly once), reject (refused with the reason) or the hold
+//! timeout (expired); a client that goes away cancels its entry. In *async*
+//! mode the call is answered at once with the escalation id, and after
+//! approval the identical call (same agent, same action hash) passes once
+//! within the approval's TTL.
+
+pub mod entry;
+pub mod gate;
+pub mod store;
+pub mod webhook;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, oneshot};
+
+pub use entry::{Entry, Mode, Status};
+pub use store::{EscalationStore, FileStore, StoreError};
+
+use crate::config::EscalationSettings;
+
+/// A decision that cannot be taken.
+#[derive(Debug)]
+pub enum DecideError {
+    /// No such entry.
+    NotFound,
+    /// The entry is no longer pending; its current state.
+    NotPending(Box<Entry>),
+    /// The store failed.
+    Store(StoreError),
+}
+
+/// The queue: entries in memory, persisted through the store.
+pub struct Queue {
+    settings: EscalationSettings,
+    store: Box<dyn EscalationStore>,
+    entries: Mutex<HashMap<String, Entry>>,
+    waiters: Mutex<HashMap<String, oneshot::Sender<Entry>>>,
+    events: broadcast::Sender<String>,
+    webhook: Option<webhook::Webhook>,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Queue {
+    /// Opens the queue over `store`, restoring every saved entry.
+    pub fn open(
+        settings: EscalationSettings,
+        store: Box<dyn EscalationStore>,
+    ) -> Result<Queue, StoreError> {
+        let mut entries = HashMap::new();
+        for mut entry in store.load()? {
+            // A held call did not survive the restart; its entry did.
+            if entry.status == Status::Pending && entry.mode == Mode::Hold {
+                entry.status = Status::Cancelled;
+                entry.reason = Some("the sidecar restarted while the call was held".into());
+                store.save(&entry)?;
+            }
+            entries.insert(entry.id.clone(), entry);
+        }
+        let webhook = webhook::Webhook::from_settings(&settings);
+        Ok(Queue {
+            settings,
+            store,
+            entries: Mutex::new(entries),
+            waiters: Mutex::new(HashMap::new()),
+            events: broadcast::channel(256).0,
+            webhook,
+        })
+    }
+
+    /// The configured mode.
+    pub fn mode(&self) -> Mode {
+        self.settings.mode
+    }
+
+    /// Live changes, as JSON entries (for the dashboard's SSE).
+    pub fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.events.subscribe()
+    }
+
+    fn publish(&self, entry: &Entry) -> Result<(), StoreError> {
+        self.store.save(entry)?;
+        let _ = self
+            .events
+            .send(serde_json::to_string(entry).unwrap_or_default());
+        Ok(())
+    }
+
+    /// Creates a pending entry.
+    pub fn create(
+        &self,
+        agent: Option<String>,
+        action: serde_json::Value,
+        action_sha256: String,
+        risk: &str,
+        reasons: Vec<String>,
+    ) -> Result<Entry, StoreError> {
+        let now = now_ms();
+        let timeout = match self.settings.mode {
+            Mode::Hold => self.settings.hold_timeout_ms,
+            Mode::Async => self.settings.pending_ttl_ms,
+        };
+        let entry = Entry {
+            id: format!("esc_{}", &crate::client::fresh_nonce()[..16]),
+            created_at: crate::tape::now_rfc3339(),
+            created_ms: now,
+            expires_ms: now + timeout,
+            agent,
+            action,
+            action_sha256,
+            risk: risk.to_owned(),
+            reasons,
+            mode: self.settings.mode,
+            status: Status::Pending,
+            decided_by: None,
+            decided_at: None,
+            reason: None,
+            approval_expires_ms: None,
+            used: false,
+        };
+        self.publish(&entry)?;
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(entry.id.clone(), entry.clone());
+        if let Some(webhook) = &self.webhook {
+            webhook.notify(&entry);
+        }
+        Ok(entry)
+    }
+
+    /// Waits for the decision on a held entry; a timeout expires it. Drop
+    /// the future (client gone) and the entry is cancelled.
+    pub async fn hold(&self, id: &str) -> Entry {
+        let (tx, rx) = oneshot::channel();
+        self.waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_owned(), tx);
+        let mut guard = CancelOnDrop {
+            queue: self,
+            id,
+            armed: true,
+        };
+        let timeout = Duration::from_millis(self.settings.hold_timeout_ms);
+        let outcome = tokio::time::timeout(timeout, rx).await;
+        guard.armed = false;
+        match outcome {
+            Ok(Ok(entry)) => entry,
+            _ => self.finish(id, Status::Expired, "no decision within the hold timeout"),
+        }
+    }
+
+    /// Ends a pending entry without a person (expiry, cancellation).
+    fn finish(&self, id: &str, status: Status, why: &str) -> Entry {
+        self.waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(entry) = entries.get_mut(id) else {
+            return Entry::gone(id);
+        };
+        if entry.status == Status::Pending {
+            entry.status = status;
+            entry.reason = Some(why.into());
+            entry.decided_at = Some(crate::tape::now_rfc3339());
+            if let Err(e) = self.publish(entry) {
+                tracing::error!(error = %e, "escalation store write failed");
+            }
+        }
+        entry.clone()
+    }
+
+    /// A person's decision. Rejections need a reason.
+    pub fn decide(
+        &self,
+        id: &str,
+        approve: bool,
+        by: &str,
+        reason: Option<String>,
+    ) -> Result<Entry, DecideError> {
+        let decided = {
+            let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = entries.get_mut(id).ok_or(DecideError::NotFound)?;
+            if entry.status == Status::Pending
+                && entry.mode == Mode::Async
+                && now_ms() > entry.expires_ms
+            {
+                entry.status = Status::Expired;
+            }
+            if entry.status != Status::Pending {
+                return Err(DecideError::NotPending(Box::new(entry.clone())));
+            }
+            entry.status = if approve {
+                Status::Approved
+            } else {
+                Status::Rejected
+            };
+            entry.decided_by = Some(by.to_owned());
+            entry.decided_at = Some(crate::tape::now_rfc3339());
+            entry.reason = reason;
+            if approve && entry.mode == Mode::Async {
+                entry.approval_expires_ms = Some(now_ms() + self.settings.approval_ttl_ms);
+            }
+            self.publish(entry).map_err(DecideError::Store)?;
+            entry.clone()
+        };
+        let waiter = self
+            .waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        if let Some(tx) = waiter {
+            let _ = tx.send(decided.clone());
+        }
+        Ok(decided)
+    }
+
+    /// Async mode: consumes the approval of the identical call, if any.
+    pub fn take_approval(&self, agent: Option<&str>, action_sha256: &str) -> Option<Entry> {
+        let now = now_ms();
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = entries.values_mut().find(|e| {
+            e.mode == Mode::Async
+                && e.status == Status::Approved
+                && !e.used
+                && e.action_sha256 == action_sha256
+                && e.agent.as_deref() == agent
+                && e.approval_expires_ms.is_some_and(|t| now <= t)
+        })?;
+        entry.used = true;
+        if let Err(e) = self.publish(entry) {
+            tracing::error!(error = %e, "escalation store write failed");
+        }
+        Some(entry.clone())
+    }
+
+    /// Entries, newest first, optionally of one status.
+    pub fn list(&self, status: Option<Status>) -> Vec<Entry> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<Entry> = entries
+            .values()
+            .filter(|e| status.is_none_or(|s| e.status == s))
+            .cloned()
+            .collect();
+        out.sort_by_key(|e| std::cmp::Reverse(e.created_ms));
+        out
+    }
+
+    /// One entry.
+    pub fn get(&self, id: &str) -> Option<Entry> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+}
+
+impl Entry {
+    fn gone(id: &str) -> Entry {
+        Entry {
+            id: id.to_owned(),
+            created_at: String::new(),
+            created_ms: 0,
+            expires_ms: 0,
+            agent: None,
+            action: serde_json::Value::Null,
+            action_sha256: String::new(),
+            risk: String::new(),
+            reasons: Vec::new(),
+            mode: Mode::Hold,
+            status: Status::Cancelled,
+            decided_by: None,
+            decided_at: None,
+            reason: None,
+            approval_expires_ms: None,
+            used: false,
+        }
+    }
+}
+
+/// Cancels a held entry when the waiting request is dropped.
+struct CancelOnDrop<'a> {
+    queue: &'a Queue,
+    id: &'a str,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.queue.finish(
+                self.id,
+                Status::Cancelled,
+                "the client disconnected while held",
+            );
+        }
+    }
+}
