@@ -1,0 +1,251 @@
+//! The human escalation queue end to end: a held call waits for a person's
+//! decision made from another connection; async approvals let the identical
+//! call through once; entries survive a restart; decisions need credentials.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::{http1, post_json, upstream, Sidecar};
+use serde_json::{json, Value};
+
+const RISKY: &str = r#"{"command": "git push origin main"}"#;
+
+fn config(up: std::net::SocketAddr, extra: &str) -> String {
+    format!(
+        "[[routes]]\nname = \"tools\"\nprefix = \"/\"\nupstream = \"http://{up}\"\ntool_path_prefix = \"/tools/\"\n\n[escalation]\n{extra}\n"
+    )
+}
+
+async fn admin_get(sidecar: &Sidecar, path: &str) -> Value {
+    common::get(&http1(), &sidecar.admin_url(path)).await.json()
+}
+
+async fn pending_id(sidecar: &Sidecar) -> String {
+    for _ in 0..200 {
+        let list = admin_get(sidecar, "/escalations?status=pending").await;
+        if let Some(id) = list["escalations"][0]["id"].as_str() {
+            return id.to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no pending escalation appeared");
+}
+
+async fn decide(sidecar: &Sidecar, id: &str, verb: &str, body: Value) -> common::Answer {
+    post_json(
+        &http1(),
+        &sidecar.admin_url(&format!("/escalations/{id}/{verb}")),
+        &body.to_string(),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_call_is_forwarded_once_on_approval_and_refused_on_rejection() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, state) = upstream::start().await;
+    let sidecar = Sidecar::start(dir.path(), &config(up, ""));
+    let url = sidecar.url("/tools/exec");
+
+    // Approve from another connection while the call is held.
+    let held = tokio::spawn({
+        let url = url.clone();
+        async move { post_json(&http1(), &url, RISKY).await }
+    });
+    let id = pending_id(&sidecar).await;
+    assert_eq!(
+        state.hits.load(Ordering::SeqCst),
+        0,
+        "nothing forwarded while held"
+    );
+    let entry = admin_get(&sidecar, &format!("/escalations/{id}")).await;
+    assert_eq!(entry["escalation"]["action"]["tool"], "exec");
+    assert!(
+        !entry.to_string().contains("git push"),
+        "entries hold metadata only"
+    );
+    let approved = decide(&sidecar, &id, "approve", json!({"by": "alice"})).await;
+    assert_eq!(approved.status, 200);
+    let answer = held.await.unwrap();
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_eq!(
+        state.hits.load(Ordering::SeqCst),
+        1,
+        "forwarded exactly once"
+    );
+    // Deciding again: 409 with the current status.
+    let again = decide(&sidecar, &id, "reject", json!({"reason": "too late"})).await;
+    assert_eq!(again.status, 409);
+    assert_eq!(again.json()["status"], "approved");
+
+    // Reject: the refusal carries the reason; the upstream is not called.
+    let held = tokio::spawn({
+        let url = url.clone();
+        async move { post_json(&http1(), &url, RISKY).await }
+    });
+    let id = pending_id(&sidecar).await;
+    let no_reason = decide(&sidecar, &id, "reject", json!({})).await;
+    assert_eq!(no_reason.json()["error"], "reason_required");
+    decide(
+        &sidecar,
+        &id,
+        "reject",
+        json!({"reason": "not on a Friday"}),
+    )
+    .await;
+    let answer = held.await.unwrap();
+    assert_eq!(answer.status, 403);
+    let v = answer.json();
+    assert_eq!(v["error"], "escalation_rejected");
+    assert!(v["message"].as_str().unwrap().contains("not on a Friday"));
+    assert_eq!(state.hits.load(Ordering::SeqCst), 1);
+
+    let decisions: Vec<_> = sidecar
+        .tape()
+        .into_iter()
+        .filter(|r| r["event"] == "escalation_decided")
+        .map(|r| r["detail"]["status"].clone())
+        .collect();
+    assert_eq!(decisions, [json!("approved"), json!("rejected")]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_call_expires_and_a_disconnected_client_cancels_its_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, state) = upstream::start().await;
+    let sidecar = Sidecar::start(dir.path(), &config(up, "hold_timeout_ms = 600"));
+    let url = sidecar.url("/tools/exec");
+    let expired = post_json(&http1(), &url, RISKY).await;
+    assert_eq!(expired.json()["error"], "escalation_expired");
+    let list = admin_get(&sidecar, "/escalations?status=expired").await;
+    assert_eq!(list["count"], 1);
+
+    let dir2 = tempfile::tempdir().unwrap();
+    let sidecar = Sidecar::start(dir2.path(), &config(up, "hold_timeout_ms = 60000"));
+    let url = sidecar.url("/tools/exec");
+    let held = tokio::spawn(async move { post_json(&http1(), &url, RISKY).await });
+    let id = pending_id(&sidecar).await;
+    held.abort();
+    let _ = held.await;
+    let mut status = Value::Null;
+    for _ in 0..200 {
+        status = admin_get(&sidecar, &format!("/escalations/{id}")).await["escalation"]["status"]
+            .clone();
+        if status == "cancelled" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(status, "cancelled");
+    // Approving it now changes nothing: the upstream is never called.
+    assert_eq!(
+        decide(&sidecar, &id, "approve", json!({})).await.status,
+        409
+    );
+    assert_eq!(state.hits.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn async_approval_lets_the_identical_call_through_once_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, state) = upstream::start().await;
+    let extra = config(up, "mode = \"async\"");
+    let mut sidecar = Sidecar::start(dir.path(), &extra);
+    let url = sidecar.url("/tools/exec");
+    let first = post_json(&http1(), &url, RISKY).await;
+    assert_eq!(first.status, 403);
+    assert!(first.headers.contains_key("retry-after"));
+    let id = first.json()["escalation_id"].as_str().unwrap().to_owned();
+
+    // Entries survive a restart, pending and decided alike.
+    sidecar.terminate();
+    drop(sidecar);
+    let sidecar = Sidecar::start(dir.path(), &extra);
+    let url = sidecar.url("/tools/exec");
+    assert_eq!(
+        admin_get(&sidecar, &format!("/escalations/{id}")).await["escalation"]["status"],
+        "pending"
+    );
+    assert_eq!(
+        decide(&sidecar, &id, "approve", json!({})).await.status,
+        200
+    );
+
+    let different = post_json(&http1(), &url, r#"{"command": "git push origin release"}"#).await;
+    assert_eq!(different.json()["error"], "escalation_pending");
+    let identical = post_json(&http1(), &url, RISKY).await;
+    assert_eq!(identical.status, 200);
+    assert_eq!(state.hits.load(Ordering::SeqCst), 1);
+    let once_more = post_json(&http1(), &url, RISKY).await;
+    assert_eq!(once_more.json()["error"], "escalation_pending");
+    assert_eq!(state.hits.load(Ordering::SeqCst), 1);
+
+    drop(sidecar);
+    let sidecar = Sidecar::start(dir.path(), &extra);
+    let decided = admin_get(&sidecar, &format!("/escalations/{id}")).await;
+    assert_eq!(decided["escalation"]["status"], "approved");
+    assert_eq!(decided["escalation"]["used"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn decisions_need_the_decide_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, _) = upstream::start().await;
+    let token = dir.path().join("token");
+    std::fs::write(&token, "reader-token-123456").unwrap();
+    let scopes = dir.path().join("scopes");
+    std::fs::write(&scopes, "escalations:read").unwrap();
+    let extra = format!(
+        "{}\nmode = \"async\"\n\n[gates.auth]\nmode = \"bearer\"\ntoken_file = \"{}\"\nscopes_file = \"{}\"\n",
+        config(up, ""),
+        token.display(),
+        scopes.display()
+    );
+    let sidecar = Sidecar::start(dir.path(), &extra);
+    let client = http1();
+    let post = |url: String, auth: Option<&'static str>| {
+        let mut req = http::Request::post(url).header("content-type", "application/json");
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        req.body(http_body_util::Full::new(bytes::Bytes::from_static(
+            RISKY.as_bytes(),
+        )))
+        .unwrap()
+    };
+    let answer = common::collect(
+        client
+            .request(post(
+                sidecar.url("/tools/exec"),
+                Some("Bearer reader-token-123456"),
+            ))
+            .await
+            .unwrap(),
+    )
+    .await;
+    let id = answer.json()["escalation_id"].as_str().unwrap().to_owned();
+    let url = sidecar.admin_url(&format!("/escalations/{id}/approve"));
+    let anonymous = common::collect(client.request(post(url.clone(), None)).await.unwrap()).await;
+    assert_eq!(anonymous.status, 401);
+    let reader = common::collect(
+        client
+            .request(post(url, Some("Bearer reader-token-123456")))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        reader.status,
+        403,
+        "{}",
+        String::from_utf8_lossy(&reader.body)
+    );
+    assert_eq!(reader.json()["required_scope"], "escalations:decide");
+}
