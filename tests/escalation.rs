@@ -249,3 +249,64 @@ async fn decisions_need_the_decide_scope() {
     );
     assert_eq!(reader.json()["required_scope"], "escalations:decide");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_lists_and_decides() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, state) = upstream::start().await;
+    let sidecar = Sidecar::start(dir.path(), &config(up, ""));
+    let url = sidecar.url("/tools/exec");
+    let held = tokio::spawn(async move { post_json(&http1(), &url, RISKY).await });
+    let id = pending_id(&sidecar).await;
+    let admin = format!("http://{}", sidecar.admin);
+    let path = dir.path().to_owned();
+    let cli = move |args: Vec<String>| {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            common::cpos(&args, &path)
+        })
+    };
+    let (code, out, err) = cli(vec![
+        "escalations".into(),
+        "--admin".into(),
+        admin.clone(),
+        "list".into(),
+        "--status".into(),
+        "pending".into(),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&id) && out.contains("pending") && out.contains("tool exec"),
+        "{out}"
+    );
+    let (code, out, err) = cli(vec![
+        "escalations".into(),
+        "--admin".into(),
+        admin.clone(),
+        "approve".into(),
+        id.clone(),
+        "--by".into(),
+        "ops".into(),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(held.await.unwrap().status, 200);
+    assert_eq!(state.hits.load(Ordering::SeqCst), 1);
+    let (code, _, err) = cli(vec![
+        "escalations".into(),
+        "--admin".into(),
+        admin,
+        "reject".into(),
+        id,
+        "--reason".into(),
+        "x".into(),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(code, 1);
+    assert!(err.contains("escalation_not_pending"), "{err}");
+}

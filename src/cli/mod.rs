@@ -1,6 +1,7 @@
 //! Command-line interface: one binary, several jobs. `anyhow` lives here only.
 
 mod config_cmd;
+mod escalations_cmd;
 mod mcp_cmd;
 mod policy_cmd;
 mod preflight_cmd;
@@ -37,6 +38,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Interpose on a stdio MCP server for a local agent: `cpos stdio -- <server command>`.
     Stdio(stdio_cmd::StdioArgs),
+    /// The human escalation queue: list, show, approve, reject (through the admin API).
+    Escalations(escalations_cmd::EscalationsArgs),
     /// Sandbox runner: validate a diff, check bubblewrap.
     #[command(subcommand)]
     Sandbox(sandbox_cmd::SandboxCommand),
@@ -86,6 +89,7 @@ pub fn main() -> ExitCode {
         Command::Stdio(args) => stdio_cmd::run(args),
         Command::Mcp(cmd) => mcp_cmd::run(cmd),
         Command::Sandbox(cmd) => sandbox_cmd::run(cmd),
+        Command::Escalations(args) => escalations_cmd::run(args),
         Command::Preflight(args) => preflight_cmd::run(args),
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::SecretScan(args) => secret_scan_cmd::run(args),
