@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 # What the tests use beyond Rust: python3 (examples/python_client.py), curl
 # (`cpos sign --curl`), kill (procps), Node.js and npm (the MCP peers),
-# bubblewrap and git (the sandbox runner and diff validation).
+# bubblewrap and git (the sandbox runner and diff validation), Chromium and
+# ChromeDriver (the dashboard's browser test).
 need_pkgs=()
 command -v python3 >/dev/null || need_pkgs+=(python3)
 command -v curl >/dev/null || need_pkgs+=(curl)
@@ -17,6 +18,8 @@ command -v npm >/dev/null || need_pkgs+=(npm)
 command -v bwrap >/dev/null || need_pkgs+=(bubblewrap)
 command -v git >/dev/null || need_pkgs+=(git)
 command -v pgrep >/dev/null || need_pkgs+=(procps)
+command -v chromium >/dev/null || need_pkgs+=(chromium)
+command -v chromedriver >/dev/null || need_pkgs+=(chromium-driver)
 # Sandboxed commands see only the system's /usr: they need Debian's python3.
 [ -x /usr/bin/python3 ] || need_pkgs+=(python3)
 if [ ${#need_pkgs[@]} -gt 0 ]; then

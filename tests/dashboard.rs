@@ -1,0 +1,129 @@
+//! The dashboard in a real browser: headless Chromium (Debian `chromium`,
+//! driven through `chromedriver` by the fantoccini WebDriver client) opens
+//! `/ui`, sees a held call appear without reloading, clicks Approve, and the
+//! held request completes.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::{http1, post_json, upstream, Sidecar};
+use fantoccini::{ClientBuilder, Locator};
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_chromedriver() -> (Driver, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver must be installed (tests/run.sh installs chromium-driver)");
+    let driver = Driver(child);
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return (driver, port);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("chromedriver did not start");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_call_appears_live_and_approve_in_the_browser_releases_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, state) = upstream::start().await;
+    let sidecar = Sidecar::start(
+        dir.path(),
+        &format!(
+            "[[routes]]\nname = \"tools\"\nprefix = \"/\"\nupstream = \"http://{up}\"\ntool_path_prefix = \"/tools/\"\n"
+        ),
+    );
+    let (_driver, port) = start_chromedriver();
+    let profile = dir.path().join("chromium-profile");
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-quic", "--no-first-run", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync",
+                     format!("--user-data-dir={}", profile.display())],
+        }),
+    );
+    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a WebDriver session with headless Chromium");
+
+    browser.goto(&sidecar.admin_url("/ui")).await.unwrap();
+    // The page is live before the call is made: it must appear without a reload.
+    browser
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::XPath("//div[@id='status' and text()='live']"))
+        .await
+        .expect("the dashboard connects its event stream");
+    assert!(browser
+        .find_all(Locator::Css("button.approve"))
+        .await
+        .unwrap()
+        .is_empty());
+
+    let url = sidecar.url("/tools/exec");
+    let held = tokio::spawn(async move {
+        post_json(&http1(), &url, r#"{"command": "git push origin main"}"#).await
+    });
+    let approve = browser
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("button.approve"))
+        .await
+        .expect("the held call appears on the page without reloading");
+    let row = browser
+        .find(Locator::Css("#pending tr"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        row.contains("tool exec") && row.contains("git_publish"),
+        "{row}"
+    );
+    assert_eq!(state.hits.load(Ordering::SeqCst), 0);
+    approve.click().await.unwrap();
+
+    let answer = tokio::time::timeout(Duration::from_secs(20), held)
+        .await
+        .expect("the held request completes after Approve")
+        .unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(state.hits.load(Ordering::SeqCst), 1);
+    // The decision moves to the recent list, live.
+    browser
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::XPath(
+            "//tbody[@id='decided']//td[text()='approved']",
+        ))
+        .await
+        .expect("the decision shows under recent decisions");
+    browser.close().await.unwrap();
+}
