@@ -310,3 +310,88 @@ async fn the_cli_lists_and_decides() {
     assert_eq!(code, 1);
     assert!(err.contains("escalation_not_pending"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_webhook_is_signed_metadata_and_retried_without_blocking_the_call() {
+    use hmac::{Hmac, Mac};
+    use std::sync::{Arc, Mutex};
+
+    // A receiver that fails the first delivery, then accepts.
+    let received: Arc<Mutex<Vec<(String, bytes::Bytes)>>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = listener.local_addr().unwrap();
+    let seen = received.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let service =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let seen = seen.clone();
+                        async move {
+                            let signature = req.headers()["x-cpos-signature"]
+                                .to_str()
+                                .unwrap()
+                                .to_owned();
+                            let body = http_body_util::BodyExt::collect(req.into_body())
+                                .await
+                                .unwrap()
+                                .to_bytes();
+                            let attempt = {
+                                let mut seen = seen.lock().unwrap();
+                                seen.push((signature, body));
+                                seen.len()
+                            };
+                            let status = if attempt == 1 { 500 } else { 200 };
+                            Ok::<_, std::convert::Infallible>(
+                                http::Response::builder()
+                                    .status(status)
+                                    .body(http_body_util::Full::new(bytes::Bytes::new()))
+                                    .unwrap(),
+                            )
+                        }
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("hook-secret");
+    std::fs::write(&secret, "webhook-secret-42").unwrap();
+    let (up, _) = upstream::start().await;
+    let sidecar = Sidecar::start(
+        dir.path(),
+        &config(
+            up,
+            &format!(
+                "mode = \"async\"\nwebhook_url = \"http://{hook}/hook\"\nwebhook_secret_file = \"{}\"",
+                secret.display()
+            ),
+        ),
+    );
+    let answer = post_json(&http1(), &sidecar.url("/tools/exec"), RISKY).await;
+    let id = answer.json()["escalation_id"].as_str().unwrap().to_owned();
+    for _ in 0..200 {
+        if received.lock().unwrap().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let received = received.lock().unwrap().clone();
+    assert_eq!(received.len(), 2, "one failure, one retried delivery");
+    let (signature, body) = &received[1];
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"webhook-secret-42").unwrap();
+    mac.update(body);
+    assert_eq!(
+        signature,
+        &format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    );
+    let event: Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(event["event"], "escalation_created");
+    assert_eq!(event["id"], id);
+    assert!(!String::from_utf8_lossy(body).contains("git push"));
+}
