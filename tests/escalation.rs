@@ -395,3 +395,38 @@ async fn the_webhook_is_signed_metadata_and_retried_without_blocking_the_call() 
     assert_eq!(event["id"], id);
     assert!(!String::from_utf8_lossy(body).contains("git push"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rule_can_choose_async_while_the_queue_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[rules]]\nid = \"deploy.async\"\ndescription = \"Deploys wait for a person without holding the call\"\n\
+         risk = \"high\"\nroute = \"human\"\nreason = \"production\"\nescalation = \"async\"\n\
+         [rules.when]\ntools = [\"deploy\"]\n",
+    )
+    .unwrap();
+    let (up, state) = upstream::start().await;
+    let sidecar = Sidecar::start(
+        dir.path(),
+        &format!(
+            "{}\n[policy]\nfile = \"{}\"\n",
+            config(up, ""),
+            policy.display()
+        ),
+    );
+    let answer = post_json(
+        &http1(),
+        &sidecar.url("/tools/deploy"),
+        r#"{"env": "prod"}"#,
+    )
+    .await;
+    assert_eq!(answer.json()["error"], "escalation_pending");
+    let id = answer.json()["escalation_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        admin_get(&sidecar, &format!("/escalations/{id}")).await["escalation"]["mode"],
+        "async"
+    );
+    assert_eq!(state.hits.load(Ordering::SeqCst), 0);
+}

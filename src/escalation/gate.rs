@@ -52,8 +52,11 @@ pub async fn escalate(
         return Ok(entry);
     }
     let summary = serde_json::to_value(action).unwrap_or_default();
+    // A rule may choose the mode; otherwise the queue's setting holds.
+    let mode = decision.escalation.unwrap_or(queue.mode());
     let entry = queue
         .create(
+            mode,
             agent.map(str::to_owned),
             summary,
             hash,
@@ -67,7 +70,7 @@ pub async fn escalate(
             entry: None,
         })?;
     tracing::info!(id = %entry.id, mode = ?entry.mode, reasons = ?entry.reasons, "call escalated to a person");
-    if queue.mode() == Mode::Async {
+    if mode == Mode::Async {
         return Err(NotApproved {
             status: StatusCode::FORBIDDEN,
             code: "escalation_pending",

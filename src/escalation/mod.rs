@@ -97,6 +97,7 @@ impl Queue {
     /// Creates a pending entry.
     pub fn create(
         &self,
+        mode: Mode,
         agent: Option<String>,
         action: serde_json::Value,
         action_sha256: String,
@@ -104,7 +105,7 @@ impl Queue {
         reasons: Vec<String>,
     ) -> Result<Entry, StoreError> {
         let now = now_ms();
-        let timeout = match self.settings.mode {
+        let timeout = match mode {
             Mode::Hold => self.settings.hold_timeout_ms,
             Mode::Async => self.settings.pending_ttl_ms,
         };
@@ -118,7 +119,7 @@ impl Queue {
             action_sha256,
             risk: risk.to_owned(),
             reasons,
-            mode: self.settings.mode,
+            mode,
             status: Status::Pending,
             decided_by: None,
             decided_at: None,

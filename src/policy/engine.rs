@@ -65,6 +65,9 @@ pub struct Decision {
     pub rules: Vec<String>,
     /// Secrets found (detector and location, never values).
     pub secrets: Vec<Finding>,
+    /// The escalation mode the first firing `human` rule asks for, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<crate::escalation::Mode>,
 }
 
 impl Decision {
@@ -434,6 +437,7 @@ impl Policy {
             reasons: Vec::new(),
             rules: Vec::new(),
             secrets: Vec::new(),
+            escalation: None,
         };
         // Rules anchored on programs no command names cannot fire: skip them.
         let mut candidates = vec![0u64; self.anchored.len()];
@@ -451,6 +455,9 @@ impl Policy {
             };
             decision.route = decision.route.max(rule.route);
             decision.risk = decision.risk.max(rule.risk);
+            if rule.route == Route::Human && decision.escalation.is_none() {
+                decision.escalation = rule.escalation;
+            }
             if !decision.reasons.contains(&rule.reason) {
                 decision.reasons.push(rule.reason.clone());
             }

@@ -74,6 +74,9 @@ pub struct RuleSpec {
     pub route: Route,
     /// Category reason (`destructive_operation`, `secret_material`, …).
     pub reason: String,
+    /// For `human` rules: `hold` or `async`, overriding `escalation.mode`.
+    #[serde(default)]
+    pub escalation: Option<crate::escalation::Mode>,
     /// Conditions, all of which must hold.
     pub when: WhenSpec,
 }
@@ -149,6 +152,8 @@ pub struct Rule {
     pub route: Route,
     /// Category reason.
     pub reason: String,
+    /// Escalation mode for `human` rules, when the rule sets one.
+    pub escalation: Option<crate::escalation::Mode>,
     pub(crate) when: When,
 }
 
@@ -358,6 +363,7 @@ pub fn compile(spec: RuleSpec) -> Result<Rule, String> {
         risk: spec.risk,
         route: spec.route,
         reason: spec.reason,
+        escalation: spec.escalation,
         when,
     })
 }
