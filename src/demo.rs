@@ -5,7 +5,6 @@
 //! - `POST /tools/{name}` answers with the size and SHA-256 of what it got;
 //! - `GET /events` streams five Server-Sent Events, 200 ms apart.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -19,16 +18,10 @@ use crate::proxy::ProxyBody;
 
 /// Starts the demo upstream on an ephemeral loopback port.
 pub async fn start() -> std::io::Result<SocketAddr> {
-    crate::server::loopback::serve(|req| async move {
-        match handle(req).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        }
-    })
-    .await
+    crate::server::loopback::serve(handle).await
 }
 
-async fn handle(req: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
+async fn handle(req: Request<Incoming>) -> Response<ProxyBody> {
     let path = req.uri().path().to_owned();
     let response = match (req.method().clone(), path.as_str()) {
         (Method::GET, "/") => json(
@@ -65,7 +58,7 @@ async fn handle(req: Request<Incoming>) -> Result<Response<ProxyBody>, Infallibl
             serde_json::json!({"ok": true, "method": method.as_str(), "path": path}),
         ),
     };
-    Ok(response)
+    response
 }
 
 fn json(status: StatusCode, value: serde_json::Value) -> Response<ProxyBody> {

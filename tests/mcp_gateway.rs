@@ -82,13 +82,15 @@ fn start_everything(dir: &Path) -> (Node, u16) {
 }
 
 /// Our changing server over HTTP (JSON answers); its echo description is
-/// read from `description` at every listing.
-fn start_changing(description: &Path) -> (Node, u16) {
+/// read at every listing from the file it returns (first "Echoes its input").
+fn start_changing(dir: &Path) -> (Node, u16, PathBuf) {
+    let description = dir.join("description.txt");
+    std::fs::write(&description, "Echoes its input").unwrap();
     let mut child = Command::new("node")
         .arg(peers().join("changing_server.mjs"))
         .arg("--http")
         .arg("0")
-        .env("DESCRIPTION_FILE", description)
+        .env("DESCRIPTION_FILE", &description)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -97,7 +99,11 @@ fn start_changing(description: &Path) -> (Node, u16) {
         .read_line(&mut line)
         .unwrap();
     let ready: Value = serde_json::from_str(&line).unwrap();
-    (Node(child), ready["listening"].as_u64().unwrap() as u16)
+    (
+        Node(child),
+        ready["listening"].as_u64().unwrap() as u16,
+        description,
+    )
 }
 
 /// Runs the SDK client with a plan; returns its report.
@@ -248,9 +254,7 @@ async fn rpc(url: &str, body: &str) -> common::Answer {
 #[tokio::test]
 async fn a_batch_refuses_each_request_on_its_own_and_filters_the_listing() {
     let dir = tempfile::tempdir().unwrap();
-    let description = dir.path().join("description.txt");
-    std::fs::write(&description, "Echoes its input").unwrap();
-    let (_server, port) = start_changing(&description);
+    let (_server, port, _) = start_changing(dir.path());
     let sidecar = Sidecar::start(
         dir.path(),
         &mcp_route("changing", port, "tools_deny = [\"add\"]"),
@@ -319,9 +323,7 @@ async fn a_batch_refuses_each_request_on_its_own_and_filters_the_listing() {
 #[tokio::test]
 async fn malformed_messages_get_the_prescribed_errors_and_are_never_forwarded() {
     let dir = tempfile::tempdir().unwrap();
-    let description = dir.path().join("description.txt");
-    std::fs::write(&description, "Echoes its input").unwrap();
-    let (_server, port) = start_changing(&description);
+    let (_server, port, _) = start_changing(dir.path());
     let sidecar = Sidecar::start(
         dir.path(),
         &format!(
@@ -491,9 +493,7 @@ fn the_stdio_interposer_reports_a_crashing_or_missing_server() {
 #[test]
 fn a_changed_tool_description_is_caught_by_pinning_until_accepted() {
     let dir = tempfile::tempdir().unwrap();
-    let description = dir.path().join("description.txt");
-    std::fs::write(&description, "Echoes its input").unwrap();
-    let (_server, port) = start_changing(&description);
+    let (_server, port, description) = start_changing(dir.path());
     let pins = dir.path().join("pins.json");
     let extra = format!(
         "[mcp]\npins_file = \"{}\"\n\n{}",

@@ -63,7 +63,7 @@ pub async fn handle(
             None => problem(StatusCode::NOT_FOUND, "escalation_not_found", format!("no escalation `{id}`")),
         },
         (&Method::POST, ["escalations", id, verb @ ("approve" | "reject")]) => {
-            decide(state, id, *verb == "approve", body, who).await
+            decide(state, queue, id, *verb == "approve", body, who).await
         }
         _ => problem(
             StatusCode::NOT_FOUND,
@@ -75,15 +75,12 @@ pub async fn handle(
 
 async fn decide(
     state: &AdminState,
+    queue: &crate::escalation::Queue,
     id: &str,
     approve: bool,
     body: &Bytes,
     who: &str,
 ) -> Response<ProxyBody> {
-    let queue = match state.app.escalations.as_deref() {
-        Some(q) => q,
-        None => return problem(StatusCode::NOT_FOUND, "escalations_disabled", "off"),
-    };
     let input: Value = if body.is_empty() {
         json!({})
     } else {

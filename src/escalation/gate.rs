@@ -82,7 +82,7 @@ pub async fn escalate(
             entry: Some(entry),
         });
     }
-    let decided = queue.hold(&entry.id).await;
+    let decided = queue.hold(&entry.id).await.unwrap_or(entry);
     let why = decided.reason.clone().unwrap_or_default();
     let (status, code, message) = match decided.status {
         Status::Approved => return Ok(decided),

@@ -139,8 +139,9 @@ impl Queue {
     }
 
     /// Waits for the decision on a held entry; a timeout expires it. Drop
-    /// the future (client gone) and the entry is cancelled.
-    pub async fn hold(&self, id: &str) -> Entry {
+    /// the future (client gone) and the entry is cancelled. `None` for an
+    /// unknown id.
+    pub async fn hold(&self, id: &str) -> Option<Entry> {
         let (tx, rx) = oneshot::channel();
         self.waiters
             .lock()
@@ -155,21 +156,19 @@ impl Queue {
         let outcome = tokio::time::timeout(timeout, rx).await;
         guard.armed = false;
         match outcome {
-            Ok(Ok(entry)) => entry,
+            Ok(Ok(entry)) => Some(entry),
             _ => self.finish(id, Status::Expired, "no decision within the hold timeout"),
         }
     }
 
     /// Ends a pending entry without a person (expiry, cancellation).
-    fn finish(&self, id: &str, status: Status, why: &str) -> Entry {
+    fn finish(&self, id: &str, status: Status, why: &str) -> Option<Entry> {
         self.waiters
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(id);
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(entry) = entries.get_mut(id) else {
-            return Entry::gone(id);
-        };
+        let entry = entries.get_mut(id)?;
         if entry.status == Status::Pending {
             entry.status = status;
             entry.reason = Some(why.into());
@@ -178,7 +177,7 @@ impl Queue {
                 tracing::error!(error = %e, "escalation store write failed");
             }
         }
-        entry.clone()
+        Some(entry.clone())
     }
 
     /// A person's decision. Rejections need a reason.
@@ -264,29 +263,6 @@ impl Queue {
             .unwrap_or_else(|p| p.into_inner())
             .get(id)
             .cloned()
-    }
-}
-
-impl Entry {
-    fn gone(id: &str) -> Entry {
-        Entry {
-            id: id.to_owned(),
-            created_at: String::new(),
-            created_ms: 0,
-            expires_ms: 0,
-            agent: None,
-            action: serde_json::Value::Null,
-            action_sha256: String::new(),
-            risk: String::new(),
-            reasons: Vec::new(),
-            mode: Mode::Hold,
-            status: Status::Cancelled,
-            decided_by: None,
-            decided_at: None,
-            reason: None,
-            approval_expires_ms: None,
-            used: false,
-        }
     }
 }
 
