@@ -502,7 +502,7 @@ fn call_record(call: CallRecord, outcome: &Outcome) -> TapeRecord {
 }
 
 /// What the tape records as reasons: the rule ids, then confidence gates.
-fn tape_reasons(decision: Decision) -> Vec<String> {
+pub fn tape_reasons(decision: Decision) -> Vec<String> {
     let mut reasons = decision.rules;
     reasons.extend(
         decision

@@ -266,7 +266,9 @@ impl Interposer {
             }),
             risk: decision.as_ref().map(|d| d.risk.as_str()),
             route: decision.as_ref().map(|d| d.route.as_str()),
-            reasons: decision.map(|d| d.rules).unwrap_or_default(),
+            reasons: decision
+                .map(crate::pipeline::tape_reasons)
+                .unwrap_or_default(),
             ..TapeRecord::default()
         };
         if let Err(e) = self.tape.record(record).await {
