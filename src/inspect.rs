@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{header, HeaderMap, Method, StatusCode};
+use http::{header, HeaderMap, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
@@ -23,23 +23,13 @@ pub fn declares_json(headers: &HeaderMap) -> bool {
         .unwrap_or(false)
 }
 
-/// True when the request's body should be read and classified.
-pub fn wants_inspection(mode: InspectMode, method: &Method, headers: &HeaderMap) -> bool {
-    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) && !has_body(headers) {
-        return false;
-    }
+/// True when a request that carries a body should have it read and
+/// classified on a route with this inspection mode.
+pub fn wants_inspection(mode: InspectMode, headers: &HeaderMap) -> bool {
     match mode {
         InspectMode::All => true,
         InspectMode::Json => declares_json(headers),
     }
-}
-
-fn has_body(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::TRANSFER_ENCODING)
-        || headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim() != "0")
 }
 
 /// Collects the whole body, refusing it when it exceeds `limit` bytes or

@@ -4,6 +4,8 @@
 
 pub mod action;
 pub mod admin;
+pub mod body_args;
+pub mod canonical;
 pub mod cli;
 pub mod client;
 pub mod clock;
@@ -25,4 +27,5 @@ pub mod secrets;
 pub mod server;
 pub mod sidecar;
 pub mod state;
+pub mod strict_json;
 pub mod tape;

@@ -67,6 +67,10 @@ pub struct Metrics {
     pub open_connections: Gauge,
     /// Accepted data-plane connections.
     pub connections: Counter,
+    /// Failed accepts.
+    pub accept_errors: Counter,
+    /// Connections closed by the per-IP cap.
+    pub per_ip_refused: Counter,
     /// Tape metrics, shared with the writer.
     pub tape: TapeMetrics,
 }
@@ -82,6 +86,8 @@ impl Metrics {
         let refusals = Family::<CodeLabels, Counter>::default();
         let open_connections = Gauge::default();
         let connections = Counter::default();
+        let accept_errors = Counter::default();
+        let per_ip_refused = Counter::default();
         let tape = TapeMetrics::default();
         registry.register(
             "requests",
@@ -123,7 +129,24 @@ impl Metrics {
             "Seq of the tape's chain head",
             tape.head_seq.clone(),
         );
+        registry.register(
+            "tape_write_failures",
+            "Tape writes or fsyncs that failed (requests are refused until one succeeds)",
+            tape.write_failures.clone(),
+        );
+        registry.register(
+            "accept_errors",
+            "Data-plane accept() failures (EMFILE and friends), each followed by a back-off",
+            accept_errors.clone(),
+        );
+        registry.register(
+            "connections_refused_per_ip",
+            "Connections closed because their client address had too many open",
+            per_ip_refused.clone(),
+        );
         Arc::new(Metrics {
+            accept_errors,
+            per_ip_refused,
             registry,
             requests,
             request_seconds,

@@ -15,12 +15,14 @@ use hyper::body::Incoming;
 use sha2::{Digest, Sha256};
 
 use crate::action::{ActionContract, Kind};
+use crate::body_args;
+use crate::canonical::{canonicalize, recorded_path};
 use crate::escalation::gate::escalate;
 use crate::gate::scopes::Plane;
 use crate::gate::{Admission, Refusal};
 use crate::inspect;
 use crate::intake::{Adapter, IntakeNote};
-use crate::mcp::gateway::{CallRecord, McpNote};
+use crate::mcp::gateway::{CallRecord, McpNote, WriteAhead};
 use crate::mcp::{self, ListingFilter};
 use crate::metrics::{CodeLabels, RequestLabels, RouteLabels, RouteName};
 use crate::policy::{Decision, Route};
@@ -29,7 +31,7 @@ use crate::proxy::{ProxyBody, ResolvedRoute};
 use crate::sandbox::service::{SandboxService, VALIDATE_PATH};
 use crate::server::ConnInfo;
 use crate::state::AppState;
-use crate::tape::{ActionSummary, Outcome, TapeRecord};
+use crate::tape::{ActionSummary, Outcome, Recorded, TapeRecord};
 
 /// Response header carrying the request id that also names the tape record.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-cpos-request-id");
@@ -38,6 +40,7 @@ pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-cpos-request-id")
 pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// What the steps learn about a request, for its tape record and response.
+#[derive(Default)]
 struct Context {
     request_id: String,
     action: ActionSummary,
@@ -56,6 +59,52 @@ struct Context {
 }
 
 impl Context {
+    /// The tape record of what is known so far: `decision` before acting,
+    /// `request` with the outcome once answered.
+    fn into_record(
+        self,
+        event: &'static str,
+        request_id: String,
+        outcome: Option<Outcome>,
+    ) -> TapeRecord {
+        TapeRecord {
+            event,
+            request_id: Some(request_id),
+            action: Some(self.action),
+            outcome,
+            gate: self.gate,
+            client_ip: self.client_ip,
+            principal: self
+                .admission
+                .as_ref()
+                .and_then(|a| a.principal.as_deref().map(str::to_owned)),
+            audit: self.admission.as_ref().and_then(|a| a.audit),
+            risk: self.decision.as_ref().map(|d| d.risk.as_str()),
+            route: self.decision.as_ref().map(|d| d.route.as_str()),
+            reasons: self.decision.map(tape_reasons).unwrap_or_default(),
+            detail: self.detail,
+            ..TapeRecord::default()
+        }
+    }
+
+    /// The write-ahead record of the decision about to be acted on.
+    fn decision_record(&self) -> TapeRecord {
+        TapeRecord {
+            event: "decision",
+            request_id: Some(self.request_id.clone()),
+            action: Some(self.action.clone()),
+            principal: self
+                .admission
+                .as_ref()
+                .and_then(|a| a.principal.as_deref().map(str::to_owned)),
+            audit: self.admission.as_ref().and_then(|a| a.audit),
+            risk: self.decision.as_ref().map(|d| d.risk.as_str()),
+            route: self.decision.as_ref().map(|d| d.route.as_str()),
+            reasons: self.decision.clone().map(tape_reasons).unwrap_or_default(),
+            ..TapeRecord::default()
+        }
+    }
+
     /// Notes a gate refusal and turns it into the client's problem.
     fn refused(&mut self, refusal: Refusal) -> Problem {
         self.gate = Some(refusal.gate);
@@ -78,25 +127,32 @@ enum Target<'a> {
 pub async fn handle(
     state: Arc<AppState>,
     conn: Arc<ConnInfo>,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let started = Instant::now();
-    let request_id = state.request_ids.next();
-    let route = state.routes.find(req.uri().path()).cloned();
-    let mut ctx = Context {
-        request_id,
-        action: describe(&req, route.as_deref()),
-        code: None,
-        calls: Vec::new(),
-        detail: None,
-        upstream_status: None,
-        gate: None,
-        client_ip: None,
-        admission: None,
-        decision: None,
+    // 0. One canonical request: what is routed, decided and forwarded.
+    let canonical = canonicalize(&mut req, state.config.request.method_override);
+    let route = match canonical {
+        Ok(()) => state.routes.find(req.uri().path()).cloned(),
+        Err(_) => None,
     };
-
-    let result = decide_and_act(&state, &conn, route.as_deref(), req, &mut ctx).await;
+    // The context lives in a guard that records an outcome even when the
+    // client goes away while the call runs (the future is then dropped).
+    let mut guard = OutcomeGuard {
+        tape: &state.tape,
+        started,
+        armed: true,
+        ctx: Context {
+            request_id: state.request_ids.next(),
+            action: describe(&req, route.as_deref()),
+            ..Context::default()
+        },
+    };
+    let result = match canonical {
+        Ok(()) => decide_and_act(&state, &conn, route.as_deref(), req, &mut guard.ctx).await,
+        Err(problem) => Err(problem),
+    };
+    let mut ctx = guard.disarm();
 
     let (mut response, outcome) = match result {
         Ok(response) => {
@@ -113,7 +169,7 @@ pub async fn handle(
                 code: Some(problem.code),
                 duration_us: started.elapsed().as_micros() as u64,
                 status: problem.status.as_u16(),
-                upstream_status: None,
+                upstream_status: ctx.upstream_status,
             };
             let response = match route.as_deref() {
                 Some(r) if r.mcp.is_some() => mcp::gateway::problem_response(problem),
@@ -124,25 +180,8 @@ pub async fn handle(
     };
     let request_id = std::mem::take(&mut ctx.request_id);
     let calls = std::mem::take(&mut ctx.calls);
-    let admission = ctx.admission.take();
-    let decision = ctx.decision.take();
-    let record = TapeRecord {
-        event: "request",
-        request_id: Some(request_id.clone()),
-        action: Some(ctx.action),
-        outcome: Some(outcome.clone()),
-        gate: ctx.gate,
-        client_ip: ctx.client_ip,
-        principal: admission
-            .as_ref()
-            .and_then(|a| a.principal.as_deref().map(str::to_owned)),
-        audit: admission.as_ref().and_then(|a| a.audit),
-        risk: decision.as_ref().map(|d| d.risk.as_str()),
-        route: decision.as_ref().map(|d| d.route.as_str()),
-        reasons: decision.map(tape_reasons).unwrap_or_default(),
-        detail: ctx.detail.take(),
-        ..TapeRecord::default()
-    };
+    let rate = ctx.admission.as_ref().and_then(|a| a.rate);
+    let record = ctx.into_record("request", request_id.clone(), Some(outcome.clone()));
     let mut recorded = state.tape.record(record).await;
     for call in calls {
         if recorded.is_err() {
@@ -155,13 +194,62 @@ pub async fn handle(
         tracing::error!(error = %e, request_id, "tape append failed; refusing the request");
         response = tape_unavailable();
     }
-    if let Some(rate) = admission.and_then(|a| a.rate) {
+    if let Some(rate) = rate {
         for (name, value) in rate.headers() {
             response.headers_mut().entry(name).or_insert(value);
         }
     }
     record_metrics(&state, route.as_deref(), &outcome, started);
     with_request_id(response, &request_id)
+}
+
+/// Owns a request's context while it is decided and acted on; dropped
+/// armed (the client went away mid-call), it still records the outcome.
+struct OutcomeGuard<'a> {
+    tape: &'a crate::tape::Tape,
+    started: Instant,
+    armed: bool,
+    ctx: Context,
+}
+
+impl OutcomeGuard<'_> {
+    /// The context, once the request is answered.
+    fn disarm(&mut self) -> Context {
+        self.armed = false;
+        std::mem::take(&mut self.ctx)
+    }
+}
+
+impl Drop for OutcomeGuard<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let ctx = std::mem::take(&mut self.ctx);
+        let request_id = ctx.request_id.clone();
+        let outcome = Outcome {
+            code: Some("client_closed_request"),
+            duration_us: self.started.elapsed().as_micros() as u64,
+            status: 499,
+            upstream_status: ctx.upstream_status,
+        };
+        self.tape
+            .record_detached(ctx.into_record("request", request_id, Some(outcome)));
+    }
+}
+
+/// Accepts the write-ahead record of the decision about to be acted on, or
+/// refuses to act: nothing reaches an upstream, a sandbox or a held-call
+/// release unless its record is on the tape.
+async fn write_ahead(state: &AppState, ctx: &Context) -> Result<Recorded, Problem> {
+    state
+        .tape
+        .write_ahead(ctx.decision_record())
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, request_id = ctx.request_id, "tape refused a decision record; not acting");
+            tape_problem()
+        })
 }
 
 /// The decision steps, in order. Each returns early with a [`Problem`].
@@ -180,6 +268,9 @@ async fn decide_and_act(
         .admit(conn, &mut head)
         .map_err(|r| ctx.refused(r))?;
     let admission = ctx.admission.insert(admission);
+    if !state.gates.is_trusted_proxy(conn.peer.ip()) {
+        crate::proxy::strip_untrusted_forwarding(&mut head.headers);
+    }
 
     // 2. Target: the adapter intake is served here; the rest goes upstream.
     let target = match (&state.adapter, route) {
@@ -206,16 +297,27 @@ async fn decide_and_act(
         }
     };
 
-    // 3. Body: JSON bodies are read (capped, with a deadline) to be hashed and
-    //    classified, signed bodies to be verified; every other body streams.
+    // 3. Body: every body on an inspecting route is read (capped, with a
+    //    deadline) to be hashed and classified — any method, with or without
+    //    a length — and signed bodies to be verified; the rest streams.
+    let has_body = !http_body::Body::is_end_stream(&body);
     let inspect = match target {
         Target::Adapter(_) | Target::Sandbox(_) => true,
-        Target::Upstream(route) if route.mcp.is_some() => head.method == Method::POST,
+        Target::Upstream(route) if route.mcp.is_some() => {
+            if has_body && head.method != Method::POST {
+                return Err(Problem::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "mcp_method_not_allowed",
+                    "an MCP endpoint takes JSON-RPC messages in POST bodies only",
+                ));
+            }
+            head.method == Method::POST
+        }
         Target::Upstream(route) => {
-            inspect::wants_inspection(route.inspect, &head.method, &head.headers)
+            has_body && inspect::wants_inspection(route.inspect, &head.headers)
         }
     };
-    let signed = state.gates.signs_body();
+    let signed = state.gates.signs_body() && has_body;
     let (body, inspected, body_sha256): (ProxyBody, Option<Bytes>, Option<String>) =
         if inspect || signed {
             let limit = if inspect {
@@ -225,11 +327,10 @@ async fn decide_and_act(
             };
             let bytes = inspect::read_body(body, limit, state.body_read_timeout).await?;
             let sha = hex::encode(Sha256::digest(&bytes));
-            if inspect {
-                ctx.action.body_bytes = Some(bytes.len() as u64);
-                ctx.action.body_sha256 = Some(sha.clone());
-            }
-            let kept = inspect.then(|| bytes.clone());
+            ctx.action.body_bytes = Some(bytes.len() as u64);
+            ctx.action.body_sha256 = Some(sha.clone());
+            // A body read for its signature is classified too.
+            let kept = Some(bytes.clone());
             (
                 Full::new(bytes).map_err(|e| match e {}).boxed(),
                 kept,
@@ -249,7 +350,9 @@ async fn decide_and_act(
             admission,
         )
         .map_err(|r| ctx.refused(r))?;
+    let agent = agent_header(&head);
     state.gates.strip_credentials(&mut head);
+    crate::proxy::strip_cpos_headers(&mut head.headers);
 
     let route = match target {
         // 5a. The adapter classifies and records intake contracts itself.
@@ -260,8 +363,9 @@ async fn decide_and_act(
         Target::Sandbox(sandbox) => {
             ctx.action.kind = "sandbox.validate";
             ctx.action.connector = "sandbox".into();
+            let recorded = write_ahead(state, ctx).await?;
             let validation = sandbox
-                .validate_body(&inspected.unwrap_or_default())
+                .validate_body(&inspected.unwrap_or_default(), &recorded)
                 .await?;
             ctx.detail = Some(validation.metadata());
             ctx.code = validation.failure.map(|f| f.as_str());
@@ -280,7 +384,7 @@ async fn decide_and_act(
             filter: tools.clone(),
             pins: state.pins.clone(),
         };
-        let agent = agent_header(&head).or_else(|| {
+        let agent = agent.clone().or_else(|| {
             ctx.admission
                 .as_ref()?
                 .principal
@@ -297,18 +401,15 @@ async fn decide_and_act(
             inspected.unwrap_or_default(),
             agent.as_deref(),
             &ctx.request_id,
+            WriteAhead {
+                base: &ctx.action,
+                principal: ctx.admission.as_ref().and_then(|a| a.principal.as_deref()),
+            },
             &mut note,
         )
         .await;
         if let Some(action) = note.action {
-            ctx.action = ActionSummary {
-                method: ctx.action.method.take(),
-                path: ctx.action.path.take(),
-                query_sha256: ctx.action.query_sha256.take(),
-                body_bytes: ctx.action.body_bytes,
-                body_sha256: ctx.action.body_sha256.take(),
-                ..action
-            };
+            ctx.action = mcp::gateway::merge_action(&ctx.action, action);
         } else if !note.calls.is_empty() {
             ctx.action.kind = "mcp.batch";
             ctx.action.connector = route.name.0.to_string();
@@ -322,32 +423,30 @@ async fn decide_and_act(
         return result;
     }
 
-    // 5. Classify: the action contract, then the policy's decision.
-    // Whatever its declared type, a body that parses as JSON is classified
-    // as arguments; one declared JSON that does not parse is refused.
-    let arguments =
-        match &inspected {
-            Some(bytes) if !bytes.is_empty() => {
-                match serde_json::from_slice::<serde_json::Value>(bytes) {
-                    Ok(value) => Some(value),
-                    Err(_) if inspect::declares_json(&head.headers) => return Err(Problem::new(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_json",
-                        "the body is declared JSON but does not parse, so it cannot be classified",
-                    )),
-                    Err(_) => None,
-                }
-            }
-            _ => None,
-        };
+    // 5. Classify: the action contract — query, JSON, form or multipart
+    //    fields as arguments, read as the tool will read them — then the
+    //    policy's decision. What cannot be read one way only was refused.
+    let call = match &inspected {
+        Some(bytes) => {
+            let decoded = body_args::decoded_body(
+                &head.headers,
+                bytes,
+                state.config.request.content_encoding,
+                state.max_inspect_body_bytes,
+            )?;
+            body_args::call_arguments(&head.headers, head.uri.query(), &decoded)?
+        }
+        None => body_args::call_arguments(&head.headers, head.uri.query(), &[])?,
+    };
     let contract = ActionContract {
         kind: Kind::HttpRequest,
-        agent: agent_header(&head),
+        agent,
         connector: Some(route.name.0.to_string()),
         tool: route.tool(head.uri.path()).map(str::to_owned),
         method: Some(head.method.as_str().to_owned()),
         path: Some(head.uri.path().to_owned()),
-        arguments,
+        arguments: call.arguments,
+        texts: call.text.into_iter().collect(),
         ..ActionContract::default()
     };
     ctx.action.arg_keys = contract.arg_keys();
@@ -382,10 +481,12 @@ async fn decide_and_act(
             }
         }
     }
+    // 7. Record the decision, then forward exactly the canonical request.
+    let recorded = write_ahead(state, ctx).await?;
     let req = Request::from_parts(head, body);
     let response = state
         .upstream
-        .forward(route, conn.peer, conn.proto(), req)
+        .forward(route, conn.peer, conn.proto(), req, &recorded)
         .await
         .map_err(|e| {
             tracing::warn!(route = %route.name.0, error = %e, "upstream failure");
@@ -421,7 +522,8 @@ async fn serve_adapter(
     // A command request the policy routes to the sandbox runs there now and
     // is answered with its execution result (output to the caller only).
     if let (true, Some(sandbox)) = (sandboxed, &state.sandbox) {
-        let validation = sandbox.run_command_request(&body).await;
+        let recorded = write_ahead(state, ctx).await?;
+        let validation = sandbox.run_command_request(&body, &recorded).await;
         ctx.detail = Some(validation.metadata());
         ctx.code = validation.failure.map(|f| f.as_str());
         value["status"] = "sandbox_executed".into();
@@ -484,10 +586,11 @@ fn refusal_for(decision: &Decision) -> Option<Problem> {
     Some(problem.with("decision", detail))
 }
 
-/// The tape record of one message's decision in an MCP batch.
+/// The outcome record of one message of an MCP batch (its decision was
+/// written ahead as a `decision` record under the same id).
 fn call_record(call: CallRecord, outcome: &Outcome) -> TapeRecord {
     TapeRecord {
-        event: "decision",
+        event: "message",
         request_id: Some(call.decision_id),
         action: Some(call.action),
         outcome: Some(Outcome {
@@ -526,7 +629,7 @@ fn describe(req: &Request<Incoming>, route: Option<&ResolvedRoute>) -> ActionSum
         kind: "http.request",
         connector: route.map_or_else(|| "-".to_owned(), |r| r.name.0.to_string()),
         method: Some(req.method().as_str().to_owned()),
-        path: Some(req.uri().path().to_owned()),
+        path: Some(recorded_path(req.uri().path())),
         query_sha256: req
             .uri()
             .query()
@@ -569,14 +672,18 @@ fn record_metrics(
         .observe(started.elapsed().as_secs_f64());
 }
 
-/// The answer given when the tape cannot record a decision.
-pub fn tape_unavailable() -> Response<ProxyBody> {
+/// The refusal given when the tape cannot record a decision.
+pub fn tape_problem() -> Problem {
     Problem::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "tape_unavailable",
-        "the decision tape cannot be written, so no request is answered; check disk space and the sidecar's log",
+        "the decision tape cannot be written, so nothing is run; check disk space and the sidecar's log",
     )
-    .into_response()
+}
+
+/// The answer given when the tape cannot record a decision.
+pub fn tape_unavailable() -> Response<ProxyBody> {
+    tape_problem().into_response()
 }
 
 fn with_request_id(mut response: Response<ProxyBody>, request_id: &str) -> Response<ProxyBody> {

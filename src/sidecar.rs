@@ -137,6 +137,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         max_header_bytes: config.limits.max_header_bytes,
         idle_timeout: Duration::from_millis(config.limits.idle_timeout_ms),
         max_connections: config.limits.max_connections,
+        max_connections_per_ip: config.limits.max_connections_per_ip,
         grace: Duration::from_millis(config.shutdown.grace_ms),
     };
     let (stop, stopped) = watch::channel(false);
@@ -182,6 +183,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         let handler = move |req, conn| admin::handle(state.clone(), conn, req);
         let admin_options = ServeOptions {
             max_connections: 256,
+            max_connections_per_ip: 256,
             ..options.clone()
         };
         let task = tokio::spawn(server::serve(

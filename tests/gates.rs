@@ -295,7 +295,7 @@ async fn hmac_codes_statuses_order_rotation_and_replay() {
     assert_eq!(a.json()["required_scope"], "write:adapter");
 
     // The tape: principal bound to the agent; refusals carry their gate.
-    let records = sidecar.tape();
+    let records = sidecar.requests();
     let ok = records
         .iter()
         .find(|r| r["request_id"] == request_id.as_str())

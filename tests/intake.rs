@@ -436,7 +436,7 @@ async fn a_mislabelled_body_cannot_dodge_classification() {
             .status,
         200
     );
-    let records = sidecar.tape();
+    let records = sidecar.requests();
     assert_eq!(records[3]["action"]["body_bytes"], 5);
     assert!(records[3]["action"]["body_sha256"].is_string());
     assert!(

@@ -194,7 +194,7 @@ fn through_the_gateway_the_reference_server_answers_as_it_does_direct() {
     let tape = sidecar.tape();
     let calls: Vec<&Value> = tape
         .iter()
-        .filter(|r| r["action"]["kind"] == "mcp.tools_call")
+        .filter(|r| r["action"]["kind"] == "mcp.tools_call" && r["event"] == "request")
         .collect();
     assert_eq!(calls.len(), 3);
     assert_eq!(calls[0]["action"]["tool"], "echo");
@@ -303,14 +303,20 @@ async fn a_batch_refuses_each_request_on_its_own_and_filters_the_listing() {
         .collect();
     assert_eq!(names, [json!("echo")]);
 
-    // One request record for the batch, one decision record per message.
+    // One request record for the batch, one outcome record per message
+    // (after one write-ahead decision record per message).
     let tape = sidecar.tape();
     let batch_record = tape
         .iter()
         .find(|r| r["action"]["kind"] == "mcp.batch")
         .unwrap();
     assert_eq!(batch_record["action"]["message_count"], 5);
-    let decisions: Vec<_> = tape.iter().filter(|r| r["event"] == "decision").collect();
+    let ahead = tape.iter().filter(|r| r["event"] == "decision").count();
+    assert_eq!(
+        ahead, 5,
+        "every message's decision was written before forwarding"
+    );
+    let decisions: Vec<_> = tape.iter().filter(|r| r["event"] == "message").collect();
     assert_eq!(decisions.len(), 5);
     assert_eq!(decisions[1]["outcome"]["code"], "policy_denied");
     assert_eq!(

@@ -297,9 +297,14 @@ async fn validate_over_http_and_the_cli_and_the_tape_holds_no_output() {
     let tape = sidecar.tape();
     let runs: Vec<_> = tape
         .iter()
-        .filter(|r| r["action"]["kind"] == "sandbox.validate")
+        .filter(|r| r["action"]["kind"] == "sandbox.validate" && r["event"] == "request")
         .collect();
     assert_eq!(runs.len(), 4);
+    let ahead = tape
+        .iter()
+        .filter(|r| r["action"]["kind"] == "sandbox.validate" && r["event"] == "decision")
+        .count();
+    assert_eq!(ahead, 4, "each run's decision was recorded before it ran");
     assert_eq!(runs[0]["detail"]["passed"], true);
     assert_eq!(runs[1]["outcome"]["code"], "patch_apply");
     assert!(runs[0]["detail"]["steps"][0]["stdout_sha256"].is_string());

@@ -27,7 +27,8 @@ async fn verify_passes_then_names_the_record_one_edited_byte_broke() {
     let tape_arg = tape_dir.to_str().unwrap();
     let (code, out, _) = cpos(&["tape", "verify", tape_arg], dir.path());
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("OK: 6 records"), "{out}");
+    // Each forwarded request: its write-ahead decision, then its outcome.
+    assert!(out.contains("OK: 12 records"), "{out}");
 
     let head = sidecar.tape().last().unwrap()["_chain"]["row_hash"]
         .as_str()
@@ -50,12 +51,13 @@ async fn verify_passes_then_names_the_record_one_edited_byte_broke() {
     );
     assert_eq!(code, 1, "{out}");
 
-    // Edit exactly one byte inside record 4 (its path `/r3` becomes `/r9`).
+    // Edit exactly one byte inside record 7 (the decision for `/r3`, whose
+    // path becomes `/r9`).
     let file = tape_dir.join("tape-000001.jsonl");
     let mut bytes = std::fs::read(&file).unwrap();
     let line_start: usize = bytes
         .split(|b| *b == b'\n')
-        .take(3)
+        .take(6)
         .map(|l| l.len() + 1)
         .sum();
     let offset = line_start
@@ -69,19 +71,19 @@ async fn verify_passes_then_names_the_record_one_edited_byte_broke() {
     let (code, out, _) = cpos(&["tape", "verify", tape_arg, "--json"], dir.path());
     assert_eq!(code, 1, "{out}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(report["failure"]["seq"], 4);
-    assert_eq!(report["failure"]["line"], 4);
+    assert_eq!(report["failure"]["seq"], 7);
+    assert_eq!(report["failure"]["line"], 7);
     assert!(report["failure"]["file"]
         .as_str()
         .unwrap()
         .ends_with("tape-000001.jsonl"));
-    assert_eq!(report["records"], 3, "the three records before it verify");
+    assert_eq!(report["records"], 6, "the six records before it verify");
 
     // A tampered tape refuses to serve rather than extend a broken chain.
     let config = dir.path().join("cpos.toml");
     let (code, _, err) = cpos(&["serve", "--config", config.to_str().unwrap()], dir.path());
     assert_eq!(code, 2);
-    assert!(err.contains("line 4 (seq 4)"), "{err}");
+    assert!(err.contains("line 7 (seq 7)"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -136,19 +136,26 @@ pub struct ActionContract {
 /// Argument keys whose string (or string-array) values are command lines.
 const COMMAND_KEYS: &[&str] = &[
     "command",
+    "commands",
     "cmd",
+    "cmds",
     "script",
+    "scripts",
     "shell",
     "bash",
     "sh",
     "command_line",
     "commandline",
+    "cmdline",
     "run",
     "exec",
+    "argv",
 ];
 
 impl ActionContract {
-    /// Command lines: the declared ones plus those found in command-like arguments.
+    /// Command lines: the declared ones plus those found in command-like
+    /// arguments, anywhere in the arguments (objects, arrays, any depth up to
+    /// the strict-JSON limit).
     pub fn all_commands(&self) -> Vec<String> {
         let mut out = self.commands.clone();
         if let Some(args) = &self.arguments {
@@ -168,39 +175,74 @@ impl ActionContract {
     }
 }
 
+fn is_command_key(key: &str) -> bool {
+    COMMAND_KEYS
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(key.trim()))
+}
+
 fn collect_commands(value: &serde_json::Value, out: &mut Vec<String>, depth: usize) {
-    if depth > 6 {
+    if depth > crate::strict_json::MAX_DEPTH {
         return;
     }
-    if let serde_json::Value::Object(map) = value {
-        for (key, item) in map {
-            let is_command = COMMAND_KEYS.contains(&key.to_ascii_lowercase().as_str())
-                || key.eq_ignore_ascii_case("argv");
-            match item {
-                serde_json::Value::String(s) if is_command => out.push(s.clone()),
-                serde_json::Value::Array(items) if is_command => {
-                    let words: Vec<String> = items
-                        .iter()
-                        .filter_map(|v| v.as_str())
-                        .map(|w| {
-                            if w.is_empty()
-                                || w.contains(|c: char| {
-                                    c.is_whitespace() || "'\"$`;&|<>()".contains(c)
-                                })
-                            {
-                                format!("'{}'", w.replace('\'', r"'\''"))
-                            } else {
-                                w.to_owned()
-                            }
-                        })
-                        .collect();
-                    if !words.is_empty() {
-                        out.push(words.join(" "));
-                    }
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                if is_command_key(key) {
+                    command_value(item, out, depth + 1);
+                } else {
+                    collect_commands(item, out, depth + 1);
                 }
-                other => collect_commands(other, out, depth + 1),
             }
         }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                collect_commands(item, out, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The value of a command-like key: a line, an argv array, a list of lines,
+/// or a structure holding them.
+fn command_value(value: &serde_json::Value, out: &mut Vec<String>, depth: usize) {
+    match value {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(items) => {
+            let words: Vec<&str> = items.iter().filter_map(|v| v.as_str()).collect();
+            if !words.is_empty() {
+                // As an argv (`["bash", "-c", "rm -rf /"]`)…
+                out.push(
+                    words
+                        .iter()
+                        .map(|w| quote_word(w))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                );
+                // …and, for lists of lines (`["make", "rm -rf /"]`), each line.
+                if words.len() > 1 {
+                    out.extend(
+                        words
+                            .iter()
+                            .filter(|w| w.contains(char::is_whitespace))
+                            .map(|w| (*w).to_owned()),
+                    );
+                }
+            }
+            for item in items.iter().filter(|v| !v.is_string()) {
+                command_value(item, out, depth + 1);
+            }
+        }
+        other => collect_commands(other, out, depth),
+    }
+}
+
+fn quote_word(w: &str) -> String {
+    if w.is_empty() || w.contains(|c: char| c.is_whitespace() || "'\"$`;&|<>()".contains(c)) {
+        format!("'{}'", w.replace('\'', r"'\''"))
+    } else {
+        w.to_owned()
     }
 }
 
@@ -221,8 +263,40 @@ mod tests {
         };
         assert_eq!(
             contract.all_commands(),
-            ["make", "ls -la", "rm -rf '/my dir'"]
+            // An argv, and its words with spaces as lines in case it was a
+            // list of lines (`["make", "rm -rf /"]`).
+            ["make", "ls -la", "rm -rf '/my dir'", "/my dir"]
         );
         assert_eq!(contract.arg_keys(), ["command", "nested", "text"]);
+    }
+
+    #[test]
+    fn commands_are_found_wherever_they_sit() {
+        let mut nested = serde_json::json!({"command": "rm -rf /deep"});
+        for _ in 0..20 {
+            nested = serde_json::json!({"x": [nested]});
+        }
+        let contract = ActionContract {
+            arguments: Some(serde_json::json!([
+                {"steps": [{"command": "rm -rf /a"}, {"run": ["rm", "-rf", "/b"]}]},
+                {"commands": ["make", "rm -rf /c"]},
+                {"Command": ["bash", "-c", "rm -rf /d"]},
+                nested
+            ])),
+            ..ActionContract::default()
+        };
+        let all = contract.all_commands();
+        for line in [
+            "rm -rf /a",
+            "rm -rf /b",
+            "rm -rf /c",
+            "rm -rf /d",
+            "rm -rf /deep",
+        ] {
+            assert!(
+                all.iter().any(|c| c.contains(line)),
+                "{line} missing from {all:?}"
+            );
+        }
     }
 }

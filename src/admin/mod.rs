@@ -146,7 +146,7 @@ pub async fn handle(
 
 fn readyz(state: &AdminState) -> Response<ProxyBody> {
     let listening = state.ready.load(Ordering::Relaxed);
-    let tape = state.app.tape.is_open();
+    let tape = state.app.tape.is_healthy();
     let ok = listening && tape;
     let status = if ok {
         StatusCode::OK

@@ -83,7 +83,10 @@ pub fn run(command: SandboxCommand) -> anyhow::Result<ExitCode> {
                 .enable_all()
                 .build()?;
             let service = SandboxService::new(&config.sandbox);
-            let result = runtime.block_on(service.validate_body(body.to_string().as_bytes()));
+            let result = runtime.block_on(service.validate_body(
+                body.to_string().as_bytes(),
+                &crate::tape::Recorded::operator_cli(),
+            ));
             match result {
                 Ok(validation) => {
                     println!("{}", serde_json::to_string_pretty(&answer(&validation))?);

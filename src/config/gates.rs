@@ -153,6 +153,9 @@ pub struct AuthSettings {
     pub hmac_secret_file: Option<PathBuf>,
     /// Bearer token file.
     pub token_file: Option<PathBuf>,
+    /// The principal a valid bearer token authenticates as (rate limits,
+    /// tape); never taken from a client header.
+    pub token_principal: String,
     /// Scopes of the bearer token / single secret (comma or newline separated).
     pub scopes_file: Option<PathBuf>,
     /// Allowed clock skew of `X-CPOS-Timestamp`, inclusive.
@@ -172,6 +175,7 @@ impl Default for AuthSettings {
             key_registry_file: None,
             hmac_secret_file: None,
             token_file: None,
+            token_principal: "bearer-client".into(),
             scopes_file: None,
             timestamp_window_seconds: 300,
             nonce_cache_capacity: 1_000_000,

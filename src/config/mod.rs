@@ -39,6 +39,9 @@ pub struct Config {
     pub limits: Limits,
     /// Upstream client settings.
     pub upstream: UpstreamSettings,
+    /// How requests are made canonical before anything is decided.
+    #[serde(default)]
+    pub request: RequestSettings,
     /// Path-prefix routes to upstreams, longest prefix first.
     pub routes: Vec<Route>,
     /// Edge gates: client certificate, IP allowlist, rate limits, auth.
@@ -124,6 +127,35 @@ pub struct Limits {
     pub idle_timeout_ms: u64,
     /// Connections beyond this wait in the kernel backlog.
     pub max_connections: usize,
+    /// Open connections allowed from one client address; more are closed at once.
+    #[serde(default = "default_max_connections_per_ip")]
+    pub max_connections_per_ip: usize,
+}
+
+fn default_max_connections_per_ip() -> usize {
+    256
+}
+
+/// How a request is made canonical (see `src/canonical.rs`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RequestSettings {
+    /// `refuse` (default, 400) or `strip` method-override headers.
+    pub method_override: crate::canonical::OverridePolicy,
+    /// `decompress` (default: gzip and deflate, under the inspection cap and
+    /// a 100:1 ratio) or `refuse` (415) bodies with a `Content-Encoding`.
+    pub content_encoding: ContentEncodingPolicy,
+}
+
+/// What an inspecting route does with a compressed request body.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContentEncodingPolicy {
+    /// Decompress gzip / deflate and classify the result; other codings get 415.
+    #[default]
+    Decompress,
+    /// Refuse every encoded body with 415.
+    Refuse,
 }
 
 /// The pooled upstream client.
@@ -437,6 +469,10 @@ pub struct TapeSettings {
     pub segment_max_bytes: u64,
     /// Records waiting for the writer before appends apply back-pressure.
     pub queue_capacity: usize,
+    /// The `prev_hash` the first kept record must chain from, when older
+    /// segments were archived away; unset, the tape must start at genesis.
+    #[serde(default)]
+    pub anchor: Option<String>,
 }
 
 /// The admin plane.

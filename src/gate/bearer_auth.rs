@@ -1,5 +1,6 @@
 //! Bearer-token authentication (`Authorization: Bearer <token>`), compared in
-//! constant time; scopes come from the scopes file.
+//! constant time; scopes come from the scopes file and the principal from
+//! `gates.auth.token_principal`.
 
 use std::sync::Arc;
 
@@ -17,12 +18,18 @@ pub struct BearerAuth {
     token: Option<Vec<u8>>,
     /// `None`: scopes file configured but unreadable or empty.
     scopes: Option<Scopes>,
+    /// Who the token authenticates.
+    principal: Arc<str>,
 }
 
 impl BearerAuth {
     /// Builds the authenticator from the loaded token and scopes.
-    pub fn new(token: Option<Vec<u8>>, scopes: Option<Scopes>) -> BearerAuth {
-        BearerAuth { token, scopes }
+    pub fn new(token: Option<Vec<u8>>, scopes: Option<Scopes>, principal: &str) -> BearerAuth {
+        BearerAuth {
+            token,
+            scopes,
+            principal: Arc::from(principal),
+        }
     }
 
     /// Checks the token and `required_scope`.
@@ -59,14 +66,10 @@ impl BearerAuth {
             ));
         }
         super::check_scope(self.scopes.as_ref(), required_scope)?;
-        let agent = head
-            .headers
-            .get(super::hmac_auth::AGENT_ID)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty())
-            .unwrap_or("bearer-client");
+        // The principal comes from the credential, never from a header the
+        // client chooses (`X-Agent-Id` is recorded as declared, nothing more).
         Ok(Authenticated {
-            principal: Arc::from(agent),
+            principal: self.principal.clone(),
             key_id: None,
         })
     }

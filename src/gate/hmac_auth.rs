@@ -215,15 +215,20 @@ fn replayed() -> Problem {
     )
 }
 
-/// The six-line canonical string.
+/// The six-line canonical string, over the path the client sent (before the
+/// sidecar made it canonical: the client signed its own bytes).
 pub fn canonical_string(head: &Parts, body_sha256: &str, timestamp: &str, nonce: &str) -> String {
-    let path = urlencoding::decode_binary(head.uri.path().as_bytes());
+    let uri = head
+        .extensions
+        .get::<crate::canonical::OriginalUri>()
+        .map_or(&head.uri, |o| &o.0);
+    let path = urlencoding::decode_binary(uri.path().as_bytes());
     let path = String::from_utf8_lossy(&path);
     format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
         head.method.as_str().to_ascii_uppercase(),
         path,
-        head.uri.query().unwrap_or(""),
+        uri.query().unwrap_or(""),
         body_sha256,
         timestamp,
         nonce

@@ -177,7 +177,7 @@ impl Gates {
                         .map(|t| t.trim().as_bytes().to_vec())
                         .filter(|t| !t.is_empty())
                 });
-                Auth::Bearer(BearerAuth::new(token, scopes_file()))
+                Auth::Bearer(BearerAuth::new(token, scopes_file(), &a.token_principal))
             }
         };
         Ok(Gates {
@@ -195,6 +195,12 @@ impl Gates {
         matches!(self.auth, Auth::Hmac(_))
     }
 
+    /// True when `ip` is a configured trusted proxy (its forwarding headers
+    /// are believed and passed on).
+    pub fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
+        self.resolver.is_trusted(ip)
+    }
+
     /// The rate limiter, for periodic shrinking.
     pub fn rate_limiter(&self) -> Option<Arc<dyn RateLimiter>> {
         self.rate_limit.clone()
@@ -204,6 +210,25 @@ impl Gates {
     pub fn admit(&self, conn: &ConnInfo, head: &mut Parts) -> Result<Admission, Refusal> {
         let peer = conn.peer.ip();
         let trusted_peer = self.resolver.is_trusted(peer);
+
+        // 0. One declared agent at most: two `X-Agent-Id` headers would let
+        //    the policy and the upstream read different agents.
+        if head
+            .headers
+            .get_all(hmac_auth::AGENT_ID)
+            .iter()
+            .nth(1)
+            .is_some()
+        {
+            return Err(Refusal::new(
+                "auth",
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "agent_id_duplicated",
+                    "send at most one X-Agent-Id header",
+                ),
+            ));
+        }
 
         // 1. Client certificate.
         let audit = match self.client_cert.check(

@@ -20,7 +20,7 @@ use crate::problem::Problem;
 use crate::proxy::{BoxError, ProxyBody, ResolvedRoute};
 use crate::server::ConnInfo;
 use crate::state::AppState;
-use crate::tape::ActionSummary;
+use crate::tape::{ActionSummary, Recorded, TapeRecord};
 
 /// Largest JSON response body read to filter a listing or merge refusals.
 const MAX_RESPONSE_BYTES: usize = 16 << 20;
@@ -55,6 +55,92 @@ pub struct CallRecord {
     pub code: Option<&'static str>,
 }
 
+/// What the gateway needs to put its decisions on the tape before acting.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteAhead<'a> {
+    /// The HTTP request's own summary (method, path, body size and hash).
+    pub base: &'a ActionSummary,
+    /// The authenticated principal.
+    pub principal: Option<&'a str>,
+}
+
+/// A message's action merged with the HTTP request that carried it.
+pub fn merge_action(base: &ActionSummary, action: ActionSummary) -> ActionSummary {
+    ActionSummary {
+        method: base.method.clone(),
+        path: base.path.clone(),
+        query_sha256: base.query_sha256.clone(),
+        body_bytes: base.body_bytes,
+        body_sha256: base.body_sha256.clone(),
+        ..action
+    }
+}
+
+/// Writes the decisions of a POST ahead of acting on them: the message's
+/// (single) or one per message (batch).
+async fn record_decisions(
+    state: &AppState,
+    request_id: &str,
+    ahead: WriteAhead<'_>,
+    note: &McpNote,
+) -> Result<Recorded, Problem> {
+    let principal = ahead.principal.map(str::to_owned);
+    let failed = |e: crate::tape::TapeError| {
+        tracing::error!(error = %e, request_id, "tape refused an MCP decision record; not acting");
+        crate::pipeline::tape_problem()
+    };
+    let decision = |d: &Option<Decision>| {
+        (
+            d.as_ref().map(|d| d.risk.as_str()),
+            d.as_ref().map(|d| d.route.as_str()),
+            d.clone()
+                .map(crate::pipeline::tape_reasons)
+                .unwrap_or_default(),
+        )
+    };
+    if note.calls.is_empty() {
+        let (risk, route, reasons) = decision(&note.decision);
+        let action = match &note.action {
+            Some(action) => merge_action(ahead.base, action.clone()),
+            None => ahead.base.clone(),
+        };
+        let record = TapeRecord {
+            event: "decision",
+            request_id: Some(request_id.to_owned()),
+            action: Some(action),
+            principal,
+            risk,
+            route,
+            reasons,
+            ..TapeRecord::default()
+        };
+        return state.tape.write_ahead(record).await.map_err(failed);
+    }
+    let (last, rest) = note
+        .calls
+        .split_last()
+        .ok_or_else(crate::pipeline::tape_problem)?;
+    for call in rest.iter().chain(std::iter::once(last)) {
+        let (risk, route, reasons) = decision(&call.decision);
+        let record = TapeRecord {
+            event: "decision",
+            request_id: Some(call.decision_id.clone()),
+            action: Some(call.action.clone()),
+            principal: principal.clone(),
+            risk,
+            route,
+            reasons,
+            ..TapeRecord::default()
+        };
+        if !std::ptr::eq(call, last) {
+            state.tape.record(record).await.map_err(failed)?;
+        } else {
+            return state.tape.write_ahead(record).await.map_err(failed);
+        }
+    }
+    Err(crate::pipeline::tape_problem())
+}
+
 /// Serves one POST of JSON-RPC messages to an MCP route.
 #[allow(clippy::too_many_arguments)]
 pub async fn post(
@@ -66,6 +152,7 @@ pub async fn post(
     body: Bytes,
     agent: Option<&str>,
     request_id: &str,
+    ahead: WriteAhead<'_>,
     note: &mut McpNote,
 ) -> Result<Response<ProxyBody>, Problem> {
     // 1. Framing: the whole body is valid JSON-RPC, or nothing is forwarded.
@@ -117,13 +204,20 @@ pub async fn post(
     take_note(&env, &plan, note, decision_id);
 
     // 2b. Command tools routed to the sandbox run there; their result
-    //     replaces the refusal.
+    //     replaces the refusal. Decisions are on the tape before anything runs.
+    let mut recorded: Option<Recorded> = None;
     if let Some(sandbox) = &state.sandbox {
         for (message, verdict) in env.messages.iter().zip(&plan.verdicts) {
             let Some(argv) = sandbox_argv(state, &listing.connector, message, verdict) else {
                 continue;
             };
-            let validation = sandbox.run_argv(argv).await;
+            if recorded.is_none() {
+                recorded = Some(record_decisions(state, request_id, ahead, note).await?);
+            }
+            let Some(proof) = recorded.as_ref() else {
+                continue;
+            };
+            let validation = sandbox.run_argv(argv, proof).await;
             let id = message.id().cloned().unwrap_or(Value::Null);
             let answer = command_tool_result(id.clone(), &validation);
             if let Some(slot) = errors.iter_mut().find(|e| e["id"] == id) {
@@ -147,10 +241,14 @@ pub async fn post(
     };
     head.headers
         .insert(header::CONTENT_LENGTH, HeaderValue::from(forward.len()));
+    let recorded = match recorded {
+        Some(proof) => proof,
+        None => record_decisions(state, request_id, ahead, note).await?,
+    };
     let req = Request::from_parts(head, Full::new(forward).map_err(|e| match e {}).boxed());
     let response = state
         .upstream
-        .forward(route, conn.peer, conn.proto(), req)
+        .forward(route, conn.peer, conn.proto(), req, &recorded)
         .await
         .map_err(|e| {
             tracing::warn!(route = %route.name.0, error = %e, "MCP upstream failure");

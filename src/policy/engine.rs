@@ -145,16 +145,46 @@ fn url_host() -> &'static Regex {
     })
 }
 
+/// Programs whose command lines are recognised in any argument or text,
+/// besides those the policy's rules are anchored on.
+const SHELL_PROGRAMS: &[&str] = &[
+    "sh", "bash", "zsh", "dash", "ksh", "fish", "env", "sudo", "su", "xargs", "eval", "exec", "rm",
+    "mv", "cp", "dd", "chmod", "chown", "curl", "wget", "nc", "ncat", "socat", "python", "python3",
+    "perl", "ruby", "node", "php", "awk", "sed", "find", "tee", "cat", "echo", "base64", "ssh",
+    "scp", "git", "kubectl", "docker", "npm", "pip", "make",
+];
+
+/// True when `text` uses shell syntax that chains or redirects commands.
+fn has_shell_syntax(text: &str) -> bool {
+    text.contains(['\n', ';', '|', '&', '`', '>', '<']) || text.contains("$(")
+}
+
 impl<'a> Facts<'a> {
-    fn new(contract: &'a ActionContract) -> Facts<'a> {
-        let raw = contract.all_commands();
-        let commands: Vec<SimpleCommand> = raw.iter().flat_map(|line| shell::split(line)).collect();
-        let lines = commands.iter().map(SimpleCommand::line).collect();
+    fn new(contract: &'a ActionContract, known: impl Fn(&str) -> bool) -> Facts<'a> {
+        let mut raw = contract.all_commands();
         let mut arg_keys = Vec::new();
         let mut arg_values = Vec::new();
         if let Some(args) = &contract.arguments {
             walk(args, &mut arg_keys, &mut arg_values, 0);
         }
+        // Any string that reads as a command line of a known program with
+        // shell syntax is a command, whatever key it sits under.
+        for text in arg_values
+            .iter()
+            .copied()
+            .chain(contract.texts.iter().map(String::as_str))
+        {
+            if has_shell_syntax(text)
+                && !raw.iter().any(|r| r == text)
+                && shell::split(text)
+                    .iter()
+                    .any(|c| known(&c.program) || SHELL_PROGRAMS.contains(&c.program.as_str()))
+            {
+                raw.push(text.to_owned());
+            }
+        }
+        let commands: Vec<SimpleCommand> = raw.iter().flat_map(|line| shell::split(line)).collect();
+        let lines = commands.iter().map(SimpleCommand::line).collect();
         let mut hosts = Vec::new();
         for text in raw
             .iter()
@@ -207,7 +237,7 @@ fn walk<'a>(
     values: &mut Vec<&'a str>,
     depth: usize,
 ) {
-    if depth > 16 {
+    if depth > crate::strict_json::MAX_DEPTH {
         return;
     }
     match value {
@@ -430,7 +460,7 @@ impl Policy {
         contract: &ActionContract,
         mut firings: Option<&mut Vec<Firing>>,
     ) -> Decision {
-        let facts = Facts::new(contract);
+        let facts = Facts::new(contract, |program| self.by_program.contains_key(program));
         let mut decision = Decision {
             risk: contract.metadata.risk.unwrap_or(Risk::Low),
             route: Route::Allow,
@@ -634,7 +664,7 @@ mod tests {
             ],
             ..ActionContract::default()
         };
-        let facts = Facts::new(&contract);
+        let facts = Facts::new(&contract, |_| false);
         assert_eq!(facts.hosts, ["evil.example", "backup.host"]);
     }
 

@@ -138,12 +138,16 @@ impl UpstreamClient {
 
     /// Sends `req` to the route's upstream and returns the streamed response
     /// with hop-by-hop headers removed.
+    ///
+    /// `_recorded` is the tape's receipt for the decision to forward: a
+    /// request cannot reach an upstream without its record on the tape.
     pub async fn forward(
         &self,
         route: &ResolvedRoute,
         peer: SocketAddr,
         proto: &'static str,
         mut req: Request<ProxyBody>,
+        _recorded: &crate::tape::Recorded,
     ) -> Result<Response<Incoming>, ForwardError> {
         let host = req.headers().get(header::HOST).cloned().or_else(|| {
             req.uri()

@@ -45,6 +45,36 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// Removes what a client that is not a trusted proxy may not say about
+/// where the request came from; the sidecar then writes its own.
+pub fn strip_untrusted_forwarding(headers: &mut HeaderMap) {
+    for name in [
+        &X_FORWARDED_FOR,
+        &X_FORWARDED_HOST,
+        &X_FORWARDED_PROTO,
+        &X_REAL_IP,
+        &header::FORWARDED,
+    ] {
+        headers.remove(name);
+    }
+}
+
+/// Removes every `X-CPOS-*` header: they speak for the sidecar, never the client.
+pub fn strip_cpos_headers(headers: &mut HeaderMap) {
+    if !headers.keys().any(|k| k.as_str().starts_with("x-cpos-")) {
+        return;
+    }
+    let ours: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| k.as_str().starts_with("x-cpos-"))
+        .cloned()
+        .collect();
+    for name in ours {
+        headers.remove(name);
+    }
+}
+
+static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");

@@ -10,7 +10,9 @@ use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 
 pub use client::{ForwardError, UpstreamClient};
-pub use headers::{add_forwarded, strip_hop_by_hop};
+pub use headers::{
+    add_forwarded, strip_cpos_headers, strip_hop_by_hop, strip_untrusted_forwarding,
+};
 pub use routes::{ResolvedRoute, RouteTable};
 pub use target::UpstreamTarget;
 

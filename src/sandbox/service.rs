@@ -31,7 +31,11 @@ impl SandboxService {
     }
 
     /// Validates the request body `{"diff": "...", "commands": [["pytest","-q"], "cargo test"]}`.
-    pub async fn validate_body(&self, body: &[u8]) -> Result<Validation, Problem> {
+    pub async fn validate_body(
+        &self,
+        body: &[u8],
+        _recorded: &crate::tape::Recorded,
+    ) -> Result<Validation, Problem> {
         let bad = |msg: String| Problem::new(StatusCode::BAD_REQUEST, "invalid_request", msg);
         let value: Value = serde_json::from_slice(body)
             .map_err(|e| bad(format!("the body must be JSON ({e})")))?;
@@ -74,7 +78,11 @@ impl SandboxService {
 impl SandboxService {
     /// Runs the commands of an adapter `command_request` (already classified
     /// `sandbox`) on an ephemeral copy of the workspace.
-    pub async fn run_command_request(&self, body: &[u8]) -> Validation {
+    pub async fn run_command_request(
+        &self,
+        body: &[u8],
+        _recorded: &crate::tape::Recorded,
+    ) -> Validation {
         let payload: Value = serde_json::from_slice(body).unwrap_or_default();
         let lines: Vec<&str> = payload
             .get("commands")
@@ -94,7 +102,11 @@ impl SandboxService {
     }
 
     /// Runs one argv (an MCP command tool's) on an ephemeral copy of the workspace.
-    pub async fn run_argv(&self, argv: Vec<String>) -> Validation {
+    pub async fn run_argv(
+        &self,
+        argv: Vec<String>,
+        _recorded: &crate::tape::Recorded,
+    ) -> Validation {
         validate(&self.runner, &self.policy, "", &[argv]).await
     }
 }

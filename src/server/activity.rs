@@ -18,6 +18,8 @@ pub struct Activity {
     epoch: Instant,
     last_ms: AtomicU64,
     in_flight: AtomicUsize,
+    /// Requests begun on this connection.
+    begun: AtomicU64,
 }
 
 impl Activity {
@@ -27,6 +29,7 @@ impl Activity {
             epoch: Instant::now(),
             last_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            begun: AtomicU64::new(0),
         })
     }
 
@@ -38,15 +41,21 @@ impl Activity {
     /// Marks a request in flight until the returned guard (and the response
     /// body holding it) is dropped.
     pub fn begin(self: &Arc<Self>) -> InFlight {
+        self.begun.fetch_add(1, Ordering::Relaxed);
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         InFlight(self.clone())
     }
 
     /// When the connection would become idle if nothing happens until then;
-    /// `None` while a request is in flight.
-    pub fn idle_at(&self, idle: Duration) -> Option<Instant> {
+    /// `None` while a request is in flight. Until its first request begins,
+    /// a connection gets `first` from its start, however many bytes trickle
+    /// in (a connection that sends nothing must not hold a slot for long).
+    pub fn idle_at(&self, idle: Duration, first: Duration) -> Option<Instant> {
         if self.in_flight.load(Ordering::Relaxed) > 0 {
             return None;
+        }
+        if self.begun.load(Ordering::Relaxed) == 0 {
+            return Some(self.epoch + first);
         }
         let last = self.epoch + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
         Some(last + idle)

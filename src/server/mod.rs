@@ -28,6 +28,59 @@ pub use activity::{ActiveIo, Activity, GuardedBody, InFlight};
 use crate::metrics::Metrics;
 use crate::proxy::ProxyBody;
 
+/// First back-off after a failed accept; doubled per failure in a row.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+/// Longest back-off after failed accepts.
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// Open connections per client address, capped.
+struct PerIpConnections {
+    max: usize,
+    open: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+}
+
+/// One counted connection; uncounted when dropped.
+struct PerIpSlot {
+    table: Arc<PerIpConnections>,
+    ip: std::net::IpAddr,
+}
+
+impl PerIpConnections {
+    fn new(max: usize) -> PerIpConnections {
+        PerIpConnections {
+            max: max.max(1),
+            open: Default::default(),
+        }
+    }
+
+    /// Counts a connection from `ip`, or `None` when it has `max` open.
+    /// (Taken once per accepted connection, never per request.)
+    fn open(self: &Arc<Self>, ip: std::net::IpAddr) -> Option<PerIpSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(ip).or_insert(0);
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(PerIpSlot {
+            table: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for PerIpSlot {
+    fn drop(&mut self) {
+        let mut open = self.table.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
 /// What the request path knows about the connection a request came on.
 #[derive(Debug, Clone)]
 pub struct ConnInfo {
@@ -61,6 +114,8 @@ pub struct ServeOptions {
     pub idle_timeout: Duration,
     /// Concurrent connections.
     pub max_connections: usize,
+    /// Concurrent connections from one client address.
+    pub max_connections_per_ip: usize,
     /// How long in-flight requests may run on after shutdown starts.
     pub grace: Duration,
 }
@@ -82,6 +137,8 @@ where
 {
     let max = options.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let permits = Arc::new(Semaphore::new(max));
+    let per_ip = Arc::new(PerIpConnections::new(options.max_connections_per_ip));
+    let mut accept_backoff = ACCEPT_BACKOFF_MIN;
     loop {
         let permit = tokio::select! {
             permit = permits.clone().acquire_owned() => match permit {
@@ -95,13 +152,31 @@ where
             _ = shutdown.wait_for(|stop| *stop) => break,
         };
         let (stream, peer) = match accepted {
-            Ok(pair) => pair,
+            Ok(pair) => {
+                accept_backoff = ACCEPT_BACKOFF_MIN;
+                pair
+            }
             Err(e) => {
-                // EMFILE and friends: back off instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                // EMFILE and friends: count, log once per streak, back off
+                // (doubling) instead of spinning.
+                if let Some(m) = &metrics {
+                    m.accept_errors.inc();
+                }
+                if accept_backoff == ACCEPT_BACKOFF_MIN {
+                    tracing::warn!(error = %e, "accept failed; backing off (see cpos_accept_errors_total)");
+                }
+                tokio::time::sleep(accept_backoff).await;
+                accept_backoff = (accept_backoff * 2).min(ACCEPT_BACKOFF_MAX);
                 continue;
             }
+        };
+        let Some(slot) = per_ip.open(peer.ip()) else {
+            if let Some(m) = &metrics {
+                m.per_ip_refused.inc();
+            }
+            tracing::debug!(%peer, "per-IP connection cap reached; closing");
+            drop(stream);
+            continue;
         };
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
@@ -118,6 +193,7 @@ where
             if let Some(m) = &metrics {
                 m.open_connections.dec();
             }
+            drop(slot);
             drop(permit);
         });
     }
@@ -214,8 +290,11 @@ async fn serve_io<I, H, Fut>(
     tokio::pin!(conn);
     let mut closing = false;
     loop {
-        let idle_at = activity.idle_at(options.idle_timeout);
-        let wake = idle_at.unwrap_or_else(|| tokio::time::Instant::now() + options.idle_timeout);
+        let idle_at = activity.idle_at(options.idle_timeout, options.header_read_timeout);
+        // Re-check at least once per idle period: the first request may
+        // begin (and end) before the first-request deadline.
+        let recheck = tokio::time::Instant::now() + options.idle_timeout;
+        let wake = idle_at.map_or(recheck, |at| at.min(recheck));
         tokio::select! {
             result = conn.as_mut() => {
                 if let Err(e) = result {
@@ -228,7 +307,7 @@ async fn serve_io<I, H, Fut>(
                 conn.as_mut().graceful_shutdown();
             }
             _ = tokio::time::sleep_until(wake), if !closing => {
-                if let Some(at) = activity.idle_at(options.idle_timeout) {
+                if let Some(at) = activity.idle_at(options.idle_timeout, options.header_read_timeout) {
                     if at <= tokio::time::Instant::now() {
                         closing = true;
                         conn.as_mut().graceful_shutdown();

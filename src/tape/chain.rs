@@ -46,6 +46,13 @@ pub enum LineError {
     /// The record's content does not hash to its `row_hash`.
     #[error("row_hash does not match the record's content (the record was altered)")]
     RowMismatch,
+    /// The line is not byte for byte the canonical form of its content
+    /// (duplicate keys, extra whitespace, other escapes): a reader could see
+    /// other values than the hash covers.
+    #[error(
+        "the line is not in canonical form (duplicate keys, whitespace or escapes were changed)"
+    )]
+    NotCanonical,
     /// `seq` is not the previous record's plus one.
     #[error("seq {found} does not follow {previous}")]
     SeqGap {
@@ -86,6 +93,11 @@ pub fn parse_line(line: &[u8]) -> Result<Link, LineError> {
     let canonical = serde_json::to_vec(&value).map_err(|e| LineError::Json(e.to_string()))?;
     if row_hash(&prev_hash, &canonical) != stored {
         return Err(LineError::RowMismatch);
+    }
+    let mut expected = Vec::with_capacity(line.len() + 1);
+    write_line(&mut expected, &prev_hash, &stored, &canonical);
+    if expected[..expected.len() - 1] != *line {
+        return Err(LineError::NotCanonical);
     }
     Ok(Link {
         seq,
@@ -134,6 +146,29 @@ mod tests {
             row_hash(GENESIS, br#"{"a":1}"#),
             "f21735afd2cd6af4fc5804b0045cebfd545aef8396d29d030c39cb8880b45b7f"
         );
+    }
+
+    #[test]
+    fn non_canonical_lines_are_refused() {
+        let canonical = br#"{"event":"request","seq":1}"#;
+        let hash = row_hash(GENESIS, canonical);
+        let mut line = Vec::new();
+        write_line(&mut line, GENESIS, &hash, canonical);
+        let text = String::from_utf8(line).unwrap();
+        let text = text.trim_end();
+        // A duplicate key that a lenient reader takes instead of the hashed one.
+        let injected = text.replace(
+            r#""event":"request""#,
+            r#""event":"forged","event":"request""#,
+        );
+        assert_eq!(
+            parse_line(injected.as_bytes()),
+            Err(LineError::NotCanonical)
+        );
+        let spaced = text.replace(r#""seq":1"#, r#""seq": 1"#);
+        assert_eq!(parse_line(spaced.as_bytes()), Err(LineError::NotCanonical));
+        let escaped = text.replace("request", r"requ\u0065st");
+        assert_eq!(parse_line(escaped.as_bytes()), Err(LineError::NotCanonical));
     }
 
     #[test]

@@ -8,6 +8,8 @@ pub mod verify;
 mod writer;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
@@ -33,6 +35,9 @@ pub enum TapeError {
     /// The writer has stopped (shutdown or a fatal error).
     #[error("tape writer has stopped")]
     Closed,
+    /// The writer's queue stayed full for longer than an answer may wait.
+    #[error("tape queue is full")]
+    QueueFull,
 }
 
 impl TapeError {
@@ -40,6 +45,25 @@ impl TapeError {
         TapeError::Io(format!("{}: {e}", path.display()))
     }
 }
+
+/// Proof that a decision's record was accepted by the tape: the only way to
+/// get one is [`Tape::write_ahead`], and forwarding, sandbox runs and held-call
+/// releases take it as an argument — nothing runs unrecorded, by construction.
+#[derive(Debug)]
+pub struct Recorded {
+    _private: (),
+}
+
+impl Recorded {
+    /// For the operator's own CLI runs (`cpos sandbox validate`): not an
+    /// agent's action, and no tape of the sidecar's to put it on.
+    pub(crate) fn operator_cli() -> Recorded {
+        Recorded { _private: () }
+    }
+}
+
+/// How long an answer may wait for room in the writer's queue.
+const QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What the writer promises once a record is acknowledged.
 #[derive(Debug, Clone, Copy)]
@@ -68,6 +92,8 @@ pub struct TapeMetrics {
     pub fsync_seconds: Histogram,
     /// Seq of the chain head.
     pub head_seq: Gauge,
+    /// Writes or fsyncs that failed.
+    pub write_failures: Counter,
 }
 
 impl Default for TapeMetrics {
@@ -78,6 +104,7 @@ impl Default for TapeMetrics {
                 prometheus_client::metrics::histogram::exponential_buckets(0.000_025, 2.0, 20),
             ),
             head_seq: Gauge::default(),
+            write_failures: Counter::default(),
         }
     }
 }
@@ -89,6 +116,9 @@ pub struct Tape {
     head: watch::Receiver<Head>,
     /// `fsync = "always"`: answers wait for the write and the fsync.
     durable: bool,
+    /// Set by the writer when a write or fsync failed, cleared by the next
+    /// successful one; while set, every record waits for its write.
+    failed: Arc<AtomicBool>,
 }
 
 /// The running writer thread; join it after the last handle is dropped.
@@ -107,7 +137,9 @@ impl Tape {
         settings: &TapeSettings,
         metrics: TapeMetrics,
     ) -> Result<(Tape, TapeThread, Option<Recovery>), TapeError> {
-        let (mut writer, head, recovery) = writer::Writer::open(settings.clone(), metrics)?;
+        let failed = Arc::new(AtomicBool::new(false));
+        let (mut writer, head, recovery) =
+            writer::Writer::open(settings.clone(), metrics, failed.clone())?;
         if let Some(r) = &recovery {
             writer.append_now(TapeRecord {
                 event: "tape_recovered",
@@ -132,7 +164,16 @@ impl Tape {
             })
             .map_err(|e| TapeError::Io(format!("starting the tape writer: {e}")))?;
         let durable = settings.fsync == crate::config::FsyncPolicy::Always;
-        Ok((Tape { tx, head, durable }, TapeThread(thread), recovery))
+        Ok((
+            Tape {
+                tx,
+                head,
+                durable,
+                failed,
+            },
+            TapeThread(thread),
+            recovery,
+        ))
     }
 
     /// Records a decision before its answer is given: under `fsync =
@@ -140,13 +181,38 @@ impl Tape {
     /// `batch` and `interval` it waits until the writer holds it (so a slow
     /// disk never stalls answers), back-pressured by `queue_capacity`.
     pub async fn record(&self, record: TapeRecord) -> Result<(), TapeError> {
-        if self.durable {
+        if self.durable || self.failed.load(Ordering::Relaxed) {
             return self.append(record).await.map(|_| ());
         }
-        self.tx
-            .send(writer::Msg::Append(record, None))
+        match tokio::time::timeout(QUEUE_WAIT, self.tx.send(writer::Msg::Append(record, None)))
             .await
-            .map_err(|_| TapeError::Closed)
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(TapeError::Closed),
+            Err(_) => Err(TapeError::QueueFull),
+        }
+    }
+
+    /// Records a decision before it is acted on and hands out the proof that
+    /// it was: durable under `fsync = "always"`, held by a healthy writer
+    /// otherwise (after a failed write, written before anything runs).
+    pub async fn write_ahead(&self, record: TapeRecord) -> Result<Recorded, TapeError> {
+        self.record(record).await?;
+        Ok(Recorded { _private: () })
+    }
+
+    /// Records without waiting (for a request whose client went away while
+    /// it ran: its outcome is still recorded, from a destructor).
+    pub fn record_detached(&self, record: TapeRecord) {
+        if self.tx.try_send(writer::Msg::Append(record, None)).is_err() {
+            tracing::error!("tape queue full or closed; an outcome record was lost");
+        }
+    }
+
+    /// False after a failed write until a write succeeds again, or once the
+    /// writer has stopped: readiness reports it.
+    pub fn is_healthy(&self) -> bool {
+        !self.failed.load(Ordering::Relaxed) && self.is_open()
     }
 
     /// Appends a record and waits until it is written (and fsynced under
@@ -194,6 +260,7 @@ mod tests {
             fsync_batch_records: 10,
             segment_max_bytes,
             queue_capacity: 64,
+            anchor: None,
         }
     }
 
@@ -237,6 +304,7 @@ mod tests {
         s.fsync = FsyncPolicy::Interval;
         s.fsync_interval_ms = 5;
         let (tape, thread, _) = Tape::open(&s, TapeMetrics::default()).unwrap();
+        assert!(tape.is_healthy());
         for _ in 0..500 {
             tape.record(record()).await.unwrap();
         }

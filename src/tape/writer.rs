@@ -5,6 +5,8 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
@@ -60,53 +62,71 @@ pub(super) struct Writer {
     syncer: Option<std::sync::mpsc::Sender<File>>,
     /// Exclusive lock on the directory's `.lock` file: one writer per tape.
     _lock: File,
+    /// Shared with the handles: the last write or fsync failed.
+    failed: Arc<AtomicBool>,
 }
 
 impl Writer {
-    /// Opens the tape directory, verifies the last segment, truncates a torn
-    /// last line and positions the chain after the last good record.
+    /// Opens the tape directory, verifies the whole chain (every segment,
+    /// from genesis or the configured anchor, every line in its canonical
+    /// form), truncates a torn last line and positions the chain after the
+    /// last good record.
     pub(super) fn open(
         settings: TapeSettings,
         metrics: TapeMetrics,
+        failed: Arc<AtomicBool>,
     ) -> Result<(Writer, watch::Receiver<Head>, Option<Recovery>), TapeError> {
         let dir = settings.dir.clone();
         std::fs::create_dir_all(&dir).map_err(|e| TapeError::io(&dir, e))?;
         let lock = lock_dir(&dir)?;
         let existing = segments::list(&dir).map_err(|e| TapeError::io(&dir, e))?;
-        let (segment, previous, recovery) = match existing.last() {
-            None => (1, None, None),
-            Some((n, path)) => {
-                let before = match existing.len() {
-                    1 => None,
-                    len => last_link(&existing[len - 2].1)?,
-                };
-                let mut records = 0;
-                let scan = verify::scan_file(path, before.clone(), &mut records)
-                    .map_err(|e| scan_error(path, e))?;
-                let recovery = if scan.torn_bytes > 0 {
-                    let file = OpenOptions::new()
-                        .write(true)
-                        .open(path)
-                        .map_err(|e| TapeError::io(path, e))?;
-                    file.set_len(scan.valid_len)
-                        .and_then(|()| file.sync_all())
-                        .map_err(|e| TapeError::io(path, e))?;
-                    Some(Recovery {
-                        segment: segments::segment_name(*n),
-                        truncated_bytes: scan.torn_bytes,
-                    })
-                } else {
-                    None
-                };
-                (*n, scan.last.or(before), recovery)
+        let start = settings
+            .anchor
+            .clone()
+            .unwrap_or_else(|| GENESIS.to_owned());
+        let mut previous = Some(Link {
+            seq: 0,
+            row_hash: start.clone(),
+            prev_hash: String::new(),
+        });
+        let mut recovery = None;
+        for (i, (n, path)) in existing.iter().enumerate() {
+            let last = i + 1 == existing.len();
+            let mut records = 0;
+            let scan = verify::scan_file(path, previous.clone(), &mut records)
+                .map_err(|e| start_error(path, e, i == 0, &start, settings.anchor.is_some()))?;
+            if scan.torn_bytes > 0 && !last {
+                return Err(TapeError::Corrupt(format!(
+                    "{}: an incomplete line in a closed segment; run `cpos tape verify {}`",
+                    path.display(),
+                    dir.display()
+                )));
             }
-        };
+            if scan.torn_bytes > 0 {
+                let file = OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| TapeError::io(path, e))?;
+                file.set_len(scan.valid_len)
+                    .and_then(|()| file.sync_all())
+                    .map_err(|e| TapeError::io(path, e))?;
+                recovery = Some(Recovery {
+                    segment: segments::segment_name(*n),
+                    truncated_bytes: scan.torn_bytes,
+                });
+            }
+            if scan.last.is_some() {
+                previous = scan.last;
+            }
+        }
+        let segment = existing.last().map_or(1, |(n, _)| *n);
+        let previous = previous.filter(|l| l.seq > 0 || !l.prev_hash.is_empty());
         let path = dir.join(segments::segment_name(segment));
         let file = open_append(&path)?;
         let size = file.metadata().map_err(|e| TapeError::io(&path, e))?.len();
         let (seq, prev) = match previous {
             Some(Link { seq, row_hash, .. }) => (seq, row_hash),
-            None => (0, GENESIS.to_owned()),
+            None => (0, start),
         };
         let (head, head_rx) = watch::channel(Head {
             seq,
@@ -129,6 +149,7 @@ impl Writer {
             head,
             metrics,
             syncer: None,
+            failed,
         };
         Ok((writer, head_rx, recovery))
     }
@@ -164,6 +185,8 @@ impl Writer {
                 }
                 _ = tick.tick(), if self.settings.fsync == FsyncPolicy::Interval && self.unsynced > 0 => {
                     if let Err(e) = self.sync() {
+                        self.failed.store(true, Ordering::Relaxed);
+                        self.metrics.write_failures.inc();
                         tracing::error!(error = %e, "tape fsync failed");
                     }
                 }
@@ -206,6 +229,10 @@ impl Writer {
             if let Err(e) = synced {
                 result = Err(e);
             }
+        }
+        self.failed.store(result.is_err(), Ordering::Relaxed);
+        if result.is_err() {
+            self.metrics.write_failures.inc();
         }
         match result {
             Ok(receipts) => {
@@ -401,11 +428,27 @@ fn sync_dir(dir: &Path) {
     }
 }
 
-fn last_link(path: &Path) -> Result<Option<Link>, TapeError> {
-    let mut records = 0;
-    verify::scan_file(path, None, &mut records)
-        .map(|scan| scan.last)
-        .map_err(|e| scan_error(path, e))
+/// A start-up verification failure, said in the operator's terms.
+fn start_error(path: &Path, e: ScanError, first: bool, start: &str, anchored: bool) -> TapeError {
+    if let (true, ScanError::Bad(f)) = (first, &e) {
+        if f.line == 1 && f.reason.contains("prev_hash") {
+            let (what, fix) = if anchored {
+                ("the configured tape.anchor", "check tape.anchor")
+            } else {
+                (
+                    "genesis",
+                    "if older segments were archived on purpose, set tape.anchor to the first \
+                     record's prev_hash; otherwise records were deleted",
+                )
+            };
+            return TapeError::Corrupt(format!(
+                "{} line 1: the tape does not start at {what} ({}…); {fix}",
+                path.display(),
+                &start[..start.len().min(16)]
+            ));
+        }
+    }
+    scan_error(path, e)
 }
 
 fn scan_error(path: &Path, e: ScanError) -> TapeError {

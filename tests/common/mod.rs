@@ -105,6 +105,15 @@ impl Sidecar {
         tape_records(&self.dir.join("tape"))
     }
 
+    /// The `request` records (one per answered request), without the
+    /// write-ahead `decision` records.
+    pub fn requests(&self) -> Vec<serde_json::Value> {
+        self.tape()
+            .into_iter()
+            .filter(|r| r["event"] == "request")
+            .collect()
+    }
+
     pub fn tape_text(&self) -> String {
         let mut text = String::new();
         let mut files: Vec<_> = std::fs::read_dir(self.dir.join("tape"))
