@@ -497,6 +497,53 @@ fn the_stdio_interposer_reports_a_crashing_or_missing_server() {
 }
 
 #[test]
+fn a_bare_cr_cannot_smuggle_a_second_message_through_stdio() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("ran.log");
+    std::fs::write(&log, "").unwrap();
+    let server = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp/readline_server.mjs");
+    let tape = dir.path().join("tape");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cpos"))
+        .args(["stdio", "--tools-deny", "evil", "--tape-dir"])
+        .arg(&tape)
+        .args(["--", "node", server])
+        .arg(&log)
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // One JSON value to a strict parser (the hidden call is an argument
+    // value); three lines to a reader that splits on a bare CR.
+    let hidden =
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"evil","arguments":{}}}"#;
+    let line = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{{\"name\":\"echo\",\"arguments\":{{\"x\":\r{hidden}\r}}}}}}\n"
+    );
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(line.as_bytes()).unwrap();
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"evil\",\"arguments\":{}}}\n")
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let ran = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(ran, "echo\n", "only the reviewed call ran");
+    let answers = String::from_utf8_lossy(&out.stdout);
+    assert!(answers.contains("tool_not_allowed"), "{answers}");
+    let decisions = common::tape_records(&tape)
+        .into_iter()
+        .filter(|r| r["event"] == "decision")
+        .count();
+    assert_eq!(
+        decisions, 1,
+        "the forwarded call was recorded before it ran"
+    );
+}
+
+#[test]
 fn a_changed_tool_description_is_caught_by_pinning_until_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let (_server, port, description) = start_changing(dir.path());

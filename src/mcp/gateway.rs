@@ -437,6 +437,7 @@ pub fn problem_response(problem: Problem) -> Response<ProxyBody> {
         "invalid_jsonrpc" | "body_too_large" | "body_timeout" | "body_read_failed" => {
             jsonrpc::INVALID_REQUEST
         }
+        "tape_unavailable" => super::intercept::codes::TAPE_UNAVAILABLE,
         _ => -32000,
     };
     let mut data = serde_json::Map::new();

@@ -27,6 +27,8 @@ pub mod codes {
     pub const HUMAN_APPROVAL_REQUIRED: i64 = -32013;
     /// The policy routes the call to a sandbox this sidecar does not run.
     pub const SANDBOX_UNAVAILABLE: i64 = -32014;
+    /// The decision tape cannot record the call, so it is not run.
+    pub const TAPE_UNAVAILABLE: i64 = -32015;
 }
 
 /// What a changed tool definition leads to.
@@ -131,6 +133,13 @@ impl Plan {
         if !self.any_refused() {
             return Some(original.clone());
         }
+        self.forward_canonical(env)
+    }
+
+    /// The messages to forward, always re-serialised from what was reviewed:
+    /// compact JSON holds no raw `\r` or other whitespace a line-splitting
+    /// reader could cut a second message out of (stdio framing).
+    pub fn forward_canonical(&self, env: &Envelope) -> Option<bytes::Bytes> {
         let kept: Vec<Value> = env
             .messages
             .iter()

@@ -15,8 +15,8 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
-use super::intercept::{review, Connector, PinChange};
-use super::jsonrpc;
+use super::intercept::{review, Connector, PinChange, Plan};
+use super::jsonrpc::{self, Envelope};
 use super::listing::ListingFilter;
 use crate::policy::{Decision, Policy};
 use crate::state::RequestIds;
@@ -213,8 +213,19 @@ impl Interposer {
                     .unwrap_or_else(|p| p.into_inner())
                     .extend(plan.list_ids.iter().cloned());
             }
-            let original = Bytes::copy_from_slice(&buf);
-            if let Some(forward) = plan.forward_body(&env, &original) {
+            // What the server reads is re-serialised from what was reviewed
+            // (never the agent's bytes), and only once every decision in the
+            // line is on the tape.
+            let mut errors = errors;
+            let forward = plan.forward_canonical(&env);
+            let recorded = match &forward {
+                Some(_) => self.record_ahead(&plan, &decision_id).await,
+                None => true,
+            };
+            if !recorded {
+                errors = tape_refusals(&env, &plan, &decision_id);
+            }
+            if let Some(forward) = forward.filter(|_| recorded) {
                 let mut line = forward.to_vec();
                 line.push(b'\n');
                 if let Err(e) = server_in.write_all(&line).await {
@@ -243,6 +254,30 @@ impl Interposer {
         }
         // End of the agent's input: close the server's, so it can exit.
         drop(server_in);
+    }
+
+    /// Writes every message's decision ahead of forwarding; false (and
+    /// nothing may be forwarded) when the tape cannot take them.
+    async fn record_ahead(&self, plan: &Plan, decision_id: &impl Fn(usize) -> String) -> bool {
+        for (i, verdict) in plan.verdicts.iter().enumerate() {
+            let decision = verdict.decision.clone();
+            let record = TapeRecord {
+                event: "decision",
+                request_id: Some(decision_id(i)),
+                action: Some(verdict.summary.clone()),
+                risk: decision.as_ref().map(|d| d.risk.as_str()),
+                route: decision.as_ref().map(|d| d.route.as_str()),
+                reasons: decision
+                    .map(crate::pipeline::tape_reasons)
+                    .unwrap_or_default(),
+                ..TapeRecord::default()
+            };
+            if let Err(e) = self.tape.write_ahead(record).await {
+                tracing::error!(error = %e, "tape refused a decision record; nothing is forwarded");
+                return false;
+            }
+        }
+        true
     }
 
     async fn record(
@@ -275,6 +310,28 @@ impl Interposer {
             tracing::error!(error = %e, "tape append failed");
         }
     }
+}
+
+/// JSON-RPC errors for every request of a line that could not be recorded.
+fn tape_refusals(
+    env: &Envelope,
+    plan: &Plan,
+    decision_id: &impl Fn(usize) -> String,
+) -> Vec<Value> {
+    env.messages
+        .iter()
+        .zip(&plan.verdicts)
+        .enumerate()
+        .filter_map(|(i, (message, _))| {
+            let id = message.id()?.clone();
+            Some(jsonrpc::error_response(
+                id,
+                super::intercept::codes::TAPE_UNAVAILABLE,
+                "the decision tape cannot be written, so nothing is run; check disk space and the sidecar's log",
+                serde_json::json!({"error": "tape_unavailable", "decision_id": decision_id(i)}),
+            ))
+        })
+        .collect()
 }
 
 /// Relays the server's output to the agent, filtering awaited listings.
