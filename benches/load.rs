@@ -8,6 +8,8 @@
 //!
 //! Run: `cargo bench --bench load` (env: BENCH_SECONDS=5 BENCH_RATE=1000
 //! BENCH_CONNS=32 BENCH_TARGETS=direct,nginx,cpos CPOS_BENCH_ARGS="...").
+//! Add `baseline` to BENCH_TARGETS with `CPOS_BASELINE_BIN=/path/to/cpos`
+//! to measure an earlier build in the same run (before/after figures).
 //! `BENCH_GATES=1` turns every edge gate on for cpos (fingerprint header from
 //! a trusted proxy, IP allowlist, rate limits, HMAC with a key registry) and
 //! signs each request in the load client.
@@ -130,8 +132,8 @@ fn main() {
                     continue;
                 }
             },
-            "cpos" => {
-                let (addr, child) = start_cpos(dir.path(), upstream);
+            "cpos" | "baseline" => {
+                let (addr, child) = start_cpos(dir.path(), upstream, target == "baseline");
                 rss = Some(rss_kib(child.id()));
                 (addr, Some(child))
             }
@@ -438,10 +440,20 @@ fn start_nginx(dir: &Path, upstream: SocketAddr) -> Option<(SocketAddr, Child)> 
     None
 }
 
-fn start_cpos(dir: &Path, upstream: SocketAddr) -> (SocketAddr, Child) {
+/// Starts this build's `cpos`, or with `baseline` the binary named by
+/// `CPOS_BASELINE_BIN` (an earlier build, measured in the same run).
+fn start_cpos(dir: &Path, upstream: SocketAddr, baseline: bool) -> (SocketAddr, Child) {
     use std::io::BufRead;
     let extra: String = env_or("CPOS_BENCH_ARGS", String::new());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cpos"))
+    let binary = if baseline {
+        std::env::var("CPOS_BASELINE_BIN")
+            .expect("BENCH_TARGETS has `baseline`: set CPOS_BASELINE_BIN")
+    } else {
+        env!("CARGO_BIN_EXE_cpos").to_owned()
+    };
+    let dir = &dir.join(if baseline { "baseline" } else { "cpos" });
+    std::fs::create_dir_all(dir).unwrap();
+    let mut child = Command::new(binary)
         .args([
             "serve",
             "--listen",
@@ -621,6 +633,21 @@ fn report(results: &[Measured], rate: u64, conns: usize, seconds: u64, rss: Opti
         println!(
             "- peak throughput ratio cpos/direct: {:.2}",
             cpos.peak_rps / direct.peak_rps
+        );
+    }
+    if let (Some(base), Some(cpos)) = (find("baseline"), find("cpos")) {
+        println!("\n## cpos vs the baseline build (CPOS_BASELINE_BIN)\n");
+        println!(
+            "- p50 at {rate} req/s: {} µs vs {} µs ({:+} µs); p99 {} vs {} µs",
+            us(&cpos.fixed, 0.5),
+            us(&base.fixed, 0.5),
+            us(&cpos.fixed, 0.5) as i64 - us(&base.fixed, 0.5) as i64,
+            us(&cpos.fixed, 0.99),
+            us(&base.fixed, 0.99),
+        );
+        println!(
+            "- peak throughput ratio cpos/baseline: {:.2}",
+            cpos.peak_rps / base.peak_rps
         );
     }
     if let (Some(nginx), Some(cpos)) = (find("nginx"), find("cpos")) {

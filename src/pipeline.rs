@@ -25,8 +25,8 @@ use crate::intake::{Adapter, IntakeNote};
 use crate::mcp::gateway::{CallRecord, McpNote, WriteAhead};
 use crate::mcp::{self, ListingFilter};
 use crate::metrics::{CodeLabels, RequestLabels, RouteLabels, RouteName};
-use crate::policy::{Decision, Route};
-use crate::problem::Problem;
+use crate::policy::{Decision, Verdict};
+use crate::problem::{json_response, tape_problem, tape_unavailable, Problem};
 use crate::proxy::{ProxyBody, ResolvedRoute};
 use crate::sandbox::service::{SandboxService, VALIDATE_PATH};
 use crate::server::ConnInfo;
@@ -81,7 +81,10 @@ impl Context {
             audit: self.admission.as_ref().and_then(|a| a.audit),
             risk: self.decision.as_ref().map(|d| d.risk.as_str()),
             route: self.decision.as_ref().map(|d| d.route.as_str()),
-            reasons: self.decision.map(tape_reasons).unwrap_or_default(),
+            reasons: self
+                .decision
+                .map(Decision::into_tape_reasons)
+                .unwrap_or_default(),
             detail: self.detail,
             ..TapeRecord::default()
         }
@@ -100,7 +103,11 @@ impl Context {
             audit: self.admission.as_ref().and_then(|a| a.audit),
             risk: self.decision.as_ref().map(|d| d.risk.as_str()),
             route: self.decision.as_ref().map(|d| d.route.as_str()),
-            reasons: self.decision.clone().map(tape_reasons).unwrap_or_default(),
+            reasons: self
+                .decision
+                .clone()
+                .map(Decision::into_tape_reasons)
+                .unwrap_or_default(),
             ..TapeRecord::default()
         }
     }
@@ -465,7 +472,7 @@ async fn decide_and_act(
     // 6. Act on the decision: `allow` reaches the upstream, and so does a
     //    `human` call a person approves in the escalation queue.
     match (&state.escalations, decision.route) {
-        (Some(queue), Route::Human) => {
+        (Some(queue), Verdict::Human) => {
             let agent = contract
                 .agent
                 .as_deref()
@@ -515,7 +522,7 @@ async fn serve_adapter(
     let sandboxed = note
         .decision
         .as_ref()
-        .is_some_and(|d| d.route == Route::Sandbox)
+        .is_some_and(|d| d.route == Verdict::Sandbox)
         && ctx.action.kind == "intake.command_request";
     ctx.decision = note.decision;
     let mut value = result?;
@@ -566,18 +573,18 @@ fn refusal_for(decision: &Decision) -> Option<Problem> {
     });
     let reasons = decision.reasons.join(", ");
     let problem = match decision.route {
-        Route::Allow => return None,
-        Route::Deny => Problem::new(
+        Verdict::Allow => return None,
+        Verdict::Deny => Problem::new(
             StatusCode::FORBIDDEN,
             "policy_denied",
             format!("the policy refuses this action ({reasons})"),
         ),
-        Route::Human => Problem::new(
+        Verdict::Human => Problem::new(
             StatusCode::FORBIDDEN,
             "human_approval_required",
             format!("this action needs a person's approval ({reasons}); no escalation queue is enabled on this sidecar, so it is refused"),
         ),
-        Route::Sandbox => Problem::new(
+        Verdict::Sandbox => Problem::new(
             StatusCode::FORBIDDEN,
             "sandbox_unavailable",
             format!("the policy routes this action to the sandbox ({reasons}), which this sidecar does not run; it is refused"),
@@ -599,21 +606,12 @@ fn call_record(call: CallRecord, outcome: &Outcome) -> TapeRecord {
         }),
         risk: call.decision.as_ref().map(|d| d.risk.as_str()),
         route: call.decision.as_ref().map(|d| d.route.as_str()),
-        reasons: call.decision.map(tape_reasons).unwrap_or_default(),
+        reasons: call
+            .decision
+            .map(Decision::into_tape_reasons)
+            .unwrap_or_default(),
         ..TapeRecord::default()
     }
-}
-
-/// What the tape records as reasons: the rule ids, then confidence gates.
-pub fn tape_reasons(decision: Decision) -> Vec<String> {
-    let mut reasons = decision.rules;
-    reasons.extend(
-        decision
-            .reasons
-            .into_iter()
-            .filter(|r| r == "low_confidence" || r == "medium_confidence"),
-    );
-    reasons
 }
 
 fn agent_header(head: &http::request::Parts) -> Option<String> {
@@ -672,38 +670,9 @@ fn record_metrics(
         .observe(started.elapsed().as_secs_f64());
 }
 
-/// The refusal given when the tape cannot record a decision.
-pub fn tape_problem() -> Problem {
-    Problem::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "tape_unavailable",
-        "the decision tape cannot be written, so nothing is run; check disk space and the sidecar's log",
-    )
-}
-
-/// The answer given when the tape cannot record a decision.
-pub fn tape_unavailable() -> Response<ProxyBody> {
-    tape_problem().into_response()
-}
-
 fn with_request_id(mut response: Response<ProxyBody>, request_id: &str) -> Response<ProxyBody> {
     if let Ok(value) = HeaderValue::from_str(request_id) {
         response.headers_mut().insert(REQUEST_ID.clone(), value);
     }
-    response
-}
-
-/// A small JSON response (used by the admin plane too).
-pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<ProxyBody> {
-    let mut response = Response::new(
-        Full::new(Bytes::from(value.to_string()))
-            .map_err(|e| match e {})
-            .boxed(),
-    );
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
     response
 }

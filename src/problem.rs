@@ -76,6 +76,35 @@ impl Problem {
     }
 }
 
+/// A small JSON response (used by the admin plane too).
+pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<ProxyBody> {
+    let mut response = Response::new(
+        Full::new(Bytes::from(value.to_string()))
+            .map_err(|e| match e {})
+            .boxed(),
+    );
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The refusal given when the tape cannot record a decision.
+pub fn tape_problem() -> Problem {
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "tape_unavailable",
+        "the decision tape cannot be written, so nothing is run; check disk space and the sidecar's log",
+    )
+}
+
+/// The answer given when the tape cannot record a decision.
+pub fn tape_unavailable() -> Response<ProxyBody> {
+    tape_problem().into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -49,7 +49,7 @@ fn secret_detector_on_the_development_corpus() {
 #[test]
 fn classifier_on_the_development_command_corpus() {
     use cpos::action::{ActionContract, Kind};
-    use cpos::policy::{Policy, Route};
+    use cpos::policy::{Policy, Verdict};
     let policy = Policy::embedded().unwrap();
     let rows = corpus("commands.dev.jsonl");
     let (mut tp, mut fp, mut fneg, mut tn) = (0, 0, 0, 0);
@@ -62,7 +62,7 @@ fn classifier_on_the_development_command_corpus() {
             ..ActionContract::default()
         };
         let decision = policy.classify(&contract);
-        let flagged = decision.route >= Route::Human;
+        let flagged = decision.route >= Verdict::Human;
         let dangerous = row["expected"] == "deny";
         match (dangerous, flagged) {
             (true, true) => tp += 1,

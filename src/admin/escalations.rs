@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::{ui, AdminState};
 use crate::escalation::{DecideError, Status};
-use crate::pipeline::{json_response, tape_unavailable};
+use crate::problem::{json_response, tape_unavailable};
 use crate::proxy::ProxyBody;
 use crate::tape::TapeRecord;
 

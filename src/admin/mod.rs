@@ -16,7 +16,8 @@ mod ui;
 
 use crate::gate::scopes::Plane;
 use crate::gate::Refusal;
-use crate::pipeline::{json_response, tape_unavailable, EMPTY_SHA256};
+use crate::pipeline::EMPTY_SHA256;
+use crate::problem::{json_response, tape_unavailable};
 use crate::proxy::ProxyBody;
 use crate::server::ConnInfo;
 use crate::state::AppState;

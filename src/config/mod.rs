@@ -70,9 +70,22 @@ pub struct Config {
     pub shutdown: ShutdownSettings,
     /// Logging.
     pub log: LogSettings,
+
     /// The async runtime.
     #[serde(default)]
     pub runtime: RuntimeSettings,
+}
+
+/// `hold` keeps the call open; `async` answers at once and lets the
+/// identical call through once after approval.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EscalationMode {
+    /// The call waits for the decision.
+    #[default]
+    Hold,
+    /// The call is answered with the escalation id; retry after approval.
+    Async,
 }
 
 /// The async runtime.
@@ -259,7 +272,7 @@ pub struct EscalationSettings {
     /// Queue `human`-routed calls (off: they are refused with `human_approval_required`).
     pub enabled: bool,
     /// `hold` (the call waits) or `async` (answered at once; retry after approval).
-    pub mode: crate::escalation::Mode,
+    pub mode: EscalationMode,
     /// How long a held call waits for a decision.
     pub hold_timeout_ms: u64,
     /// How long an async entry stays decidable.
@@ -278,7 +291,7 @@ impl Default for EscalationSettings {
     fn default() -> Self {
         EscalationSettings {
             enabled: true,
-            mode: crate::escalation::Mode::Hold,
+            mode: EscalationMode::Hold,
             hold_timeout_ms: 300_000,
             pending_ttl_ms: 86_400_000,
             approval_ttl_ms: 600_000,

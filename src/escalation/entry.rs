@@ -31,17 +31,7 @@ impl Status {
     }
 }
 
-/// `hold` keeps the call open; `async` answers at once and lets the
-/// identical call through once after approval.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// The call waits for the decision.
-    #[default]
-    Hold,
-    /// The call is answered with the escalation id; retry after approval.
-    Async,
-}
+pub use crate::config::EscalationMode as Mode;
 
 /// An escalated call.
 #[derive(Debug, Clone, Serialize, Deserialize)]

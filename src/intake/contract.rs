@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use super::digest::stable_digest;
 use super::validate::event_type;
 use crate::action::{ActionContract, Kind, Metadata, Risk};
-use crate::policy::{Decision, Route};
+use crate::policy::{Decision, Verdict};
 
 /// Lists are truncated to this many items, as in the original.
 const MAX_ITEMS: usize = 100;
@@ -159,10 +159,10 @@ pub fn metadata_contract(body: &Value, contract: &ActionContract, decision: &Dec
     metadata_keys.sort();
     let requires_human = decision.requires_human();
     let (adapter_decision, next_step) = match decision.route {
-        Route::Deny => ("deny", "refused_by_policy"),
-        Route::Human => ("requires_review", "human_review"),
-        Route::Sandbox => ("sandbox", "sandbox_validation"),
-        Route::Allow => ("allow", "safe_autonomy_metadata_recorded"),
+        Verdict::Deny => ("deny", "refused_by_policy"),
+        Verdict::Human => ("requires_review", "human_review"),
+        Verdict::Sandbox => ("sandbox", "sandbox_validation"),
+        Verdict::Allow => ("allow", "safe_autonomy_metadata_recorded"),
     };
     let mut c = Map::new();
     c.insert(

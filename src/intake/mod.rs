@@ -21,7 +21,7 @@ use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use self::store::{ActionStore, Entry};
-use crate::policy::{Decision, Policy, Route};
+use crate::policy::{Decision, Policy, Verdict};
 use crate::problem::Problem;
 
 /// The adapter: its policy view and its store.
@@ -145,10 +145,10 @@ impl Adapter {
         note.command_count = Some(action.commands.len() as u64);
         note.changed_file_count = Some(action.changed_files.len() as u64);
         let status = match decision.route {
-            Route::Deny => "rejected_by_policy",
-            Route::Human => "pending_review",
-            Route::Sandbox => "sandbox_pending",
-            Route::Allow => "metadata_recorded",
+            Verdict::Deny => "rejected_by_policy",
+            Verdict::Human => "pending_review",
+            Verdict::Sandbox => "sandbox_pending",
+            Verdict::Allow => "metadata_recorded",
         };
         let id = format!("act_{}", &crate::client::fresh_nonce()[..16]);
         self.store

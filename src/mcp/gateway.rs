@@ -14,8 +14,8 @@ use super::intercept::{review, Connector, Plan};
 use super::jsonrpc::{self, Envelope};
 use super::listing::ListingFilter;
 use super::sse::{events, ListingStream};
-use crate::pipeline::json_response;
 use crate::policy::Decision;
+use crate::problem::json_response;
 use crate::problem::Problem;
 use crate::proxy::{BoxError, ProxyBody, ResolvedRoute};
 use crate::server::ConnInfo;
@@ -87,14 +87,14 @@ async fn record_decisions(
     let principal = ahead.principal.map(str::to_owned);
     let failed = |e: crate::tape::TapeError| {
         tracing::error!(error = %e, request_id, "tape refused an MCP decision record; not acting");
-        crate::pipeline::tape_problem()
+        crate::problem::tape_problem()
     };
     let decision = |d: &Option<Decision>| {
         (
             d.as_ref().map(|d| d.risk.as_str()),
             d.as_ref().map(|d| d.route.as_str()),
             d.clone()
-                .map(crate::pipeline::tape_reasons)
+                .map(Decision::into_tape_reasons)
                 .unwrap_or_default(),
         )
     };
@@ -119,7 +119,7 @@ async fn record_decisions(
     let (last, rest) = note
         .calls
         .split_last()
-        .ok_or_else(crate::pipeline::tape_problem)?;
+        .ok_or_else(crate::problem::tape_problem)?;
     for call in rest.iter().chain(std::iter::once(last)) {
         let (risk, route, reasons) = decision(&call.decision);
         let record = TapeRecord {
@@ -138,7 +138,7 @@ async fn record_decisions(
             return state.tape.write_ahead(record).await.map_err(failed);
         }
     }
-    Err(crate::pipeline::tape_problem())
+    Err(crate::problem::tape_problem())
 }
 
 /// Serves one POST of JSON-RPC messages to an MCP route.
@@ -170,19 +170,25 @@ pub async fn post(
     // 2a. Requests the policy routes to a person wait in the escalation
     //     queue (hold) or are answered with its id (async).
     if let Some(queue) = &state.escalations {
-        for verdict in &mut plan.verdicts {
-            let Some(decision) = verdict.decision.as_ref() else {
+        for message_review in &mut plan.reviews {
+            let Some(decision) = message_review.decision.as_ref() else {
                 continue;
             };
-            if decision.route != crate::policy::Route::Human {
+            if decision.route != crate::policy::Verdict::Human {
                 continue;
             }
             let decision = decision.clone();
-            match crate::escalation::gate::escalate(queue, agent, &verdict.summary, &decision).await
+            match crate::escalation::gate::escalate(
+                queue,
+                agent,
+                &message_review.summary,
+                &decision,
+            )
+            .await
             {
-                Ok(_) => verdict.refusal = None,
+                Ok(_) => message_review.refusal = None,
                 Err(not) => {
-                    if let Some(refusal) = verdict.refusal.as_mut() {
+                    if let Some(refusal) = message_review.refusal.as_mut() {
                         refusal.code = not.code;
                         refusal.message = match &not.entry {
                             Some(entry) => format!("{} (escalation {})", not.message, entry.id),
@@ -207,8 +213,9 @@ pub async fn post(
     //     replaces the refusal. Decisions are on the tape before anything runs.
     let mut recorded: Option<Recorded> = None;
     if let Some(sandbox) = &state.sandbox {
-        for (message, verdict) in env.messages.iter().zip(&plan.verdicts) {
-            let Some(argv) = sandbox_argv(state, &listing.connector, message, verdict) else {
+        for (message, message_review) in env.messages.iter().zip(&plan.reviews) {
+            let Some(argv) = sandbox_argv(state, &listing.connector, message, message_review)
+            else {
                 continue;
             };
             if recorded.is_none() {
@@ -298,13 +305,13 @@ fn sandbox_argv(
     state: &AppState,
     connector: &str,
     message: &jsonrpc::Message,
-    verdict: &super::intercept::Verdict,
+    message_review: &super::intercept::Review,
 ) -> Option<Vec<String>> {
-    let decision = verdict.decision.as_ref()?;
-    if decision.route != crate::policy::Route::Sandbox {
+    let decision = message_review.decision.as_ref()?;
+    if decision.route != crate::policy::Verdict::Sandbox {
         return None;
     }
-    let tool = verdict.summary.tool.as_deref()?;
+    let tool = message_review.summary.tool.as_deref()?;
     let spec = state
         .config
         .sandbox
@@ -409,22 +416,22 @@ fn take_note(
     decision_id: impl Fn(usize) -> String,
 ) {
     if !env.batch {
-        if let Some(verdict) = plan.verdicts.first() {
-            note.action = Some(verdict.summary.clone());
-            note.decision = verdict.decision.clone();
-            note.code = verdict.refusal.as_ref().map(|r| r.code);
+        if let Some(message_review) = plan.reviews.first() {
+            note.action = Some(message_review.summary.clone());
+            note.decision = message_review.decision.clone();
+            note.code = message_review.refusal.as_ref().map(|r| r.code);
         }
         return;
     }
     note.calls = plan
-        .verdicts
+        .reviews
         .iter()
         .enumerate()
-        .map(|(i, verdict)| CallRecord {
+        .map(|(i, message_review)| CallRecord {
             decision_id: decision_id(i),
-            action: verdict.summary.clone(),
-            decision: verdict.decision.clone(),
-            code: verdict.refusal.as_ref().map(|r| r.code),
+            action: message_review.summary.clone(),
+            decision: message_review.decision.clone(),
+            code: message_review.refusal.as_ref().map(|r| r.code),
         })
         .collect();
 }

@@ -1,5 +1,5 @@
 //! Interception: every request in a JSON-RPC message (or batch) becomes an
-//! action contract and gets a verdict — forward it, or answer it with a
+//! action contract and gets a review — forward it, or answer it with a
 //! JSON-RPC error under its own id. Notifications and responses carry no
 //! action and pass. The same review serves streamable HTTP and stdio.
 
@@ -10,7 +10,7 @@ use super::jsonrpc::{error_response, Envelope, Message, Shape};
 use super::pins::PinStore;
 use super::tool_filter::ToolFilter;
 use crate::action::{ActionContract, Kind};
-use crate::policy::{Decision, Policy, Route};
+use crate::policy::{Decision, Policy, Verdict};
 use crate::tape::ActionSummary;
 
 /// JSON-RPC error codes of our refusals (stable; documented in docs/MCP.md).
@@ -37,7 +37,7 @@ pub mod codes {
 pub enum PinChange {
     /// Refuse calls to the tool until the change is accepted.
     Refuse,
-    /// Route calls to a person (the `human` route).
+    /// Verdict calls to a person (the `human` route).
     Human,
 }
 
@@ -67,7 +67,7 @@ pub struct Refusal {
 
 /// The review of one message.
 #[derive(Debug, Clone)]
-pub struct Verdict {
+pub struct Review {
     /// Metadata for the tape.
     pub summary: ActionSummary,
     /// The policy's decision, for requests that were classified.
@@ -79,8 +79,8 @@ pub struct Verdict {
 /// The review of a whole envelope.
 #[derive(Debug)]
 pub struct Plan {
-    /// One verdict per message, in order.
-    pub verdicts: Vec<Verdict>,
+    /// One review per message, in order.
+    pub reviews: Vec<Review>,
     /// Ids of forwarded `tools/list` requests, whose results get filtered.
     pub list_ids: Vec<Value>,
 }
@@ -88,33 +88,33 @@ pub struct Plan {
 impl Plan {
     /// True when at least one message was refused.
     pub fn any_refused(&self) -> bool {
-        self.verdicts.iter().any(|v| v.refusal.is_some())
+        self.reviews.iter().any(|v| v.refusal.is_some())
     }
 
     /// True when every message is answered here.
     pub fn all_refused(&self) -> bool {
-        self.verdicts.iter().all(|v| v.refusal.is_some())
+        self.reviews.iter().all(|v| v.refusal.is_some())
     }
 
     /// The JSON-RPC errors answering the refused requests; `decision_id`
-    /// names a verdict by its index.
+    /// names a review by its index.
     pub fn errors(&self, env: &Envelope, decision_id: impl Fn(usize) -> String) -> Vec<Value> {
         env.messages
             .iter()
-            .zip(&self.verdicts)
+            .zip(&self.reviews)
             .enumerate()
-            .filter_map(|(i, (message, verdict))| {
-                let refusal = verdict.refusal.as_ref()?;
+            .filter_map(|(i, (message, message_review))| {
+                let refusal = message_review.refusal.as_ref()?;
                 let mut data = Map::new();
                 data.insert("error".into(), refusal.code.into());
                 data.insert("decision_id".into(), decision_id(i).into());
-                if let Some(decision) = &verdict.decision {
+                if let Some(decision) = &message_review.decision {
                     data.insert("route".into(), decision.route.as_str().into());
                     data.insert("risk".into(), decision.risk.as_str().into());
                     data.insert("reasons".into(), decision.reasons.clone().into());
                     data.insert("rules".into(), decision.rules.clone().into());
                 }
-                if let Some(tool) = &verdict.summary.tool {
+                if let Some(tool) = &message_review.summary.tool {
                     data.insert("tool".into(), tool.as_str().into());
                 }
                 Some(error_response(
@@ -143,7 +143,7 @@ impl Plan {
         let kept: Vec<Value> = env
             .messages
             .iter()
-            .zip(&self.verdicts)
+            .zip(&self.reviews)
             .filter(|(_, v)| v.refusal.is_none())
             .map(|(m, _)| Value::Object(m.value.clone()))
             .collect();
@@ -158,20 +158,20 @@ impl Plan {
 /// Reviews every message of an envelope.
 pub fn review(env: &Envelope, connector: &Connector, policy: &Policy, agent: Option<&str>) -> Plan {
     let mut list_ids = Vec::new();
-    let verdicts = env
+    let reviews = env
         .messages
         .iter()
         .map(|message| {
-            let verdict = review_one(message, connector, policy, agent);
-            if message.method() == Some("tools/list") && verdict.refusal.is_none() {
+            let message_review = review_one(message, connector, policy, agent);
+            if message.method() == Some("tools/list") && message_review.refusal.is_none() {
                 if let Some(id) = message.id() {
                     list_ids.push(id.clone());
                 }
             }
-            verdict
+            message_review
         })
         .collect();
-    Plan { verdicts, list_ids }
+    Plan { reviews, list_ids }
 }
 
 fn review_one(
@@ -179,7 +179,7 @@ fn review_one(
     connector: &Connector,
     policy: &Policy,
     agent: Option<&str>,
-) -> Verdict {
+) -> Review {
     let method = message.method().map(str::to_owned);
     let mut summary = ActionSummary {
         kind: "mcp.message",
@@ -190,7 +190,7 @@ fn review_one(
     };
     let Shape::Request { .. } = message.shape else {
         // Notifications and responses carry no action.
-        return Verdict {
+        return Review {
             summary,
             decision: None,
             refusal: None,
@@ -219,7 +219,7 @@ fn review_one(
         summary.arg_sha256 = Some(hex::encode(Sha256::digest(canonical.as_bytes())));
     }
     summary.tool = tool.clone();
-    let refuse = |summary, decision, code, rpc_code, message: String| Verdict {
+    let refuse = |summary, decision, code, rpc_code, message: String| Review {
         summary,
         decision,
         refusal: Some(Refusal {
@@ -304,20 +304,20 @@ fn review_one(
     let decision = policy.classify(&contract);
     let reasons = decision.reasons.join(", ");
     let refusal = match decision.route {
-        Route::Allow => None,
-        Route::Deny => Some(Refusal {
+        Verdict::Allow => None,
+        Verdict::Deny => Some(Refusal {
             code: "policy_denied",
             rpc_code: codes::POLICY_DENIED,
             message: format!("the policy refuses this call ({reasons})"),
         }),
-        Route::Human => Some(Refusal {
+        Verdict::Human => Some(Refusal {
             code: "human_approval_required",
             rpc_code: codes::HUMAN_APPROVAL_REQUIRED,
             message: format!(
                 "this call needs a person's approval ({reasons}); no escalation queue is enabled on this sidecar, so it is refused"
             ),
         }),
-        Route::Sandbox => Some(Refusal {
+        Verdict::Sandbox => Some(Refusal {
             code: "sandbox_unavailable",
             rpc_code: codes::SANDBOX_UNAVAILABLE,
             message: format!(
@@ -325,7 +325,7 @@ fn review_one(
             ),
         }),
     };
-    Verdict {
+    Review {
         summary,
         decision: Some(decision),
         refusal,
@@ -360,7 +360,7 @@ mod tests {
         let env = parse(&body).unwrap();
         let plan = review(&env, &connector(&filter, None), &policy, Some("agent-7"));
         let codes: Vec<_> = plan
-            .verdicts
+            .reviews
             .iter()
             .map(|v| v.refusal.as_ref().map(|r| r.code))
             .collect();
@@ -375,7 +375,7 @@ mod tests {
             ]
         );
         assert_eq!(plan.list_ids, [Value::from(4)]);
-        let echo = &plan.verdicts[0].summary;
+        let echo = &plan.reviews[0].summary;
         assert_eq!(echo.kind, "mcp.tools_call");
         assert_eq!(echo.tool.as_deref(), Some("echo"));
         assert_eq!(echo.arg_keys, ["message"]);
@@ -417,7 +417,7 @@ mod tests {
         .unwrap();
         let plan = review(&env, &connector(&filter, Some(&pins)), &policy, None);
         let refused: Vec<_> = plan
-            .verdicts
+            .reviews
             .iter()
             .map(|v| v.refusal.as_ref().unwrap().rpc_code)
             .collect();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::pins::{tool_sha256, PinStore, Verdict};
+use super::pins::{tool_sha256, PinCheck, PinStore};
 use super::tool_filter::ToolFilter;
 
 /// What filtering a listing needs, owned so a streaming body can hold it.
@@ -72,13 +72,13 @@ impl ListingFilter {
         };
         let mut verdicts = verdicts.into_iter();
         tools.retain(|_| {
-            let verdict = verdicts.next().unwrap_or(Verdict::Changed);
+            let verdict = verdicts.next().unwrap_or(PinCheck::Changed);
             match verdict {
-                Verdict::New => effect.pinned += 1,
-                Verdict::Changed => effect.changed += 1,
-                Verdict::Same => {}
+                PinCheck::New => effect.pinned += 1,
+                PinCheck::Changed => effect.changed += 1,
+                PinCheck::Same => {}
             }
-            verdict != Verdict::Changed
+            verdict != PinCheck::Changed
         });
         for (name, _) in hashes
             .iter()

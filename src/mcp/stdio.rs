@@ -245,11 +245,17 @@ impl Interposer {
                 };
                 let _ = out.send(line_bytes(&answer)).await;
             }
-            for (i, verdict) in plan.verdicts.into_iter().enumerate() {
+            for (i, message_review) in plan.reviews.into_iter().enumerate() {
                 let id = decision_id(i);
-                let code = verdict.refusal.as_ref().map(|r| r.code);
-                self.record(id, verdict.summary, verdict.decision, code, started)
-                    .await;
+                let code = message_review.refusal.as_ref().map(|r| r.code);
+                self.record(
+                    id,
+                    message_review.summary,
+                    message_review.decision,
+                    code,
+                    started,
+                )
+                .await;
             }
         }
         // End of the agent's input: close the server's, so it can exit.
@@ -259,16 +265,16 @@ impl Interposer {
     /// Writes every message's decision ahead of forwarding; false (and
     /// nothing may be forwarded) when the tape cannot take them.
     async fn record_ahead(&self, plan: &Plan, decision_id: &impl Fn(usize) -> String) -> bool {
-        for (i, verdict) in plan.verdicts.iter().enumerate() {
-            let decision = verdict.decision.clone();
+        for (i, message_review) in plan.reviews.iter().enumerate() {
+            let decision = message_review.decision.clone();
             let record = TapeRecord {
                 event: "decision",
                 request_id: Some(decision_id(i)),
-                action: Some(verdict.summary.clone()),
+                action: Some(message_review.summary.clone()),
                 risk: decision.as_ref().map(|d| d.risk.as_str()),
                 route: decision.as_ref().map(|d| d.route.as_str()),
                 reasons: decision
-                    .map(crate::pipeline::tape_reasons)
+                    .map(Decision::into_tape_reasons)
                     .unwrap_or_default(),
                 ..TapeRecord::default()
             };
@@ -302,7 +308,7 @@ impl Interposer {
             risk: decision.as_ref().map(|d| d.risk.as_str()),
             route: decision.as_ref().map(|d| d.route.as_str()),
             reasons: decision
-                .map(crate::pipeline::tape_reasons)
+                .map(Decision::into_tape_reasons)
                 .unwrap_or_default(),
             ..TapeRecord::default()
         };
@@ -320,7 +326,7 @@ fn tape_refusals(
 ) -> Vec<Value> {
     env.messages
         .iter()
-        .zip(&plan.verdicts)
+        .zip(&plan.reviews)
         .enumerate()
         .filter_map(|(i, (message, _))| {
             let id = message.id()?.clone();

@@ -244,7 +244,7 @@ enum Waiting {
 }
 
 fn json(status: StatusCode, value: &Value) -> Response<ProxyBody> {
-    crate::pipeline::json_response(status, value)
+    crate::problem::json_response(status, value)
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<ProxyBody> {

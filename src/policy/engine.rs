@@ -12,7 +12,7 @@ use globset::GlobSet;
 use regex::Regex;
 use serde::Serialize;
 
-use super::rules::{self, CommandCond, PolicyFile, Route, Rule, When};
+use super::rules::{self, CommandCond, PolicyFile, Rule, Verdict, When};
 use super::shell::{self, SimpleCommand};
 use crate::action::{ActionContract, Risk};
 use crate::secrets::{self, Finding};
@@ -57,8 +57,8 @@ pub struct PolicyError {
 pub struct Decision {
     /// Highest risk among firing rules (and declarations).
     pub risk: Risk,
-    /// Route by precedence.
-    pub route: Route,
+    /// Verdict by precedence.
+    pub route: Verdict,
     /// Category reasons, in order, without duplicates.
     pub reasons: Vec<String>,
     /// Ids of the rules that fired, in order.
@@ -67,13 +67,24 @@ pub struct Decision {
     pub secrets: Vec<Finding>,
     /// The escalation mode the first firing `human` rule asks for, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub escalation: Option<crate::escalation::Mode>,
+    pub escalation: Option<crate::config::EscalationMode>,
 }
 
 impl Decision {
+    /// What the tape records as reasons: the rule ids, then confidence gates.
+    pub fn into_tape_reasons(self) -> Vec<String> {
+        let mut reasons = self.rules;
+        reasons.extend(
+            self.reasons
+                .into_iter()
+                .filter(|r| r == "low_confidence" || r == "medium_confidence"),
+        );
+        reasons
+    }
+
     /// True when a person must look before anything happens.
     pub fn requires_human(&self) -> bool {
-        self.route >= Route::Human
+        self.route >= Verdict::Human
     }
 
     /// The original's severity scale.
@@ -112,7 +123,7 @@ pub struct Firing {
     /// Rule description.
     pub description: String,
     /// Its route.
-    pub route: Route,
+    pub route: Verdict,
     /// Its risk.
     pub risk: Risk,
     /// Its reason.
@@ -463,7 +474,7 @@ impl Policy {
         let facts = Facts::new(contract, |program| self.by_program.contains_key(program));
         let mut decision = Decision {
             risk: contract.metadata.risk.unwrap_or(Risk::Low),
-            route: Route::Allow,
+            route: Verdict::Allow,
             reasons: Vec::new(),
             rules: Vec::new(),
             secrets: Vec::new(),
@@ -485,7 +496,7 @@ impl Policy {
             };
             decision.route = decision.route.max(rule.route);
             decision.risk = decision.risk.max(rule.risk);
-            if rule.route == Route::Human && decision.escalation.is_none() {
+            if rule.route == Verdict::Human && decision.escalation.is_none() {
                 decision.escalation = rule.escalation;
             }
             if !decision.reasons.contains(&rule.reason) {
@@ -506,7 +517,7 @@ impl Policy {
         if let Some(confidence) = contract.metadata.confidence {
             if confidence < 0.55 {
                 decision.reasons.push("low_confidence".into());
-                decision.route = decision.route.max(Route::Human);
+                decision.route = decision.route.max(Verdict::Human);
                 decision.risk = decision.risk.max(Risk::Medium);
             } else if confidence < 0.75 {
                 decision.reasons.push("medium_confidence".into());
@@ -732,13 +743,13 @@ commands = ["rm"]
             ..ActionContract::default()
         };
         let d = policy.classify(&contract);
-        assert_eq!((d.route, d.risk), (Route::Deny, Risk::Critical));
+        assert_eq!((d.route, d.risk), (Verdict::Deny, Risk::Critical));
         assert_eq!(d.reasons, ["git_publish", "destructive_operation"]);
         assert_eq!(d.rules, ["a", "b"]);
         let mut quiet = ActionContract::default();
         quiet.metadata.confidence = Some(0.5);
         let d = policy.classify(&quiet);
-        assert_eq!(d.route, Route::Human);
+        assert_eq!(d.route, Verdict::Human);
         assert_eq!(d.reasons, ["low_confidence"]);
         quiet.metadata.confidence = Some(0.7);
         assert_eq!(policy.classify(&quiet).reasons, ["medium_confidence"]);

@@ -7,4 +7,4 @@ pub mod shell;
 pub mod testing;
 
 pub use engine::{Decision, Firing, Policy, PolicyError, DEFAULT_POLICY};
-pub use rules::Route;
+pub use rules::Verdict;

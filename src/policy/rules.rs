@@ -15,7 +15,7 @@ use crate::action::{Kind, Risk};
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize, Default,
 )]
 #[serde(rename_all = "lowercase")]
-pub enum Route {
+pub enum Verdict {
     /// Forward / let the agent proceed.
     #[default]
     Allow,
@@ -27,14 +27,14 @@ pub enum Route {
     Deny,
 }
 
-impl Route {
+impl Verdict {
     /// The route's name.
     pub fn as_str(self) -> &'static str {
         match self {
-            Route::Allow => "allow",
-            Route::Sandbox => "sandbox",
-            Route::Human => "human",
-            Route::Deny => "deny",
+            Verdict::Allow => "allow",
+            Verdict::Sandbox => "sandbox",
+            Verdict::Human => "human",
+            Verdict::Deny => "deny",
         }
     }
 }
@@ -70,13 +70,13 @@ pub struct RuleSpec {
     pub description: String,
     /// Risk when it fires.
     pub risk: Risk,
-    /// Route when it fires.
-    pub route: Route,
+    /// The verdict when it fires.
+    pub route: Verdict,
     /// Category reason (`destructive_operation`, `secret_material`, …).
     pub reason: String,
     /// For `human` rules: `hold` or `async`, overriding `escalation.mode`.
     #[serde(default)]
-    pub escalation: Option<crate::escalation::Mode>,
+    pub escalation: Option<crate::config::EscalationMode>,
     /// Conditions, all of which must hold.
     pub when: WhenSpec,
 }
@@ -148,12 +148,12 @@ pub struct Rule {
     pub description: String,
     /// Risk when it fires.
     pub risk: Risk,
-    /// Route when it fires.
-    pub route: Route,
+    /// The verdict when it fires.
+    pub route: Verdict,
     /// Category reason.
     pub reason: String,
     /// Escalation mode for `human` rules, when the rule sets one.
-    pub escalation: Option<crate::escalation::Mode>,
+    pub escalation: Option<crate::config::EscalationMode>,
     pub(crate) when: When,
 }
 

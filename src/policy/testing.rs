@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{Policy, Route};
+use super::{Policy, Verdict};
 use crate::action::{ActionContract, Risk};
 
 #[derive(Debug, Deserialize)]
@@ -33,7 +33,7 @@ struct Case {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Expect {
-    route: Option<Route>,
+    route: Option<Verdict>,
     risk: Option<Risk>,
     /// These reasons must be among the decision's.
     #[serde(default)]
