@@ -8,7 +8,7 @@
 //!
 //! Run: `cargo bench --bench load` (env: BENCH_SECONDS=5 BENCH_RATE=1000
 //! BENCH_CONNS=32 BENCH_TARGETS=direct,nginx,cpos CPOS_BENCH_ARGS="...").
-//! Add `baseline` to BENCH_TARGETS with `CPOS_BASELINE_BIN=/path/to/cpos`
+//! Add `baseline` to BENCH_TARGETS with `BENCH_BASELINE_BIN=/path/to/cpos`
 //! to measure an earlier build in the same run (before/after figures).
 //! `BENCH_GATES=1` turns every edge gate on for cpos (fingerprint header from
 //! a trusted proxy, IP allowlist, rate limits, HMAC with a key registry) and
@@ -441,13 +441,13 @@ fn start_nginx(dir: &Path, upstream: SocketAddr) -> Option<(SocketAddr, Child)> 
 }
 
 /// Starts this build's `cpos`, or with `baseline` the binary named by
-/// `CPOS_BASELINE_BIN` (an earlier build, measured in the same run).
+/// `BENCH_BASELINE_BIN` (an earlier build, measured in the same run).
 fn start_cpos(dir: &Path, upstream: SocketAddr, baseline: bool) -> (SocketAddr, Child) {
     use std::io::BufRead;
     let extra: String = env_or("CPOS_BENCH_ARGS", String::new());
     let binary = if baseline {
-        std::env::var("CPOS_BASELINE_BIN")
-            .expect("BENCH_TARGETS has `baseline`: set CPOS_BASELINE_BIN")
+        std::env::var("BENCH_BASELINE_BIN")
+            .expect("BENCH_TARGETS has `baseline`: set BENCH_BASELINE_BIN")
     } else {
         env!("CARGO_BIN_EXE_cpos").to_owned()
     };
@@ -636,7 +636,7 @@ fn report(results: &[Measured], rate: u64, conns: usize, seconds: u64, rss: Opti
         );
     }
     if let (Some(base), Some(cpos)) = (find("baseline"), find("cpos")) {
-        println!("\n## cpos vs the baseline build (CPOS_BASELINE_BIN)\n");
+        println!("\n## cpos vs the baseline build (BENCH_BASELINE_BIN)\n");
         println!(
             "- p50 at {rate} req/s: {} µs vs {} µs ({:+} µs); p99 {} vs {} µs",
             us(&cpos.fixed, 0.5),

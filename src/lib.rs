@@ -2,6 +2,7 @@
 //! tools they call. See README.md and docs/ for the big picture; the request
 //! path reads top to bottom in [`pipeline`].
 
+pub mod act;
 pub mod action;
 pub mod admin;
 pub mod body_args;
@@ -22,6 +23,7 @@ pub mod policy;
 pub mod preflight;
 pub mod problem;
 pub mod proxy;
+pub mod refusal;
 pub mod sandbox;
 pub mod secrets;
 pub mod server;

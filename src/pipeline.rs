@@ -14,10 +14,10 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use sha2::{Digest, Sha256};
 
+use crate::act::Actor;
 use crate::action::{ActionContract, Kind};
 use crate::body_args;
 use crate::canonical::{canonicalize, recorded_path};
-use crate::escalation::gate::escalate;
 use crate::gate::scopes::Plane;
 use crate::gate::{Admission, Refusal};
 use crate::inspect;
@@ -26,7 +26,7 @@ use crate::mcp::gateway::{CallRecord, McpNote, WriteAhead};
 use crate::mcp::{self, ListingFilter};
 use crate::metrics::{CodeLabels, RequestLabels, RouteLabels, RouteName};
 use crate::policy::{Decision, Verdict};
-use crate::problem::{json_response, tape_problem, tape_unavailable, Problem};
+use crate::problem::{json_response, tape_unavailable, Problem};
 use crate::proxy::{ProxyBody, ResolvedRoute};
 use crate::sandbox::service::{SandboxService, VALIDATE_PATH};
 use crate::server::ConnInfo;
@@ -92,6 +92,11 @@ impl Context {
 
     /// The write-ahead record of the decision about to be acted on.
     fn decision_record(&self) -> TapeRecord {
+        self.decision_record_for(self.decision.as_ref())
+    }
+
+    /// The write-ahead record of `decision`.
+    fn decision_record_for(&self, decision: Option<&Decision>) -> TapeRecord {
         TapeRecord {
             event: "decision",
             request_id: Some(self.request_id.clone()),
@@ -101,12 +106,10 @@ impl Context {
                 .as_ref()
                 .and_then(|a| a.principal.as_deref().map(str::to_owned)),
             audit: self.admission.as_ref().and_then(|a| a.audit),
-            risk: self.decision.as_ref().map(|d| d.risk.as_str()),
-            route: self.decision.as_ref().map(|d| d.route.as_str()),
-            reasons: self
-                .decision
-                .clone()
-                .map(Decision::into_tape_reasons)
+            risk: decision.map(|d| d.risk.as_str()),
+            route: decision.map(|d| d.route.as_str()),
+            reasons: decision
+                .map(|d| d.clone().into_tape_reasons())
                 .unwrap_or_default(),
             ..TapeRecord::default()
         }
@@ -245,18 +248,21 @@ impl Drop for OutcomeGuard<'_> {
     }
 }
 
-/// Accepts the write-ahead record of the decision about to be acted on, or
-/// refuses to act: nothing reaches an upstream, a sandbox or a held-call
-/// release unless its record is on the tape.
+/// The act step's inputs, from the application state.
+fn actor(state: &AppState) -> Actor<'_> {
+    Actor {
+        tape: &state.tape,
+        escalations: state.escalations.as_deref(),
+    }
+}
+
+/// Records the decision about to be acted on (a sandbox run of the
+/// adapter or the validation endpoint), or refuses to act.
 async fn write_ahead(state: &AppState, ctx: &Context) -> Result<Recorded, Problem> {
-    state
-        .tape
-        .write_ahead(ctx.decision_record())
+    actor(state)
+        .record_ahead(ctx.decision_record())
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, request_id = ctx.request_id, "tape refused a decision record; not acting");
-            tape_problem()
-        })
+        .map_err(|refused| refused.into_problem(None))
 }
 
 /// The decision steps, in order. Each returns early with a [`Problem`].
@@ -467,29 +473,24 @@ async fn decide_and_act(
         };
         limited.map_err(|r| ctx.refused(r))?;
     }
-    let decision = ctx.decision.insert(state.policy.classify(&contract));
+    let decision = state.policy.classify(&contract);
 
-    // 6. Act on the decision: `allow` reaches the upstream, and so does a
-    //    `human` call a person approves in the escalation queue.
-    match (&state.escalations, decision.route) {
-        (Some(queue), Verdict::Human) => {
-            let agent = contract
-                .agent
-                .as_deref()
-                .or(ctx.admission.as_ref().and_then(|a| a.principal.as_deref()));
-            let decision = decision.clone();
-            escalate(queue, agent, &ctx.action, &decision)
-                .await
-                .map_err(|not| escalation_problem(not, &decision))?;
-        }
-        _ => {
-            if let Some(problem) = refusal_for(decision) {
-                return Err(problem);
-            }
-        }
-    }
-    // 7. Record the decision, then forward exactly the canonical request.
-    let recorded = write_ahead(state, ctx).await?;
+    // 6. Act: `allow` goes ahead, `human` once a person approves it, the
+    //    rest is refused; the decision is on the tape before a byte goes
+    //    upstream, and `forward` takes the tape's receipt.
+    let agent = contract
+        .agent
+        .as_deref()
+        .or(ctx.admission.as_ref().and_then(|a| a.principal.as_deref()));
+    let record = ctx.decision_record_for(Some(&decision));
+    let permitted = actor(state)
+        .permit(&decision, agent, &ctx.action, record, false)
+        .await
+        .map_err(|refused| refused.into_problem(Some(&decision)));
+    ctx.decision = Some(decision);
+    let recorded = permitted?;
+
+    // 7. Forward exactly the canonical request.
     let req = Request::from_parts(head, body);
     let response = state
         .upstream
@@ -537,60 +538,6 @@ async fn serve_adapter(
         value["execution_result"] = crate::sandbox::service::execution_result(&validation);
     }
     Ok(json_response(StatusCode::OK, &value))
-}
-
-/// The refusal of an escalated call that was not approved.
-fn escalation_problem(not: crate::escalation::gate::NotApproved, decision: &Decision) -> Problem {
-    let mut problem = Problem::new(not.status, not.code, not.message).with(
-        "decision",
-        serde_json::json!({
-            "route": decision.route,
-            "risk": decision.risk,
-            "reasons": decision.reasons,
-            "rules": decision.rules,
-        }),
-    );
-    if let Some(entry) = not.entry {
-        problem = problem.with("escalation_id", entry.id.into());
-        problem = problem.with("escalation_status", entry.status.as_str().into());
-    }
-    if not.code == "escalation_pending" {
-        problem = problem.with("retry_after_seconds", 30.into());
-        problem
-            .headers
-            .push((header::RETRY_AFTER, HeaderValue::from_static("30")));
-    }
-    problem
-}
-
-/// The refusal for a decision that does not allow forwarding.
-fn refusal_for(decision: &Decision) -> Option<Problem> {
-    let detail = serde_json::json!({
-        "route": decision.route,
-        "risk": decision.risk,
-        "reasons": decision.reasons,
-        "rules": decision.rules,
-    });
-    let reasons = decision.reasons.join(", ");
-    let problem = match decision.route {
-        Verdict::Allow => return None,
-        Verdict::Deny => Problem::new(
-            StatusCode::FORBIDDEN,
-            "policy_denied",
-            format!("the policy refuses this action ({reasons})"),
-        ),
-        Verdict::Human => Problem::new(
-            StatusCode::FORBIDDEN,
-            "human_approval_required",
-            format!("this action needs a person's approval ({reasons}); no escalation queue is enabled on this sidecar, so it is refused"),
-        ),
-        Verdict::Sandbox => Problem::new(
-            StatusCode::FORBIDDEN,
-            "sandbox_unavailable",
-            format!("the policy routes this action to the sandbox ({reasons}), which this sidecar does not run; it is refused"),
-        ),
-    };
-    Some(problem.with("decision", detail))
 }
 
 /// The outcome record of one message of an MCP batch (its decision was

@@ -1,21 +1,18 @@
 //! The `human` route on the request path: find a one-time async approval,
 //! or create an entry and hold the call / answer with its id.
 
-use http::StatusCode;
 use sha2::{Digest, Sha256};
 
 use super::{Entry, Mode, Queue, Status};
 use crate::policy::Decision;
+use crate::refusal::Refusal;
 use crate::tape::ActionSummary;
 
 /// Why an escalated call does not go ahead (now).
 #[derive(Debug)]
 pub struct NotApproved {
-    /// HTTP status for HTTP routes.
-    pub status: StatusCode,
-    /// Stable code: `escalation_rejected`, `escalation_expired`,
-    /// `escalation_cancelled`, `escalation_pending`, `escalation_unavailable`.
-    pub code: &'static str,
+    /// `EscalationRejected`, `…Expired`, `…Cancelled`, `…Pending` or `…Unavailable`.
+    pub refusal: Refusal,
     /// What happened and what to do.
     pub message: String,
     /// The entry, when there is one.
@@ -64,16 +61,14 @@ pub async fn escalate(
             decision.reasons.clone(),
         )
         .map_err(|e| NotApproved {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "escalation_unavailable",
+            refusal: Refusal::EscalationUnavailable,
             message: format!("the escalation queue cannot record this call ({e}); it is refused"),
             entry: None,
         })?;
     tracing::info!(id = %entry.id, mode = ?entry.mode, reasons = ?entry.reasons, "call escalated to a person");
     if mode == Mode::Async {
         return Err(NotApproved {
-            status: StatusCode::FORBIDDEN,
-            code: "escalation_pending",
+            refusal: Refusal::EscalationPending,
             message: format!(
                 "this call needs a person's approval ({}); escalation {} is pending — retry the identical call after it is approved",
                 decision.reasons.join(", "),
@@ -84,27 +79,23 @@ pub async fn escalate(
     }
     let decided = queue.hold(&entry.id).await.unwrap_or(entry);
     let why = decided.reason.clone().unwrap_or_default();
-    let (status, code, message) = match decided.status {
+    let (refusal, message) = match decided.status {
         Status::Approved => return Ok(decided),
         Status::Rejected => (
-            StatusCode::FORBIDDEN,
-            "escalation_rejected",
+            Refusal::EscalationRejected,
             format!("a person rejected this call: {why}"),
         ),
         Status::Expired => (
-            StatusCode::FORBIDDEN,
-            "escalation_expired",
-            "nobody decided on this call within the hold timeout; it was not run".to_owned(),
+            Refusal::EscalationExpired,
+            Refusal::EscalationExpired.message(""),
         ),
         Status::Pending | Status::Cancelled => (
-            StatusCode::FORBIDDEN,
-            "escalation_cancelled",
+            Refusal::EscalationCancelled,
             format!("the escalation ended without a decision: {why}"),
         ),
     };
     Err(NotApproved {
-        status,
-        code,
+        refusal,
         message,
         entry: Some(decided),
     })

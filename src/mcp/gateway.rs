@@ -14,6 +14,7 @@ use super::intercept::{review, Connector, Plan};
 use super::jsonrpc::{self, Envelope};
 use super::listing::ListingFilter;
 use super::sse::{events, ListingStream};
+use crate::act::Actor;
 use crate::policy::Decision;
 use crate::problem::json_response;
 use crate::problem::Problem;
@@ -79,16 +80,13 @@ pub fn merge_action(base: &ActionSummary, action: ActionSummary) -> ActionSummar
 /// Writes the decisions of a POST ahead of acting on them: the message's
 /// (single) or one per message (batch).
 async fn record_decisions(
-    state: &AppState,
+    actor: Actor<'_>,
     request_id: &str,
     ahead: WriteAhead<'_>,
     note: &McpNote,
 ) -> Result<Recorded, Problem> {
     let principal = ahead.principal.map(str::to_owned);
-    let failed = |e: crate::tape::TapeError| {
-        tracing::error!(error = %e, request_id, "tape refused an MCP decision record; not acting");
-        crate::problem::tape_problem()
-    };
+    let failed = |refused: crate::act::Refused| refused.into_problem(None);
     let decision = |d: &Option<Decision>| {
         (
             d.as_ref().map(|d| d.risk.as_str()),
@@ -114,7 +112,7 @@ async fn record_decisions(
             reasons,
             ..TapeRecord::default()
         };
-        return state.tape.write_ahead(record).await.map_err(failed);
+        return actor.record_ahead(record).await.map_err(failed);
     }
     let (last, rest) = note
         .calls
@@ -132,10 +130,11 @@ async fn record_decisions(
             reasons,
             ..TapeRecord::default()
         };
-        if !std::ptr::eq(call, last) {
-            state.tape.record(record).await.map_err(failed)?;
-        } else {
-            return state.tape.write_ahead(record).await.map_err(failed);
+        // The receipt of the last record covers the batch: each earlier
+        // one was accepted before it.
+        let receipt = actor.record_ahead(record).await.map_err(failed)?;
+        if std::ptr::eq(call, last) {
+            return Ok(receipt);
         }
     }
     Err(crate::problem::tape_problem())
@@ -169,30 +168,27 @@ pub async fn post(
     let mut plan = review(&env, &connector, &state.policy, agent);
     // 2a. Requests the policy routes to a person wait in the escalation
     //     queue (hold) or are answered with its id (async).
-    if let Some(queue) = &state.escalations {
-        for message_review in &mut plan.reviews {
-            let Some(decision) = message_review.decision.as_ref() else {
+    let actor = Actor {
+        tape: &state.tape,
+        escalations: state.escalations.as_deref(),
+    };
+    if actor.escalations.is_some() {
+        for review in &mut plan.reviews {
+            let Some(decision) = review.decision.clone() else {
                 continue;
             };
             if decision.route != crate::policy::Verdict::Human {
                 continue;
             }
-            let decision = decision.clone();
-            match crate::escalation::gate::escalate(
-                queue,
-                agent,
-                &message_review.summary,
-                &decision,
-            )
-            .await
-            {
-                Ok(_) => message_review.refusal = None,
-                Err(not) => {
-                    if let Some(refusal) = message_review.refusal.as_mut() {
-                        refusal.code = not.code;
-                        refusal.message = match &not.entry {
-                            Some(entry) => format!("{} (escalation {})", not.message, entry.id),
-                            None => not.message,
+            match actor.clear(&decision, agent, &review.summary, false).await {
+                Ok(()) => review.refusal = None,
+                Err(refused) => {
+                    if let Some(refusal) = review.refusal.as_mut() {
+                        refusal.code = refused.refusal.code();
+                        refusal.rpc_code = refused.refusal.rpc_code();
+                        refusal.message = match &refused.entry {
+                            Some(entry) => format!("{} (escalation {})", refused.message, entry.id),
+                            None => refused.message,
                         };
                     }
                 }
@@ -219,7 +215,7 @@ pub async fn post(
                 continue;
             };
             if recorded.is_none() {
-                recorded = Some(record_decisions(state, request_id, ahead, note).await?);
+                recorded = Some(record_decisions(actor, request_id, ahead, note).await?);
             }
             let Some(proof) = recorded.as_ref() else {
                 continue;
@@ -250,7 +246,7 @@ pub async fn post(
         .insert(header::CONTENT_LENGTH, HeaderValue::from(forward.len()));
     let recorded = match recorded {
         Some(proof) => proof,
-        None => record_decisions(state, request_id, ahead, note).await?,
+        None => record_decisions(actor, request_id, ahead, note).await?,
     };
     let req = Request::from_parts(head, Full::new(forward).map_err(|e| match e {}).boxed());
     let response = state

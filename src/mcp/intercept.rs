@@ -10,25 +10,26 @@ use super::jsonrpc::{error_response, Envelope, Message, Shape};
 use super::pins::PinStore;
 use super::tool_filter::ToolFilter;
 use crate::action::{ActionContract, Kind};
-use crate::policy::{Decision, Policy, Verdict};
+use crate::policy::{Decision, Policy};
 use crate::tape::ActionSummary;
 
 /// JSON-RPC error codes of our refusals (stable; documented in docs/MCP.md).
 pub mod codes {
     /// Invalid method parameters (JSON-RPC).
     pub const INVALID_PARAMS: i64 = -32602;
+    use crate::refusal::Refusal;
     /// The policy refuses the call.
-    pub const POLICY_DENIED: i64 = -32010;
+    pub const POLICY_DENIED: i64 = Refusal::PolicyDenied.rpc_code();
     /// The connector's tool lists do not allow the tool.
     pub const TOOL_NOT_ALLOWED: i64 = -32011;
     /// The tool's definition changed since it was pinned.
     pub const TOOL_PIN_CHANGED: i64 = -32012;
     /// A person must approve the call first.
-    pub const HUMAN_APPROVAL_REQUIRED: i64 = -32013;
+    pub const HUMAN_APPROVAL_REQUIRED: i64 = Refusal::HumanApprovalRequired.rpc_code();
     /// The policy routes the call to a sandbox this sidecar does not run.
-    pub const SANDBOX_UNAVAILABLE: i64 = -32014;
+    pub const SANDBOX_UNAVAILABLE: i64 = Refusal::SandboxUnavailable.rpc_code();
     /// The decision tape cannot record the call, so it is not run.
-    pub const TAPE_UNAVAILABLE: i64 = -32015;
+    pub const TAPE_UNAVAILABLE: i64 = Refusal::TapeUnavailable.rpc_code();
 }
 
 /// What a changed tool definition leads to.
@@ -302,29 +303,12 @@ fn review_one(
     };
     summary.arg_keys = contract.arg_keys();
     let decision = policy.classify(&contract);
-    let reasons = decision.reasons.join(", ");
-    let refusal = match decision.route {
-        Verdict::Allow => None,
-        Verdict::Deny => Some(Refusal {
-            code: "policy_denied",
-            rpc_code: codes::POLICY_DENIED,
-            message: format!("the policy refuses this call ({reasons})"),
-        }),
-        Verdict::Human => Some(Refusal {
-            code: "human_approval_required",
-            rpc_code: codes::HUMAN_APPROVAL_REQUIRED,
-            message: format!(
-                "this call needs a person's approval ({reasons}); no escalation queue is enabled on this sidecar, so it is refused"
-            ),
-        }),
-        Verdict::Sandbox => Some(Refusal {
-            code: "sandbox_unavailable",
-            rpc_code: codes::SANDBOX_UNAVAILABLE,
-            message: format!(
-                "the policy routes this call to the sandbox ({reasons}), which this sidecar does not run; it is refused"
-            ),
-        }),
-    };
+    let refusal =
+        crate::refusal::Refusal::for_verdict(decision.route, false, false).map(|r| Refusal {
+            code: r.code(),
+            rpc_code: r.rpc_code(),
+            message: r.message(&decision.reasons.join(", ")),
+        });
     Review {
         summary,
         decision: Some(decision),

@@ -278,8 +278,13 @@ impl Interposer {
                     .unwrap_or_default(),
                 ..TapeRecord::default()
             };
-            if let Err(e) = self.tape.write_ahead(record).await {
-                tracing::error!(error = %e, "tape refused a decision record; nothing is forwarded");
+            // The act step's recording (no queue or sandbox on stdio yet:
+            // the review already refused `human` and `sandbox` verdicts).
+            let actor = crate::act::Actor {
+                tape: &self.tape,
+                escalations: None,
+            };
+            if actor.record_ahead(record).await.is_err() {
                 return false;
             }
         }
