@@ -317,11 +317,14 @@ async fn decide_and_act(
     let inspect = match target {
         Target::Adapter(_) | Target::Sandbox(_) => true,
         Target::Upstream(route) if route.mcp.is_some() => {
-            if has_body && head.method != Method::POST {
+            // Streamable HTTP is POST (messages), GET (the server's stream)
+            // and DELETE (end of session); messages only ever in a POST.
+            let served = matches!(head.method, Method::POST | Method::GET | Method::DELETE);
+            if !served || (has_body && head.method != Method::POST) {
                 return Err(Problem::new(
                     StatusCode::METHOD_NOT_ALLOWED,
                     "mcp_method_not_allowed",
-                    "an MCP endpoint takes JSON-RPC messages in POST bodies only",
+                    "an MCP endpoint takes POST (JSON-RPC messages in the body), GET and DELETE",
                 ));
             }
             head.method == Method::POST

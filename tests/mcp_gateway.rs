@@ -527,11 +527,15 @@ fn a_bare_cr_cannot_smuggle_a_second_message_through_stdio() {
     stdin
         .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"evil\",\"arguments\":{}}}\n")
         .unwrap();
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{}}}\n")
+        .unwrap();
     drop(stdin);
     let out = child.wait_with_output().unwrap();
     let ran = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(ran, "echo\n", "only the reviewed call ran");
+    assert_eq!(ran, "echo\n", "only the plain, reviewed call ran");
     let answers = String::from_utf8_lossy(&out.stdout);
+    assert!(answers.contains("-32700"), "the CR line is a framing error: {answers}");
     assert!(answers.contains("tool_not_allowed"), "{answers}");
     let decisions = common::tape_records(&tape)
         .into_iter()

@@ -109,6 +109,17 @@ pub async fn handle(
         return json_response(StatusCode::OK, &serde_json::json!({"ok": true}));
     }
     let started = std::time::Instant::now();
+    if let Err(problem) = browser_safe(&req) {
+        let code = problem.code;
+        let response = problem.into_response();
+        state
+            .app
+            .metrics
+            .refusals
+            .get_or_create(&crate::metrics::CodeLabels { code })
+            .inc();
+        return response;
+    }
     let (mut head, body) = req.into_parts();
     let (admission, body) = match admit(&state, &conn, &mut head, body).await {
         Ok(admitted) => admitted,
@@ -143,6 +154,68 @@ pub async fn handle(
             }),
         ),
     }
+}
+
+/// What a browser can be made to send must not change anything: the admin
+/// plane answers only `Host`s that cannot be rebound (IP literals and
+/// `localhost`), takes state changes only as JSON (which a cross-origin page
+/// cannot send without a preflight), and refuses a foreign `Origin`.
+fn browser_safe<B>(req: &Request<B>) -> Result<(), crate::problem::Problem> {
+    use crate::problem::Problem;
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+        .unwrap_or("");
+    if !host.is_empty() && !unrebindable(host) {
+        return Err(Problem::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            "admin_host_refused",
+            "the admin plane answers only an IP address or localhost as Host (DNS rebinding); use http://127.0.0.1:<port>",
+        ));
+    }
+    if matches!(*req.method(), Method::GET | Method::HEAD) {
+        return Ok(());
+    }
+    if !crate::inspect::declares_json(req.headers()) {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content_type_required",
+            "admin changes are sent as JSON: set `Content-Type: application/json`",
+        ));
+    }
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let own = [format!("http://{host}"), format!("https://{host}")];
+        if !own.iter().any(|o| origin.as_bytes() == o.as_bytes()) {
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "cross_origin_refused",
+                "a page from another origin cannot change the admin plane",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// True for `Host` values DNS rebinding cannot point elsewhere.
+fn unrebindable(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => {
+            return rest
+                .split(']')
+                .next()
+                .is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok())
+        }
+        None => host.rsplit_once(':').map_or(host, |(name, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                name
+            } else {
+                host
+            }
+        }),
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
 }
 
 fn readyz(state: &AdminState) -> Response<ProxyBody> {
@@ -196,4 +269,64 @@ fn integrity(state: &AdminState) -> Response<ProxyBody> {
             },
         }),
     )
+}
+
+#[cfg(test)]
+mod browser_tests {
+    use super::*;
+
+    fn req(method: Method, host: &str, ct: Option<&str>, origin: Option<&str>) -> Request<()> {
+        let mut b = Request::builder()
+            .method(method)
+            .uri("/escalations/x/approve")
+            .header("host", host);
+        if let Some(ct) = ct {
+            b = b.header("content-type", ct);
+        }
+        if let Some(o) = origin {
+            b = b.header("origin", o);
+        }
+        b.body(()).unwrap()
+    }
+
+    #[test]
+    fn blind_cross_origin_and_rebinding_requests_are_refused() {
+        let json = Some("application/json");
+        assert!(browser_safe(&req(Method::POST, "127.0.0.1:9901", json, None)).is_ok());
+        assert!(browser_safe(&req(
+            Method::POST,
+            "[::1]:9901",
+            json,
+            Some("http://[::1]:9901")
+        ))
+        .is_ok());
+        assert!(browser_safe(&req(Method::GET, "localhost:9901", None, None)).is_ok());
+        let code = |r: Request<()>| browser_safe(&r).unwrap_err().code;
+        assert_eq!(
+            code(req(
+                Method::POST,
+                "127.0.0.1:9901",
+                Some("text/plain"),
+                None
+            )),
+            "content_type_required"
+        );
+        assert_eq!(
+            code(req(Method::POST, "127.0.0.1:9901", None, None)),
+            "content_type_required"
+        );
+        assert_eq!(
+            code(req(
+                Method::POST,
+                "127.0.0.1:9901",
+                json,
+                Some("http://evil.test")
+            )),
+            "cross_origin_refused"
+        );
+        assert_eq!(
+            code(req(Method::GET, "evil.test:9901", None, None)),
+            "admin_host_refused"
+        );
+    }
 }

@@ -94,7 +94,7 @@ impl FramingError {
 
 /// Parses and validates a whole body; nothing half-valid comes out.
 pub fn parse(bytes: &[u8]) -> Result<Envelope, FramingError> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| FramingError {
+    let value: Value = crate::strict_json::parse(bytes).map_err(|e| FramingError {
         code: PARSE_ERROR,
         error: "invalid_json",
         message: format!("Parse error: the message is not valid JSON ({e})"),
@@ -147,8 +147,14 @@ fn message(value: Value) -> Result<Message, String> {
         Some(_) => return Err("`id` must be a string or an integer".into()),
     };
     let shape = match map.get("method") {
-        Some(Value::String(_)) => match id {
+        Some(Value::String(method)) => match id {
             Some(id) => Shape::Request { id },
+            // A request method without an id would still be run by a
+            // lenient server, unreviewed as a notification: refuse it.
+            None if !method.starts_with("notifications/") => return Err(format!(
+                "`{}` is a request and needs an `id` (only `notifications/…` methods go without)",
+                method.escape_default()
+            )),
             None => Shape::Notification,
         },
         Some(_) => return Err("`method` must be a string".into()),

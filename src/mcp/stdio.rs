@@ -175,6 +175,13 @@ impl Interposer {
                     ),
                 }),
                 Line::Complete if buf.iter().all(u8::is_ascii_whitespace) => continue,
+                // A bare CR ends a line for readline and Python readers:
+                // such a line would be framed differently by the server.
+                Line::Complete if buf.contains(&b'\r') => Err(jsonrpc::FramingError {
+                    code: jsonrpc::PARSE_ERROR,
+                    error: "invalid_framing",
+                    message: "Parse error: a carriage return inside a line; send one message per \\n-terminated line".into(),
+                }),
                 Line::Complete => jsonrpc::parse(&buf),
             };
             let env = match framing {
