@@ -376,18 +376,31 @@ fn gate_checks(
                 "set gates.auth.key_registry_file (or hmac_secret_file)".into(),
             ),
         },
-        AuthMode::Bearer => {
-            let ok = auth
-                .token_file
-                .as_ref()
-                .is_some_and(|p| std::fs::read_to_string(p).is_ok_and(|s| !s.trim().is_empty()));
-            check(
-                "bearer_token_loaded",
-                ok,
-                Severity::Critical,
-                "gates.auth.token_file must hold a non-empty token".into(),
-            );
-        }
+        AuthMode::Bearer => match &auth.token_registry_file {
+            Some(path) => {
+                let loaded = crate::gate::bearer_auth::BearerAuth::registry(path);
+                check(
+                    "bearer_token_loaded",
+                    loaded.is_ok(),
+                    Severity::Critical,
+                    loaded
+                        .err()
+                        .unwrap_or_else(|| format!("{}: token registry loaded", path.display())),
+                );
+            }
+            None => {
+                let ok = auth.token_file.as_ref().is_some_and(|p| {
+                    std::fs::read_to_string(p).is_ok_and(|s| !s.trim().is_empty())
+                });
+                check(
+                    "bearer_token_loaded",
+                    ok,
+                    Severity::Critical,
+                    "gates.auth.token_file (or token_registry_file) must hold a non-empty token"
+                        .into(),
+                );
+            }
+        },
         AuthMode::Off => {}
     }
     if let Some(path) = &auth.scopes_file {

@@ -191,14 +191,19 @@ async fn paths_are_decided_as_the_tool_routes_them() {
 async fn scopes_and_tool_limits_see_the_canonical_path() {
     let dir = tempfile::tempdir().unwrap();
     let up = Lenient::start(dir.path());
-    std::fs::write(dir.path().join("token"), "s3cret-token-for-tests").unwrap();
-    std::fs::write(dir.path().join("scopes"), "write:tools, read:tools").unwrap();
+    // A token registry: the SHA-256 of the token, its principal and scopes.
+    use sha2::Digest;
+    let sha = hex::encode(sha2::Sha256::digest(b"s3cret-token-for-tests"));
+    std::fs::write(
+        dir.path().join("tokens.json"),
+        serde_json::json!({"tokens": [{"principal": "ci", "token_sha256": sha, "scopes": ["write:tools", "read:tools"]}]}).to_string(),
+    )
+    .unwrap();
     let sidecar = Sidecar::start(
         dir.path(),
         &format!(
-            "[gates.auth]\nmode = \"bearer\"\ntoken_file = \"{}\"\nscopes_file = \"{}\"\nscopes = [{{ prefix = \"/tools/admin\", read = \"read:admin\", write = \"write:admin\" }}, {{ prefix = \"/tools\", read = \"read:tools\", write = \"write:tools\" }}]\n{}",
-            dir.path().join("token").display(),
-            dir.path().join("scopes").display(),
+            "[gates.auth]\nmode = \"bearer\"\ntoken_registry_file = \"{}\"\nscopes = [{{ prefix = \"/tools/admin\", read = \"read:admin\", write = \"write:admin\" }}, {{ prefix = \"/tools\", read = \"read:tools\", write = \"write:tools\" }}]\n{}",
+            dir.path().join("tokens.json").display(),
             tools_route(up.port)
         ),
     );
@@ -217,6 +222,15 @@ async fn scopes_and_tool_limits_see_the_canonical_path() {
         assert_eq!(answer.json()["error"], "scope_denied", "{path}");
     }
     assert!(!up.ran("admin"), "{:?}", up.seen());
+    // The same token may call the tools its scopes cover, as `ci`.
+    let req = Request::post(sidecar.url("/tools/echo"))
+        .header("authorization", "Bearer s3cret-token-for-tests")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap();
+    let answer = collect(client.request(req).await.unwrap()).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(record_of(&sidecar, &answer)["principal"], "ci");
 }
 
 #[tokio::test(flavor = "multi_thread")]

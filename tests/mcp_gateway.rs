@@ -535,7 +535,10 @@ fn a_bare_cr_cannot_smuggle_a_second_message_through_stdio() {
     let ran = std::fs::read_to_string(&log).unwrap();
     assert_eq!(ran, "echo\n", "only the plain, reviewed call ran");
     let answers = String::from_utf8_lossy(&out.stdout);
-    assert!(answers.contains("-32700"), "the CR line is a framing error: {answers}");
+    assert!(
+        answers.contains("-32700"),
+        "the CR line is a framing error: {answers}"
+    );
     assert!(answers.contains("tool_not_allowed"), "{answers}");
     let decisions = common::tape_records(&tape)
         .into_iter()

@@ -156,6 +156,9 @@ pub struct AuthSettings {
     /// The principal a valid bearer token authenticates as (rate limits,
     /// tape); never taken from a client header.
     pub token_principal: String,
+    /// Bearer token registry (JSON: `{"tokens": [{"principal", "token_sha256",
+    /// "scopes"}]}`); replaces `token_file` when set.
+    pub token_registry_file: Option<PathBuf>,
     /// Scopes of the bearer token / single secret (comma or newline separated).
     pub scopes_file: Option<PathBuf>,
     /// Allowed clock skew of `X-CPOS-Timestamp`, inclusive.
@@ -176,6 +179,7 @@ impl Default for AuthSettings {
             hmac_secret_file: None,
             token_file: None,
             token_principal: "bearer-client".into(),
+            token_registry_file: None,
             scopes_file: None,
             timestamp_window_seconds: 300,
             nonce_cache_capacity: 1_000_000,

@@ -170,15 +170,18 @@ impl Gates {
                     clock,
                 ))
             }
-            AuthMode::Bearer => {
-                let token = a.token_file.as_ref().and_then(|p| {
-                    std::fs::read_to_string(p)
-                        .ok()
-                        .map(|t| t.trim().as_bytes().to_vec())
-                        .filter(|t| !t.is_empty())
-                });
-                Auth::Bearer(BearerAuth::new(token, scopes_file(), &a.token_principal))
-            }
+            AuthMode::Bearer => match &a.token_registry_file {
+                Some(path) => Auth::Bearer(BearerAuth::registry(path)?),
+                None => {
+                    let token = a.token_file.as_ref().and_then(|p| {
+                        std::fs::read_to_string(p)
+                            .ok()
+                            .map(|t| t.trim().as_bytes().to_vec())
+                            .filter(|t| !t.is_empty())
+                    });
+                    Auth::Bearer(BearerAuth::single(token, scopes_file(), &a.token_principal))
+                }
+            },
         };
         Ok(Gates {
             resolver,

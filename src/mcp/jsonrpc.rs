@@ -151,10 +151,12 @@ fn message(value: Value) -> Result<Message, String> {
             Some(id) => Shape::Request { id },
             // A request method without an id would still be run by a
             // lenient server, unreviewed as a notification: refuse it.
-            None if !method.starts_with("notifications/") => return Err(format!(
+            None if !method.starts_with("notifications/") => {
+                return Err(format!(
                 "`{}` is a request and needs an `id` (only `notifications/…` methods go without)",
                 method.escape_default()
-            )),
+            ))
+            }
             None => Shape::Notification,
         },
         Some(_) => return Err("`method` must be a string".into()),
