@@ -194,8 +194,7 @@ mod tests {
             r#"{"tokens":[{"principal":"x","token_sha256":"zz"}]}"#,
         )
         .unwrap();
-        assert!(BearerAuth::registry(&path)
-            .unwrap_err()
-            .contains("tokens[0]"));
+        let err = BearerAuth::registry(&path).err().unwrap();
+        assert!(err.contains("tokens[0]"), "{err}");
     }
 }
