@@ -129,17 +129,12 @@ impl KeyRegistry {
             let secret = std::fs::read_to_string(&secret_path)
                 .map(|s| s.trim().as_bytes().to_vec())
                 .unwrap_or_default();
+            // No `scopes` key: every scope (as the original registry);
+            // an empty list or string: none.
             let scopes = match raw.scopes {
                 None => Scopes::all(),
                 Some(RawScopes::List(list)) => Scopes::from_list(&list),
-                Some(RawScopes::Text(text)) => {
-                    let s = Scopes::parse(&text);
-                    if s == Scopes::default() {
-                        Scopes::all()
-                    } else {
-                        s
-                    }
-                }
+                Some(RawScopes::Text(text)) => Scopes::parse(&text),
             };
             keys.insert(
                 id.clone(),

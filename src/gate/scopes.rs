@@ -27,12 +27,15 @@ impl Scopes {
         )
     }
 
-    /// From a list (an empty list means full access, as in the original registry).
+    /// From a list. An empty list grants nothing (the original registry
+    /// read it as full access: a key meant to do nothing could approve).
     pub fn from_list(list: &[String]) -> Scopes {
-        if list.is_empty() {
-            return Scopes::all();
-        }
-        Scopes(list.iter().map(|s| s.trim().to_owned()).collect())
+        Scopes(
+            list.iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        )
     }
 
     /// Reads a scopes file; missing, unreadable or empty yields `None` (fail closed).
@@ -127,7 +130,9 @@ mod tests {
         assert!(s.allows("write:reviews"));
         assert!(!s.allows("write:tasks"));
         assert!(Scopes::all().allows("anything:at_all"));
-        assert_eq!(Scopes::from_list(&[]), Scopes::all());
+        let none = Scopes::from_list(&[]);
+        assert!(!none.allows("escalations:decide"), "an empty list grants nothing");
+        assert!(!none.allows("read:tasks"));
     }
 
     #[test]
