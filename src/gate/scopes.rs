@@ -131,7 +131,10 @@ mod tests {
         assert!(!s.allows("write:tasks"));
         assert!(Scopes::all().allows("anything:at_all"));
         let none = Scopes::from_list(&[]);
-        assert!(!none.allows("escalations:decide"), "an empty list grants nothing");
+        assert!(
+            !none.allows("escalations:decide"),
+            "an empty list grants nothing"
+        );
         assert!(!none.allows("read:tasks"));
     }
 
