@@ -66,7 +66,7 @@ impl Refused {
             problem = problem.with("escalation_id", entry.id.into());
             problem = problem.with("escalation_status", entry.status.as_str().into());
         }
-        if r == Refusal::EscalationPending {
+        if matches!(r, Refusal::EscalationPending | Refusal::EscalationLimited) {
             problem = problem.with("retry_after_seconds", PENDING_RETRY_SECONDS.into());
             problem.headers.push((
                 header::RETRY_AFTER,

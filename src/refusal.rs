@@ -25,6 +25,8 @@ pub enum Refusal {
     EscalationPending,
     /// The queue could not record the call.
     EscalationUnavailable,
+    /// The agent already has as many calls waiting for a person as allowed.
+    EscalationLimited,
     /// The tape could not record the decision.
     TapeUnavailable,
 }
@@ -56,6 +58,7 @@ impl Refusal {
             Refusal::EscalationCancelled => "escalation_cancelled",
             Refusal::EscalationPending => "escalation_pending",
             Refusal::EscalationUnavailable => "escalation_unavailable",
+            Refusal::EscalationLimited => "escalation_limited",
             Refusal::TapeUnavailable => "tape_unavailable",
         }
     }
@@ -66,6 +69,7 @@ impl Refusal {
             Refusal::EscalationUnavailable | Refusal::TapeUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            Refusal::EscalationLimited => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::FORBIDDEN,
         }
     }
@@ -101,6 +105,9 @@ impl Refusal {
             Refusal::EscalationUnavailable => {
                 "the escalation queue cannot record this call; it is refused".to_owned()
             }
+            Refusal::EscalationLimited => {
+                "too many of your calls are already waiting for a person; retry after they are decided".to_owned()
+            }
             Refusal::TapeUnavailable => "the decision tape cannot be written, so nothing is run; check disk space and the sidecar's log".to_owned(),
         }
     }
@@ -121,6 +128,7 @@ mod tests {
             Refusal::EscalationCancelled,
             Refusal::EscalationPending,
             Refusal::EscalationUnavailable,
+            Refusal::EscalationLimited,
             Refusal::TapeUnavailable,
         ];
         let codes: std::collections::HashSet<_> = all.iter().map(|r| r.code()).collect();

@@ -430,3 +430,33 @@ async fn a_rule_can_choose_async_while_the_queue_holds() {
     );
     assert_eq!(state.hits.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_agent_cannot_flood_the_reviewers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, state) = upstream::start().await;
+    let sidecar = Sidecar::start(
+        dir.path(),
+        &config(up, "mode = \"async\"\nmax_pending_per_agent = 2"),
+    );
+    let client = http1();
+    let mut answers = Vec::new();
+    for branch in ["a", "b", "c"] {
+        let body = format!(r#"{{"command": "git push origin {branch}"}}"#);
+        answers.push(post_json(&client, &sidecar.url("/tools/exec"), &body).await);
+    }
+    let codes: Vec<_> = answers.iter().map(|a| a.json()["error"].clone()).collect();
+    assert_eq!(
+        codes,
+        [
+            json!("escalation_pending"),
+            json!("escalation_pending"),
+            json!("escalation_limited")
+        ]
+    );
+    assert_eq!(answers[2].status, 429);
+    assert!(answers[2].headers.contains_key("retry-after"));
+    let pending = admin_get(&sidecar, "/escalations?status=pending").await;
+    assert_eq!(pending["count"], 2, "the third call was not queued");
+    assert_eq!(state.hits.load(Ordering::SeqCst), 0);
+}

@@ -285,6 +285,9 @@ pub struct EscalationSettings {
     pub webhook_url: Option<String>,
     /// The webhook's HMAC secret.
     pub webhook_secret_file: Option<PathBuf>,
+    /// Pending entries one agent may have at once; past it, new calls that
+    /// need a person are refused with 429 (an agent cannot flood reviewers).
+    pub max_pending_per_agent: usize,
 }
 
 impl Default for EscalationSettings {
@@ -298,6 +301,7 @@ impl Default for EscalationSettings {
             store_file: PathBuf::from("cpos-data/escalations.jsonl"),
             webhook_url: None,
             webhook_secret_file: None,
+            max_pending_per_agent: 32,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{Entry, Mode, Queue, Status};
+use super::{CreateError, Entry, Mode, Queue, Status};
 use crate::policy::Decision;
 use crate::refusal::Refusal;
 use crate::tape::ActionSummary;
@@ -60,10 +60,21 @@ pub async fn escalate(
             decision.risk.as_str(),
             decision.reasons.clone(),
         )
-        .map_err(|e| NotApproved {
-            refusal: Refusal::EscalationUnavailable,
-            message: format!("the escalation queue cannot record this call ({e}); it is refused"),
-            entry: None,
+        .map_err(|e| match e {
+            CreateError::Limit(_) => NotApproved {
+                refusal: Refusal::EscalationLimited,
+                message: format!(
+                    "{e}; retry after they are decided (escalation.max_pending_per_agent)"
+                ),
+                entry: None,
+            },
+            CreateError::Store(e) => NotApproved {
+                refusal: Refusal::EscalationUnavailable,
+                message: format!(
+                    "the escalation queue cannot record this call ({e}); it is refused"
+                ),
+                entry: None,
+            },
         })?;
     tracing::info!(id = %entry.id, mode = ?entry.mode, reasons = ?entry.reasons, "call escalated to a person");
     if mode == Mode::Async {

@@ -22,6 +22,17 @@ pub use store::{EscalationStore, FileStore, StoreError};
 
 use crate::config::EscalationSettings;
 
+/// Why an entry was not created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// The agent already has this many pending entries.
+    #[error("the agent already has {0} calls waiting for a person")]
+    Limit(usize),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// A decision that cannot be taken.
 #[derive(Debug)]
 pub enum DecideError {
@@ -103,8 +114,19 @@ impl Queue {
         action_sha256: String,
         risk: &str,
         reasons: Vec<String>,
-    ) -> Result<Entry, StoreError> {
+    ) -> Result<Entry, CreateError> {
         let now = now_ms();
+        let cap = self.settings.max_pending_per_agent;
+        let pending = self
+            .entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|e| e.status == Status::Pending && e.expires_ms > now && e.agent == agent)
+            .count();
+        if pending >= cap {
+            return Err(CreateError::Limit(cap));
+        }
         let timeout = match mode {
             Mode::Hold => self.settings.hold_timeout_ms,
             Mode::Async => self.settings.pending_ttl_ms,
