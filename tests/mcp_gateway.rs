@@ -530,11 +530,21 @@ fn a_bare_cr_cannot_smuggle_a_second_message_through_stdio() {
     stdin
         .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{}}}\n")
         .unwrap();
+    stdin.flush().unwrap();
+    // Read the answers as an agent would (three: the framing error, the
+    // refusal, the server's result), then end the session.
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut answers = String::new();
+    for _ in 0..3 {
+        std::io::BufRead::read_line(&mut reader, &mut answers).unwrap();
+    }
     drop(stdin);
-    let out = child.wait_with_output().unwrap();
+    let _ = child.wait();
     let ran = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(ran, "echo\n", "only the plain, reviewed call ran");
-    let answers = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        ran, "echo\n",
+        "only the plain, reviewed call ran: {answers}"
+    );
     assert!(
         answers.contains("-32700"),
         "the CR line is a framing error: {answers}"
