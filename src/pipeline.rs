@@ -56,17 +56,29 @@ struct Context {
     client_ip: Option<String>,
     admission: Option<Admission>,
     decision: Option<Decision>,
+    /// A `decision` record for this request is on the tape.
+    recorded_ahead: bool,
 }
 
 impl Context {
-    /// The tape record of what is known so far: `decision` before acting,
-    /// `request` with the outcome once answered.
+    /// The tape record of what is known so far. After a write-ahead
+    /// `decision` record (which holds the action, principal and verdict),
+    /// the `request` record carries only the outcome under the same id.
     fn into_record(
         self,
         event: &'static str,
         request_id: String,
         outcome: Option<Outcome>,
     ) -> TapeRecord {
+        if self.recorded_ahead {
+            return TapeRecord {
+                event,
+                request_id: Some(request_id),
+                outcome,
+                detail: self.detail,
+                ..TapeRecord::default()
+            };
+        }
         TapeRecord {
             event,
             request_id: Some(request_id),
@@ -258,11 +270,13 @@ fn actor(state: &AppState) -> Actor<'_> {
 
 /// Records the decision about to be acted on (a sandbox run of the
 /// adapter or the validation endpoint), or refuses to act.
-async fn write_ahead(state: &AppState, ctx: &Context) -> Result<Recorded, Problem> {
-    actor(state)
+async fn write_ahead(state: &AppState, ctx: &mut Context) -> Result<Recorded, Problem> {
+    let recorded = actor(state)
         .record_ahead(ctx.decision_record())
         .await
-        .map_err(|refused| refused.into_problem(None))
+        .map_err(|refused| refused.into_problem(None))?;
+    ctx.recorded_ahead = true;
+    Ok(recorded)
 }
 
 /// The decision steps, in order. Each returns early with a [`Problem`].
@@ -436,6 +450,7 @@ async fn decide_and_act(
         ctx.calls = note.calls;
         ctx.upstream_status = note.upstream_status;
         ctx.detail = note.detail;
+        ctx.recorded_ahead = note.recorded_ahead;
         return result;
     }
 
@@ -492,6 +507,7 @@ async fn decide_and_act(
         .map_err(|refused| refused.into_problem(Some(&decision)));
     ctx.decision = Some(decision);
     let recorded = permitted?;
+    ctx.recorded_ahead = true;
 
     // 7. Forward exactly the canonical request.
     let req = Request::from_parts(head, body);

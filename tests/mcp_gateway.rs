@@ -192,9 +192,10 @@ fn through_the_gateway_the_reference_server_answers_as_it_does_direct() {
 
     // The tape holds the decisions, metadata only.
     let tape = sidecar.tape();
-    let calls: Vec<&Value> = tape
+    let requests = sidecar.requests();
+    let calls: Vec<&Value> = requests
         .iter()
-        .filter(|r| r["action"]["kind"] == "mcp.tools_call" && r["event"] == "request")
+        .filter(|r| r["action"]["kind"] == "mcp.tools_call")
         .collect();
     assert_eq!(calls.len(), 3);
     assert_eq!(calls[0]["action"]["tool"], "echo");

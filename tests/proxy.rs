@@ -284,7 +284,7 @@ async fn sigterm_drains_in_flight_requests_and_exits_zero() {
     assert_eq!(answer.status, 200, "the in-flight request completed");
     assert_eq!(answer.body, Bytes::from_static(b"slow done"));
     assert_eq!(code.0, Some(0));
-    let records = code.1.tape();
+    let records = code.1.requests();
     assert_eq!(records.last().unwrap()["action"]["path"], "/slow");
 }
 

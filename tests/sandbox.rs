@@ -295,9 +295,10 @@ async fn validate_over_http_and_the_cli_and_the_tape_holds_no_output() {
     assert_eq!(refused.json()["token"], "|");
 
     let tape = sidecar.tape();
-    let runs: Vec<_> = tape
+    let requests = sidecar.requests();
+    let runs: Vec<_> = requests
         .iter()
-        .filter(|r| r["action"]["kind"] == "sandbox.validate" && r["event"] == "request")
+        .filter(|r| r["action"]["kind"] == "sandbox.validate")
         .collect();
     assert_eq!(runs.len(), 4);
     let ahead = tape
@@ -404,7 +405,7 @@ async fn sandbox_routed_command_requests_and_mcp_command_tools_run_in_the_sandbo
         .unwrap()
         .contains("all tests passed"));
 
-    let tape = sidecar.tape();
+    let tape = sidecar.requests();
     let sandboxed: Vec<_> = tape
         .iter()
         .filter(|r| r["detail"]["steps"].is_array())

@@ -41,6 +41,9 @@ pub struct McpNote {
     pub upstream_status: Option<u16>,
     /// Metadata of a command tool's sandbox run.
     pub detail: Option<Value>,
+    /// The single message's decision record is on the tape (its outcome
+    /// record then carries only the outcome).
+    pub recorded_ahead: bool,
 }
 
 /// The decision on one message of a batch.
@@ -216,6 +219,7 @@ pub async fn post(
             };
             if recorded.is_none() {
                 recorded = Some(record_decisions(actor, request_id, ahead, note).await?);
+                note.recorded_ahead = !env.batch;
             }
             let Some(proof) = recorded.as_ref() else {
                 continue;
@@ -248,6 +252,7 @@ pub async fn post(
         Some(proof) => proof,
         None => record_decisions(actor, request_id, ahead, note).await?,
     };
+    note.recorded_ahead = !env.batch;
     let req = Request::from_parts(head, Full::new(forward).map_err(|e| match e {}).boxed());
     let response = state
         .upstream

@@ -105,12 +105,30 @@ impl Sidecar {
         tape_records(&self.dir.join("tape"))
     }
 
-    /// The `request` records (one per answered request), without the
-    /// write-ahead `decision` records.
+    /// The `request` records (one per answered request), each joined with
+    /// its write-ahead `decision` record (which holds the action, principal
+    /// and verdict when the call ran; the outcome record then holds only the
+    /// outcome).
     pub fn requests(&self) -> Vec<serde_json::Value> {
-        self.tape()
-            .into_iter()
+        let tape = self.tape();
+        let decisions: std::collections::HashMap<String, serde_json::Value> = tape
+            .iter()
+            .filter(|r| r["event"] == "decision")
+            .filter_map(|r| Some((r["request_id"].as_str()?.to_owned(), r.clone())))
+            .collect();
+        tape.into_iter()
             .filter(|r| r["event"] == "request")
+            .map(|mut r| {
+                let ahead = r["request_id"].as_str().and_then(|id| decisions.get(id));
+                if let (Some(ahead), Some(map)) = (ahead, r.as_object_mut()) {
+                    for key in ["action", "principal", "audit", "risk", "route", "reasons"] {
+                        if let Some(v) = ahead.get(key) {
+                            map.entry(key).or_insert_with(|| v.clone());
+                        }
+                    }
+                }
+                r
+            })
             .collect()
     }
 
