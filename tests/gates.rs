@@ -798,7 +798,10 @@ async fn fingerprint_header_only_from_trusted_proxies_and_audit_mode() {
         a.json()["headers"].get("x-ssl-client-sha256").is_none(),
         "spoofed header stripped"
     );
-    assert_eq!(audit.requests().pop().unwrap()["audit"], "client_cert_required");
+    assert_eq!(
+        audit.requests().pop().unwrap()["audit"],
+        "client_cert_required"
+    );
 
     // No pins while enforcing → 503.
     let unconfigured = Sidecar::start(
