@@ -120,9 +120,7 @@ impl Context {
             audit: self.admission.as_ref().and_then(|a| a.audit),
             risk: decision.map(|d| d.risk.as_str()),
             route: decision.map(|d| d.route.as_str()),
-            reasons: decision
-                .map(|d| d.clone().into_tape_reasons())
-                .unwrap_or_default(),
+            reasons: decision.map(Decision::tape_reasons).unwrap_or_default(),
             ..TapeRecord::default()
         }
     }

@@ -94,9 +94,7 @@ async fn record_decisions(
         (
             d.as_ref().map(|d| d.risk.as_str()),
             d.as_ref().map(|d| d.route.as_str()),
-            d.clone()
-                .map(Decision::into_tape_reasons)
-                .unwrap_or_default(),
+            d.as_ref().map(Decision::tape_reasons).unwrap_or_default(),
         )
     };
     if note.calls.is_empty() {

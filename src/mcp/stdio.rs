@@ -273,16 +273,14 @@ impl Interposer {
     /// nothing may be forwarded) when the tape cannot take them.
     async fn record_ahead(&self, plan: &Plan, decision_id: &impl Fn(usize) -> String) -> bool {
         for (i, message_review) in plan.reviews.iter().enumerate() {
-            let decision = message_review.decision.clone();
+            let decision = message_review.decision.as_ref();
             let record = TapeRecord {
                 event: "decision",
                 request_id: Some(decision_id(i)),
                 action: Some(message_review.summary.clone()),
-                risk: decision.as_ref().map(|d| d.risk.as_str()),
-                route: decision.as_ref().map(|d| d.route.as_str()),
-                reasons: decision
-                    .map(Decision::into_tape_reasons)
-                    .unwrap_or_default(),
+                risk: decision.map(|d| d.risk.as_str()),
+                route: decision.map(|d| d.route.as_str()),
+                reasons: decision.map(Decision::tape_reasons).unwrap_or_default(),
                 ..TapeRecord::default()
             };
             // The act step's recording (no queue or sandbox on stdio yet:

@@ -71,6 +71,18 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// [`Decision::into_tape_reasons`] without consuming the decision.
+    pub fn tape_reasons(&self) -> Vec<String> {
+        let mut reasons = self.rules.clone();
+        reasons.extend(
+            self.reasons
+                .iter()
+                .filter(|r| *r == "low_confidence" || *r == "medium_confidence")
+                .cloned(),
+        );
+        reasons
+    }
+
     /// What the tape records as reasons: the rule ids, then confidence gates.
     pub fn into_tape_reasons(self) -> Vec<String> {
         let mut reasons = self.rules;
