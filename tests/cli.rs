@@ -87,3 +87,21 @@ fn preflight_passes_on_dev_and_fails_hardened_with_reasons() {
     assert!(failed.contains(&"tls_enabled"), "{failed:?}");
     assert!(failed.contains(&"no_demo_upstream"), "{failed:?}");
 }
+
+#[test]
+fn the_cli_s_own_environment_variables_do_not_break_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    // Read by `cpos stdio`, `cpos escalations` and the sandbox, not config keys.
+    let sidecar = common::Sidecar::start_with(
+        dir.path(),
+        "",
+        &[
+            ("CPOS_AGENT_ID", "coding-agent"),
+            ("CPOS_ADMIN_URL", "http://127.0.0.1:9"),
+            ("CPOS_ADMIN_TOKEN_FILE", "/nonexistent"),
+            ("CPOS_SANDBOX_LOCAL_DEV", "1"),
+        ],
+    );
+    let health = std::net::TcpStream::connect(sidecar.admin);
+    assert!(health.is_ok(), "serve started and listens");
+}

@@ -21,6 +21,15 @@ pub use profile::Profile;
 /// The embedded default configuration (also shown by `cpos config defaults`).
 pub const DEFAULTS_TOML: &str = include_str!("defaults.toml");
 
+/// `CPOS_*` environment variables that are not configuration keys (they are
+/// read by the CLI or the sandbox), so figment must not treat them as keys.
+pub const NON_CONFIG_ENV: &[&str] = &[
+    "SANDBOX_LOCAL_DEV",
+    "AGENT_ID",
+    "ADMIN_URL",
+    "ADMIN_TOKEN_FILE",
+];
+
 /// The file read when `--config` is not given and it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "cpos.toml";
 
@@ -572,7 +581,7 @@ impl Config {
                 Some(path) => figment.merge(Toml::file_exact(path)),
                 None => figment,
             };
-            figment.merge(Env::prefixed("CPOS_").split("__"))
+            figment.merge(Env::prefixed("CPOS_").ignore(NON_CONFIG_ENV).split("__"))
         };
         let mut config = Config::layered(user, overrides.profile)?;
         config.apply(overrides);
