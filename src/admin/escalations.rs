@@ -44,6 +44,8 @@ pub async fn handle(
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match (&head.method, segments.as_slice()) {
         (&Method::GET, ["ui"]) => ui::page(),
+        (&Method::GET, ["ui", "app.js"]) => ui::script(),
+        (&Method::GET, ["ui", "app.css"]) => ui::style(),
         (&Method::GET, ["ui", "events"]) => events(queue),
         (&Method::GET, ["ui", "summary"]) => json_response(StatusCode::OK, &summary(state)),
         (&Method::GET, ["escalations"]) => {
