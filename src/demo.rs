@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use http_body_util::{BodyExt, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
 use sha2::{Digest, Sha256};
 
@@ -62,17 +62,7 @@ async fn handle(req: Request<Incoming>) -> Response<ProxyBody> {
 }
 
 fn json(status: StatusCode, value: serde_json::Value) -> Response<ProxyBody> {
-    let mut response = Response::new(
-        Full::new(Bytes::from(value.to_string()))
-            .map_err(|e| match e {})
-            .boxed(),
-    );
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
-    response
+    crate::problem::json_response(status, &value)
 }
 
 fn events() -> Response<ProxyBody> {
