@@ -91,15 +91,10 @@ impl Context {
                 .as_ref()
                 .and_then(|a| a.principal.as_deref().map(str::to_owned)),
             audit: self.admission.as_ref().and_then(|a| a.audit),
-            risk: self.decision.as_ref().map(|d| d.risk.as_str()),
-            route: self.decision.as_ref().map(|d| d.route.as_str()),
-            reasons: self
-                .decision
-                .map(Decision::into_tape_reasons)
-                .unwrap_or_default(),
             detail: self.detail,
             ..TapeRecord::default()
         }
+        .with_verdict(self.decision.as_ref())
     }
 
     /// The write-ahead record of the decision about to be acted on.
@@ -118,11 +113,9 @@ impl Context {
                 .as_ref()
                 .and_then(|a| a.principal.as_deref().map(str::to_owned)),
             audit: self.admission.as_ref().and_then(|a| a.audit),
-            risk: decision.map(|d| d.risk.as_str()),
-            route: decision.map(|d| d.route.as_str()),
-            reasons: decision.map(Decision::tape_reasons).unwrap_or_default(),
             ..TapeRecord::default()
         }
+        .with_verdict(decision)
     }
 
     /// Notes a gate refusal and turns it into the client's problem.
@@ -568,14 +561,9 @@ fn call_record(call: CallRecord, outcome: &Outcome) -> TapeRecord {
             code: call.code,
             ..outcome.clone()
         }),
-        risk: call.decision.as_ref().map(|d| d.risk.as_str()),
-        route: call.decision.as_ref().map(|d| d.route.as_str()),
-        reasons: call
-            .decision
-            .map(Decision::into_tape_reasons)
-            .unwrap_or_default(),
         ..TapeRecord::default()
     }
+    .with_verdict(call.decision.as_ref())
 }
 
 fn agent_header(head: &http::request::Parts) -> Option<String> {

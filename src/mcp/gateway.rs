@@ -90,15 +90,7 @@ async fn record_decisions(
 ) -> Result<Recorded, Problem> {
     let principal = ahead.principal.map(str::to_owned);
     let failed = |refused: crate::act::Refused| refused.into_problem(None);
-    let decision = |d: &Option<Decision>| {
-        (
-            d.as_ref().map(|d| d.risk.as_str()),
-            d.as_ref().map(|d| d.route.as_str()),
-            d.as_ref().map(Decision::tape_reasons).unwrap_or_default(),
-        )
-    };
     if note.calls.is_empty() {
-        let (risk, route, reasons) = decision(&note.decision);
         let action = match &note.action {
             Some(action) => merge_action(ahead.base, action.clone()),
             None => ahead.base.clone(),
@@ -108,37 +100,26 @@ async fn record_decisions(
             request_id: Some(request_id.to_owned()),
             action: Some(action),
             principal,
-            risk,
-            route,
-            reasons,
             ..TapeRecord::default()
-        };
+        }
+        .with_verdict(note.decision.as_ref());
         return actor.record_ahead(record).await.map_err(failed);
     }
-    let (last, rest) = note
-        .calls
-        .split_last()
-        .ok_or_else(crate::problem::tape_problem)?;
-    for call in rest.iter().chain(std::iter::once(last)) {
-        let (risk, route, reasons) = decision(&call.decision);
+    // A batch: one record per message; the last receipt covers the batch,
+    // each earlier record having been accepted before it.
+    let mut receipt = None;
+    for call in &note.calls {
         let record = TapeRecord {
             event: "decision",
             request_id: Some(call.decision_id.clone()),
             action: Some(call.action.clone()),
             principal: principal.clone(),
-            risk,
-            route,
-            reasons,
             ..TapeRecord::default()
-        };
-        // The receipt of the last record covers the batch: each earlier
-        // one was accepted before it.
-        let receipt = actor.record_ahead(record).await.map_err(failed)?;
-        if std::ptr::eq(call, last) {
-            return Ok(receipt);
         }
+        .with_verdict(call.decision.as_ref());
+        receipt = Some(actor.record_ahead(record).await.map_err(failed)?);
     }
-    Err(crate::problem::tape_problem())
+    receipt.ok_or_else(crate::problem::tape_problem)
 }
 
 /// Serves one POST of JSON-RPC messages to an MCP route.

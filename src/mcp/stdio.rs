@@ -273,16 +273,13 @@ impl Interposer {
     /// nothing may be forwarded) when the tape cannot take them.
     async fn record_ahead(&self, plan: &Plan, decision_id: &impl Fn(usize) -> String) -> bool {
         for (i, message_review) in plan.reviews.iter().enumerate() {
-            let decision = message_review.decision.as_ref();
             let record = TapeRecord {
                 event: "decision",
                 request_id: Some(decision_id(i)),
                 action: Some(message_review.summary.clone()),
-                risk: decision.map(|d| d.risk.as_str()),
-                route: decision.map(|d| d.route.as_str()),
-                reasons: decision.map(Decision::tape_reasons).unwrap_or_default(),
                 ..TapeRecord::default()
-            };
+            }
+            .with_verdict(message_review.decision.as_ref());
             // The act step's recording (no queue or sandbox on stdio yet:
             // the review already refused `human` and `sandbox` verdicts).
             let actor = crate::act::Actor {
@@ -315,13 +312,9 @@ impl Interposer {
                 status: 0,
                 upstream_status: None,
             }),
-            risk: decision.as_ref().map(|d| d.risk.as_str()),
-            route: decision.as_ref().map(|d| d.route.as_str()),
-            reasons: decision
-                .map(Decision::into_tape_reasons)
-                .unwrap_or_default(),
             ..TapeRecord::default()
-        };
+        }
+        .with_verdict(decision.as_ref());
         if let Err(e) = self.tape.record(record).await {
             tracing::error!(error = %e, "tape append failed");
         }

@@ -71,7 +71,7 @@ pub struct Decision {
 }
 
 impl Decision {
-    /// [`Decision::into_tape_reasons`] without consuming the decision.
+    /// What the tape records as reasons: the rule ids, then confidence gates.
     pub fn tape_reasons(&self) -> Vec<String> {
         let mut reasons = self.rules.clone();
         reasons.extend(
@@ -79,17 +79,6 @@ impl Decision {
                 .iter()
                 .filter(|r| *r == "low_confidence" || *r == "medium_confidence")
                 .cloned(),
-        );
-        reasons
-    }
-
-    /// What the tape records as reasons: the rule ids, then confidence gates.
-    pub fn into_tape_reasons(self) -> Vec<String> {
-        let mut reasons = self.rules;
-        reasons.extend(
-            self.reasons
-                .into_iter()
-                .filter(|r| r == "low_confidence" || r == "medium_confidence"),
         );
         reasons
     }

@@ -51,6 +51,19 @@ pub struct TapeRecord {
     pub ts: String,
 }
 
+impl TapeRecord {
+    /// Fills `risk`, `route` and `reasons` (rule ids, then confidence gates)
+    /// from a policy decision, when there is one.
+    pub fn with_verdict(mut self, decision: Option<&crate::policy::Decision>) -> TapeRecord {
+        if let Some(d) = decision {
+            self.risk = Some(d.risk.as_str());
+            self.route = Some(d.route.as_str());
+            self.reasons = d.tape_reasons();
+        }
+        self
+    }
+}
+
 /// The action a request carried, without any raw value.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ActionSummary {
