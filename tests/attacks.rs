@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{collect, h2c, http1, upstream, Sidecar, TestClient};
+use common::{collect, http1, post_json, upstream, Sidecar, TestClient};
 use http::Request;
 use http_body_util::Full;
 
@@ -137,14 +137,7 @@ async fn paths_are_decided_as_the_tool_routes_them() {
         "/x/../tools/delete_file",
         "/tools/x/%2e%2e/delete_file",
     ] {
-        let answer = send(
-            &client,
-            "POST",
-            &sidecar.url(path),
-            "application/json",
-            "{}",
-        )
-        .await;
+        let answer = post_json(&client, &sidecar.url(path), "{}").await;
         assert_eq!(answer.status, 403, "{path}: {:?}", answer.body);
         assert_eq!(answer.json()["error"], "human_approval_required", "{path}");
         let record = record_of(&sidecar, &answer);
@@ -157,14 +150,7 @@ async fn paths_are_decided_as_the_tool_routes_them() {
         ("/tools/%zzdelete_file", "path_bad_escape"),
         ("/tools%5cdelete_file", "path_encoded_separator"),
     ] {
-        let answer = send(
-            &client,
-            "POST",
-            &sidecar.url(path),
-            "application/json",
-            "{}",
-        )
-        .await;
+        let answer = post_json(&client, &sidecar.url(path), "{}").await;
         assert_eq!(answer.status, 400, "{path}");
         assert_eq!(answer.json()["error"], code, "{path}");
         assert_eq!(record_of(&sidecar, &answer)["outcome"]["code"], code);
@@ -175,14 +161,7 @@ async fn paths_are_decided_as_the_tool_routes_them() {
     let (echo, _) = upstream::start().await;
     let dir2 = tempfile::tempdir().unwrap();
     let sidecar = Sidecar::start(dir2.path(), &tools_route(echo.port()));
-    let answer = send(
-        &client,
-        "POST",
-        &sidecar.url("//tools/./%65cho?a=%2F"),
-        "application/json",
-        "{}",
-    )
-    .await;
+    let answer = post_json(&client, &sidecar.url("//tools/./%65cho?a=%2F"), "{}").await;
     assert_eq!(answer.status, 200);
     assert_eq!(answer.json()["uri"], "/tools/echo?a=%2F");
 }
@@ -316,14 +295,7 @@ async fn commands_are_found_wherever_a_tool_would_read_them() {
         deep,
     ];
     for body in json_bodies {
-        let answer = send(
-            &client,
-            "POST",
-            &sidecar.url("/tools/exec"),
-            "application/json",
-            body.to_string(),
-        )
-        .await;
+        let answer = post_json(&client, &sidecar.url("/tools/exec"), &body.to_string()).await;
         assert_eq!(answer.status, 403, "{body}: {:?}", answer.body);
     }
     // Query string, form fields and multipart fields are arguments too.
@@ -376,7 +348,6 @@ async fn commands_are_found_wherever_a_tool_would_read_them() {
         assert_eq!(answer.status, 403, "h2 {method} with a body");
     }
     assert!(!up.ran("rm -rf"), "{:?}", up.seen());
-    let _ = h2c();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -486,44 +457,18 @@ async fn nothing_runs_when_the_tape_cannot_record_it() {
     // The tape may grow to 16 KiB and no further: writes past it fail
     // (EFBIG), as on a full disk. SIGXFSZ is ignored so the write fails
     // instead of killing the process.
-    let config = dir.path().join("cpos.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[listen]\ndata = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n[tape]\ndir = \"{}\"\nfsync = \"always\"\n{}",
-            dir.path().join("tape").display(),
-            tools_route(up.port)
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "trap '' XFSZ; ulimit -f 32; exec {} serve --config {}",
-            env!("CARGO_BIN_EXE_cpos"),
-            config.display()
-        ))
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
-    let data = ready["data"].as_str().unwrap().to_owned();
-    let admin = ready["admin"].as_str().unwrap().to_owned();
+    let sidecar = Sidecar::start_under(
+        dir.path(),
+        &tools_route(up.port),
+        "trap '' XFSZ; ulimit -f 32",
+    );
     let client = http1();
     let mut statuses = Vec::new();
     for i in 0..60 {
-        let answer = send(
+        let answer = post_json(
             &client,
-            "POST",
-            &format!("http://{data}/tools/echo"),
-            "application/json",
-            format!(r#"{{"text":"call-{i:03}"}}"#),
+            &sidecar.url("/tools/echo"),
+            &format!(r#"{{"text":"call-{i:03}"}}"#),
         )
         .await;
         statuses.push(answer.status);
@@ -536,7 +481,7 @@ async fn nothing_runs_when_the_tape_cannot_record_it() {
     let ready = collect(
         client
             .request(
-                Request::get(format!("http://{admin}/readyz"))
+                Request::get(sidecar.admin_url("/readyz"))
                     .body(Full::default())
                     .unwrap(),
             )
@@ -545,10 +490,9 @@ async fn nothing_runs_when_the_tape_cannot_record_it() {
     )
     .await;
     assert_eq!(ready.status, 503, "readiness reports the tape");
-    let _ = child.kill();
-    let _ = child.wait();
     // Every call the upstream ran has its decision on the tape.
-    let decisions = common::tape_records(&dir.path().join("tape"))
+    let decisions = sidecar
+        .tape()
         .into_iter()
         .filter(|r| r["event"] == "decision")
         .count();

@@ -35,6 +35,16 @@ impl Sidecar {
 
     /// Like [`Sidecar::start`] with extra environment variables.
     pub fn start_with(dir: &Path, extra: &str, env: &[(&str, &str)]) -> Sidecar {
+        Self::spawn(dir, extra, env, None)
+    }
+
+    /// Like [`Sidecar::start`], run by `sh -c "<prelude>; exec cpos serve …"`
+    /// (resource limits, ignored signals).
+    pub fn start_under(dir: &Path, extra: &str, prelude: &str) -> Sidecar {
+        Self::spawn(dir, extra, &[], Some(prelude))
+    }
+
+    fn spawn(dir: &Path, extra: &str, env: &[(&str, &str)], prelude: Option<&str>) -> Sidecar {
         let config = dir.join("cpos.toml");
         std::fs::write(
             &config,
@@ -47,11 +57,23 @@ impl Sidecar {
         )
         .unwrap();
         let stderr = std::fs::File::create(dir.join("stderr.log")).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_cpos"));
+        let mut command = match prelude {
+            None => {
+                let mut c = Command::new(env!("CARGO_BIN_EXE_cpos"));
+                c.arg("serve").arg("--config").arg(&config);
+                c
+            }
+            Some(prelude) => {
+                let mut c = Command::new("sh");
+                c.arg("-c").arg(format!(
+                    "{prelude}; exec {} serve --config {}",
+                    env!("CARGO_BIN_EXE_cpos"),
+                    config.display()
+                ));
+                c
+            }
+        };
         command
-            .arg("serve")
-            .arg("--config")
-            .arg(&config)
             .current_dir(dir)
             .stdout(Stdio::piped())
             .stderr(stderr)
