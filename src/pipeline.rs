@@ -400,11 +400,7 @@ async fn decide_and_act(
 
     // 5b. MCP: every JSON-RPC request in the body is reviewed on its own.
     if let (Some(tools), &Method::POST) = (&route.mcp, &head.method) {
-        let listing = ListingFilter {
-            connector: route.name.0.clone(),
-            filter: tools.clone(),
-            pins: state.pins.clone(),
-        };
+        let listing = listing_filter(state, route, tools);
         let agent = agent.clone().or_else(|| {
             ctx.admission
                 .as_ref()?
@@ -511,7 +507,30 @@ async fn decide_and_act(
             e.problem(route)
         })?;
     ctx.upstream_status = Some(response.status().as_u16());
-    Ok(response.map(|body| body.map_err(Into::into).boxed()))
+    let response = response.map(|body| body.map_err(Into::into).boxed());
+    match &route.mcp {
+        // The server's own stream (GET) is screened like a POST's answer:
+        // a listing is filtered wherever it arrives.
+        Some(tools) => {
+            let listing = listing_filter(state, route, tools);
+            mcp::gateway::screen_response(response, Vec::new(), listing).await
+        }
+        None => Ok(response),
+    }
+}
+
+/// What screening an MCP route's answers needs.
+fn listing_filter(
+    state: &AppState,
+    route: &ResolvedRoute,
+    tools: &Arc<crate::mcp::ToolFilter>,
+) -> ListingFilter {
+    ListingFilter {
+        connector: route.name.0.clone(),
+        filter: tools.clone(),
+        pins: state.pins.clone(),
+        tape: Some(state.tape.clone()),
+    }
 }
 
 /// Serves an adapter request and notes what it did for the tape.

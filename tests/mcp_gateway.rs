@@ -7,42 +7,15 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
+use common::mcp::{client, free_port, http_plan, mcp_route, peers, tool_names, Node};
 use common::{cpos, Sidecar};
 use serde_json::{json, Value};
 
-fn peers() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp");
-    assert!(
-        dir.join("node_modules/@modelcontextprotocol/sdk").is_dir(),
-        "the MCP peers are not installed: run tests/run.sh, or `npm ci --prefix tests/mcp`"
-    );
-    dir
-}
-
 fn everything_js() -> PathBuf {
     peers().join("node_modules/@modelcontextprotocol/server-everything/dist/index.js")
-}
-
-/// A node process that is killed when the test ends.
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// server-everything over streamable HTTP on a loopback port; its output
@@ -103,44 +76,6 @@ fn start_changing(dir: &Path) -> (Node, u16, PathBuf) {
         Node(child),
         ready["listening"].as_u64().unwrap() as u16,
         description,
-    )
-}
-
-/// Runs the SDK client with a plan; returns its report.
-fn client(plan: Value) -> Value {
-    let out = Command::new("node")
-        .arg(peers().join("client.mjs"))
-        .arg(plan.to_string())
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let report: Value = serde_json::from_str(text.trim()).unwrap_or_else(|e| {
-        panic!(
-            "client report not JSON ({e}): {text}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    assert!(report.get("error").is_none(), "client failed: {report}");
-    report
-}
-
-fn http_plan(url: &str, steps: Value) -> Value {
-    json!({"transport": "http", "url": url, "steps": steps})
-}
-
-fn tool_names(step: &Value) -> Vec<String> {
-    step["tools"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no tools in {step}"))
-        .iter()
-        .map(|t| t["name"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn mcp_route(name: &str, port: u16, extra: &str) -> String {
-    format!(
-        "[[routes]]\nname = \"{name}\"\nprefix = \"/mcp\"\nupstream = \"http://127.0.0.1:{port}\"\nprotocol = \"mcp\"\n{extra}\n"
     )
 }
 

@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # What the tests use beyond Rust: python3 (examples/python_client.py), curl
-# (`cpos sign --curl`), kill (procps), Node.js and npm (the MCP peers),
+# (`cpos sign --curl`), kill (procps), Node.js and npm (the MCP peers), the
+# python3 venv module (the Python MCP SDK),
 # bubblewrap and git (the sandbox runner and diff validation), Chromium and
 # ChromeDriver (the dashboard's browser test).
 need_pkgs=()
@@ -39,6 +40,14 @@ peers=tests/mcp/node_modules/@modelcontextprotocol
 if [ ! -d "$peers/sdk" ] || [ ! -d "$peers/server-everything" ]; then
   echo "installing the MCP test peers (npm ci in tests/mcp)"
   npm ci --prefix tests/mcp --no-audit --no-fund --loglevel=error
+fi
+
+# The official Python MCP SDK, pinned in tests/mcp/requirements.txt, in a
+# venv of its own under target/.
+if ! target/pyenv/bin/python -c "import mcp" 2>/dev/null; then
+  echo "installing the Python MCP SDK (pip, tests/mcp/requirements.txt)"
+  python3 -m venv target/pyenv
+  target/pyenv/bin/pip install --quiet --disable-pip-version-check -r tests/mcp/requirements.txt
 fi
 
 cargo fmt --all -- --check

@@ -72,6 +72,7 @@ pub fn run(args: StdioArgs) -> anyhow::Result<ExitCode> {
                 connector: Arc::from(name.as_str()),
                 filter: Arc::new(filter),
                 pins,
+                tape: Some(tape.clone()),
             },
             pin_change: config.mcp.pin_changes,
             policy: Arc::new(policy),

@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::intercept::{review, Connector, Plan};
 use super::jsonrpc::{self, Envelope};
 use super::listing::ListingFilter;
-use super::sse::{events, ListingStream};
+use super::sse::{events, ScreenedStream};
 use crate::act::Actor;
 use crate::policy::Decision;
 use crate::problem::json_response;
@@ -243,13 +243,21 @@ pub async fn post(
         })?;
     note.upstream_status = Some(response.status().as_u16());
     let response = response.map(|b| b.map_err(|e| -> BoxError { Box::new(e) }).boxed());
-    let ids = plan.list_ids;
-    if ids.is_empty() && errors.is_empty() {
-        // The common case: nothing to filter or merge; stream as is.
-        return Ok(response);
-    }
 
-    // 4. Filter listings and merge refusals into the upstream's answer.
+    // 4. Screen what the server sends back (listings filtered wherever they
+    //    arrive) and merge the refusals into it.
+    screen_response(response, errors, listing).await
+}
+
+/// What an MCP upstream answered (a POST's or the GET stream's), screened
+/// before the agent sees it, with `errors` (refusals) merged in: an event
+/// stream event by event, a JSON answer whole. Error statuses and other
+/// types pass as they are (no client reads messages out of them).
+pub async fn screen_response(
+    response: Response<ProxyBody>,
+    errors: Vec<Value>,
+    listing: ListingFilter,
+) -> Result<Response<ProxyBody>, Problem> {
     let (mut parts, body) = response.into_parts();
     let content_type = parts
         .headers
@@ -260,12 +268,12 @@ pub async fn post(
     if content_type.starts_with("text/event-stream") {
         parts.headers.remove(header::CONTENT_LENGTH);
         let prefix = (!errors.is_empty()).then(|| events(&errors));
-        let stream = ListingStream::new(body, prefix, ids, listing);
+        let stream = ScreenedStream::new(body, prefix, listing);
         return Ok(Response::from_parts(parts, stream.boxed()));
     }
     if content_type.starts_with("application/json") && parts.status.is_success() {
         let bytes = read_limited(body).await?;
-        let merged = merge_json(&bytes, errors, ids, &listing)?;
+        let merged = merge_json(&bytes, errors, &listing);
         parts.headers.remove(header::CONTENT_LENGTH);
         return Ok(Response::from_parts(
             parts,
@@ -358,35 +366,26 @@ async fn read_limited(mut body: ProxyBody) -> Result<Bytes, Problem> {
     Ok(out.freeze())
 }
 
-/// Filters listings in a JSON answer and appends refusals to it.
-fn merge_json(
-    bytes: &[u8],
-    errors: Vec<Value>,
-    mut ids: Vec<Value>,
-    listing: &ListingFilter,
-) -> Result<Bytes, Problem> {
-    let answer: Value = serde_json::from_slice(bytes).map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_GATEWAY,
-            "upstream_error",
-            format!("the MCP upstream answered with invalid JSON ({e})"),
-        )
-    })?;
+/// A JSON answer screened, with refusals appended; an answer that cannot
+/// be read one way only is replaced by an error.
+fn merge_json(bytes: &[u8], errors: Vec<Value>, listing: &ListingFilter) -> Bytes {
+    let screened = match super::downstream::screen(bytes, listing) {
+        Ok(screened) => screened,
+        Err(dropped) => {
+            listing.report_dropped(&dropped);
+            super::downstream::line_safe_json(&dropped.to_error(&listing.connector))
+        }
+    };
+    if errors.is_empty() {
+        return Bytes::from(screened);
+    }
+    let answer: Value = serde_json::from_slice(&screened).unwrap_or(Value::Null);
     let mut messages = match answer {
         Value::Array(items) => items,
         single => vec![single],
     };
-    for message in &mut messages {
-        listing.apply(message, &mut ids);
-    }
-    let batch = messages.len() + errors.len() > 1;
     messages.extend(errors);
-    let out = if batch {
-        Value::Array(messages)
-    } else {
-        messages.into_iter().next().unwrap_or(Value::Null)
-    };
-    Ok(Bytes::from(out.to_string()))
+    Bytes::from(super::downstream::line_safe_json(&Value::Array(messages)))
 }
 
 fn take_note(

@@ -6,6 +6,7 @@
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::downstream::line_safe_json;
 use super::jsonrpc::{error_response, Envelope, Message, Shape};
 use super::pins::PinStore;
 use super::tool_filter::ToolFilter;
@@ -82,8 +83,6 @@ pub struct Review {
 pub struct Plan {
     /// One review per message, in order.
     pub reviews: Vec<Review>,
-    /// Ids of forwarded `tools/list` requests, whose results get filtered.
-    pub list_ids: Vec<Value>,
 }
 
 impl Plan {
@@ -150,29 +149,20 @@ impl Plan {
             .collect();
         match kept.len() {
             0 => None,
-            _ if !env.batch => kept.into_iter().next().map(|v| v.to_string().into()),
-            _ => Some(Value::Array(kept).to_string().into()),
+            _ if !env.batch => kept.first().map(|v| line_safe_json(v).into()),
+            _ => Some(line_safe_json(&Value::Array(kept)).into()),
         }
     }
 }
 
 /// Reviews every message of an envelope.
 pub fn review(env: &Envelope, connector: &Connector, policy: &Policy, agent: Option<&str>) -> Plan {
-    let mut list_ids = Vec::new();
     let reviews = env
         .messages
         .iter()
-        .map(|message| {
-            let message_review = review_one(message, connector, policy, agent);
-            if message.method() == Some("tools/list") && message_review.refusal.is_none() {
-                if let Some(id) = message.id() {
-                    list_ids.push(id.clone());
-                }
-            }
-            message_review
-        })
+        .map(|message| review_one(message, connector, policy, agent))
         .collect();
-    Plan { reviews, list_ids }
+    Plan { reviews }
 }
 
 fn review_one(
@@ -319,6 +309,7 @@ fn review_one(
 #[cfg(test)]
 mod tests {
     use super::super::jsonrpc::parse;
+    use super::super::pins::ToolHash;
     use super::*;
 
     fn connector<'a>(filter: &'a ToolFilter, pins: Option<&'a PinStore>) -> Connector<'a> {
@@ -358,7 +349,6 @@ mod tests {
                 None
             ]
         );
-        assert_eq!(plan.list_ids, [Value::from(4)]);
         let echo = &plan.reviews[0].summary;
         assert_eq!(echo.kind, "mcp.tools_call");
         assert_eq!(echo.tool.as_deref(), Some("echo"));
@@ -390,10 +380,9 @@ mod tests {
         let policy = Policy::embedded().unwrap();
         let filter = ToolFilter::default();
         let pins = PinStore::in_memory();
-        pins.observe("everything", &[("echo".into(), "a".into())])
-            .unwrap();
-        pins.observe("everything", &[("echo".into(), "b".into())])
-            .unwrap();
+        let echo = |d: &str| ToolHash::of(&serde_json::json!({"name": "echo", "description": d}));
+        pins.observe("everything", &[echo("a")]).unwrap();
+        pins.observe("everything", &[echo("b")]).unwrap();
         let env = parse(
             br#"[{"jsonrpc":"2.0","id":"x","method":"tools/call","params":{"name":"echo"}},
                  {"jsonrpc":"2.0","id":"y","method":"tools/call","params":{"arguments":{}}}]"#,

@@ -3,6 +3,7 @@
 //! transports — streamable HTTP through `cpos serve` and stdio through
 //! `cpos stdio`.
 
+pub mod downstream;
 pub mod gateway;
 pub mod intercept;
 pub mod jsonrpc;

@@ -1,7 +1,9 @@
-//! A streaming `text/event-stream` body that filters the `tools/list`
-//! results it carries and passes every other event through byte for byte,
-//! as soon as the event is complete. Once every awaited listing has gone
-//! by, frames pass through untouched.
+//! `text/event-stream` from an MCP server, parsed as the SSE specification
+//! says (lines end in CRLF, LF or CR; `:` comments; multi-line `data`) and
+//! re-emitted event by event in one canonical form: each event's data
+//! screened (see [`super::downstream`]), listings filtered and pinned. An
+//! event that is not UTF-8 or not one readable JSON-RPC message is dropped
+//! and an error takes its place; nothing passes through unparsed.
 
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -10,113 +12,173 @@ use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use serde_json::Value;
 
+use super::downstream::{screen, Dropped};
 use super::listing::ListingFilter;
 use crate::proxy::{BoxError, ProxyBody};
 
-/// Largest single event held while looking for a listing.
+/// Largest single event held while it is incomplete.
 const MAX_EVENT_BYTES: usize = 16 << 20;
 
-/// The SSE body through the gateway.
-pub struct ListingStream {
+/// One parsed event: its fields, and the data lines joined by `\n`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Event {
+    /// The `event:` field.
+    pub event: Option<String>,
+    /// The `id:` field.
+    pub id: Option<String>,
+    /// The `retry:` field, when it is all digits.
+    pub retry: Option<String>,
+    /// The data, when the event had `data:` lines.
+    pub data: Option<String>,
+}
+
+/// Splits the first complete event off `buf`: its length in bytes and its
+/// lines, or `None` while it is incomplete. At `eof` a lone CR ends a line.
+pub fn split_event(buf: &[u8], eof: bool) -> Option<(usize, Vec<&[u8]>)> {
+    let mut lines = Vec::new();
+    let mut pos = 0;
+    loop {
+        let at = pos + buf[pos..].iter().position(|&b| b == b'\r' || b == b'\n')?;
+        let end = match buf[at] {
+            b'\r' => match buf.get(at + 1) {
+                Some(b'\n') => at + 2,
+                Some(_) => at + 1,
+                None if eof => at + 1,
+                None => return None,
+            },
+            _ => at + 1,
+        };
+        let line = &buf[pos..at];
+        pos = end;
+        if line.is_empty() {
+            return Some((pos, lines));
+        }
+        lines.push(line);
+    }
+}
+
+/// Parses an event's lines; `Err` when a line is not UTF-8.
+pub fn parse_event(lines: &[&[u8]]) -> Result<Event, Dropped> {
+    let mut event = Event::default();
+    for line in lines {
+        let line = std::str::from_utf8(line).map_err(|_| Dropped {
+            reason: "an SSE line is not UTF-8".into(),
+        })?;
+        if line.starts_with(':') {
+            continue;
+        }
+        let (field, value) = match line.split_once(':') {
+            Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
+            None => (line, ""),
+        };
+        match field {
+            "data" => {
+                let data = event.data.get_or_insert_with(String::new);
+                data.push_str(value);
+                data.push('\n');
+            }
+            "event" => event.event = Some(value.to_owned()),
+            "id" if !value.contains('\0') => event.id = Some(value.to_owned()),
+            "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
+                event.retry = Some(value.to_owned())
+            }
+            _ => {}
+        }
+    }
+    if let Some(data) = event.data.as_mut() {
+        data.pop();
+    }
+    Ok(event)
+}
+
+/// The SSE body through the gateway: every event parsed, screened and
+/// re-emitted as it completes.
+pub struct ScreenedStream {
     inner: ProxyBody,
     prefix: Option<Bytes>,
     buf: BytesMut,
-    ids: Vec<Value>,
     listing: ListingFilter,
+    done: bool,
 }
 
-impl ListingStream {
-    /// Wraps `inner`; `prefix` (refusal events) is sent first, and results
-    /// of the requests in `ids` are filtered.
-    pub fn new(
-        inner: ProxyBody,
-        prefix: Option<Bytes>,
-        ids: Vec<Value>,
-        listing: ListingFilter,
-    ) -> ListingStream {
-        ListingStream {
+impl ScreenedStream {
+    /// Wraps `inner`; `prefix` (refusal events) is sent first.
+    pub fn new(inner: ProxyBody, prefix: Option<Bytes>, listing: ListingFilter) -> ScreenedStream {
+        ScreenedStream {
             inner,
             prefix,
             buf: BytesMut::new(),
-            ids,
             listing,
+            done: false,
         }
     }
 
-    /// Takes every complete event out of the buffer, filtered.
-    fn drain_events(&mut self) -> Bytes {
+    /// Takes every complete event out of the buffer, screened.
+    fn drain_events(&mut self, eof: bool) -> Bytes {
         let mut out = BytesMut::new();
-        while !self.ids.is_empty() {
-            let Some(end) = event_end(&self.buf) else {
-                break;
+        while let Some((len, lines)) = split_event(&self.buf, eof) {
+            let emitted = match parse_event(&lines) {
+                Ok(event) => self.emit(&event),
+                Err(dropped) => self.dropped(&dropped),
             };
-            let event = self.buf.split_to(end);
-            match self.filtered(&event) {
-                Some(rewritten) => out.extend_from_slice(&rewritten),
-                None => out.extend_from_slice(&event),
-            }
-        }
-        if self.ids.is_empty() {
-            out.extend_from_slice(&self.buf.split());
+            out.extend_from_slice(&emitted);
+            let _ = self.buf.split_to(len);
         }
         out.freeze()
     }
 
-    /// The event rewritten when it carries an awaited listing.
-    fn filtered(&mut self, event: &[u8]) -> Option<Vec<u8>> {
-        let text = std::str::from_utf8(event).ok()?;
-        let mut data = String::new();
-        let mut others = Vec::new();
-        for line in text.lines() {
-            if let Some(rest) = line.strip_prefix("data:") {
-                if !data.is_empty() {
-                    data.push('\n');
-                }
-                data.push_str(rest.strip_prefix(' ').unwrap_or(rest));
-            } else if !line.is_empty() {
-                others.push(line);
+    /// One event in canonical form, its data screened.
+    fn emit(&self, event: &Event) -> Vec<u8> {
+        let mut out = Vec::new();
+        let data = match &event.data {
+            Some(data) => match screen(data.as_bytes(), &self.listing) {
+                Ok(screened) => Some(screened),
+                Err(dropped) => return self.dropped(&dropped),
+            },
+            None => None,
+        };
+        for (name, value) in [
+            ("event", &event.event),
+            ("id", &event.id),
+            ("retry", &event.retry),
+        ] {
+            if let Some(value) = value {
+                out.extend_from_slice(format!("{name}: {value}\n").as_bytes());
             }
         }
-        let mut message: Value = serde_json::from_str(&data).ok()?;
-        self.listing.apply(&mut message, &mut self.ids)?;
-        let mut out = Vec::with_capacity(event.len());
-        for line in others {
-            out.extend_from_slice(line.as_bytes());
-            out.push(b'\n');
+        match data {
+            Some(data) => {
+                out.extend_from_slice(b"data: ");
+                out.extend_from_slice(&data);
+                out.push(b'\n');
+            }
+            // A comment-only event keeps the stream alive.
+            None if out.is_empty() => out.extend_from_slice(b":\n"),
+            None => {}
         }
-        out.extend_from_slice(b"data: ");
-        out.extend_from_slice(message.to_string().as_bytes());
-        out.extend_from_slice(b"\n\n");
-        Some(out)
+        out.push(b'\n');
+        out
     }
-}
 
-/// Where the first complete event ends (after its blank line).
-fn event_end(buf: &[u8]) -> Option<usize> {
-    let lf = find(buf, b"\n\n").map(|i| i + 2);
-    let crlf = find(buf, b"\r\n\r\n").map(|i| i + 4);
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+    /// The error event sent in place of a dropped one; recorded and logged.
+    fn dropped(&self, dropped: &Dropped) -> Vec<u8> {
+        self.listing.report_dropped(dropped);
+        events(&[dropped.to_error(&self.listing.connector)]).to_vec()
     }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Formats JSON-RPC messages as SSE events.
 pub fn events(messages: &[Value]) -> Bytes {
-    let mut out = String::new();
+    let mut out = Vec::new();
     for message in messages {
-        out.push_str("event: message\ndata: ");
-        out.push_str(&message.to_string());
-        out.push_str("\n\n");
+        out.extend_from_slice(b"event: message\ndata: ");
+        out.extend_from_slice(&super::downstream::line_safe_json(message));
+        out.extend_from_slice(b"\n\n");
     }
     Bytes::from(out)
 }
 
-impl Body for ListingStream {
+impl Body for ScreenedStream {
     type Data = Bytes;
     type Error = BoxError;
 
@@ -129,17 +191,20 @@ impl Body for ListingStream {
             return Poll::Ready(Some(Ok(Frame::data(prefix))));
         }
         loop {
-            if this.ids.is_empty() && this.buf.is_empty() {
-                return Pin::new(&mut this.inner).poll_frame(cx);
+            if this.done {
+                return Poll::Ready(None);
             }
             match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
                 Some(Ok(frame)) => match frame.into_data() {
                     Ok(data) => {
                         this.buf.extend_from_slice(&data);
+                        let out = this.drain_events(false);
                         if this.buf.len() > MAX_EVENT_BYTES {
-                            return Poll::Ready(Some(Err("an upstream SSE event exceeds 16 MiB while a tools/list result is awaited".into())));
+                            this.done = true;
+                            return Poll::Ready(Some(Err(
+                                "an upstream SSE event exceeds 16 MiB; the stream was cut".into(),
+                            )));
                         }
-                        let out = this.drain_events();
                         if !out.is_empty() {
                             return Poll::Ready(Some(Ok(Frame::data(out))));
                         }
@@ -148,16 +213,17 @@ impl Body for ListingStream {
                 },
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                 None => {
-                    let rest = this.buf.split().freeze();
-                    this.ids.clear();
-                    return Poll::Ready((!rest.is_empty()).then(|| Ok(Frame::data(rest))));
+                    this.done = true;
+                    // An incomplete last event is discarded, as the spec says.
+                    let out = this.drain_events(true);
+                    return Poll::Ready((!out.is_empty()).then(|| Ok(Frame::data(out))));
                 }
             }
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.prefix.is_none() && self.buf.is_empty() && self.inner.is_end_stream()
+        self.done && self.prefix.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -174,35 +240,74 @@ mod tests {
     use super::super::tool_filter::ToolFilter;
     use super::*;
 
-    #[tokio::test]
-    async fn filters_the_listing_event_and_passes_the_rest_exactly() {
-        let progress = "event: message\nid: 1\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\n\n";
-        let listing = "event: message\r\nid: 2\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"tools\":[{\"name\":\"echo\"},{\"name\":\"get-env\"}]}}\r\n\r\n";
-        let after = "event: message\ndata: {\"later\":true}\n\n";
-        let whole = format!("{progress}{listing}{after}");
-        // Cut the stream at awkward places.
+    async fn through(whole: &[u8], chunk: usize) -> String {
         let chunks: Vec<Result<Frame<Bytes>, BoxError>> = whole
-            .as_bytes()
-            .chunks(7)
+            .chunks(chunk)
             .map(|c| Ok(Frame::data(Bytes::copy_from_slice(c))))
             .collect();
         let inner = StreamBody::new(futures_util::stream::iter(chunks)).boxed();
-        let stream = ListingStream::new(
+        let stream = ScreenedStream::new(
             inner,
             Some(events(&[serde_json::json!({"refused": 1})])),
-            vec![5.into()],
             ListingFilter {
                 connector: Arc::from("c"),
                 filter: Arc::new(ToolFilter::new(&[], &["get-env".into()]).unwrap()),
                 pins: None,
+                tape: None,
             },
         );
         let out = stream.collect().await.unwrap().to_bytes();
-        let text = String::from_utf8(out.to_vec()).unwrap();
-        let expected = format!(
-            "event: message\ndata: {{\"refused\":1}}\n\n{progress}event: message\nid: 2\ndata: {}\n\n{after}",
-            r#"{"id":5,"jsonrpc":"2.0","result":{"tools":[{"name":"echo"}]}}"#
-        );
-        assert_eq!(text, expected);
+        String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    const LISTING: &str =
+        r#"{"jsonrpc":"2.0","id":5,"result":{"tools":[{"name":"echo"},{"name":"get-env"}]}}"#;
+    const FILTERED: &str = r#"{"id":5,"jsonrpc":"2.0","result":{"tools":[{"name":"echo"}]}}"#;
+
+    #[tokio::test]
+    async fn every_line_ending_splits_events_and_listings_are_filtered() {
+        for (ending, chunk) in [("\n", 7), ("\r\n", 3), ("\r", 1), ("\r", 1000)] {
+            let whole = format!(
+                ": keepalive{e}{e}event: message{e}id: 1{e}data: {{\"jsonrpc\":\"2.0\",{e}data: \"method\":\"notifications/progress\"}}{e}{e}event: message{e}id: 2{e}data: {LISTING}{e}{e}",
+                e = ending
+            );
+            let out = through(whole.as_bytes(), chunk).await;
+            let expected = format!(
+                "event: message\ndata: {{\"refused\":1}}\n\n:\n\nevent: message\nid: 1\ndata: {{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}}\n\nevent: message\nid: 2\ndata: {FILTERED}\n\n"
+            );
+            assert_eq!(out, expected, "line ending {ending:?}, chunks of {chunk}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_event_split_with_lf_cr_lf_is_two_events_and_both_are_screened() {
+        // `\n\r\n` is LF then CRLF: an empty line, so the listing after it
+        // is an event of its own, and it is filtered too.
+        let whole =
+            format!("data: {{\"jsonrpc\":\"2.0\",\"method\":\"a\"}}\n\r\ndata: {LISTING}\n\n");
+        let out = through(whole.as_bytes(), 5).await;
+        assert!(out.ends_with(&format!("data: {FILTERED}\n\n")), "{out}");
+        assert!(!out.contains("get-env"), "{out}");
+    }
+
+    #[tokio::test]
+    async fn unreadable_events_are_dropped_with_an_error() {
+        for bad in [
+            b": \xff\xfe comment\ndata: {\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"tools\":[{\"name\":\"get-env\"}]}}\n\n".to_vec(),
+            format!("data: {}\n\n", r#"{"jsonrpc":"2.0","id":5,"result":{"tools":[{"name":"get-env","description":"\ud800"}]}}"#).into_bytes(),
+            format!("data: {}{}\n\n", "[".repeat(80), "]".repeat(80)).into_bytes(),
+            b"data: {\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{}}\ndata: {\"tools\":[]}\n\n".to_vec(),
+        ] {
+            let out = through(&bad, 4).await;
+            assert!(!out.contains("get-env"), "{out}");
+            assert!(out.contains("server_message_refused"), "{out}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_incomplete_last_event_is_discarded() {
+        let whole = format!("data: {LISTING}\n\ndata: {LISTING}");
+        let out = through(whole.as_bytes(), 9).await;
+        assert_eq!(out.matches("data: ").count(), 2, "{out}");
     }
 }

@@ -6,7 +6,7 @@
 //! answered on the agent's side and never reach the server.
 
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -15,6 +15,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
+use super::downstream::{line_safe_json, screen, Dropped};
 use super::intercept::{review, Connector, PinChange, Plan};
 use super::jsonrpc::{self, Envelope};
 use super::listing::ListingFilter;
@@ -104,17 +105,11 @@ impl Interposer {
 
         let (out_tx, out_rx) = mpsc::channel::<Bytes>(256);
         let writer = tokio::spawn(write_agent(out_rx));
-        let pending = Arc::new(Mutex::new(Vec::<Value>::new()));
         let this = Arc::new(self);
-        let mut from_agent = tokio::spawn(this.clone().agent_to_server(
-            server_in,
-            out_tx.clone(),
-            pending.clone(),
-        ));
+        let mut from_agent = tokio::spawn(this.clone().agent_to_server(server_in, out_tx.clone()));
         let from_server = tokio::spawn(server_to_agent(
             BufReader::new(server_out),
             out_tx,
-            pending,
             this.listing.clone(),
         ));
 
@@ -145,12 +140,7 @@ impl Interposer {
 
     /// Reads the agent's messages, reviews them, answers refusals and
     /// forwards the rest. Returns at the agent's end of input.
-    async fn agent_to_server(
-        self: Arc<Self>,
-        mut server_in: ChildStdin,
-        out: mpsc::Sender<Bytes>,
-        pending: Arc<Mutex<Vec<Value>>>,
-    ) {
+    async fn agent_to_server(self: Arc<Self>, mut server_in: ChildStdin, out: mpsc::Sender<Bytes>) {
         let ids = RequestIds::new();
         let mut stdin = BufReader::new(tokio::io::stdin());
         let mut buf = Vec::new();
@@ -214,12 +204,6 @@ impl Interposer {
                 }
             };
             let errors = plan.errors(&env, decision_id);
-            if !plan.list_ids.is_empty() {
-                pending
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .extend(plan.list_ids.iter().cloned());
-            }
             // What the server reads is re-serialised from what was reviewed
             // (never the agent's bytes), and only once every decision in the
             // line is on the tape.
@@ -343,48 +327,39 @@ fn tape_refusals(
         .collect()
 }
 
-/// Relays the server's output to the agent, filtering awaited listings.
+/// Largest line accepted from the server.
+const MAX_SERVER_LINE: usize = 16 << 20;
+
+/// Relays the server's output to the agent line by line, each line screened
+/// (parsed strictly, listings filtered, re-serialised on one line); a line
+/// that cannot be read one way only reaches the agent as an error.
 async fn server_to_agent(
     mut server_out: BufReader<tokio::process::ChildStdout>,
     out: mpsc::Sender<Bytes>,
-    pending: Arc<Mutex<Vec<Value>>>,
     listing: ListingFilter,
 ) {
     let mut line = Vec::new();
     loop {
-        line.clear();
-        match server_out.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        let awaited = !pending.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
-        if awaited {
-            if let Some(filtered) = filter_listing(&line, &pending, &listing) {
-                if out.send(filtered).await.is_err() {
-                    break;
-                }
-                continue;
+        let screened = match read_line(&mut server_out, &mut line, MAX_SERVER_LINE).await {
+            Ok(Line::Eof) | Err(_) => break,
+            Ok(Line::Complete) if line.iter().all(u8::is_ascii_whitespace) => continue,
+            Ok(Line::Complete) => screen(&line, &listing),
+            Ok(Line::TooLong(n)) => Err(Dropped {
+                reason: format!("a line of {n} bytes, over the {MAX_SERVER_LINE}-byte limit"),
+            }),
+        };
+        let mut bytes = match screened {
+            Ok(bytes) => bytes,
+            Err(dropped) => {
+                listing.report_dropped(&dropped);
+                line_safe_json(&dropped.to_error(&listing.connector))
             }
-        }
-        if !line.ends_with(b"\n") {
-            line.push(b'\n');
-        }
-        if out.send(Bytes::copy_from_slice(&line)).await.is_err() {
+        };
+        bytes.push(b'\n');
+        if out.send(Bytes::from(bytes)).await.is_err() {
             break;
         }
     }
-}
-
-/// The line re-serialised when it is an awaited listing.
-fn filter_listing(
-    line: &[u8],
-    pending: &Mutex<Vec<Value>>,
-    listing: &ListingFilter,
-) -> Option<Bytes> {
-    let mut message = serde_json::from_slice::<Value>(line).ok()?;
-    let mut ids = pending.lock().unwrap_or_else(|p| p.into_inner());
-    listing.apply(&mut message, &mut ids)?;
-    Some(line_bytes(&message))
 }
 
 /// The single writer of the agent's stdout.
@@ -496,9 +471,9 @@ async fn read_line<R: AsyncBufRead + Unpin>(
 }
 
 fn line_bytes(message: &Value) -> Bytes {
-    let mut text = message.to_string();
-    text.push('\n');
-    Bytes::from(text)
+    let mut line = line_safe_json(message);
+    line.push(b'\n');
+    Bytes::from(line)
 }
 
 #[cfg(test)]

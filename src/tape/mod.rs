@@ -121,6 +121,15 @@ pub struct Tape {
     failed: Arc<AtomicBool>,
 }
 
+impl std::fmt::Debug for Tape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tape")
+            .field("durable", &self.durable)
+            .field("healthy", &self.is_healthy())
+            .finish_non_exhaustive()
+    }
+}
+
 /// The running writer thread; join it after the last handle is dropped.
 pub struct TapeThread(std::thread::JoinHandle<()>);
 

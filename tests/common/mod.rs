@@ -2,6 +2,7 @@
 //! a real hyper upstream, and real HTTP/1.1, h2c and TLS clients.
 #![allow(dead_code)]
 
+pub mod mcp;
 pub mod upstream;
 
 use std::io::{BufRead, BufReader};

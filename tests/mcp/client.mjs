@@ -39,7 +39,7 @@ try {
     const out = { op: step.op, name: step.name ?? null };
     try {
       if (step.op === "list") {
-        const listed = await client.listTools();
+        const listed = await client.listTools(undefined, step.timeout_ms ? { timeout: step.timeout_ms } : undefined);
         out.tools = listed.tools;
       } else if (step.op === "call") {
         const progress = [];
