@@ -202,6 +202,17 @@ pub fn run(config: &Config) -> Report {
             Err(why) => (false, format!("{why}; mode {:?} runs commands WITHOUT isolation", config.sandbox.mode)),
         };
         check("sandbox_available", ok, must(hardened), message);
+        let workspace = &config.sandbox.workspace;
+        let (ok, message) = match crate::sandbox::masking::own_paths_inside(workspace, &config.own_paths()) {
+            Ok(inside) if inside.is_empty() => (true, format!("the workspace {} holds none of the sidecar's own files", workspace.display())),
+            Ok(inside) => (false, format!(
+                "the workspace {} holds the sidecar's own {}; sandboxed commands do not see them (masked), but set sandbox.workspace to the project directory alone",
+                workspace.display(),
+                inside.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            )),
+            Err(why) => (false, format!("{why}; set sandbox.workspace to the project directory alone")),
+        };
+        check("sandbox_workspace", ok, must(hardened), message);
     }
 
     let ok = checks

@@ -101,11 +101,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         });
     }
     let pins = open_pins(&config)?;
-    let sandbox = config.sandbox.enabled.then(|| {
-        Arc::new(crate::sandbox::service::SandboxService::new(
-            &config.sandbox,
-        ))
-    });
+    let sandbox = match config.sandbox.enabled {
+        true => Some(Arc::new(
+            crate::sandbox::service::SandboxService::new(&config).map_err(|e| {
+                anyhow::anyhow!("sandbox: {e}; set sandbox.workspace to the project directory")
+            })?,
+        )),
+        false => None,
+    };
     let escalations = if config.escalation.enabled {
         let store = crate::escalation::FileStore::open(&config.escalation.store_file)?;
         Some(Arc::new(crate::escalation::Queue::open(

@@ -79,6 +79,7 @@ async fn nothing_outside_the_writable_area_can_be_written() {
     let copy = cpos::sandbox::workspace::ephemeral_copy(
         ws.path(),
         (unsafe { libc::geteuid() } == 0).then_some(65534),
+        &[],
     )
     .unwrap();
     let host_file = ws.path().join("host.txt");
@@ -349,7 +350,7 @@ async fn sandbox_routed_command_requests_and_mcp_command_tools_run_in_the_sandbo
     let sidecar = common::Sidecar::start(
         dir.path(),
         &format!(
-            "[adapter]\nenabled = true\n\n[sandbox]\nworkspace = \"{}\"\n\
+            "[adapter]\nenabled = true\n\n[sandbox]\nworkspace = \"{}\"\nallowed_commands = [[\"make\", \"test\"], [\"cat\"]]\n\
              command_tools = [{{ connector = \"tools\", tool = \"run_tests\", argv_argument = \"argv\" }}]\n\n\
              [[routes]]\nname = \"tools\"\nprefix = \"/mcp\"\nupstream = \"http://127.0.0.1:9\"\nprotocol = \"mcp\"\n",
             ws.path().display()
@@ -374,6 +375,21 @@ async fn sandbox_routed_command_requests_and_mcp_command_tools_run_in_the_sandbo
         .as_str()
         .unwrap()
         .contains("all tests passed"));
+
+    // A call the policy allows outright runs in the sandbox too: a declared
+    // command tool never reaches its upstream (which does not even exist).
+    let allowed = common::post_json(
+        &client,
+        &sidecar.url("/mcp"),
+        &call(serde_json::json!(["cat", "Makefile"])),
+    )
+    .await
+    .json();
+    assert_eq!(allowed["result"]["isError"], false, "{allowed}");
+    assert!(allowed["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("@echo all tests passed"));
 
     let denied = common::post_json(
         &client,
@@ -410,7 +426,191 @@ async fn sandbox_routed_command_requests_and_mcp_command_tools_run_in_the_sandbo
         .iter()
         .filter(|r| r["detail"]["steps"].is_array())
         .collect();
-    assert_eq!(sandboxed.len(), 2);
-    assert!(sandboxed.iter().all(|r| r["route"] == "sandbox"));
+    assert_eq!(sandboxed.len(), 3);
+    let routes: Vec<_> = sandboxed
+        .iter()
+        .map(|r| r["route"].as_str().unwrap())
+        .collect();
+    assert_eq!(routes, ["sandbox", "allow", "sandbox"]);
     assert!(!sidecar.tape_text().contains("all tests passed"));
+}
+
+#[tokio::test]
+async fn the_sidecars_own_files_in_the_workspace_are_hidden_from_sandboxed_commands() {
+    let _turn = SERIAL.lock().await;
+    // The sidecar's own directory is the workspace (as with the old
+    // default `workspace = "."`): config, key file, tape, pins all in it.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token.txt"), "s3cr3t-token-value\n").unwrap();
+    std::fs::write(
+        dir.path().join("leak.py"),
+        "import os\nfor p in ['cpos.toml', 'token.txt', 'tape', 'stderr.log']:\n    \
+         try:\n        print(p, 'dir' if os.path.isdir(p) else open(p).read() or 'empty')\n    \
+         except OSError as e:\n        print(p, 'absent')\n",
+    )
+    .unwrap();
+    let sidecar = common::Sidecar::start(
+        dir.path(),
+        &format!(
+            "[sandbox]\nworkspace = \"{}\"\nallowed_commands = [[\"python3\"]]\n\n\
+             [gates.auth]\nmode = \"bearer\"\ntoken_file = \"{}\"\ntoken_principal = \"agent\"\n",
+            dir.path().display(),
+            dir.path().join("token.txt").display()
+        ),
+    );
+    let body = serde_json::json!({"diff": "", "commands": [["python3", "leak.py"]]}).to_string();
+    let request = http::Request::post(sidecar.url("/sandbox/validate"))
+        .header("content-type", "application/json")
+        .header("authorization", "Bearer s3cr3t-token-value")
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .unwrap();
+    let answer = common::collect(common::http1().request(request).await.unwrap()).await;
+    let result = answer.json();
+    let out = result["steps"][0]["stdout"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(out.contains("cpos.toml"), "the command ran: {result}");
+    for secret in ["s3cr3t-token-value", "[sandbox]", "[tape]"] {
+        assert!(
+            !out.contains(secret),
+            "`{secret}` reached a sandboxed command: {out}"
+        );
+    }
+    assert!(
+        out.contains("cpos.toml absent") && out.contains("token.txt absent"),
+        "{out}"
+    );
+    assert!(out.contains("tape absent"), "{out}");
+    assert!(
+        out.contains("stderr.log"),
+        "other files are still there: {out}"
+    );
+    assert!(sidecar.stderr().contains("holds the sidecar's own files"));
+
+    // preflight says so; the hardened profile refuses to start with it.
+    let config = dir.path().join("cpos.toml");
+    let (_, report, _) = common::cpos(
+        &["preflight", "--config", config.to_str().unwrap()],
+        dir.path(),
+    );
+    assert!(report.contains("sandbox_workspace"), "{report}");
+    let (code, report, _) = common::cpos(
+        &[
+            "preflight",
+            "--profile",
+            "hardened",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_ne!(code, 0);
+    assert!(report.contains("token.txt"), "{report}");
+}
+
+/// A workspace whose git configuration runs a filter (writing `marker`)
+/// whenever git reads `greeting.txt` through its attributes.
+fn booby_trapped_workspace(marker: &Path) -> tempfile::TempDir {
+    let ws = workspace();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(ws.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+    };
+    git(&["init", "-q", "."]);
+    std::fs::write(
+        ws.path().join(".gitattributes"),
+        "greeting.txt filter=evil\n",
+    )
+    .unwrap();
+    let hook = format!("touch {}; cat", marker.display());
+    git(&["config", "filter.evil.clean", &hook]);
+    git(&["config", "filter.evil.smudge", &hook]);
+    git(&["config", "core.hooksPath", "/nonexistent"]);
+    ws
+}
+
+#[tokio::test]
+async fn a_workspace_git_filter_never_runs_while_a_diff_is_applied_as_root() {
+    let _turn = SERIAL.lock().await;
+    let out = tempfile::tempdir().unwrap();
+    let marker = out.path().join("PWNED");
+    let ws = booby_trapped_workspace(&marker);
+    // The trap is armed: plain `git apply --check` in the workspace runs it.
+    let diff = out.path().join("fix.diff");
+    std::fs::write(&diff, GOOD_DIFF).unwrap();
+    let armed = std::process::Command::new("git")
+        .args(["apply", "--check"])
+        .arg(&diff)
+        .current_dir(ws.path())
+        .output()
+        .unwrap();
+    assert!(armed.status.success(), "{}", text(&armed.stderr));
+    assert!(marker.exists(), "the filter should run under plain git");
+    std::fs::remove_file(&marker).unwrap();
+
+    let runner = runner(ws.path());
+    let check = vec![argv("python3 check.py")];
+    let result = validate(&runner, &policy(), GOOD_DIFF, &check).await;
+    assert!(result.passed, "{:?}", result.message);
+    assert!(
+        !marker.exists(),
+        "the workspace's git filter ran outside the sandbox"
+    );
+}
+
+#[test]
+fn a_workspace_git_filter_never_runs_while_a_diff_is_applied_as_an_unprivileged_user() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to run the sidecar as another user (setpriv)");
+        return;
+    }
+    let base = tempfile::tempdir().unwrap();
+    let marker = base.path().join("PWNED");
+    let ws = booby_trapped_workspace(&marker);
+    let diff = base.path().join("fix.diff");
+    std::fs::write(&diff, GOOD_DIFF).unwrap();
+    let config = base.path().join("cpos.toml");
+    // Bubblewrap may need privileges this user lacks: permissive mode runs
+    // the (empty) command list without it; the diff is what matters here.
+    std::fs::write(
+        &config,
+        "[sandbox]\nmode = \"permissive\"\nallowed_commands = [[\"python3\"]]\n",
+    )
+    .unwrap();
+    let status = std::process::Command::new("chmod")
+        .args(["-R", "a+rwX"])
+        .arg(base.path())
+        .arg(ws.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_cpos"))
+        .args(["sandbox", "validate", "--config"])
+        .arg(&config)
+        .arg("--diff")
+        .arg(&diff)
+        .arg("--workspace")
+        .arg(ws.path())
+        .args(["--command", "python3 check.py"])
+        .current_dir(base.path())
+        .env("HOME", base.path())
+        .output()
+        .unwrap();
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("hello patched"),
+        "{report}{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !marker.exists(),
+        "the workspace's git filter ran as the sidecar's user"
+    );
 }

@@ -49,7 +49,7 @@ pub fn run(command: SandboxCommand) -> anyhow::Result<ExitCode> {
     match command {
         SandboxCommand::Check(args) => {
             let config = args.config.load(Overrides::default())?;
-            let service = SandboxService::new(&config.sandbox);
+            let service = SandboxService::new(&config).map_err(anyhow::Error::msg)?;
             match service.runner.availability() {
                 Ok(bwrap) => {
                     println!(
@@ -82,7 +82,7 @@ pub fn run(command: SandboxCommand) -> anyhow::Result<ExitCode> {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let service = SandboxService::new(&config.sandbox);
+            let service = SandboxService::new(&config).map_err(anyhow::Error::msg)?;
             let result = runtime.block_on(service.validate_body(
                 body.to_string().as_bytes(),
                 &crate::tape::Recorded::operator_cli(),

@@ -83,6 +83,10 @@ pub struct Config {
     /// The async runtime.
     #[serde(default)]
     pub runtime: RuntimeSettings,
+
+    /// The file this configuration was read from, if any.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
 
 /// `hold` keeps the call open; `async` answers at once and lets the
@@ -584,9 +588,41 @@ impl Config {
             figment.merge(Env::prefixed("CPOS_").ignore(NON_CONFIG_ENV).split("__"))
         };
         let mut config = Config::layered(user, overrides.profile)?;
+        config.source = file;
         config.apply(overrides);
         config.validate()?;
         Ok(config)
+    }
+
+    /// Every file and directory of the sidecar's own that a sandboxed
+    /// command must never see: the configuration, key, token, secret and pin
+    /// files, TLS keys, the tape and the state stores.
+    pub fn own_paths(&self) -> Vec<PathBuf> {
+        let auth = &self.gates.auth;
+        let mut paths: Vec<PathBuf> = [
+            self.source.as_ref(),
+            self.tls.key_file.as_ref(),
+            self.tls.cert_file.as_ref(),
+            auth.key_registry_file.as_ref(),
+            auth.hmac_secret_file.as_ref(),
+            auth.token_file.as_ref(),
+            auth.token_registry_file.as_ref(),
+            auth.scopes_file.as_ref(),
+            self.gates.client_cert.pin_file.as_ref(),
+            self.escalation.webhook_secret_file.as_ref(),
+            self.policy.file.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+        paths.extend([
+            self.tape.dir.clone(),
+            self.escalation.store_file.clone(),
+            self.mcp.pins_file.clone(),
+            self.adapter.store_file.clone(),
+        ]);
+        paths
     }
 
     /// Parses one TOML document on top of the embedded defaults (used by tests and benches).

@@ -187,32 +187,52 @@ pub async fn post(
     let mut errors = plan.errors(&env, decision_id);
     take_note(&env, &plan, note, decision_id);
 
-    // 2b. Command tools routed to the sandbox run there; their result
-    //     replaces the refusal. Decisions are on the tape before anything runs.
+    // 2b. Declared command tools never reach the upstream: allowed (or
+    //     sandbox-routed) calls run in the sandbox and their result is the
+    //     answer; without a sandbox they are refused. Decisions are on the
+    //     tape before anything runs.
     let mut recorded: Option<Recorded> = None;
-    if let Some(sandbox) = &state.sandbox {
-        for (message, message_review) in env.messages.iter().zip(&plan.reviews) {
-            let Some(argv) = sandbox_argv(state, &listing.connector, message, message_review)
-            else {
-                continue;
-            };
-            if recorded.is_none() {
-                recorded = Some(record_decisions(actor, request_id, ahead, note).await?);
-                note.recorded_ahead = !env.batch;
-            }
-            let Some(proof) = recorded.as_ref() else {
-                continue;
-            };
-            let validation = sandbox.run_argv(argv, proof).await;
-            let id = message.id().cloned().unwrap_or(Value::Null);
-            let answer = command_tool_result(id.clone(), &validation);
-            if let Some(slot) = errors.iter_mut().find(|e| e["id"] == id) {
-                *slot = answer;
-            }
-            if !env.batch {
-                note.code = validation.failure.map(|f| f.as_str());
-                note.detail = Some(validation.metadata());
-            }
+    for (i, message) in env.messages.iter().enumerate() {
+        let review = &plan.reviews[i];
+        let Some(argv) = command_tool_argv(state, &listing.connector, message, review) else {
+            continue;
+        };
+        let id = message.id().cloned().unwrap_or(Value::Null);
+        let Some(sandbox) = &state.sandbox else {
+            let refusal = crate::refusal::Refusal::SandboxUnavailable;
+            plan.reviews[i].refusal = Some(super::intercept::Refusal {
+                code: refusal.code(),
+                rpc_code: refusal.rpc_code(),
+                message: "this command tool runs only in the sandbox, which is off here (sandbox.enabled)".into(),
+            });
+            errors = plan.errors(&env, decision_id);
+            continue;
+        };
+        // Never forwarded: the sandbox's answer takes its place.
+        if plan.reviews[i].refusal.is_none() {
+            plan.reviews[i].refusal = Some(super::intercept::Refusal {
+                code: "sandbox_executed",
+                rpc_code: 0,
+                message: String::new(),
+            });
+            errors.push(Value::Null);
+        }
+        if recorded.is_none() {
+            recorded = Some(record_decisions(actor, request_id, ahead, note).await?);
+            note.recorded_ahead = !env.batch;
+        }
+        let Some(proof) = recorded.as_ref() else {
+            continue;
+        };
+        let validation = sandbox.run_argv(argv, proof).await;
+        let answer = command_tool_result(id.clone(), &validation);
+        match errors.iter_mut().find(|e| e["id"] == id || e.is_null()) {
+            Some(slot) => *slot = answer,
+            None => errors.push(answer),
+        }
+        if !env.batch {
+            note.code = validation.failure.map(|f| f.as_str());
+            note.detail = Some(validation.metadata());
         }
     }
 
@@ -287,16 +307,22 @@ pub async fn screen_response(
     Ok(Response::from_parts(parts, body))
 }
 
-/// The argv of a `tools/call` to a configured command tool that the policy
-/// routed to the sandbox.
-fn sandbox_argv(
+/// The argv of a `tools/call` to a declared command tool that the policy
+/// allows or routes to the sandbox (denied and held calls stay refused).
+fn command_tool_argv(
     state: &AppState,
     connector: &str,
     message: &jsonrpc::Message,
     message_review: &super::intercept::Review,
 ) -> Option<Vec<String>> {
     let decision = message_review.decision.as_ref()?;
-    if decision.route != crate::policy::Verdict::Sandbox {
+    let runnable = match decision.route {
+        crate::policy::Verdict::Sandbox => true,
+        crate::policy::Verdict::Allow => message_review.refusal.is_none(),
+        crate::policy::Verdict::Human => message_review.refusal.is_none(),
+        crate::policy::Verdict::Deny => false,
+    };
+    if !runnable {
         return None;
     }
     let tool = message_review.summary.tool.as_deref()?;

@@ -7,6 +7,7 @@ pub mod runner;
 
 pub use command_policy::{CommandPolicy, Rejected};
 pub use runner::{RunError, RunResult, Runner};
+pub mod masking;
 pub mod validate;
 pub mod workspace;
 

@@ -88,6 +88,8 @@ pub struct Runner {
     settings: SandboxSettings,
     /// `Ok(path)` when bubblewrap was found and a probe ran; else why not.
     bwrap: Result<PathBuf, String>,
+    /// The sidecar's own files inside the workspace, relative to it.
+    masked: Vec<PathBuf>,
 }
 
 impl Runner {
@@ -101,7 +103,23 @@ impl Runner {
         if let Err(why) = &bwrap {
             tracing::warn!(mode = ?settings.mode, reason = %why, "sandbox: bubblewrap unavailable");
         }
-        Runner { settings, bwrap }
+        Runner {
+            settings,
+            bwrap,
+            masked: Vec::new(),
+        }
+    }
+
+    /// The same runner, hiding `masked` (paths relative to the workspace)
+    /// from every command.
+    pub fn with_masked(mut self, masked: Vec<PathBuf>) -> Runner {
+        self.masked = masked;
+        self
+    }
+
+    /// The sidecar's own files inside the workspace, relative to it.
+    pub fn masked(&self) -> &[PathBuf] {
+        &self.masked
     }
 
     /// The settings in force.
@@ -191,7 +209,20 @@ impl Runner {
         command
             .arg(if writable { "--bind" } else { "--ro-bind" })
             .arg(workspace)
-            .arg(WORKSPACE)
+            .arg(WORKSPACE);
+        // The sidecar's own files, when the workspace holds them: an empty
+        // directory or file in their place.
+        for relative in &self.masked {
+            let Ok(meta) = std::fs::symlink_metadata(workspace.join(relative)) else {
+                continue;
+            };
+            let inside = Path::new(WORKSPACE).join(relative);
+            match meta.is_dir() {
+                true => command.arg("--tmpfs").arg(inside),
+                false => command.arg("--ro-bind").arg("/dev/null").arg(inside),
+            };
+        }
+        command
             // The sandbox's own root (where /etc, / live) read-only too:
             // only /workspace (when writable) and /tmp take writes.
             .args(["--remount-ro", "/", "--chdir", WORKSPACE, "--"])

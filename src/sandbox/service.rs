@@ -5,8 +5,9 @@
 
 use serde_json::{json, Value};
 
+use super::masking::own_paths_inside;
 use super::{validate, CommandPolicy, Runner, Validation};
-use crate::config::SandboxSettings;
+use crate::config::Config;
 use crate::problem::Problem;
 use http::StatusCode;
 
@@ -22,12 +23,20 @@ pub struct SandboxService {
 }
 
 impl SandboxService {
-    /// Builds the service (probing bubblewrap once).
-    pub fn new(settings: &SandboxSettings) -> SandboxService {
-        SandboxService {
-            policy: CommandPolicy::new(settings.allowed_commands.clone()),
-            runner: Runner::new(settings.clone()),
+    /// Builds the service (probing bubblewrap once), masking the sidecar's
+    /// own files that lie inside the workspace; `Err` when the workspace is
+    /// itself one of the sidecar's own directories.
+    pub fn new(config: &Config) -> Result<SandboxService, String> {
+        let settings = &config.sandbox;
+        let masked = own_paths_inside(&settings.workspace, &config.own_paths())?;
+        if !masked.is_empty() {
+            tracing::warn!(workspace = %settings.workspace.display(), masked = ?masked,
+                "the sandbox workspace holds the sidecar's own files; they are hidden from sandboxed commands (set sandbox.workspace to the project directory only)");
         }
+        Ok(SandboxService {
+            policy: CommandPolicy::new(settings.allowed_commands.clone()),
+            runner: Runner::new(settings.clone()).with_masked(masked),
+        })
     }
 
     /// Validates the request body `{"diff": "...", "commands": [["pytest","-q"], "cargo test"]}`.

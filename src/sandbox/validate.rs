@@ -155,7 +155,7 @@ pub async fn validate(
     }
     // 3. An ephemeral copy, removed when `copy` drops (every return below).
     let uid = (unsafe { libc::geteuid() } == 0).then_some(runner.settings().run_as_uid);
-    let copy = match ephemeral_copy(&runner.settings().workspace, uid) {
+    let copy = match ephemeral_copy(&runner.settings().workspace, uid, runner.masked()) {
         Ok(copy) => copy,
         Err(e) => {
             let message = format!("the workspace could not be copied: {e}");
@@ -166,10 +166,17 @@ pub async fn validate(
     // 4. The diff: check, then apply.
     if !diff.trim().is_empty() {
         for check in [true, false] {
-            if let Err(output) = git_apply(&ws, diff, check).await {
+            if let Err(output) = git_apply(copy.path(), diff, check).await {
                 validation.apply_output = Some(output);
                 let message = "the diff does not apply to the workspace (git apply --check)".into();
                 return fail(validation, FailureKind::PatchApply, message);
+            }
+        }
+        // Files git created belong to the sandbox user like the rest.
+        if let Some(uid) = uid {
+            if let Err(e) = super::workspace::chown_tree(&ws, uid) {
+                let message = format!("the patched workspace could not be handed over: {e}");
+                return fail(validation, FailureKind::SandboxUnavailable, message);
             }
         }
     }
@@ -202,17 +209,32 @@ pub async fn validate(
     validation
 }
 
-/// `git apply [--check]` of `diff` in `dir`, with a clean environment.
-async fn git_apply(dir: &Path, diff: &str, check: bool) -> Result<(), String> {
+/// `git apply [--check]` of `diff` to `<copy>/ws`, as patch would: with a
+/// clean environment, no system or global configuration, and an empty
+/// repository of our own (`<copy>/git`) instead of the workspace's `.git`,
+/// so no filter driver, hook or attribute-driven command the workspace
+/// declares can run outside the sandbox.
+async fn git_apply(copy: &Path, diff: &str, check: bool) -> Result<(), String> {
+    let git_dir = copy.join("git");
+    for dir in ["objects", "refs"] {
+        std::fs::create_dir_all(git_dir.join(dir)).map_err(|e| format!("git: {e}"))?;
+    }
+    std::fs::write(git_dir.join("HEAD"), "ref: refs/heads/main\n")
+        .map_err(|e| format!("git: {e}"))?;
     let mut command = tokio::process::Command::new("git");
     command
         .arg("apply")
         .args(check.then_some("--check"))
         .arg("-")
-        .current_dir(dir)
+        .current_dir(copy.join("ws"))
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", copy)
+        .env("GIT_DIR", &git_dir)
+        .env("GIT_WORK_TREE", copy.join("ws"))
         .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_ATTR_NOSYSTEM", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
