@@ -118,6 +118,23 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     } else {
         None
     };
+    if let Some(queue) = escalations.clone() {
+        // Ended entries leave memory and the store after their retention.
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64);
+                match queue.prune(now) {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(pruned = n, "ended escalation entries pruned"),
+                    Err(e) => tracing::error!(error = %e, "escalation pruning failed"),
+                }
+            }
+        });
+    }
     let app = Arc::new(AppState {
         escalations,
         sandbox,

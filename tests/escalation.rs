@@ -84,6 +84,21 @@ async fn a_held_call_is_forwarded_once_on_approval_and_refused_on_rejection() {
     let again = decide(&sidecar, &id, "reject", json!({"reason": "too late"})).await;
     assert_eq!(again.status, 409);
     assert_eq!(again.json()["status"], "approved");
+    // The decider is the authenticated principal (`admin` without admin
+    // auth); a name in the body is only an unverified claim. The decision
+    // was on the tape before the held call was released.
+    let tape = sidecar.tape();
+    let decided = tape
+        .iter()
+        .position(|r| r["event"] == "escalation_decided")
+        .unwrap();
+    assert_eq!(tape[decided]["principal"], "admin");
+    assert_eq!(tape[decided]["detail"]["claimed_by"], "alice");
+    let forwarded = tape
+        .iter()
+        .rposition(|r| r["event"] == "request" && r["outcome"]["status"] == 200)
+        .unwrap();
+    assert!(decided < forwarded);
 
     // Reject: the refusal carries the reason; the upstream is not called.
     let held = tokio::spawn({

@@ -110,38 +110,53 @@ async fn decide(
             "a rejection needs a reason: {\"reason\": \"…\"}",
         );
     }
-    // Who decided: the authenticated principal, or the name given when the
-    // admin plane has no authentication configured.
-    let by = input
+    // Who decided: the authenticated principal, never a name in the body.
+    // Without admin authentication that is `admin`; a name the caller gives
+    // is kept beside it as an unverified claim.
+    let by = who.to_owned();
+    let claimed_by = input
         .get("by")
         .and_then(Value::as_str)
-        .filter(|_| who == "admin")
-        .unwrap_or(who)
-        .to_owned();
-    match queue.decide(id, approve, &by, reason) {
-        Ok(entry) => {
-            let record = TapeRecord {
-                event: "escalation_decided",
-                principal: Some(by),
-                detail: Some(json!({
-                    "escalation_id": entry.id,
-                    "status": entry.status.as_str(),
-                    "action_sha256": entry.action_sha256,
-                    "mode": entry.mode,
-                })),
-                ..TapeRecord::default()
-            };
-            if state.app.tape.record(record).await.is_err() {
-                return tape_unavailable();
-            }
-            json_response(StatusCode::OK, &json!({"ok": true, "escalation": entry}))
+        .filter(|claimed| *claimed != who)
+        .map(str::to_owned);
+    // The decision is on the tape before it releases anything.
+    let pending = match queue.get(id) {
+        None => return decide_error(id, DecideError::NotFound),
+        Some(entry) if entry.status != Status::Pending => {
+            return decide_error(id, DecideError::NotPending(Box::new(entry)))
         }
-        Err(DecideError::NotFound) => problem(
+        Some(entry) => entry,
+    };
+    let record = TapeRecord {
+        event: "escalation_decided",
+        principal: Some(by.clone()),
+        detail: Some(json!({
+            "escalation_id": pending.id,
+            "status": if approve { "approved" } else { "rejected" },
+            "action_sha256": pending.action_sha256,
+            "mode": pending.mode,
+            "claimed_by": claimed_by,
+        })),
+        ..TapeRecord::default()
+    };
+    if state.app.tape.record(record).await.is_err() {
+        return tape_unavailable();
+    }
+    match queue.decide(id, approve, &by, reason) {
+        Ok(entry) => json_response(StatusCode::OK, &json!({"ok": true, "escalation": entry})),
+        Err(e) => decide_error(id, e),
+    }
+}
+
+/// The answer to a decision that cannot be taken.
+fn decide_error(id: &str, error: DecideError) -> Response<ProxyBody> {
+    match error {
+        DecideError::NotFound => problem(
             StatusCode::NOT_FOUND,
             "escalation_not_found",
             format!("no escalation `{id}`"),
         ),
-        Err(DecideError::NotPending(entry)) => json_response(
+        DecideError::NotPending(entry) => json_response(
             StatusCode::CONFLICT,
             &json!({
                 "ok": false,
@@ -151,7 +166,7 @@ async fn decide(
                 "escalation": entry,
             }),
         ),
-        Err(DecideError::Store(e)) => problem(
+        DecideError::Store(e) => problem(
             StatusCode::SERVICE_UNAVAILABLE,
             "escalation_store_unavailable",
             e.to_string(),

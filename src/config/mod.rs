@@ -301,6 +301,10 @@ pub struct EscalationSettings {
     /// Pending entries one agent may have at once; past it, new calls that
     /// need a person are refused with 429 (an agent cannot flood reviewers).
     pub max_pending_per_agent: usize,
+    /// How long ended entries (decided, expired, cancelled, used) stay listed
+    /// before they are pruned from memory and the store (the tape keeps
+    /// every decision).
+    pub retain_ended_ms: u64,
 }
 
 impl Default for EscalationSettings {
@@ -315,6 +319,7 @@ impl Default for EscalationSettings {
             webhook_url: None,
             webhook_secret_file: None,
             max_pending_per_agent: 32,
+            retain_ended_ms: 86_400_000,
         }
     }
 }

@@ -278,6 +278,40 @@ impl Queue {
         out
     }
 
+    /// Expires pending async entries past their time and forgets ended
+    /// entries older than `retain_ended_ms` (memory and store); returns how
+    /// many were forgotten. Run periodically.
+    pub fn prune(&self, now: u64) -> Result<usize, StoreError> {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        for entry in entries.values_mut() {
+            if entry.status == Status::Pending
+                && entry.mode == Mode::Async
+                && now > entry.expires_ms
+            {
+                entry.status = Status::Expired;
+                entry.reason = Some("nobody decided before it expired".into());
+                entry.decided_at = Some(crate::tape::now_rfc3339());
+                self.publish(entry)?;
+            }
+        }
+        let retain = self.settings.retain_ended_ms;
+        let before = entries.len();
+        entries.retain(|_, e| {
+            let last = e
+                .created_ms
+                .max(e.expires_ms)
+                .max(e.approval_expires_ms.unwrap_or(0));
+            e.status == Status::Pending || now <= last.saturating_add(retain)
+        });
+        let pruned = before - entries.len();
+        if pruned > 0 {
+            let mut kept: Vec<Entry> = entries.values().cloned().collect();
+            kept.sort_by_key(|e| e.created_ms);
+            self.store.rewrite(&kept)?;
+        }
+        Ok(pruned)
+    }
+
     /// One entry.
     pub fn get(&self, id: &str) -> Option<Entry> {
         self.entries
@@ -304,5 +338,65 @@ impl Drop for CancelOnDrop<'_> {
                 "the client disconnected while held",
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ended_entries_are_pruned_from_memory_and_store_pending_ones_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("escalations.jsonl");
+        let settings = EscalationSettings {
+            mode: crate::config::EscalationMode::Async,
+            pending_ttl_ms: 1_000,
+            approval_ttl_ms: 1_000,
+            retain_ended_ms: 5_000,
+            ..EscalationSettings::default()
+        };
+        let queue =
+            Queue::open(settings.clone(), Box::new(FileStore::open(&path).unwrap())).unwrap();
+        let create = |agent: &str| {
+            queue
+                .create(
+                    Mode::Async,
+                    Some(agent.into()),
+                    serde_json::json!({}),
+                    "h".into(),
+                    "high",
+                    vec![],
+                )
+                .unwrap()
+        };
+        let decided = create("a");
+        queue
+            .decide(&decided.id, false, "admin", Some("no".into()))
+            .unwrap();
+        let forgotten = create("b");
+        let fresh = create("c");
+        let now = now_ms();
+        // Nothing is old enough yet; the async entries past their TTL expire.
+        assert_eq!(queue.prune(now + 2_000).unwrap(), 0);
+        assert_eq!(queue.get(&forgotten.id).unwrap().status, Status::Expired);
+        // Past the retention, every ended entry goes, from memory and file.
+        assert_eq!(queue.prune(now + 10_000).unwrap(), 3);
+        assert!(queue.get(&decided.id).is_none() && queue.get(&fresh.id).is_none());
+        let reopened = Queue::open(settings, Box::new(FileStore::open(&path).unwrap())).unwrap();
+        assert!(reopened.list(None).is_empty());
+        // A pending entry is never pruned.
+        let pending = reopened
+            .create(
+                Mode::Async,
+                Some("d".into()),
+                serde_json::json!({}),
+                "h".into(),
+                "high",
+                vec![],
+            )
+            .unwrap();
+        assert_eq!(reopened.prune(now_ms()).unwrap(), 0);
+        assert!(reopened.get(&pending.id).is_some());
     }
 }

@@ -24,6 +24,8 @@ pub trait EscalationStore: Send + Sync {
     fn load(&self) -> Result<Vec<Entry>, StoreError>;
     /// Saves the entry's current state.
     fn save(&self, entry: &Entry) -> Result<(), StoreError>;
+    /// Replaces everything stored with `entries` (after pruning).
+    fn rewrite(&self, entries: &[Entry]) -> Result<(), StoreError>;
 }
 
 /// A JSON-lines file, one line per change, fsynced.
@@ -88,6 +90,25 @@ impl EscalationStore for FileStore {
             .into_iter()
             .filter_map(|id| latest.remove(&id))
             .collect())
+    }
+
+    fn rewrite(&self, entries: &[Entry]) -> Result<(), StoreError> {
+        let err = |e: std::io::Error| self.error(e.to_string());
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let temp = self.path.with_extension("jsonl.tmp");
+        let mut out = File::create(&temp).map_err(err)?;
+        for entry in entries {
+            let mut line = serde_json::to_vec(entry).map_err(|e| self.error(e.to_string()))?;
+            line.push(b'\n');
+            out.write_all(&line).map_err(err)?;
+        }
+        out.sync_all().map_err(err)?;
+        std::fs::rename(&temp, &self.path).map_err(err)?;
+        *file = OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .map_err(err)?;
+        Ok(())
     }
 
     fn save(&self, entry: &Entry) -> Result<(), StoreError> {
