@@ -43,18 +43,9 @@ fn start_chromedriver() -> (Driver, u16) {
     panic!("chromedriver did not start");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_held_call_appears_live_and_approve_in_the_browser_releases_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let (up, state) = upstream::start().await;
-    let sidecar = Sidecar::start(
-        dir.path(),
-        &format!(
-            "[[routes]]\nname = \"tools\"\nprefix = \"/\"\nupstream = \"http://{up}\"\ntool_path_prefix = \"/tools/\"\n"
-        ),
-    );
-    let (_driver, port) = start_chromedriver();
-    let profile = dir.path().join("chromium-profile");
+/// A WebDriver session with headless Chromium.
+async fn open_browser(dir: &std::path::Path, port: u16) -> fantoccini::Client {
+    let profile = dir.join("chromium-profile");
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -66,11 +57,25 @@ async fn a_held_call_appears_live_and_approve_in_the_browser_releases_it() {
                      format!("--user-data-dir={}", profile.display())],
         }),
     );
-    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
         .connect(&format!("http://127.0.0.1:{port}"))
         .await
-        .expect("a WebDriver session with headless Chromium");
+        .expect("a WebDriver session with headless Chromium")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_call_appears_live_and_approve_in_the_browser_releases_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, state) = upstream::start().await;
+    let sidecar = Sidecar::start(
+        dir.path(),
+        &format!(
+            "[[routes]]\nname = \"tools\"\nprefix = \"/\"\nupstream = \"http://{up}\"\ntool_path_prefix = \"/tools/\"\n"
+        ),
+    );
+    let (_driver, port) = start_chromedriver();
+    let browser = open_browser(dir.path(), port).await;
 
     browser.goto(&sidecar.admin_url("/ui")).await.unwrap();
     // The page is live before the call is made: it must appear without a reload.
@@ -125,5 +130,104 @@ async fn a_held_call_appears_live_and_approve_in_the_browser_releases_it() {
         ))
         .await
         .expect("the decision shows under recent decisions");
+    browser.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_auth_on_the_dashboard_signs_in_and_another_origin_cannot_approve() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, state) = upstream::start().await;
+    let token = dir.path().join("token.txt");
+    std::fs::write(&token, "dashboard-token-0123456789\n").unwrap();
+    let sidecar = Sidecar::start(
+        dir.path(),
+        &format!(
+            "[gates.auth]\nmode = \"bearer\"\ntoken_file = \"{}\"\ntoken_principal = \"ops\"\n\n\
+             [[routes]]\nname = \"tools\"\nprefix = \"/\"\nupstream = \"http://{up}\"\ntool_path_prefix = \"/tools/\"\n",
+            token.display()
+        ),
+    );
+    let url = sidecar.url("/tools/exec");
+    let held = tokio::spawn(async move {
+        let request = http::Request::post(url)
+            .header("content-type", "application/json")
+            .header("authorization", "Bearer dashboard-token-0123456789")
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                br#"{"command": "git push origin main"}"#,
+            )))
+            .unwrap();
+        common::collect(http1().request(request).await.unwrap()).await
+    });
+    let (_driver, port) = start_chromedriver();
+    let browser = open_browser(dir.path(), port).await;
+
+    // A page on another origin fires a blind no-cors POST at approve.
+    let id = loop {
+        let request = http::Request::get(sidecar.admin_url("/escalations?status=pending"))
+            .header("authorization", "Bearer dashboard-token-0123456789")
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .unwrap();
+        let list = common::collect(http1().request(request).await.unwrap())
+            .await
+            .json();
+        if let Some(id) = list["escalations"][0]["id"].as_str() {
+            break id.to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let attack = format!(
+        "data:text/html,<script>fetch('{}', {{method: 'POST', mode: 'no-cors', body: ''}}).finally(() => document.title = 'sent')</script>",
+        sidecar.admin_url(&format!("/escalations/{id}/approve"))
+    );
+    browser.goto(&attack).await.unwrap();
+    browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("//title[text()='sent']"))
+        .await
+        .ok();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        state.hits.load(Ordering::SeqCst),
+        0,
+        "another origin approved a held call"
+    );
+    assert!(!held.is_finished());
+
+    // The dashboard asks for the token, then works: the held call shows, Approve releases it.
+    browser.goto(&sidecar.admin_url("/ui")).await.unwrap();
+    let field = browser
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("#login:not([hidden]) #token"))
+        .await
+        .expect("the dashboard asks for a token");
+    field.send_keys("dashboard-token-0123456789").await.unwrap();
+    browser
+        .find(Locator::Css("#login button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let approve = browser
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("button.approve"))
+        .await
+        .expect("signed in, the held call shows");
+    approve.click().await.unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(20), held)
+        .await
+        .expect("the held request completes after Approve")
+        .unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(state.hits.load(Ordering::SeqCst), 1);
+    let decided = sidecar
+        .tape()
+        .into_iter()
+        .find(|r| r["event"] == "escalation_decided")
+        .unwrap();
+    assert_eq!(decided["principal"], "ops");
     browser.close().await.unwrap();
 }

@@ -121,6 +121,14 @@ pub async fn handle(
         return response;
     }
     let (mut head, body) = req.into_parts();
+    // The dashboard's static shell holds no data: a browser loads it before
+    // it has a token (then sends the token as a header on every API call).
+    if let Some(shell) = ui::shell(&head.method, head.uri.path()) {
+        return match state.app.gates.admit(&conn, &mut head) {
+            Ok(_) => shell,
+            Err(refusal) => refuse(&state, refusal, &head, started).await,
+        };
+    }
     let (admission, body) = match admit(&state, &conn, &mut head, body).await {
         Ok(admitted) => admitted,
         Err(refusal) => return refuse(&state, refusal, &head, started).await,

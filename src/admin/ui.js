@@ -1,6 +1,35 @@
 "use strict";
 const entries = new Map();
 
+// Authentication: a bearer token entered once, kept in this tab's
+// sessionStorage and sent as a header on every API call. No cookie exists,
+// so no other page can make the browser send credentials here.
+function token() { return sessionStorage.getItem("cpos-admin-token"); }
+function headers(extra) {
+  const h = { ...(extra || {}) };
+  if (token()) h.authorization = `Bearer ${token()}`;
+  return h;
+}
+function askForToken() {
+  document.getElementById("status").textContent = "sign in to see and decide held calls";
+  document.getElementById("login").hidden = false;
+}
+document.getElementById("login").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  sessionStorage.setItem("cpos-admin-token", document.getElementById("token").value.trim());
+  document.getElementById("login").hidden = true;
+  connect();
+});
+async function api(path, options) {
+  const resp = await fetch(path, { ...(options || {}), headers: headers((options || {}).headers) });
+  if (resp.status === 401 || resp.status === 403) {
+    sessionStorage.removeItem("cpos-admin-token");
+    askForToken();
+    throw new Error("not signed in");
+  }
+  return resp;
+}
+
 function text(value) { return value === null || value === undefined ? "" : String(value); }
 function cell(row, value, cls) {
   const td = row.insertCell();
@@ -21,7 +50,7 @@ async function decide(id, verb) {
     if (!reason) return;
     body = { reason };
   }
-  const resp = await fetch(`/escalations/${encodeURIComponent(id)}/${verb}`, {
+  const resp = await api(`/escalations/${encodeURIComponent(id)}/${verb}`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
@@ -71,17 +100,46 @@ function render() {
 function upsert(entry) { entries.set(entry.id, entry); render(); }
 
 async function refresh() {
-  const list = await (await fetch("/escalations")).json();
+  const list = await (await api("/escalations")).json();
   for (const e of list.escalations || []) entries.set(e.id, e);
   render();
-  const summary = await (await fetch("/ui/summary")).json();
+  const summary = await (await api("/ui/summary")).json();
   const refusals = Object.entries(summary.refusals || {}).map(([k, v]) => `${k}: ${v}`).join(" · ") || "none";
   document.getElementById("summary").textContent =
     `tape writer ${summary.tape.writer}, head seq ${summary.tape.head_seq}, hash ${text(summary.tape.head_hash).slice(0, 16)}… — refusals: ${refusals}`;
 }
 
-const source = new EventSource("/ui/events");
-source.onopen = () => { document.getElementById("status").textContent = "live"; refresh(); };
-source.onerror = () => { document.getElementById("status").textContent = "reconnecting…"; };
-source.addEventListener("escalation", (ev) => upsert(JSON.parse(ev.data)));
-setInterval(refresh, 10000);
+// Live updates: the SSE stream read with fetch (EventSource cannot send
+// the authorization header), reconnecting after a pause.
+let live = null;
+async function connect() {
+  if (live) live.abort();
+  live = new AbortController();
+  const status = document.getElementById("status");
+  try {
+    const resp = await api("/ui/events", { signal: live.signal });
+    status.textContent = "live";
+    refresh().catch(() => {});
+    const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value.replace(/\r\n?/g, "\n");
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const event = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = event.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trimStart()).join("\n");
+        if (event.includes("event: escalation") && data) upsert(JSON.parse(data));
+      }
+    }
+  } catch (e) {
+    if (!token() && document.getElementById("login").hidden === false) return;
+  }
+  if (!document.getElementById("login").hidden) return;
+  status.textContent = "reconnecting…";
+  setTimeout(connect, 2000);
+}
+connect();
+setInterval(() => { if (document.getElementById("login").hidden) refresh().catch(() => {}); }, 10000);

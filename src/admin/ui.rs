@@ -20,6 +20,20 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
                        connect-src 'self'; base-uri 'none'; form-action 'none'; \
                        frame-ancestors 'none'";
 
+/// The static shell (page, script, style) for `GET path`, when it is one;
+/// it carries no data and is served before authentication.
+pub fn shell(method: &http::Method, path: &str) -> Option<Response<ProxyBody>> {
+    if method != http::Method::GET {
+        return None;
+    }
+    match path {
+        "/ui" => Some(page()),
+        "/ui/app.js" => Some(script()),
+        "/ui/app.css" => Some(style()),
+        _ => None,
+    }
+}
+
 /// The page.
 pub fn page() -> Response<ProxyBody> {
     asset(PAGE, "text/html; charset=utf-8")
