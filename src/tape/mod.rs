@@ -1,7 +1,7 @@
 //! The decision tape: an append-only, hash-chained, metadata-only JSON Lines
 //! log with one record per request. See docs/TAPE.md for the format.
 
-mod chain;
+pub mod chain;
 mod record;
 mod segments;
 pub mod verify;
