@@ -209,8 +209,10 @@ pub fn canonical_path(raw: &str) -> Result<Cow<'_, str>, PathError> {
             }
             i += 3;
         } else {
-            decoded.push(bytes[i] as char);
-            i += 1;
+            // Up to the next escape, as is (`%` is ASCII: a char boundary).
+            let next = raw[i..].find('%').map_or(raw.len(), |n| i + n);
+            decoded.push_str(&raw[i..next]);
+            i = next;
         }
     }
     // Remove dot segments and empty segments (RFC 3986 §5.2.4, plus `//`).
@@ -304,6 +306,15 @@ fn looks_secret(segment: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn non_ascii_characters_survive_canonicalisation_unchanged() {
+        // Fuzzer reproducer (canonical_path): raw UTF-8 was re-read as Latin-1.
+        let raw = "/toops/>/%95\u{451}\u{410}\u{41e}//a";
+        let once = canonical_path(raw).unwrap().into_owned();
+        assert_eq!(once, "/toops/>/%95\u{451}\u{410}\u{41e}/a");
+        assert_eq!(canonical_path(&once).unwrap(), once);
+    }
+
     use super::*;
 
     #[test]

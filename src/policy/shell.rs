@@ -441,7 +441,7 @@ fn lex(line: &str, nested: &mut Vec<String>) -> Vec<Tok> {
                     // belong to the command before the newline.
                     for (delim, _) in pending_heredocs.drain(..) {
                         let delim = delim.trim_matches(|c| c == '\'' || c == '"').to_owned();
-                        let mut j = i + 1;
+                        let mut j = (i + 1).min(chars.len());
                         let mut body = String::new();
                         loop {
                             let start = j;
@@ -537,6 +537,13 @@ fn until(chars: &[char], mut i: usize, end: char) -> (String, usize) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn two_heredocs_on_a_line_that_ends_the_input_do_not_panic() {
+        // Fuzzer reproducer (shell_split): the second heredoc started past the end.
+        let _ = split("cat <<O <<OF\nbody");
+        let _ = split("ec.\u{1}.\0\0at <<O <<OF\n\u{fffd}$(\u{1}");
+    }
+
     use super::*;
 
     fn programs(line: &str) -> Vec<String> {
