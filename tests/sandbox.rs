@@ -21,6 +21,7 @@ fn workspace() -> tempfile::TempDir {
         ("tree.py", "import subprocess, time\nsubprocess.Popen(['sleep', '61.4242'])\ntime.sleep(60)\n"),
         ("bomb.py", "import os, sys, time\nn = 0\nwhile n < 10000:\n    try:\n        pid = os.fork()\n    except OSError:\n        print('limited at', n)\n        sys.exit(0)\n    if pid == 0:\n        time.sleep(5)\n        os._exit(0)\n    n += 1\nprint('unlimited', n)\nsys.exit(1)\n"),
         ("big.py", "import sys\nsys.stdout.write('y' * 5_000_000)\n"),
+        ("fill.py", "import sys\ntry:\n    with open(sys.argv[1], 'wb') as f:\n        for _ in range(64):\n            f.write(b'z' * (1 << 20))\n    print('wrote 64 MiB')\nexcept OSError as e:\n    print('stopped:', e.strerror)\n    sys.exit(4)\n"),
         ("check.py", "import sys\ntext = open('greeting.txt').read()\nprint('greeting:', text.strip())\nsys.exit(0 if 'patched' in text else 7)\n"),
         ("greeting.txt", "hello\n"),
     ];
@@ -99,6 +100,18 @@ async fn nothing_outside_the_writable_area_can_be_written() {
         text(&result.stderr)
     );
     assert!(!host_file.exists());
+    // The write landed in the size-capped tmpfs, not in the host copy.
+    assert!(!copy.path().join("ws/ok.txt").exists());
+    // Uncapped, the host copy itself is the writable workspace.
+    let uncapped = Runner::new(SandboxSettings {
+        max_workspace_bytes: 0,
+        ..settings(ws.path())
+    });
+    let result = uncapped
+        .run(&argv(&args), &copy.path().join("ws"), true)
+        .await
+        .unwrap();
+    assert_eq!(result.exit_code, Some(0), "{}", text(&result.stdout));
     assert!(
         copy.path().join("ws/ok.txt").exists(),
         "the writable copy is writable"
@@ -166,6 +179,53 @@ async fn a_fork_bomb_is_stopped_by_the_process_limit() {
     assert_eq!(result.exit_code, Some(0), "{out}{}", text(&result.stderr));
     let n: u64 = out.trim().rsplit(' ').next().unwrap().parse().unwrap();
     assert!(n < 32, "{out}");
+}
+
+#[tokio::test]
+async fn disk_written_in_the_workspace_and_tmp_is_capped() {
+    let _turn = SERIAL.lock().await;
+    let ws = workspace();
+    let runner = Runner::new(SandboxSettings {
+        max_workspace_bytes: 16 << 20,
+        max_tmp_bytes: 16 << 20,
+        ..settings(ws.path())
+    });
+    let copy = cpos::sandbox::workspace::ephemeral_copy(
+        ws.path(),
+        (unsafe { libc::geteuid() } == 0).then_some(65534),
+        &[],
+    )
+    .unwrap();
+    let copy_ws = copy.path().join("ws");
+    for target in ["/workspace/fill.bin", "/tmp/fill.bin"] {
+        let result = runner
+            .run(&argv(&format!("python3 fill.py {target}")), &copy_ws, true)
+            .await
+            .unwrap();
+        assert_eq!(
+            result.exit_code,
+            Some(4),
+            "{target}: {}",
+            text(&result.stdout)
+        );
+        assert!(
+            text(&result.stdout).contains("No space left"),
+            "{}",
+            text(&result.stdout)
+        );
+    }
+    // The workspace's files are there, and a small write succeeds.
+    let ok = runner
+        .run(&argv("python3 check.py"), &copy_ws, true)
+        .await
+        .unwrap();
+    assert!(
+        text(&ok.stdout).contains("greeting: hello"),
+        "{}",
+        text(&ok.stderr)
+    );
+    // Nothing a capped run wrote reached the host copy.
+    assert!(!copy_ws.join("fill.bin").exists());
 }
 
 #[tokio::test]

@@ -351,6 +351,12 @@ pub struct SandboxSettings {
     pub workspace: PathBuf,
     /// Give commands a writable ephemeral copy of the workspace (else read-only).
     pub writable_workspace: bool,
+    /// Bytes a command may have in its writable workspace: the copy is
+    /// loaded into a tmpfs of this size inside the sandbox (0: no cap, the
+    /// host copy is bound directly).
+    pub max_workspace_bytes: u64,
+    /// Size of the sandbox's private `/tmp` (a tmpfs).
+    pub max_tmp_bytes: u64,
     /// Allowlisted command prefixes (token lists).
     pub allowed_commands: Vec<Vec<String>>,
     /// Environment variables passed from the sidecar's environment (nothing else is).
@@ -397,6 +403,8 @@ impl Default for SandboxSettings {
             bwrap: PathBuf::from("bwrap"),
             workspace: PathBuf::from("."),
             writable_workspace: true,
+            max_workspace_bytes: 1 << 30,
+            max_tmp_bytes: 256 << 20,
             allowed_commands: [
                 "cargo test",
                 "pytest",

@@ -19,6 +19,14 @@ use crate::config::{SandboxMode, SandboxSettings};
 /// Where commands see the workspace.
 pub const WORKSPACE: &str = "/workspace";
 
+/// Where a size-capped run sees the prepared copy (read-only) it loads.
+const SOURCE: &str = "/cpos-source";
+
+/// Loads the prepared copy into the size-capped workspace, then runs the
+/// command (its argv are the positional parameters: no shell parses them).
+const LOAD_WORKSPACE: &str =
+    "cp -a /cpos-source/. /workspace/ || { echo 'cpos: the workspace does not fit in sandbox.max_workspace_bytes' >&2; exit 125; }; exec \"$@\"";
+
 /// How one command ended, with its (capped) output.
 #[derive(Debug, Clone)]
 pub struct RunResult {
@@ -206,27 +214,46 @@ impl Runner {
     ) -> Command {
         let mut command = Command::new(bwrap);
         command.args(bwrap_args(&self.settings));
-        command
-            .arg(if writable { "--bind" } else { "--ro-bind" })
-            .arg(workspace)
-            .arg(WORKSPACE);
+        let capped = writable && self.settings.max_workspace_bytes > 0;
+        if capped {
+            // Writes land in a tmpfs of at most `max_workspace_bytes`; the
+            // prepared copy is loaded into it inside the sandbox.
+            command
+                .arg("--ro-bind")
+                .arg(workspace)
+                .arg(SOURCE)
+                .arg("--size")
+                .arg(self.settings.max_workspace_bytes.to_string())
+                .args(["--tmpfs", WORKSPACE]);
+        } else {
+            command
+                .arg(if writable { "--bind" } else { "--ro-bind" })
+                .arg(workspace)
+                .arg(WORKSPACE);
+        }
         // The sidecar's own files, when the workspace holds them: an empty
         // directory or file in their place.
+        let mount = if capped { SOURCE } else { WORKSPACE };
         for relative in &self.masked {
             let Ok(meta) = std::fs::symlink_metadata(workspace.join(relative)) else {
                 continue;
             };
-            let inside = Path::new(WORKSPACE).join(relative);
+            let inside = Path::new(mount).join(relative);
             match meta.is_dir() {
                 true => command.arg("--tmpfs").arg(inside),
                 false => command.arg("--ro-bind").arg("/dev/null").arg(inside),
             };
         }
-        command
-            // The sandbox's own root (where /etc, / live) read-only too:
-            // only /workspace (when writable) and /tmp take writes.
-            .args(["--remount-ro", "/", "--chdir", WORKSPACE, "--"])
-            .args(argv);
+        // The sandbox's own root (where /etc, / live) read-only too: only
+        // /workspace (when writable) and /tmp take writes.
+        command.args(["--remount-ro", "/", "--chdir", WORKSPACE, "--"]);
+        if capped {
+            command
+                .args(["/bin/sh", "-c", LOAD_WORKSPACE, "cpos-sandbox"])
+                .args(argv);
+        } else {
+            command.args(argv);
+        }
         self.clean_env(&mut command, WORKSPACE);
         command
     }
@@ -304,15 +331,19 @@ fn bwrap_args(settings: &SandboxSettings) -> Vec<std::ffi::OsString> {
         "/proc",
         "--dev",
         "/dev",
-        "--tmpfs",
-        "/tmp",
-        "--ro-bind",
-        "/usr",
-        "/usr",
     ]
     .iter()
     .map(Into::into)
     .collect();
+    args.extend([
+        "--size".into(),
+        settings.max_tmp_bytes.to_string().into(),
+        "--tmpfs".into(),
+        "/tmp".into(),
+        "--ro-bind".into(),
+        "/usr".into(),
+        "/usr".into(),
+    ]);
     // Merged-/usr systems have /bin, /lib… as symlinks; others as directories.
     for top in ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"] {
         match std::fs::symlink_metadata(top) {
