@@ -15,6 +15,7 @@
 use http::header::{self, HeaderValue};
 
 use crate::escalation::gate::{escalate, NotApproved};
+use crate::escalation::review::ReviewView;
 use crate::escalation::{Entry, Queue};
 use crate::policy::{Decision, Verdict};
 use crate::problem::Problem;
@@ -107,26 +108,30 @@ impl Actor<'_> {
         action: &ActionSummary,
         record: TapeRecord,
         sandbox_here: bool,
+        view: impl FnOnce() -> Option<ReviewView>,
     ) -> Result<Recorded, Refused> {
-        self.clear(decision, agent, action, sandbox_here).await?;
+        self.clear(decision, agent, action, sandbox_here, view)
+            .await?;
         self.record_ahead(record).await
     }
 
     /// Steps 1–2: `Ok` when the verdict lets the call go ahead — `allow`,
     /// `sandbox` where it can run, or `human` once a person approved it.
+    /// `view` builds the reviewer's view of a call that is queued (only then).
     pub async fn clear(
         &self,
         decision: &Decision,
         agent: Option<&str>,
         action: &ActionSummary,
         sandbox_here: bool,
+        view: impl FnOnce() -> Option<ReviewView>,
     ) -> Result<(), Refused> {
         let queue_here = self.escalations.is_some();
         if let Some(refusal) = Refusal::for_verdict(decision.route, queue_here, sandbox_here) {
             return Err(Refused::new(refusal, Some(decision)));
         }
         if let (Verdict::Human, Some(queue)) = (decision.route, self.escalations) {
-            escalate(queue, agent, action, decision).await?;
+            escalate(queue, agent, action, decision, view).await?;
         }
         Ok(())
     }

@@ -18,6 +18,7 @@ use crate::act::Actor;
 use crate::action::{ActionContract, Kind};
 use crate::body_args;
 use crate::canonical::{canonicalize, recorded_path};
+use crate::escalation::review::ReviewView;
 use crate::gate::scopes::Plane;
 use crate::gate::{Admission, Refusal};
 use crate::inspect;
@@ -421,6 +422,7 @@ async fn decide_and_act(
             WriteAhead {
                 base: &ctx.action,
                 principal: ctx.admission.as_ref().and_then(|a| a.principal.as_deref()),
+                client_ip: ctx.admission.as_ref().map(|a| a.client_ip),
             },
             &mut note,
         )
@@ -488,8 +490,17 @@ async fn decide_and_act(
         .as_deref()
         .or(ctx.admission.as_ref().and_then(|a| a.principal.as_deref()));
     let record = ctx.decision_record_for(Some(&decision));
+    let admission = ctx.admission.as_ref();
+    let view = || {
+        Some(ReviewView::build(
+            &state.policy,
+            &contract,
+            admission.and_then(|a| a.principal.as_deref()),
+            admission.map(|a| a.client_ip.to_string()),
+        ))
+    };
     let permitted = actor(state)
-        .permit(&decision, agent, &ctx.action, record, false)
+        .permit(&decision, agent, &ctx.action, record, false, view)
         .await
         .map_err(|refused| refused.into_problem(Some(&decision)));
     ctx.decision = Some(decision);

@@ -193,6 +193,17 @@ pub fn run(config: &Config) -> Report {
         },
     );
 
+    check(
+        "webhook_summary",
+        !(hardened && config.escalation.webhook_summary),
+        must(hardened),
+        if config.escalation.webhook_summary {
+            "escalation.webhook_summary sends masked call content to the webhook; the hardened profile keeps webhooks to metadata".into()
+        } else {
+            "the escalation webhook carries metadata only".into()
+        },
+    );
+
     if config.sandbox.enabled {
         let runner = crate::sandbox::Runner::new(config.sandbox.clone());
         let strict = config.sandbox.mode == crate::config::SandboxMode::Strict;

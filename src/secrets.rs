@@ -313,6 +313,53 @@ fn is_benign_key(key: &str) -> bool {
         || k.starts_with("num_")
 }
 
+/// `text` with every detector match replaced by its first four characters
+/// and `…[masked]` (for showing a value to a person; never persisted).
+pub fn mask_text(text: &str) -> String {
+    let c = compiled();
+    let mut out = text.to_owned();
+    if !c.set.is_match(text) {
+        return out;
+    }
+    for idx in c.set.matches(text).iter() {
+        out = c.each[idx]
+            .replace_all(&out, |m: &regex::Captures<'_>| {
+                let whole = &m[0];
+                let keep: String = whole.trim_start().chars().take(4).collect();
+                format!("{keep}…[masked]")
+            })
+            .into_owned();
+    }
+    out
+}
+
+/// A JSON value with every string masked ([`mask_text`]) and the values of
+/// secret-named keys masked whole.
+pub fn mask_json(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    let c = compiled();
+    match value {
+        Value::String(s) => Value::String(mask_text(s)),
+        Value::Array(items) => Value::Array(items.iter().map(mask_json).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, item)| {
+                    let secret_key = c.secret_key.is_match(key) && !is_benign_key(key);
+                    let masked = match item {
+                        Value::String(s) if secret_key && !c.placeholder.is_match(s.trim()) => {
+                            Value::String("[masked]".into())
+                        }
+                        Value::Number(_) if secret_key => Value::String("[masked]".into()),
+                        other => mask_json(other),
+                    };
+                    (key.clone(), masked)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// True when `text` holds anything a detector recognises.
 pub fn contains_secret(text: &str) -> bool {
     let mut out = Vec::new();
@@ -323,6 +370,23 @@ pub fn contains_secret(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masking_hides_secret_values_and_keeps_the_rest() {
+        let token = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+        let masked = mask_text(&format!("git push https://x:{token}@github.com/o/r main"));
+        assert!(!masked.contains(token), "{masked}");
+        assert!(
+            masked.contains("git push") && masked.contains("[masked]"),
+            "{masked}"
+        );
+        let json = mask_json(
+            &serde_json::json!({"password": "hunter2hunter2", "cmd": format!("echo {token}"), "n": 3}),
+        );
+        assert_eq!(json["password"], "[masked]");
+        assert!(!json.to_string().contains(token));
+        assert_eq!(json["n"], 3);
+    }
 
     fn detect(text: &str) -> Vec<&'static str> {
         let mut out = Vec::new();

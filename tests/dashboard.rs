@@ -93,7 +93,8 @@ async fn a_held_call_appears_live_and_approve_in_the_browser_releases_it() {
 
     let url = sidecar.url("/tools/exec");
     let held = tokio::spawn(async move {
-        post_json(&http1(), &url, r#"{"command": "git push origin main"}"#).await
+        let body = r#"{"command": "git push https://bot:ghp_0123456789abcdefghijABCDEFGHIJ012345@github.com/o/r main", "note": "<img id=injected src=x>"}"#;
+        post_json(&http1(), &url, body).await
     });
     let approve = browser
         .wait()
@@ -112,6 +113,32 @@ async fn a_held_call_appears_live_and_approve_in_the_browser_releases_it() {
         row.contains("tool exec") && row.contains("git_publish"),
         "{row}"
     );
+    // The call in full, secrets masked, values as text (no HTML from them).
+    browser
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::XPath(
+            "//tbody[@id='pending']//pre[contains(., 'git push')]",
+        ))
+        .await
+        .expect("the review view shows the command");
+    let row = browser
+        .find(Locator::Css("#pending tr"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        row.contains("[masked]") && !row.contains("ghp_0123456789"),
+        "{row}"
+    );
+    assert!(row.contains("<img id=injected src=x>"), "{row}");
+    assert!(browser
+        .find_all(Locator::Css("#injected"))
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(state.hits.load(Ordering::SeqCst), 0);
     approve.click().await.unwrap();
 

@@ -60,8 +60,12 @@ async fn a_held_call_is_forwarded_once_on_approval_and_refused_on_rejection() {
         0,
         "nothing forwarded while held"
     );
-    let entry = admin_get(&sidecar, &format!("/escalations/{id}")).await;
+    let mut entry = admin_get(&sidecar, &format!("/escalations/{id}")).await;
     assert_eq!(entry["escalation"]["action"]["tool"], "exec");
+    // The content is only in the in-memory review view; the entry itself
+    // (what the store keeps) is metadata.
+    assert!(entry["escalation"]["review"].to_string().contains("git push"));
+    entry["escalation"].as_object_mut().unwrap().remove("review");
     assert!(
         !entry.to_string().contains("git push"),
         "entries hold metadata only"
@@ -383,7 +387,7 @@ async fn the_webhook_is_signed_metadata_and_retried_without_blocking_the_call() 
         &config(
             up,
             &format!(
-                "mode = \"async\"\nwebhook_url = \"http://{hook}/hook\"\nwebhook_secret_file = \"{}\"",
+                "mode = \"async\"\nwebhook_url = \"http://{hook}/hook\"\nwebhook_secret_file = \"{}\"\ndashboard_url = \"https://cpos.example/ui\"",
                 secret.display()
             ),
         ),
@@ -408,6 +412,8 @@ async fn the_webhook_is_signed_metadata_and_retried_without_blocking_the_call() 
     let event: Value = serde_json::from_slice(body).unwrap();
     assert_eq!(event["event"], "escalation_created");
     assert_eq!(event["id"], id);
+    assert_eq!(event["link"], format!("https://cpos.example/ui#{id}"));
+    assert!(event.get("summary").is_none(), "metadata only by default");
     assert!(!String::from_utf8_lossy(body).contains("git push"));
 }
 
@@ -474,4 +480,80 @@ async fn one_agent_cannot_flood_the_reviewers() {
     let pending = admin_get(&sidecar, "/escalations?status=pending").await;
     assert_eq!(pending["count"], 2, "the third call was not queued");
     assert_eq!(state.hits.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reviewer_sees_the_held_call_in_full_with_secrets_masked_and_nothing_persists() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, _state) = upstream::start().await;
+    let sidecar = Sidecar::start(dir.path(), &config(up, ""));
+    let token = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+    let command = format!("git push https://bot:{token}@github.com/acme/app.git main --force");
+    let body = json!({"command": command, "note": "<img src=x onerror=alert(1)>"}).to_string();
+    let url = sidecar.url("/tools/exec");
+    let held = tokio::spawn(async move { post_json(&http1(), &url, &body).await });
+    let id = pending_id(&sidecar).await;
+
+    // The API: the command (masked), the rules in words, who and from where.
+    let entry = admin_get(&sidecar, &format!("/escalations/{id}")).await;
+    let review = &entry["escalation"]["review"];
+    let shown = review.to_string();
+    assert!(!shown.contains(token), "{shown}");
+    assert!(
+        shown.contains("git push http") && shown.contains("[masked]"),
+        "{shown}"
+    );
+    assert_eq!(review["method"], "POST");
+    assert_eq!(review["path"], "/tools/exec");
+    assert_eq!(review["arguments"]["note"], "<img src=x onerror=alert(1)>");
+    let why = review["why"].as_array().unwrap();
+    assert!(
+        why.iter().any(|w| w["reason"] == "git_publish"
+            && w["description"].as_str().is_some_and(|d| !d.is_empty())),
+        "{review}"
+    );
+    assert_eq!(review["client_ip"], "127.0.0.1");
+    assert!(entry["escalation"]["expires_in_ms"].as_u64().unwrap() > 0);
+
+    // The CLI shows the same, laid out for a terminal.
+    let (code, out, err) = common::cpos(
+        &[
+            "escalations",
+            "--admin",
+            &sidecar.admin_url(""),
+            "show",
+            &id,
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("why it was held") && out.contains("git push http"),
+        "{out}"
+    );
+    assert!(!out.contains(token));
+
+    // Decided: the content is gone from the API.
+    decide(
+        &sidecar,
+        &id,
+        "reject",
+        json!({"reason": "no force pushes"}),
+    )
+    .await;
+    assert_eq!(held.await.unwrap().status, 403);
+    let after = admin_get(&sidecar, &format!("/escalations/{id}")).await;
+    assert!(after["escalation"].get("review").is_none(), "{after}");
+
+    // Nothing of it was persisted: tape, escalation store, logs.
+    let store = std::fs::read_to_string(dir.path().join("cpos-data/escalations.jsonl")).unwrap();
+    let persisted = [sidecar.tape_text(), store, sidecar.stderr()];
+    for (what, text) in ["tape", "store", "log"].iter().zip(&persisted) {
+        assert!(!text.contains(token), "the token reached the {what}");
+        assert!(
+            !text.contains("github.com/acme"),
+            "the command reached the {what}"
+        );
+        assert!(!text.contains("onerror"), "an argument reached the {what}");
+    }
 }

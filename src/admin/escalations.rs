@@ -54,14 +54,17 @@ pub async fn handle(
                     .find_map(|kv| kv.strip_prefix("status="))
                     .and_then(|s| serde_json::from_value::<Status>(json!(s)).ok())
             });
-            let entries = queue.list(status);
+            let entries: Vec<Value> = queue.list(status).iter().map(|e| reviewed(queue, e)).collect();
             json_response(
                 StatusCode::OK,
                 &json!({"ok": true, "count": entries.len(), "escalations": entries}),
             )
         }
         (&Method::GET, ["escalations", id]) => match queue.get(id) {
-            Some(entry) => json_response(StatusCode::OK, &json!({"ok": true, "escalation": entry})),
+            Some(entry) => json_response(
+                StatusCode::OK,
+                &json!({"ok": true, "escalation": reviewed(queue, &entry)}),
+            ),
             None => problem(StatusCode::NOT_FOUND, "escalation_not_found", format!("no escalation `{id}`")),
         },
         (&Method::POST, ["escalations", id, verb @ ("approve" | "reject")]) => {
@@ -73,6 +76,32 @@ pub async fn handle(
             "escalation endpoints: GET /escalations[?status=pending], GET /escalations/{id}, POST /escalations/{id}/approve|reject, GET /ui",
         ),
     }
+}
+
+/// An entry as an authenticated reviewer sees it: while it is pending, its
+/// review view (the action in full, secrets masked, from memory only), how
+/// long it has waited and how long it has left.
+fn reviewed(queue: &crate::escalation::Queue, entry: &crate::escalation::Entry) -> Value {
+    let mut value = serde_json::to_value(entry).unwrap_or_default();
+    if entry.status != Status::Pending {
+        return value;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    value["held_ms"] = now.saturating_sub(entry.created_ms).into();
+    value["expires_in_ms"] = entry.expires_ms.saturating_sub(now).into();
+    if let Some(view) = queue.view(&entry.id) {
+        value["review"] = serde_json::to_value(view).unwrap_or_default();
+    }
+    if entry.mode == crate::escalation::Mode::Async {
+        value["approval_note"] = format!(
+            "approval is single-use: it lets the agent's identical retry (action {}…) through once within the approval TTL",
+            &entry.action_sha256[..entry.action_sha256.len().min(12)]
+        )
+        .into();
+    }
+    value
 }
 
 async fn decide(

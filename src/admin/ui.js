@@ -43,11 +43,14 @@ function describe(action) {
   return `${action.kind} · ${action.connector} · ${target}`;
 }
 
-async function decide(id, verb) {
+async function decide(id, verb, reason) {
   let body = {};
   if (verb === "reject") {
-    const reason = prompt("Why reject this call?");
-    if (!reason) return;
+    if (!reason) {
+      const input = document.getElementById(`reason-${id}`);
+      if (input) input.focus();
+      return;
+    }
     body = { reason };
   }
   const resp = await api(`/escalations/${encodeURIComponent(id)}/${verb}`, {
@@ -56,8 +59,57 @@ async function decide(id, verb) {
     body: JSON.stringify(body),
   });
   const answer = await resp.json();
-  if (!answer.ok) alert(answer.message || answer.error);
+  if (!answer.ok) document.getElementById("status").textContent = answer.message || answer.error;
   else upsert(answer.escalation);
+}
+
+function el(tag, text, cls) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (cls) node.className = cls;
+  return node;
+}
+
+// The held call in full, as the sidecar shows it (secrets masked): every
+// value goes in as text, never as HTML.
+function reviewBlock(e) {
+  const box = el("div", undefined, "review");
+  const r = e.review;
+  if (!r) return box;
+  if (r.method) box.appendChild(el("div", `${r.method} ${text(r.path)}`));
+  for (const w of r.why || []) {
+    box.appendChild(el("div", `${w.reason}: ${w.description} — matched ${w.matched}`, "why"));
+  }
+  for (const c of r.commands || []) {
+    const pre = el("pre");
+    for (const p of c.parts || []) {
+      pre.appendChild(el("span", p.text, p.flagged ? "flagged" : undefined));
+      pre.appendChild(document.createTextNode("\n"));
+    }
+    if (!(c.parts || []).length) pre.textContent = c.line;
+    box.appendChild(pre);
+  }
+  if (r.arguments !== undefined) box.appendChild(el("pre", JSON.stringify(r.arguments, null, 2)));
+  for (const f of r.changed_files || []) box.appendChild(el("div", `changes ${f}`));
+  const who = [r.principal && `principal ${r.principal}`, r.client_ip && `from ${r.client_ip}`].filter(Boolean).join(" · ");
+  if (who) box.appendChild(el("div", who));
+  if (e.expires_in_ms !== undefined) {
+    box.appendChild(el("div", `held ${Math.round(e.held_ms / 1000)}s · expires in ${Math.round(e.expires_in_ms / 1000)}s`));
+  }
+  if (e.approval_note) box.appendChild(el("div", e.approval_note));
+  return box;
+}
+
+// A link from a notification (`/ui#esc_…`) selects its entry.
+let selected = location.hash.startsWith("#esc_") ? location.hash.slice(1) : null;
+function matchesFilters(e) {
+  const agent = document.getElementById("f-agent").value.trim();
+  const risk = document.getElementById("f-risk").value;
+  const tool = document.getElementById("f-tool").value.trim();
+  if (agent && !text(e.agent).includes(agent)) return false;
+  if (risk && e.risk !== risk) return false;
+  if (tool && !text(e.action && e.action.tool).includes(tool)) return false;
+  return true;
 }
 
 function render() {
@@ -68,23 +120,31 @@ function render() {
   const all = [...entries.values()].sort((a, b) => b.created_ms - a.created_ms);
   for (const e of all) {
     if (e.status === "pending") {
+      if (!matchesFilters(e)) continue;
       const row = pending.insertRow();
       row.id = `row-${e.id}`;
+      row.dataset.id = e.id;
+      if (selected === e.id) row.className = "selected";
       cell(row, "").appendChild(document.createElement("code")).textContent = e.id;
       cell(row, e.agent);
-      cell(row, describe(e.action));
+      const action = cell(row, describe(e.action));
+      action.appendChild(reviewBlock(e));
       cell(row, e.risk, `risk-${e.risk}`);
       cell(row, (e.reasons || []).join(", "));
       cell(row, e.created_at);
       const actions = row.insertCell();
-      for (const verb of ["approve", "reject"]) {
-        const b = document.createElement("button");
-        b.textContent = verb === "approve" ? "Approve" : "Reject";
-        b.className = verb;
-        b.dataset.id = e.id;
-        b.addEventListener("click", () => decide(e.id, verb));
-        actions.appendChild(b);
-      }
+      const approve = el("button", "Approve", "approve");
+      approve.addEventListener("click", () => decide(e.id, "approve"));
+      const reason = el("input", undefined, "reason");
+      reason.id = `reason-${e.id}`;
+      reason.placeholder = "reason to reject";
+      reason.addEventListener("keydown", (ev) => {
+        if (ev.key === "Enter") decide(e.id, "reject", reason.value.trim());
+        ev.stopPropagation();
+      });
+      const reject = el("button", "Reject", "reject");
+      reject.addEventListener("click", () => decide(e.id, "reject", reason.value.trim()));
+      actions.append(approve, reason, reject);
     } else {
       const row = decided.insertRow();
       cell(row, e.id);
@@ -96,6 +156,22 @@ function render() {
   }
   if (!pending.rows.length) cell(pending.insertRow(), "nothing waiting", "empty").colSpan = 7;
 }
+
+// Keyboard: j / k move the selection, a approves it, r focuses its reason.
+document.addEventListener("keydown", (ev) => {
+  if (ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement) return;
+  const rows = [...document.querySelectorAll("#pending tr[data-id]")];
+  if (!rows.length) return;
+  let at = rows.findIndex((r) => r.dataset.id === selected);
+  if (ev.key === "j") at = Math.min(at + 1, rows.length - 1);
+  else if (ev.key === "k") at = Math.max(at - 1, 0);
+  else if (ev.key === "a" && at >= 0) { decide(selected, "approve"); return; }
+  else if (ev.key === "r" && at >= 0) { ev.preventDefault(); document.getElementById(`reason-${selected}`).focus(); return; }
+  else return;
+  selected = rows[Math.max(at, 0)].dataset.id;
+  render();
+});
+for (const id of ["f-agent", "f-risk", "f-tool"]) document.getElementById(id).addEventListener("input", render);
 
 function upsert(entry) { entries.set(entry.id, entry); render(); }
 
@@ -131,7 +207,12 @@ async function connect() {
         const event = buffer.slice(0, end);
         buffer = buffer.slice(end + 2);
         const data = event.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trimStart()).join("\n");
-        if (event.includes("event: escalation") && data) upsert(JSON.parse(data));
+        if (event.includes("event: escalation") && data) {
+          const entry = JSON.parse(data);
+          upsert(entry);
+          // The review view comes from the API (the event carries metadata).
+          if (entry.status === "pending") refresh().catch(() => {});
+        }
       }
     }
   } catch (e) {

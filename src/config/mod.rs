@@ -298,6 +298,12 @@ pub struct EscalationSettings {
     pub webhook_url: Option<String>,
     /// The webhook's HMAC secret.
     pub webhook_secret_file: Option<PathBuf>,
+    /// The dashboard as reviewers reach it (`https://cpos.example/ui`): the
+    /// webhook then links each entry (`…/ui#esc_…`).
+    pub dashboard_url: Option<String>,
+    /// Add the masked review summary (reasons in words, command lines) to
+    /// the webhook; off by default, refused by the hardened profile.
+    pub webhook_summary: bool,
     /// Pending entries one agent may have at once; past it, new calls that
     /// need a person are refused with 429 (an agent cannot flood reviewers).
     pub max_pending_per_agent: usize,
@@ -318,6 +324,8 @@ impl Default for EscalationSettings {
             store_file: PathBuf::from("cpos-data/escalations.jsonl"),
             webhook_url: None,
             webhook_secret_file: None,
+            dashboard_url: None,
+            webhook_summary: false,
             max_pending_per_agent: 32,
             retain_ended_ms: 86_400_000,
         }

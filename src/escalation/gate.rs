@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{CreateError, Entry, Mode, Queue, Status};
+use super::{CreateError, Entry, Mode, NewEntry, Queue, Status};
 use crate::policy::Decision;
 use crate::refusal::Refusal;
 use crate::tape::ActionSummary;
@@ -38,11 +38,13 @@ pub fn action_sha256(agent: Option<&str>, action: &ActionSummary) -> String {
 
 /// Escalates a call the policy routed to `human`: `Ok` when a person has
 /// approved it (now, while held, or earlier for the identical async call).
+/// `view` builds what a reviewer sees; it runs only when an entry is made.
 pub async fn escalate(
     queue: &Queue,
     agent: Option<&str>,
     action: &ActionSummary,
     decision: &Decision,
+    view: impl FnOnce() -> Option<super::review::ReviewView>,
 ) -> Result<Entry, NotApproved> {
     let hash = action_sha256(agent, action);
     if let Some(entry) = queue.take_approval(agent, &hash) {
@@ -52,14 +54,15 @@ pub async fn escalate(
     // A rule may choose the mode; otherwise the queue's setting holds.
     let mode = decision.escalation.unwrap_or(queue.mode());
     let entry = queue
-        .create(
+        .create(NewEntry {
             mode,
-            agent.map(str::to_owned),
-            summary,
-            hash,
-            decision.risk.as_str(),
-            decision.reasons.clone(),
-        )
+            agent: agent.map(str::to_owned),
+            action: summary,
+            action_sha256: hash,
+            risk: decision.risk.as_str().to_owned(),
+            reasons: decision.reasons.clone(),
+            view: view(),
+        })
         .map_err(|e| match e {
             CreateError::Limit(_) => NotApproved {
                 refusal: Refusal::EscalationLimited,

@@ -8,6 +8,7 @@
 
 pub mod entry;
 pub mod gate;
+pub mod review;
 pub mod store;
 pub mod webhook;
 
@@ -44,11 +45,32 @@ pub enum DecideError {
     Store(StoreError),
 }
 
+/// What a new entry is made of.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    /// Hold or async.
+    pub mode: Mode,
+    /// The agent, as declared.
+    pub agent: Option<String>,
+    /// The action's metadata summary (what the store keeps).
+    pub action: serde_json::Value,
+    /// Names the exact call (async approvals match on it).
+    pub action_sha256: String,
+    /// The decision's risk.
+    pub risk: String,
+    /// The decision's reasons.
+    pub reasons: Vec<String>,
+    /// What reviewers see, in memory only.
+    pub view: Option<review::ReviewView>,
+}
+
 /// The queue: entries in memory, persisted through the store.
 pub struct Queue {
     settings: EscalationSettings,
     store: Box<dyn EscalationStore>,
     entries: Mutex<HashMap<String, Entry>>,
+    /// What reviewers see of pending entries: memory only, never stored.
+    views: Mutex<HashMap<String, review::ReviewView>>,
     waiters: Mutex<HashMap<String, oneshot::Sender<Entry>>>,
     events: broadcast::Sender<String>,
     webhook: Option<webhook::Webhook>,
@@ -81,6 +103,7 @@ impl Queue {
             settings,
             store,
             entries: Mutex::new(entries),
+            views: Mutex::new(HashMap::new()),
             waiters: Mutex::new(HashMap::new()),
             events: broadcast::channel(256).0,
             webhook,
@@ -106,15 +129,16 @@ impl Queue {
     }
 
     /// Creates a pending entry.
-    pub fn create(
-        &self,
-        mode: Mode,
-        agent: Option<String>,
-        action: serde_json::Value,
-        action_sha256: String,
-        risk: &str,
-        reasons: Vec<String>,
-    ) -> Result<Entry, CreateError> {
+    pub fn create(&self, new: NewEntry) -> Result<Entry, CreateError> {
+        let NewEntry {
+            mode,
+            agent,
+            action,
+            action_sha256,
+            risk,
+            reasons,
+            view,
+        } = new;
         let now = now_ms();
         let cap = self.settings.max_pending_per_agent;
         let pending = self
@@ -139,7 +163,7 @@ impl Queue {
             agent,
             action,
             action_sha256,
-            risk: risk.to_owned(),
+            risk,
             reasons,
             mode,
             status: Status::Pending,
@@ -155,7 +179,13 @@ impl Queue {
             .unwrap_or_else(|p| p.into_inner())
             .insert(entry.id.clone(), entry.clone());
         if let Some(webhook) = &self.webhook {
-            webhook.notify(&entry);
+            webhook.notify(&entry, view.as_ref());
+        }
+        if let Some(view) = view {
+            self.views
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(entry.id.clone(), view);
         }
         Ok(entry)
     }
@@ -189,6 +219,7 @@ impl Queue {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(id);
+        self.forget_view(id);
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let entry = entries.get_mut(id)?;
         if entry.status == Status::Pending {
@@ -236,6 +267,7 @@ impl Queue {
             self.publish(entry).map_err(DecideError::Store)?;
             entry.clone()
         };
+        self.forget_view(id);
         let waiter = self
             .waiters
             .lock()
@@ -312,6 +344,22 @@ impl Queue {
         Ok(pruned)
     }
 
+    /// What a reviewer sees of a pending entry (gone once it ends).
+    pub fn view(&self, id: &str) -> Option<review::ReviewView> {
+        self.views
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    fn forget_view(&self, id: &str) {
+        self.views
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
+
     /// One entry.
     pub fn get(&self, id: &str) -> Option<Entry> {
         self.entries
@@ -345,6 +393,18 @@ impl Drop for CancelOnDrop<'_> {
 mod tests {
     use super::*;
 
+    fn test_entry(agent: &str) -> NewEntry {
+        NewEntry {
+            mode: Mode::Async,
+            agent: Some(agent.into()),
+            action: serde_json::json!({}),
+            action_sha256: "h".into(),
+            risk: "high".into(),
+            reasons: vec![],
+            view: None,
+        }
+    }
+
     #[test]
     fn ended_entries_are_pruned_from_memory_and_store_pending_ones_stay() {
         let dir = tempfile::tempdir().unwrap();
@@ -358,18 +418,7 @@ mod tests {
         };
         let queue =
             Queue::open(settings.clone(), Box::new(FileStore::open(&path).unwrap())).unwrap();
-        let create = |agent: &str| {
-            queue
-                .create(
-                    Mode::Async,
-                    Some(agent.into()),
-                    serde_json::json!({}),
-                    "h".into(),
-                    "high",
-                    vec![],
-                )
-                .unwrap()
-        };
+        let create = |agent: &str| queue.create(test_entry(agent)).unwrap();
         let decided = create("a");
         queue
             .decide(&decided.id, false, "admin", Some("no".into()))
@@ -386,16 +435,7 @@ mod tests {
         let reopened = Queue::open(settings, Box::new(FileStore::open(&path).unwrap())).unwrap();
         assert!(reopened.list(None).is_empty());
         // A pending entry is never pruned.
-        let pending = reopened
-            .create(
-                Mode::Async,
-                Some("d".into()),
-                serde_json::json!({}),
-                "h".into(),
-                "high",
-                vec![],
-            )
-            .unwrap();
+        let pending = reopened.create(test_entry("d")).unwrap();
         assert_eq!(reopened.prune(now_ms()).unwrap(), 0);
         assert!(reopened.get(&pending.id).is_some());
     }

@@ -19,6 +19,8 @@ const ATTEMPTS: u32 = 5;
 pub struct Webhook {
     url: http::Uri,
     secret: Vec<u8>,
+    dashboard_url: Option<String>,
+    summary: bool,
 }
 
 impl Webhook {
@@ -31,12 +33,20 @@ impl Webhook {
             .and_then(|p| std::fs::read(p).ok())
             .map(|s| s.trim_ascii().to_vec())
             .unwrap_or_default();
-        Some(Webhook { url, secret })
+        Some(Webhook {
+            url,
+            secret,
+            dashboard_url: settings.dashboard_url.clone(),
+            summary: settings.webhook_summary,
+        })
     }
 
     /// Sends the notification in the background.
-    pub fn notify(&self, entry: &Entry) {
-        let body = serde_json::json!({
+    /// Metadata only, plus a link to the entry on the dashboard when
+    /// `dashboard_url` is set, and the masked review summary when
+    /// `webhook_summary` is on.
+    pub fn notify(&self, entry: &Entry, view: Option<&super::review::ReviewView>) {
+        let mut body = serde_json::json!({
             "event": "escalation_created",
             "id": entry.id,
             "created_at": entry.created_at,
@@ -45,8 +55,20 @@ impl Webhook {
             "risk": entry.risk,
             "reasons": entry.reasons,
             "mode": entry.mode,
-        })
-        .to_string();
+        });
+        if let Some(base) = &self.dashboard_url {
+            body["link"] = format!("{}#{}", base.trim_end_matches('#'), entry.id).into();
+        }
+        if let (true, Some(view)) = (self.summary, view) {
+            body["summary"] = serde_json::json!({
+                "why": view.why.iter().map(|w| format!("{}: {} — {}", w.reason, w.description, w.matched)).collect::<Vec<_>>(),
+                "commands": view.commands.iter().map(|c| c.line.clone()).collect::<Vec<_>>(),
+                "method": view.method,
+                "path": view.path,
+                "tool": view.tool,
+            });
+        }
+        let body = body.to_string();
         let mut mac = match Hmac::<Sha256>::new_from_slice(&self.secret) {
             Ok(mac) => mac,
             Err(_) => return,

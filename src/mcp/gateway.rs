@@ -15,6 +15,7 @@ use super::jsonrpc::{self, Envelope};
 use super::listing::ListingFilter;
 use super::sse::{events, ScreenedStream};
 use crate::act::Actor;
+use crate::escalation::review::ReviewView;
 use crate::policy::Decision;
 use crate::problem::json_response;
 use crate::problem::Problem;
@@ -66,6 +67,8 @@ pub struct WriteAhead<'a> {
     pub base: &'a ActionSummary,
     /// The authenticated principal.
     pub principal: Option<&'a str>,
+    /// The client address (behind trusted proxies, the resolved one).
+    pub client_ip: Option<std::net::IpAddr>,
 }
 
 /// A message's action merged with the HTTP request that carried it.
@@ -162,7 +165,20 @@ pub async fn post(
             if decision.route != crate::policy::Verdict::Human {
                 continue;
             }
-            match actor.clear(&decision, agent, &review.summary, false).await {
+            let view = || {
+                review.contract.as_ref().map(|contract| {
+                    ReviewView::build(
+                        &state.policy,
+                        contract,
+                        ahead.principal,
+                        ahead.client_ip.map(|ip| ip.to_string()),
+                    )
+                })
+            };
+            match actor
+                .clear(&decision, agent, &review.summary, false, view)
+                .await
+            {
                 Ok(()) => review.refusal = None,
                 Err(refused) => {
                     if let Some(refusal) = review.refusal.as_mut() {

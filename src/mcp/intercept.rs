@@ -76,6 +76,8 @@ pub struct Review {
     pub decision: Option<Decision>,
     /// Set when the request is answered here.
     pub refusal: Option<Refusal>,
+    /// The action contract that was classified (for a reviewer's view).
+    pub contract: Option<ActionContract>,
 }
 
 /// The review of a whole envelope.
@@ -185,6 +187,7 @@ fn review_one(
             summary,
             decision: None,
             refusal: None,
+            contract: None,
         };
     };
     let is_call = method.as_deref() == Some("tools/call");
@@ -213,6 +216,7 @@ fn review_one(
     let refuse = |summary, decision, code, rpc_code, message: String| Review {
         summary,
         decision,
+        contract: None,
         refusal: Some(Refusal {
             code,
             rpc_code,
@@ -303,6 +307,7 @@ fn review_one(
         summary,
         decision: Some(decision),
         refusal,
+        contract: Some(contract),
     }
 }
 
