@@ -64,8 +64,13 @@ async fn a_held_call_is_forwarded_once_on_approval_and_refused_on_rejection() {
     assert_eq!(entry["escalation"]["action"]["tool"], "exec");
     // The content is only in the in-memory review view; the entry itself
     // (what the store keeps) is metadata.
-    assert!(entry["escalation"]["review"].to_string().contains("git push"));
-    entry["escalation"].as_object_mut().unwrap().remove("review");
+    assert!(entry["escalation"]["review"]
+        .to_string()
+        .contains("git push"));
+    entry["escalation"]
+        .as_object_mut()
+        .unwrap()
+        .remove("review");
     assert!(
         !entry.to_string().contains("git push"),
         "entries hold metadata only"
@@ -556,4 +561,37 @@ async fn the_reviewer_sees_the_held_call_in_full_with_secrets_masked_and_nothing
         );
         assert!(!text.contains("onerror"), "an argument reached the {what}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_mcp_tool_call_shows_its_tool_and_arguments_to_the_reviewer() {
+    let dir = tempfile::tempdir().unwrap();
+    // The upstream does not exist: the call is rejected before it could go.
+    let sidecar = Sidecar::start(
+        dir.path(),
+        "[[routes]]\nname = \"tools\"\nprefix = \"/mcp\"\nupstream = \"http://127.0.0.1:9\"\nprotocol = \"mcp\"\n",
+    );
+    let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": {"name": "shell", "arguments": {"command": "git push origin main --force"}}});
+    let url = sidecar.url("/mcp");
+    let held = tokio::spawn(async move { post_json(&http1(), &url, &call.to_string()).await });
+    let id = pending_id(&sidecar).await;
+    let entry = admin_get(&sidecar, &format!("/escalations/{id}")).await;
+    let review = &entry["escalation"]["review"];
+    assert_eq!(review["kind"], "mcp.tools_call", "{review}");
+    assert_eq!(review["tool"], "shell");
+    assert_eq!(
+        review["arguments"]["command"],
+        "git push origin main --force"
+    );
+    assert!(review["why"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w["reason"] == "destructive_operation"));
+    decide(&sidecar, &id, "reject", json!({"reason": "no"})).await;
+    let answer = held.await.unwrap().json();
+    assert_eq!(answer["id"], 7);
+    assert!(answer["error"].is_object(), "{answer}");
+    assert!(!sidecar.tape_text().contains("origin main"));
 }
