@@ -157,6 +157,62 @@ async fn a_held_call_appears_live_and_approve_in_the_browser_releases_it() {
         ))
         .await
         .expect("the decision shows under recent decisions");
+
+    // A second call: filters hide and show it; the keyboard selects it and
+    // jumps to its reason; Enter rejects with the typed reason.
+    let url = sidecar.url("/tools/exec");
+    let held = tokio::spawn(async move {
+        post_json(&http1(), &url, r#"{"command": "git push origin main"}"#).await
+    });
+    browser
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("button.approve"))
+        .await
+        .expect("the second held call appears");
+    let risk = browser.find(Locator::Id("f-risk")).await.unwrap();
+    risk.select_by_value("low").await.unwrap();
+    assert!(browser
+        .find_all(Locator::Css("button.approve"))
+        .await
+        .unwrap()
+        .is_empty());
+    risk.select_by_value("").await.unwrap();
+    browser
+        .find(Locator::Css("h1"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .execute(
+            "for (const k of ['j', 'r']) document.dispatchEvent(new KeyboardEvent('keydown', {key: k, bubbles: true}));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let reason = browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("input.reason:focus"))
+        .await
+        .expect("`r` focuses the selected row's reason");
+    reason.send_keys("not on a Friday\u{E007}").await.unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(20), held)
+        .await
+        .expect("the held request completes after the inline reject")
+        .unwrap();
+    assert_eq!(answer.status, 403);
+    assert_eq!(state.hits.load(Ordering::SeqCst), 1);
+    browser
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::XPath(
+            "//tbody[@id='decided']//td[text()='not on a Friday']",
+        ))
+        .await
+        .expect("the rejection and its reason show under recent decisions");
     browser.close().await.unwrap();
 }
 

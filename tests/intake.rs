@@ -191,6 +191,37 @@ async fn a_diff_holding_secrets_needs_a_person_and_never_reaches_the_tape() {
         .as_array()
         .unwrap()
         .contains(&json!("secrets.detected")));
+
+    // The reviewer sees the diff's files with line counts and why, masked,
+    // from memory; once decided, it is gone.
+    let actions = get(&http1(), &sidecar.url("/agent-adapter/actions"))
+        .await
+        .json();
+    let review = &actions["reviews"][0]["review"];
+    assert_eq!(review["diff_files"][0]["path"], "config.py", "{review}");
+    assert_eq!(review["diff_files"][0]["added"], 2);
+    assert!(review["why"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w["reason"] == "secret_material"));
+    for secret in [AWS_KEY, DB_PASSWORD] {
+        assert!(
+            !review.to_string().contains(secret),
+            "the view shows a secret: {review}"
+        );
+    }
+    let id = actions["reviews"][0]["task_id"].as_str().unwrap();
+    post_json(
+        &http1(),
+        &sidecar.url(&format!("/agent-adapter/actions/{id}/reject")),
+        r#"{"reason": "secrets in the diff"}"#,
+    )
+    .await;
+    let after = get(&http1(), &sidecar.url("/agent-adapter/actions"))
+        .await
+        .json();
+    assert!(after.to_string().find(id).is_none() || after["reviews"][0]["review"].is_null());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -115,6 +115,9 @@ function matchesFilters(e) {
 function render() {
   const pending = document.getElementById("pending");
   const decided = document.getElementById("decided");
+  // A live update must not eat a reason being typed.
+  const typed = new Map([...pending.querySelectorAll("input.reason")].map((i) => [i.id, i.value]));
+  const focused = document.activeElement && document.activeElement.id;
   pending.replaceChildren();
   decided.replaceChildren();
   const all = [...entries.values()].sort((a, b) => b.created_ms - a.created_ms);
@@ -138,6 +141,7 @@ function render() {
       const reason = el("input", undefined, "reason");
       reason.id = `reason-${e.id}`;
       reason.placeholder = "reason to reject";
+      reason.value = typed.get(reason.id) || "";
       reason.addEventListener("keydown", (ev) => {
         if (ev.key === "Enter") decide(e.id, "reject", reason.value.trim());
         ev.stopPropagation();
@@ -155,6 +159,8 @@ function render() {
     }
   }
   if (!pending.rows.length) cell(pending.insertRow(), "nothing waiting", "empty").colSpan = 7;
+  const again = focused && document.getElementById(focused);
+  if (again && again.classList.contains("reason")) again.focus();
 }
 
 // Keyboard: j / k move the selection, a approves it, r focuses its reason.
@@ -171,7 +177,7 @@ document.addEventListener("keydown", (ev) => {
   selected = rows[Math.max(at, 0)].dataset.id;
   render();
 });
-for (const id of ["f-agent", "f-risk", "f-tool"]) document.getElementById(id).addEventListener("input", render);
+for (const id of ["f-agent", "f-risk", "f-tool"]) for (const ev of ["input", "change"]) document.getElementById(id).addEventListener(ev, render);
 
 function upsert(entry) { entries.set(entry.id, entry); render(); }
 

@@ -42,6 +42,12 @@ pub struct ReviewView {
     /// Files the action changes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub changed_files: Vec<String>,
+    /// Per file of a proposed diff: lines added and removed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diff_files: Vec<DiffFile>,
+    /// The intent the agent declared, masked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intent: Option<String>,
     /// Why it was held: one entry per rule that fired.
     pub why: Vec<Why>,
     /// Secrets found in the action (detector and where, never the value).
@@ -72,6 +78,45 @@ pub struct CommandPart {
     pub text: String,
     /// A rule fired on it.
     pub flagged: bool,
+}
+
+/// One file of a proposed diff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DiffFile {
+    /// The path (`+++ b/…`, or `--- a/…` for a deletion).
+    pub path: String,
+    /// Lines added.
+    pub added: usize,
+    /// Lines removed.
+    pub removed: usize,
+}
+
+/// The files of a unified diff with their line counts.
+pub fn diff_files(diff: &str) -> Vec<DiffFile> {
+    let mut files: Vec<DiffFile> = Vec::new();
+    let mut old_path = String::new();
+    for line in diff.lines() {
+        if let Some(path) = line.strip_prefix("--- ") {
+            old_path = path.trim_start_matches("a/").to_owned();
+        } else if let Some(path) = line.strip_prefix("+++ ") {
+            let path = match path {
+                "/dev/null" => old_path.clone(),
+                p => p.trim_start_matches("b/").to_owned(),
+            };
+            files.push(DiffFile {
+                path: cut(&mask_text(&path)),
+                added: 0,
+                removed: 0,
+            });
+        } else if let Some(file) = files.last_mut() {
+            if line.starts_with('+') {
+                file.added += 1;
+            } else if line.starts_with('-') {
+                file.removed += 1;
+            }
+        }
+    }
+    files
 }
 
 /// One reason a call was held.
@@ -145,6 +190,8 @@ impl ReviewView {
                 .iter()
                 .map(|f| cut(&mask_text(f)))
                 .collect(),
+            diff_files: Vec::new(),
+            intent: None,
             why,
             secrets: decision
                 .secrets
@@ -154,6 +201,21 @@ impl ReviewView {
             principal: principal.map(str::to_owned),
             client_ip,
         }
+    }
+}
+
+impl ReviewView {
+    /// Adds what an adapter intake payload declares: its intent and the
+    /// files of its proposed diff with their line counts.
+    pub fn with_intake(mut self, payload: &Value) -> ReviewView {
+        self.intent = payload
+            .get("intent")
+            .and_then(Value::as_str)
+            .map(|i| cut(&mask_text(i)));
+        if let Some(diff) = payload.get("proposed_diff").and_then(Value::as_str) {
+            self.diff_files = diff_files(diff);
+        }
+        self
     }
 }
 
@@ -181,6 +243,26 @@ fn cut_json(value: &Value) -> Value {
 mod tests {
     use super::*;
     use crate::action::Kind;
+
+    #[test]
+    fn diff_files_are_counted_per_file() {
+        let diff = "--- a/src/x.rs\n+++ b/src/x.rs\n@@ -1,2 +1,2 @@\n-a\n+b\n+c\n--- a/gone.txt\n+++ /dev/null\n@@ -1 +0,0 @@\n-x\n";
+        assert_eq!(
+            diff_files(diff),
+            [
+                DiffFile {
+                    path: "src/x.rs".into(),
+                    added: 2,
+                    removed: 1
+                },
+                DiffFile {
+                    path: "gone.txt".into(),
+                    added: 0,
+                    removed: 1
+                },
+            ]
+        );
+    }
 
     #[test]
     fn a_held_push_shows_the_command_masked_and_why() {

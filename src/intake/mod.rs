@@ -13,7 +13,8 @@ pub mod digest;
 pub mod store;
 pub mod validate;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -21,6 +22,7 @@ use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use self::store::{ActionStore, Entry};
+use crate::escalation::review::ReviewView;
 use crate::policy::{Decision, Policy, Verdict};
 use crate::problem::Problem;
 
@@ -28,6 +30,8 @@ use crate::problem::Problem;
 pub struct Adapter {
     prefix: String,
     store: ActionStore,
+    /// Reviewers' views of pending actions: memory only, never stored.
+    views: Mutex<HashMap<String, ReviewView>>,
 }
 
 /// What an intake request did, for its tape record.
@@ -64,6 +68,7 @@ impl Adapter {
         Ok(Adapter {
             prefix: prefix.trim_end_matches('/').to_owned(),
             store: ActionStore::open(store_file)?,
+            views: Mutex::new(HashMap::new()),
         })
     }
 
@@ -85,7 +90,7 @@ impl Adapter {
         let rest = &head.uri.path()[self.prefix.len()..];
         let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
         match (&head.method, segments.as_slice()) {
-            (&Method::POST, ["intake"]) => self.intake(policy, body, note),
+            (&Method::POST, ["intake"]) => self.intake(policy, body, principal, note),
             (&Method::GET, ["actions"]) => Ok(self.actions()),
             (&Method::POST, ["actions", id, verb @ ("approve" | "reject")]) => {
                 self.decide(id, verb, body, principal, note)
@@ -103,6 +108,7 @@ impl Adapter {
         &self,
         policy: &Policy,
         body: &Bytes,
+        principal: Option<&str>,
         note: &mut IntakeNote,
     ) -> Result<Value, Problem> {
         let payload: Value = serde_json::from_slice(body).map_err(|_| {
@@ -168,6 +174,14 @@ impl Adapter {
                     "the adapter could not record the contract; check the sidecar's disk and log",
                 )
             })?;
+        if decision.route == Verdict::Human {
+            // What the reviewer sees: memory only, dropped once decided.
+            let view = ReviewView::build(policy, &action, principal, None).with_intake(&payload);
+            self.views
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id.clone(), view);
+        }
         let escalation = metadata["decision"].clone();
         note.decision = Some(decision);
         Ok(json!({
@@ -180,8 +194,15 @@ impl Adapter {
         }))
     }
 
-    fn listing(entry: &Entry) -> Value {
+    fn listing(&self, entry: &Entry) -> Value {
+        let review = self
+            .views
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&entry.id)
+            .map(|v| serde_json::to_value(v).unwrap_or_default());
         json!({
+            "review": review,
             "task_id": entry.id,
             "timestamp": entry.created_at,
             "status": entry.status,
@@ -199,7 +220,7 @@ impl Adapter {
             .store
             .open_entries()
             .iter()
-            .map(Self::listing)
+            .map(|entry| self.listing(entry))
             .collect();
         json!({
             "ok": true,
@@ -266,6 +287,10 @@ impl Adapter {
                     "no pending adapter action has this id; list them with GET /agent-adapter/actions",
                 )
             })?;
+        self.views
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&entry.id);
         note.decided = Some((entry.id.clone(), entry.status.clone()));
         Ok(json!({
             "ok": true,
