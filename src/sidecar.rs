@@ -31,6 +31,9 @@ pub struct Running {
     pub admin_addr: Option<SocketAddr>,
     admin: Arc<AdminState>,
     stop: watch::Sender<bool>,
+    /// The admin plane stops after the data plane drained, so `/readyz`
+    /// answers 503 while draining.
+    admin_stop: watch::Sender<bool>,
     data_task: JoinHandle<usize>,
     admin_task: Option<JoinHandle<usize>>,
     tape_thread: TapeThread,
@@ -161,6 +164,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         grace: Duration::from_millis(config.shutdown.grace_ms),
     };
     let (stop, stopped) = watch::channel(false);
+    let (admin_stop, admin_stopped) = watch::channel(false);
 
     let data_listener = TcpListener::bind(config.listen.data)
         .await
@@ -211,7 +215,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             None,
             admin_options,
             handler,
-            stopped,
+            admin_stopped,
             None,
         ));
         (Some(addr), Some(task))
@@ -224,6 +228,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         admin_addr,
         admin: admin_state,
         stop,
+        admin_stop,
         data_task,
         admin_task,
         tape_thread,
@@ -242,7 +247,18 @@ impl Running {
     /// Stops accepting, drains in-flight requests for the grace period, and
     /// flushes the tape to stable storage.
     pub async fn shutdown(self) -> anyhow::Result<()> {
+        // Not ready from now on (the admin plane keeps answering 503), and
+        // held calls are answered now rather than at the end of the grace.
         self.admin.ready.store(false, Ordering::Relaxed);
+        if let Some(queue) = &self.admin.app.escalations {
+            let cancelled = queue.drain();
+            if cancelled > 0 {
+                tracing::info!(
+                    cancelled,
+                    "held calls answered 503: the sidecar is shutting down"
+                );
+            }
+        }
         let _ = self.stop.send(true);
         let left = self.data_task.await.unwrap_or(0);
         if left > 0 {
@@ -251,6 +267,7 @@ impl Running {
                 "grace period over; closing connections still open"
             );
         }
+        let _ = self.admin_stop.send(true);
         if let Some(task) = self.admin_task {
             let _ = task.await;
         }

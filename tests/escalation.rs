@@ -595,3 +595,54 @@ async fn a_held_mcp_tool_call_shows_its_tool_and_arguments_to_the_reviewer() {
     assert!(answer["error"].is_object(), "{answer}");
     assert!(!sidecar.tape_text().contains("origin main"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_shutdown_held_calls_get_503_at_once_and_readyz_says_draining() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, _state) = upstream::start().await;
+    let mut sidecar = Sidecar::start(
+        dir.path(),
+        &format!("{}\n[shutdown]\ngrace_ms = 10000\n", config(up, "")),
+    );
+    let url = sidecar.url("/tools/exec");
+    let held = tokio::spawn(async move { post_json(&http1(), &url, RISKY).await });
+    let id = pending_id(&sidecar).await;
+    // A slow call in flight keeps the drain going for a moment.
+    let slow_url = sidecar.url("/slow");
+    let slow = tokio::spawn(async move { common::get(&http1(), &slow_url).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let started = std::time::Instant::now();
+    common::signal(sidecar.child.id(), "TERM");
+    // While draining, the admin plane answers: not ready.
+    let mut draining = false;
+    for _ in 0..50 {
+        let ready = common::get(&http1(), &sidecar.admin_url("/readyz")).await;
+        if ready.status == 503 {
+            draining = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(draining, "/readyz never answered 503 while draining");
+    // The held call is answered now, not at the end of the 10 s grace.
+    let answer = held.await.unwrap();
+    assert_eq!(
+        answer.status,
+        503,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_eq!(answer.json()["error"], "escalation_unavailable");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // The in-flight call finishes; the process exits cleanly.
+    assert_eq!(slow.await.unwrap().status, 200);
+    assert_eq!(sidecar.child.wait().unwrap().code(), Some(0));
+    let store = std::fs::read_to_string(dir.path().join("cpos-data/escalations.jsonl")).unwrap();
+    let last = store
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .rfind(|e| e["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(last["status"], "cancelled");
+}

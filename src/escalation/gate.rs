@@ -50,6 +50,9 @@ pub async fn escalate(
     if let Some(entry) = queue.take_approval(agent, &hash) {
         return Ok(entry);
     }
+    if queue.is_draining() {
+        return Err(shutting_down(None));
+    }
     let summary = serde_json::to_value(action).unwrap_or_default();
     // A rule may choose the mode; otherwise the queue's setting holds.
     let mode = decision.escalation.unwrap_or(queue.mode());
@@ -103,6 +106,9 @@ pub async fn escalate(
             Refusal::EscalationExpired,
             Refusal::EscalationExpired.message(""),
         ),
+        Status::Pending | Status::Cancelled if queue.is_draining() => {
+            return Err(shutting_down(Some(decided)));
+        }
         Status::Pending | Status::Cancelled => (
             Refusal::EscalationCancelled,
             format!("the escalation ended without a decision: {why}"),
@@ -113,4 +119,14 @@ pub async fn escalate(
         message,
         entry: Some(decided),
     })
+}
+
+/// A call that needs a person while the sidecar shuts down: 503, retry
+/// elsewhere (another replica, or after the restart).
+fn shutting_down(entry: Option<Entry>) -> NotApproved {
+    NotApproved {
+        refusal: Refusal::EscalationUnavailable,
+        message: "the sidecar is shutting down, so no person can decide this call here; retry it against another replica or after the restart".into(),
+        entry,
+    }
 }

@@ -71,6 +71,8 @@ pub struct Queue {
     entries: Mutex<HashMap<String, Entry>>,
     /// What reviewers see of pending entries: memory only, never stored.
     views: Mutex<HashMap<String, review::ReviewView>>,
+    /// Set when the sidecar starts shutting down: nothing new is held.
+    draining: std::sync::atomic::AtomicBool,
     waiters: Mutex<HashMap<String, oneshot::Sender<Entry>>>,
     events: broadcast::Sender<String>,
     webhook: Option<webhook::Webhook>,
@@ -104,6 +106,7 @@ impl Queue {
             store,
             entries: Mutex::new(entries),
             views: Mutex::new(HashMap::new()),
+            draining: Default::default(),
             waiters: Mutex::new(HashMap::new()),
             events: broadcast::channel(256).0,
             webhook,
@@ -188,6 +191,31 @@ impl Queue {
                 .insert(entry.id.clone(), view);
         }
         Ok(entry)
+    }
+
+    /// Shutdown: no new call is held, and every held call is cancelled now
+    /// (its client answered 503 and the entry recorded cancelled) instead of
+    /// waiting out the grace period. Returns how many were cancelled.
+    pub fn drain(&self) -> usize {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let held: Vec<String> = self
+            .entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|e| e.status == Status::Pending && e.mode == Mode::Hold)
+            .map(|e| e.id.clone())
+            .collect();
+        for id in &held {
+            self.finish(id, Status::Cancelled, "the sidecar is shutting down");
+        }
+        held.len()
+    }
+
+    /// True once [`Queue::drain`] ran.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Waits for the decision on a held entry; a timeout expires it. Drop
