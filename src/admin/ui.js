@@ -77,6 +77,7 @@ function reviewBlock(e) {
   const r = e.review;
   if (!r) return box;
   if (r.method) box.appendChild(el("div", `${r.method} ${text(r.path)}`));
+  if (r.tool_description) box.appendChild(el("div", `tool says: ${r.tool_description}`));
   for (const w of r.why || []) {
     box.appendChild(el("div", `${w.reason}: ${w.description} — matched ${w.matched}`, "why"));
   }

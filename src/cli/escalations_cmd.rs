@@ -231,6 +231,9 @@ fn show(e: &Value) -> String {
         }
         return out;
     }
+    if let Some(description) = review["tool_description"].as_str() {
+        let _ = writeln!(out, "tool says  {description}");
+    }
     if let (Some(method), Some(path)) = (review["method"].as_str(), review["path"].as_str()) {
         let _ = writeln!(out, "request    {method} {path}");
     }

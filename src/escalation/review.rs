@@ -33,6 +33,9 @@ pub struct ReviewView {
     /// The tool.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool: Option<String>,
+    /// The MCP tool's description as the agent was shown it (pinned), masked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_description: Option<String>,
     /// The arguments, masked, long strings cut.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arguments: Option<Value>,
@@ -183,6 +186,7 @@ impl ReviewView {
             method: contract.method.clone(),
             path: contract.path.clone(),
             tool: contract.tool.clone(),
+            tool_description: None,
             arguments: contract.arguments.as_ref().map(|a| cut_json(&mask_json(a))),
             commands,
             changed_files: contract
@@ -205,6 +209,12 @@ impl ReviewView {
 }
 
 impl ReviewView {
+    /// Adds the MCP tool's description as the agent was shown it.
+    pub fn with_tool_description(mut self, description: Option<String>) -> ReviewView {
+        self.tool_description = description.map(|d| cut(&mask_text(&d)));
+        self
+    }
+
     /// Adds what an adapter intake payload declares: its intent and the
     /// files of its proposed diff with their line counts.
     pub fn with_intake(mut self, payload: &Value) -> ReviewView {

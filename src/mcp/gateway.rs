@@ -167,12 +167,17 @@ pub async fn post(
             }
             let view = || {
                 review.contract.as_ref().map(|contract| {
+                    let description = match (&listing.pins, &contract.tool) {
+                        (Some(pins), Some(tool)) => pins.description(&listing.connector, tool),
+                        _ => None,
+                    };
                     ReviewView::build(
                         &state.policy,
                         contract,
                         ahead.principal,
                         ahead.client_ip.map(|ip| ip.to_string()),
                     )
+                    .with_tool_description(description)
                 })
             };
             match actor

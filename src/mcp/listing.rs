@@ -94,6 +94,14 @@ impl ListingFilter {
             }
             verdict != PinCheck::Changed
         });
+        for tool in tools.iter() {
+            if let (Some(name), Some(description)) = (
+                tool.get("name").and_then(Value::as_str),
+                tool.get("description").and_then(Value::as_str),
+            ) {
+                pins.remember_description(&self.connector, name, description);
+            }
+        }
         for hash in hashes
             .iter()
             .filter(|h| pins.is_blocked(&self.connector, &h.name))
@@ -140,6 +148,10 @@ mod tests {
             .map(|t| t["name"].as_str().unwrap())
             .collect();
         assert_eq!(names, ["echo", "get-sum"]);
+        // What the agent was shown is remembered for a reviewer.
+        let pins = listing.pins.as_ref().unwrap();
+        assert_eq!(pins.description("c", "echo").as_deref(), Some("Echoes"));
+        assert_eq!(pins.description("c", "get-env"), None);
 
         let mut request =
             serde_json::json!({"jsonrpc":"2.0","id":7,"method":"x","result":{"tools":[]}});

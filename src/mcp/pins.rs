@@ -85,6 +85,9 @@ pub struct PinError {
 pub struct PinStore {
     path: Option<PathBuf>,
     cache: RwLock<Cached>,
+    /// The description each pinned tool was last listed with, for a
+    /// reviewer's view of a held call (memory only; the file keeps hashes).
+    descriptions: RwLock<BTreeMap<(String, String), String>>,
 }
 
 #[derive(Debug, Default)]
@@ -154,6 +157,7 @@ impl PinStore {
         PinStore {
             path: None,
             cache: RwLock::new(Cached::default()),
+            descriptions: RwLock::default(),
         }
     }
 
@@ -166,6 +170,7 @@ impl PinStore {
         Ok(PinStore {
             path: Some(path.to_owned()),
             cache: RwLock::new(Cached { file, mtime }),
+            descriptions: RwLock::default(),
         })
     }
 
@@ -178,6 +183,24 @@ impl PinStore {
             .get(connector)
             .and_then(|tools| tools.get(tool))
             .is_some_and(|pin| pin.changed.is_some())
+    }
+
+    /// Remembers the description a listed (and shown) tool carries.
+    pub fn remember_description(&self, connector: &str, tool: &str, description: &str) {
+        let mut map = self.descriptions.write().unwrap_or_else(|p| p.into_inner());
+        let key = (connector.to_owned(), tool.to_owned());
+        if map.get(&key).map(String::as_str) != Some(description) {
+            map.insert(key, description.to_owned());
+        }
+    }
+
+    /// The description a tool was last listed with, if it was.
+    pub fn description(&self, connector: &str, tool: &str) -> Option<String> {
+        self.descriptions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(connector.to_owned(), tool.to_owned()))
+            .cloned()
     }
 
     /// A copy of every pin.
