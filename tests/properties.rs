@@ -1,5 +1,7 @@
 //! Properties checked over generated inputs (proptest): the tape chain
-//! detects any changed byte, the X-Forwarded-For resolver picks the
+//! detects any changed byte, the rate limiter admits exactly its buckets
+//! (at a frozen clock) and refills after a window, the X-Forwarded-For
+//! resolver picks the
 //! rightmost untrusted hop, the path canonicaliser is idempotent, and what
 //! the MCP gateway forwards is one line per message for every reader — our
 //! framer, Node's readline and Python's TextIOWrapper (a differential test
@@ -8,11 +10,13 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use cpos::config::ClientIpHeader;
+use cpos::config::{ClientIpHeader, RateLimitSettings};
 use cpos::gate::client_ip::ClientIpResolver;
+use cpos::gate::rate_limit::{GovernorLimiter, RateKey, RateLimiter};
 use cpos::mcp::downstream::{line_safe_json, screen};
 use cpos::mcp::{ListingFilter, ToolFilter};
 use cpos::tape::chain::{check_link, parse_line, row_hash, write_line, Link, GENESIS};
+use governor::clock::FakeRelativeClock;
 use proptest::prelude::*;
 
 /// A tape of `records` (canonical JSON objects), as written.
@@ -108,6 +112,56 @@ proptest! {
         // An untrusted peer's header is ignored.
         let outsider: IpAddr = "192.0.2.7".parse().unwrap();
         prop_assert_eq!(resolver.resolve(outsider, &headers).unwrap(), outsider);
+    }
+
+    #[test]
+    fn the_rate_limiter_never_admits_more_than_its_buckets(
+        requests in 1u32..20,
+        mutation_share in 0u32..=100,
+        calls in prop::collection::vec(any::<bool>(), 1..60),
+    ) {
+        let mutations = (requests * mutation_share / 100).max(1);
+        let settings = RateLimitSettings {
+            enabled: true,
+            window_seconds: 60,
+            requests,
+            mutation_requests: mutations,
+            ..RateLimitSettings::default()
+        };
+        let clock = FakeRelativeClock::default();
+        let limiter = GovernorLimiter::with_clock(&settings, clock.clone()).unwrap();
+        let key = RateKey::Principal(Arc::from("agent"));
+        let (mut allowed, mut allowed_mutations) = (0u32, 0u32);
+        let mut last_remaining = u32::MAX;
+        for (i, &mutation) in calls.iter().enumerate() {
+            let verdict = limiter.check(&key, mutation);
+            prop_assert!(verdict.remaining <= last_remaining || mutation, "remaining grew at call {}", i);
+            prop_assert!(verdict.remaining < verdict.limit || !verdict.allowed);
+            if !mutation {
+                last_remaining = verdict.remaining;
+            }
+            if verdict.allowed {
+                allowed += 1;
+                allowed_mutations += u32::from(mutation);
+            } else {
+                prop_assert!(verdict.retry_after_secs >= 1);
+            }
+            if i == 0 {
+                prop_assert!(verdict.allowed, "the first call of a fresh key is admitted");
+            }
+        }
+        // The buckets are independent, as in the original: mutations do
+        // not consume the general bucket.
+        let allowed_general = allowed - allowed_mutations;
+        prop_assert!(allowed_general <= requests, "{} admitted over a limit of {}", allowed_general, requests);
+        prop_assert!(allowed_mutations <= mutations);
+        let asked_general = calls.iter().filter(|m| !**m).count() as u32;
+        let asked_mutations = calls.len() as u32 - asked_general;
+        prop_assert_eq!(allowed_general, asked_general.min(requests));
+        prop_assert_eq!(allowed_mutations, asked_mutations.min(mutations));
+        // A whole window later the bucket is full again.
+        clock.advance(std::time::Duration::from_secs(60));
+        prop_assert!(limiter.check(&key, false).allowed);
     }
 
     #[test]
