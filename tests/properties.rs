@@ -1,11 +1,10 @@
 //! Properties checked over generated inputs (proptest): the tape chain
-//! detects any changed byte, the rate limiter admits exactly its buckets
-//! (at a frozen clock) and refills after a window, the X-Forwarded-For
-//! resolver picks the
-//! rightmost untrusted hop, the path canonicaliser is idempotent, and what
-//! the MCP gateway forwards is one line per message for every reader — our
-//! framer, Node's readline and Python's TextIOWrapper (a differential test
-//! with the real runtimes).
+//! detects any changed byte; the rate limiter admits exactly its buckets
+//! (at a frozen clock) and refills after a window; the X-Forwarded-For
+//! resolver picks the rightmost untrusted hop; the path canonicaliser is
+//! idempotent; and what the MCP gateway forwards is one line per message
+//! for every reader — our framer, Node's readline and Python's
+//! TextIOWrapper (a differential test with the real runtimes).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
