@@ -73,6 +73,8 @@ pub struct Metrics {
     pub per_ip_refused: Counter,
     /// Tape metrics, shared with the writer.
     pub tape: TapeMetrics,
+    /// Reloads (SIGHUP, changed credential files) by result (`ok`, `failed`).
+    pub reloads: Family<CodeLabels, Counter>,
 }
 
 impl Metrics {
@@ -89,6 +91,12 @@ impl Metrics {
         let accept_errors = Counter::default();
         let per_ip_refused = Counter::default();
         let tape = TapeMetrics::default();
+        let reloads = Family::<CodeLabels, Counter>::default();
+        registry.register(
+            "reloads",
+            "Configuration and credential reloads by result (ok, failed)",
+            reloads.clone(),
+        );
         registry.register(
             "requests",
             "Requests by route and outcome",
@@ -145,6 +153,7 @@ impl Metrics {
             per_ip_refused.clone(),
         );
         Arc::new(Metrics {
+            reloads,
             accept_errors,
             per_ip_refused,
             registry,

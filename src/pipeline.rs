@@ -480,7 +480,8 @@ async fn decide_and_act(
         };
         limited.map_err(|r| ctx.refused(r))?;
     }
-    let decision = state.policy.classify(&contract);
+    let policy = state.policy.load();
+    let decision = policy.classify(&contract);
 
     // 6. Act: `allow` goes ahead, `human` once a person approves it, the
     //    rest is refused; the decision is on the tape before a byte goes
@@ -493,7 +494,7 @@ async fn decide_and_act(
     let admission = ctx.admission.as_ref();
     let view = || {
         Some(ReviewView::build(
-            &state.policy,
+            &policy,
             &contract,
             admission.and_then(|a| a.principal.as_deref()),
             admission.map(|a| a.client_ip.to_string()),
@@ -554,7 +555,13 @@ async fn serve_adapter(
 ) -> Result<Response<ProxyBody>, Problem> {
     let principal = ctx.admission.as_ref().and_then(|a| a.principal.clone());
     let mut note = IntakeNote::default();
-    let result = adapter.handle(&state.policy, head, &body, principal.as_deref(), &mut note);
+    let result = adapter.handle(
+        &state.policy.load(),
+        head,
+        &body,
+        principal.as_deref(),
+        &mut note,
+    );
     ctx.action.kind = note.kind.unwrap_or("adapter.request");
     ctx.action.connector = "agent-adapter".into();
     ctx.action.contract_sha256 = note.contract_sha256;

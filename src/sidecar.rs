@@ -74,10 +74,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         )),
         _ => None,
     };
-    let policy = match &config.policy.file {
-        Some(path) => crate::policy::Policy::load(path)?,
-        None => crate::policy::Policy::embedded()?,
-    };
+    let policy = load_policy(&config)?;
     tracing::info!(
         policy = policy.origin(),
         rules = policy.len(),
@@ -144,7 +141,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         pins,
         routes,
         gates,
-        policy: Arc::new(policy),
+        policy: arc_swap::ArcSwap::from_pointee(policy),
         adapter,
         upstream,
         tape,
@@ -155,6 +152,35 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         body_read_timeout: Duration::from_millis(config.limits.body_read_timeout_ms),
         config: config.clone(),
     });
+    if config.gates.auth.mode != crate::config::AuthMode::Off {
+        // Credential files are polled: a key or token removed from its file
+        // stops working within two seconds, without a signal.
+        let app = Arc::downgrade(&app);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(2));
+            loop {
+                tick.tick().await;
+                let Some(app) = app.upgrade() else { return };
+                match app.gates.refresh_credentials() {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        app.metrics
+                            .reloads
+                            .get_or_create(&crate::metrics::CodeLabels { code: "ok" })
+                            .inc();
+                        tracing::info!("credential files changed; keys and tokens reloaded");
+                    }
+                    Err(e) => {
+                        app.metrics
+                            .reloads
+                            .get_or_create(&crate::metrics::CodeLabels { code: "failed" })
+                            .inc();
+                        tracing::error!(error = %e, "credential files changed but do not load; the previous keys and tokens stay");
+                    }
+                }
+            }
+        });
+    }
     let options = ServeOptions {
         header_read_timeout: config.header_read_timeout(),
         max_header_bytes: config.limits.max_header_bytes,
@@ -243,7 +269,82 @@ pub fn client_auth(config: &Config) -> server::tls::ClientAuth<'_> {
     }
 }
 
+/// The policy a configuration names (its file, or the embedded default).
+fn load_policy(config: &Config) -> anyhow::Result<crate::policy::Policy> {
+    Ok(match &config.policy.file {
+        Some(path) => crate::policy::Policy::load(path)?,
+        None => crate::policy::Policy::embedded()?,
+    })
+}
+
 impl Running {
+    /// Applies a re-read configuration: the policy and the credentials
+    /// (keys, tokens, scopes) are rebuilt and swapped in whole — in-flight
+    /// requests and held calls keep what they started with; if anything
+    /// fails, nothing changes. Returns what changed and what needs a restart.
+    pub fn reload(&self, new: &Config) -> anyhow::Result<String> {
+        let app = &self.admin.app;
+        let policy = load_policy(new)?;
+        app.gates
+            .reload_credentials(&new.gates.auth)
+            .map_err(|e| anyhow::anyhow!("gates.auth: {e}"))?;
+        let rules = policy.len();
+        let origin = policy.origin().to_owned();
+        app.policy.store(Arc::new(policy));
+        let old = &app.config;
+        let section = |f: &dyn Fn(&Config) -> serde_json::Value| f(old) != f(new);
+        let mut restart = Vec::new();
+        for (name, changed) in [
+            ("listen", section(&|c| serde_json::json!(c.listen))),
+            ("tls", section(&|c| serde_json::json!(c.tls))),
+            ("routes", section(&|c| serde_json::json!(c.routes))),
+            ("limits", section(&|c| serde_json::json!(c.limits))),
+            ("sandbox", section(&|c| serde_json::json!(c.sandbox))),
+            ("escalation", section(&|c| serde_json::json!(c.escalation))),
+            ("mcp", section(&|c| serde_json::json!(c.mcp))),
+            ("tape", section(&|c| serde_json::json!(c.tape))),
+            (
+                "gates.ip_allow",
+                section(&|c| serde_json::json!(c.gates.ip_allow)),
+            ),
+            (
+                "gates.rate_limit",
+                section(&|c| serde_json::json!(c.gates.rate_limit)),
+            ),
+            (
+                "gates.client_cert",
+                section(&|c| serde_json::json!(c.gates.client_cert)),
+            ),
+            (
+                "gates.trusted_proxies",
+                section(&|c| serde_json::json!(c.gates.trusted_proxies)),
+            ),
+        ] {
+            if changed {
+                restart.push(name);
+            }
+        }
+        let mut summary = format!("policy {origin} ({rules} rules) and credentials reloaded");
+        if !restart.is_empty() {
+            summary.push_str(&format!(
+                "; changes to {} take effect after a restart",
+                restart.join(", ")
+            ));
+        }
+        Ok(summary)
+    }
+
+    /// Counts a reload's result in `cpos_reloads_total`.
+    pub fn count_reload(&self, ok: bool) {
+        let code = if ok { "ok" } else { "failed" };
+        self.admin
+            .app
+            .metrics
+            .reloads
+            .get_or_create(&crate::metrics::CodeLabels { code })
+            .inc();
+    }
+
     /// Stops accepting, drains in-flight requests for the grace period, and
     /// flushes the tape to stable storage.
     pub async fn shutdown(self) -> anyhow::Result<()> {

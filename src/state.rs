@@ -18,8 +18,8 @@ pub struct AppState {
     pub routes: RouteTable,
     /// The edge gates.
     pub gates: Gates,
-    /// The classification policy.
-    pub policy: Arc<crate::policy::Policy>,
+    /// The classification policy (swapped whole on reload).
+    pub policy: arc_swap::ArcSwap<crate::policy::Policy>,
     /// The adapter intake, when enabled.
     pub adapter: Option<crate::intake::Adapter>,
     /// The human escalation queue, when enabled.

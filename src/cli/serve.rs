@@ -32,13 +32,15 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let config = args.config.load(Overrides {
+    let overrides = Overrides {
         profile: None,
         data: args.listen,
         admin: args.admin_listen,
         upstream: args.upstream,
         tape_dir: args.tape_dir,
-    })?;
+    };
+    let config = args.config.load(overrides.clone())?;
+    let config_args = args.config.clone();
     init_logging(config.log.format, &config.log.level);
     super::install_crypto_provider();
     let mut builder = tokio::runtime::Builder::new_multi_thread();
@@ -60,7 +62,25 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         });
         println!("{ready}");
         tracing::info!(data = %running.data_addr, admin = ?running.admin_addr, profile = %config.profile, "cpos is serving");
-        stop.await;
+        // SIGHUP re-reads the configuration: policy and credentials are
+        // swapped in; a configuration that fails is refused whole.
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = hup.recv() => {
+                    let outcome = config_args
+                        .load(overrides.clone())
+                        .and_then(|new| running.reload(&new));
+                    running.count_reload(outcome.is_ok());
+                    match outcome {
+                        Ok(summary) => tracing::info!(%summary, "reloaded on SIGHUP"),
+                        Err(e) => tracing::error!(error = %format!("{e:#}"), "reload on SIGHUP refused; the running configuration stays"),
+                    }
+                }
+            }
+        }
         tracing::info!(grace_ms = config.shutdown.grace_ms, "shutting down: draining in-flight requests");
         running.shutdown().await?;
         tracing::info!("stopped");

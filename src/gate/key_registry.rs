@@ -63,6 +63,7 @@ impl Key {
 #[derive(Debug, Clone, Default)]
 pub struct KeyRegistry {
     keys: HashMap<String, Key>,
+    secret_files: Vec<std::path::PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -123,9 +124,11 @@ impl KeyRegistry {
         };
         let base = path.parent().unwrap_or(Path::new("."));
         let mut keys = HashMap::new();
+        let mut secret_files = Vec::new();
         for (id, raw) in entries {
             let _ = raw.metadata;
             let secret_path = base.join(&raw.secret_file);
+            secret_files.push(secret_path.clone());
             let secret = std::fs::read_to_string(&secret_path)
                 .map(|s| s.trim().as_bytes().to_vec())
                 .unwrap_or_default();
@@ -150,7 +153,12 @@ impl KeyRegistry {
                 },
             );
         }
-        Ok(KeyRegistry { keys })
+        Ok(KeyRegistry { keys, secret_files })
+    }
+
+    /// The secret files the registry names (resolved against its folder).
+    pub fn secret_files(&self) -> Vec<std::path::PathBuf> {
+        self.secret_files.clone()
     }
 
     /// The key with this id.

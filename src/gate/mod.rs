@@ -34,9 +34,10 @@ use self::nonce_cache::NonceCache;
 use self::rate_limit::{is_mutation, GovernorLimiter, RateKey, RateLimiter, RateVerdict};
 use self::scopes::{Plane, ScopeMap, Scopes};
 use crate::clock::Clock;
-use crate::config::{AuthMode, GateSettings};
+use crate::config::{AuthMode, AuthSettings, GateSettings};
 use crate::problem::Problem;
 use crate::server::ConnInfo;
+use arc_swap::ArcSwap;
 
 /// A gate said no.
 #[derive(Debug, Clone)]
@@ -100,8 +101,107 @@ pub struct Gates {
     client_cert: ClientCertGate,
     ip_allow: Option<IpAllow>,
     rate_limit: Option<Arc<dyn RateLimiter>>,
-    auth: Auth,
+    /// Swapped whole when credential files change or on reload.
+    auth: ArcSwap<Auth>,
+    /// What the credentials were built from, and when its files last changed.
+    credentials: std::sync::Mutex<Credentials>,
+    nonces: Arc<NonceCache>,
+    clock: Arc<dyn Clock>,
     scopes: ScopeMap,
+}
+
+/// The settings credentials are built from, and their files' mtimes.
+struct Credentials {
+    settings: AuthSettings,
+    mtimes: Vec<Option<std::time::SystemTime>>,
+}
+
+impl Credentials {
+    fn new(settings: &AuthSettings) -> Credentials {
+        Credentials {
+            mtimes: credential_mtimes(settings),
+            settings: settings.clone(),
+        }
+    }
+}
+
+/// Every file credentials are read from: the key registry and the secret
+/// files it names, the single secret, token, token registry and scopes files.
+fn credential_files(a: &AuthSettings) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<std::path::PathBuf> = [
+        &a.key_registry_file,
+        &a.hmac_secret_file,
+        &a.token_file,
+        &a.token_registry_file,
+        &a.scopes_file,
+    ]
+    .into_iter()
+    .flatten()
+    .cloned()
+    .collect();
+    if let Some(registry) = a
+        .key_registry_file
+        .as_deref()
+        .and_then(|p| KeyRegistry::load(p).ok())
+    {
+        files.extend(registry.secret_files());
+    }
+    files
+}
+
+fn credential_mtimes(a: &AuthSettings) -> Vec<Option<std::time::SystemTime>> {
+    credential_files(a)
+        .iter()
+        .map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+        .collect()
+}
+
+/// The authenticator `a` describes, reusing the nonce cache and clock.
+fn build_auth(
+    a: &AuthSettings,
+    nonces: &Arc<NonceCache>,
+    clock: &Arc<dyn Clock>,
+) -> Result<Auth, String> {
+    let scopes_file = || match &a.scopes_file {
+        None => Some(Scopes::all()),
+        Some(path) => Scopes::from_file(path),
+    };
+    Ok(match a.mode {
+        AuthMode::Off => Auth::Off,
+        AuthMode::Hmac => {
+            let secrets = match (&a.key_registry_file, &a.hmac_secret_file) {
+                (Some(registry), _) => Secrets::Registry(KeyRegistry::load(registry)?),
+                (None, Some(secret)) => Secrets::Single {
+                    secret: std::fs::read_to_string(secret)
+                        .map(|s| s.trim().as_bytes().to_vec())
+                        .unwrap_or_default(),
+                    scopes: scopes_file(),
+                },
+                (None, None) => Secrets::Single {
+                    secret: Vec::new(),
+                    scopes: scopes_file(),
+                },
+            };
+            Auth::Hmac(HmacAuth::new(
+                secrets,
+                a.timestamp_window_seconds,
+                nonces.clone(),
+                clock.clone(),
+            ))
+        }
+        AuthMode::Bearer => match &a.token_registry_file {
+            Some(path) => Auth::Bearer(BearerAuth::registry(path)?),
+            None => {
+                let token = a.token_file.as_ref().and_then(|p| {
+                    std::fs::read_to_string(p)
+                        .ok()
+                        .map(|t| t.trim().as_bytes().to_vec())
+                        .filter(|t| !t.is_empty())
+                });
+                Auth::Bearer(BearerAuth::single(token, scopes_file(), &a.token_principal))
+            }
+        },
+    })
 }
 
 /// The scope step shared by every authenticator: `None` scopes mean a
@@ -142,60 +242,56 @@ impl Gates {
             None
         };
         let a = &settings.auth;
-        let scopes_file = || match &a.scopes_file {
-            None => Some(Scopes::all()),
-            Some(path) => Scopes::from_file(path),
-        };
-        let auth = match a.mode {
-            AuthMode::Off => Auth::Off,
-            AuthMode::Hmac => {
-                let secrets = match (&a.key_registry_file, &a.hmac_secret_file) {
-                    (Some(registry), _) => Secrets::Registry(KeyRegistry::load(registry)?),
-                    (None, Some(secret)) => Secrets::Single {
-                        secret: std::fs::read_to_string(secret)
-                            .map(|s| s.trim().as_bytes().to_vec())
-                            .unwrap_or_default(),
-                        scopes: scopes_file(),
-                    },
-                    (None, None) => Secrets::Single {
-                        secret: Vec::new(),
-                        scopes: scopes_file(),
-                    },
-                };
-                let nonces = Arc::new(NonceCache::new(a.nonce_cache_capacity));
-                Auth::Hmac(HmacAuth::new(
-                    secrets,
-                    a.timestamp_window_seconds,
-                    nonces,
-                    clock,
-                ))
-            }
-            AuthMode::Bearer => match &a.token_registry_file {
-                Some(path) => Auth::Bearer(BearerAuth::registry(path)?),
-                None => {
-                    let token = a.token_file.as_ref().and_then(|p| {
-                        std::fs::read_to_string(p)
-                            .ok()
-                            .map(|t| t.trim().as_bytes().to_vec())
-                            .filter(|t| !t.is_empty())
-                    });
-                    Auth::Bearer(BearerAuth::single(token, scopes_file(), &a.token_principal))
-                }
-            },
-        };
+        let nonces = Arc::new(NonceCache::new(a.nonce_cache_capacity));
+        let auth = build_auth(a, &nonces, &clock)?;
         Ok(Gates {
             resolver,
             client_cert,
             ip_allow,
             rate_limit,
-            auth,
+            auth: ArcSwap::from_pointee(auth),
+            credentials: std::sync::Mutex::new(Credentials::new(a)),
+            nonces,
+            clock,
             scopes: ScopeMap::new(&a.scopes),
         })
     }
 
+    /// Rebuilds the credentials (keys, tokens, scopes) from `a` and swaps
+    /// them in whole; on any error the old ones stay. Changing
+    /// `gates.auth.mode` needs a restart.
+    pub fn reload_credentials(&self, a: &AuthSettings) -> Result<(), String> {
+        let mut current = self.credentials.lock().unwrap_or_else(|p| p.into_inner());
+        if current.settings.mode != a.mode {
+            return Err("changing gates.auth.mode needs a restart".into());
+        }
+        let auth = build_auth(a, &self.nonces, &self.clock)?;
+        self.auth.store(Arc::new(auth));
+        *current = Credentials::new(a);
+        Ok(())
+    }
+
+    /// Re-reads the credentials when one of their files changed since they
+    /// were read (polled: a revoked key stops working without a signal).
+    /// `Ok(true)` when they were reloaded.
+    pub fn refresh_credentials(&self) -> Result<bool, String> {
+        let settings = {
+            let mut current = self.credentials.lock().unwrap_or_else(|p| p.into_inner());
+            let now = credential_mtimes(&current.settings);
+            if now == current.mtimes {
+                return Ok(false);
+            }
+            // Tried once per change: a file that does not load is reported
+            // once, not every poll.
+            current.mtimes = now;
+            current.settings.clone()
+        };
+        self.reload_credentials(&settings).map(|()| true)
+    }
+
     /// True when authentication signs the body (its SHA-256 is needed).
     pub fn signs_body(&self) -> bool {
-        matches!(self.auth, Auth::Hmac(_))
+        matches!(**self.auth.load(), Auth::Hmac(_))
     }
 
     /// True when `ip` is a configured trusted proxy (its forwarding headers
@@ -282,7 +378,8 @@ impl Gates {
         admission: &mut Admission,
     ) -> Result<(), Refusal> {
         let required = self.scopes.required(plane, &head.method, head.uri.path());
-        let who = match &self.auth {
+        let auth = self.auth.load();
+        let who = match &**auth {
             Auth::Off => return Ok(()),
             Auth::Hmac(hmac) => hmac.authenticate(head, body_sha256, required.as_deref()),
             Auth::Bearer(bearer) => bearer.authenticate(head, required.as_deref()),
@@ -304,7 +401,7 @@ impl Gates {
     /// Removes the credentials the sidecar consumed, so they never reach an
     /// upstream: the `X-CPOS-*` signature headers, or the bearer token.
     pub fn strip_credentials(&self, head: &mut Parts) {
-        match self.auth {
+        match **self.auth.load() {
             Auth::Off => {}
             Auth::Hmac(_) => {
                 for name in [

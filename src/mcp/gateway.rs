@@ -150,7 +150,9 @@ pub async fn post(
         pins: listing.pins.as_deref(),
         pin_change: state.config.mcp.pin_changes,
     };
-    let mut plan = review(&env, &connector, &state.policy, agent);
+    // One policy for the whole request, even if a reload lands meanwhile.
+    let policy = state.policy.load();
+    let mut plan = review(&env, &connector, &policy, agent);
     // 2a. Requests the policy routes to a person wait in the escalation
     //     queue (hold) or are answered with its id (async).
     let actor = Actor {
@@ -172,7 +174,7 @@ pub async fn post(
                         _ => None,
                     };
                     ReviewView::build(
-                        &state.policy,
+                        &policy,
                         contract,
                         ahead.principal,
                         ahead.client_ip.map(|ip| ip.to_string()),
