@@ -86,6 +86,25 @@ fn preflight_passes_on_dev_and_fails_hardened_with_reasons() {
         .collect();
     assert!(failed.contains(&"tls_enabled"), "{failed:?}");
     assert!(failed.contains(&"no_demo_upstream"), "{failed:?}");
+
+    // `serve` runs the same checks: hardened refuses to start, naming them.
+    let (code, out, err) = cpos(
+        &[
+            "serve",
+            "--profile",
+            "hardened",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ],
+        dir.path(),
+    );
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains("hardened profile refuses to start") && err.contains("tls_enabled"),
+        "{err}"
+    );
 }
 
 #[test]

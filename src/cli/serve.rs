@@ -43,6 +43,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config_args = args.config.clone();
     init_logging(config.log.format, &config.log.level);
     super::install_crypto_provider();
+    refuse_unsafe_start(&config)?;
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if config.runtime.worker_threads > 0 {
         builder.worker_threads(config.runtime.worker_threads);
@@ -117,4 +118,33 @@ pub(super) fn init_logging(format: LogFormat, level: &str) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// Every failed preflight check goes to the log at start-up; under the
+/// hardened profile a failed critical check refuses the start, naming it.
+fn refuse_unsafe_start(config: &crate::config::Config) -> anyhow::Result<()> {
+    use crate::preflight::Severity;
+    let report = crate::preflight::run(config);
+    for check in report.checks.iter().filter(|c| !c.ok) {
+        match check.severity {
+            Severity::Critical => {
+                tracing::error!(check = check.name, "preflight: {}", check.message)
+            }
+            Severity::Warning => tracing::warn!(check = check.name, "preflight: {}", check.message),
+            Severity::Info => tracing::info!(check = check.name, "preflight: {}", check.message),
+        }
+    }
+    if config.profile == crate::config::Profile::Hardened && !report.ok {
+        let failed: Vec<&str> = report
+            .checks
+            .iter()
+            .filter(|c| !c.ok && c.severity == Severity::Critical)
+            .map(|c| c.name)
+            .collect();
+        anyhow::bail!(
+            "the hardened profile refuses to start: preflight failed ({}); `cpos preflight --profile hardened` says why and what to set",
+            failed.join(", ")
+        );
+    }
+    Ok(())
 }
