@@ -214,6 +214,17 @@ pub async fn handle(
         }
     }
     record_metrics(&state, route.as_deref(), &outcome, started);
+    // One line per request at debug level (`log.level = "cpos=debug"`):
+    // metadata only, as on the tape.
+    tracing::debug!(
+        request_id,
+        route = route.as_deref().map_or("-", |r| &*r.name.0),
+        status = outcome.status,
+        code = outcome.code.unwrap_or("-"),
+        upstream_status = outcome.upstream_status,
+        duration_us = outcome.duration_us,
+        "request"
+    );
     with_request_id(response, &request_id)
 }
 

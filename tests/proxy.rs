@@ -327,3 +327,35 @@ async fn oversized_heads_get_431_and_idle_connections_are_closed() {
     .await;
     assert_eq!(closed, Ok(true), "idle connection closed by the sidecar");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_debug_log_line_per_request_and_openmetrics_from_the_admin_plane() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, _) = upstream::start().await;
+    let sidecar = Sidecar::start_with(
+        dir.path(),
+        &format!("[[routes]]\nname = \"tools\"\nprefix = \"/\"\nupstream = \"http://{up}\"\n"),
+        &[("RUST_LOG", "cpos=debug,info")],
+    );
+    let answer = get(&http1(), &sidecar.url("/hello?q=find-me-value")).await;
+    assert_eq!(answer.status, 200);
+    common::wait_for("the request's log line", || {
+        sidecar.stderr().lines().any(|l| {
+            l.contains(" request ") && l.contains("route=\"tools\"") && l.contains("status=200")
+        })
+    });
+    assert!(
+        !sidecar.stderr().contains("s3cr3t-value"),
+        "the log holds metadata only"
+    );
+
+    let metrics = get(&http1(), &sidecar.admin_url("/metrics")).await;
+    let content_type = metrics.headers["content-type"].to_str().unwrap().to_owned();
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    assert!(String::from_utf8_lossy(&metrics.body)
+        .trim_end()
+        .ends_with("# EOF"));
+}

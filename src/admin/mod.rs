@@ -249,7 +249,8 @@ fn metrics(state: &AdminState) -> Response<ProxyBody> {
     let mut response = Response::new(Full::new(Bytes::from(text)).map_err(|e| match e {}).boxed());
     response.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        // prometheus-client writes the OpenMetrics text format (`# EOF`).
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
     );
     response
 }

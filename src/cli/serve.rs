@@ -110,9 +110,12 @@ pub(super) fn init_logging(format: LogFormat, level: &str) {
     // A log that cannot be written (disk full) must not take the sidecar
     // down: tracing's own error report would `eprintln!` to the same full
     // stderr and panic.
+    // Colours only for a person at a terminal, never in files or collectors.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .log_internal_errors(false);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),

@@ -707,6 +707,15 @@ impl Config {
     /// Checks relations between values that types alone cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |msg: String| Err(ConfigError::Semantic(msg));
+        // A bare word that is not a level would silently filter every log
+        // line out (it reads as a target name).
+        let level = self.log.level.trim();
+        let known = ["trace", "debug", "info", "warn", "error", "off"];
+        if !level.contains(['=', ',']) && !known.contains(&level.to_ascii_lowercase().as_str()) {
+            return bad(format!(
+                "log.level `{level}` is not a level: use trace, debug, info, warn, error or off, or directives like `cpos=debug,info`"
+            ));
+        }
         if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
             return bad("tls.cert_file and tls.key_file must be set together".into());
         }
@@ -788,6 +797,17 @@ fn describe(error: figment::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_log_level_is_refused_instead_of_silencing_the_log() {
+        let err = Config::from_toml("[log]\nlevel = \"verbose\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("log.level `verbose` is not a level"), "{err}");
+        for ok in ["debug", "WARN", "cpos=debug,info", "off"] {
+            Config::from_toml(&format!("[log]\nlevel = \"{ok}\"")).unwrap();
+        }
+    }
 
     #[test]
     fn embedded_defaults_parse_and_route_to_the_demo() {
