@@ -243,22 +243,31 @@ impl Queue {
 
     /// Ends a pending entry without a person (expiry, cancellation).
     fn finish(&self, id: &str, status: Status, why: &str) -> Option<Entry> {
-        self.waiters
+        self.forget_view(id);
+        // The status changes before the waiter hears of it, and the waiter
+        // gets the ended entry (not a closed channel it could misread).
+        let ended = {
+            let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = entries.get_mut(id)?;
+            if entry.status == Status::Pending {
+                entry.status = status;
+                entry.reason = Some(why.into());
+                entry.decided_at = Some(crate::tape::now_rfc3339());
+                if let Err(e) = self.publish(entry) {
+                    tracing::error!(error = %e, "escalation store write failed");
+                }
+            }
+            entry.clone()
+        };
+        let waiter = self
+            .waiters
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(id);
-        self.forget_view(id);
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = entries.get_mut(id)?;
-        if entry.status == Status::Pending {
-            entry.status = status;
-            entry.reason = Some(why.into());
-            entry.decided_at = Some(crate::tape::now_rfc3339());
-            if let Err(e) = self.publish(entry) {
-                tracing::error!(error = %e, "escalation store write failed");
-            }
+        if let Some(tx) = waiter {
+            let _ = tx.send(ended.clone());
         }
-        Some(entry.clone())
+        Some(ended)
     }
 
     /// A person's decision. Rejections need a reason.
