@@ -682,3 +682,59 @@ fn a_workspace_git_filter_never_runs_while_a_diff_is_applied_as_an_unprivileged_
         "the workspace's git filter ran as the sidecar's user"
     );
 }
+
+/// Each run must leave nothing behind: a zombie of the sandbox user counts
+/// against its process limit, so leftovers would lock the sandbox out after
+/// a few dozen runs wherever pid 1 reaps slowly (or is the sidecar itself).
+#[tokio::test]
+async fn runs_leave_no_process_behind() {
+    let _turn = SERIAL.lock().await;
+    let ws = workspace();
+    let runner = Runner::new(SandboxSettings {
+        max_processes: 4,
+        ..settings(ws.path())
+    });
+    for round in 0..12 {
+        let result = runner
+            .run(&argv("python3 -c pass"), ws.path(), false)
+            .await
+            .unwrap();
+        assert_eq!(
+            result.exit_code,
+            Some(0),
+            "run {round}: {}",
+            text(&result.stderr)
+        );
+    }
+    if unsafe { libc::geteuid() } == 0 {
+        let left = sandbox_user_processes(65534);
+        assert!(left.is_empty(), "left behind: {left:?}");
+    }
+}
+
+/// The processes (zombies included) of `uid`, as "pid state name".
+fn sandbox_user_processes(uid: u32) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
+            continue;
+        };
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(str::trim)
+                .unwrap_or("")
+                .to_owned()
+        };
+        if field("Uid:").split_whitespace().next() == Some(&uid.to_string()) {
+            found.push(format!(
+                "{} {} {}",
+                entry.file_name().to_string_lossy(),
+                field("State:"),
+                field("Name:")
+            ));
+        }
+    }
+    found
+}

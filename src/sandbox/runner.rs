@@ -173,9 +173,13 @@ impl Runner {
         let (status, timed_out) = match tokio::time::timeout(timeout, child.wait()).await {
             Ok(status) => (status.map_err(|e| RunError::Spawn(e.to_string()))?, false),
             Err(_) => {
-                // The whole tree: the process group (the session we made),
-                // and with bubblewrap the pid namespace dies with its init.
+                // The whole tree: with bubblewrap, the command is the init
+                // of its pid namespace, and everything in it dies with it;
+                // bubblewrap then reaps it and exits. Then the process group
+                // (the session we made), which is the tree without it.
                 if let Some(pid) = pid {
+                    kill_children(pid);
+                    let _ = tokio::time::timeout(REAP_GRACE, child.wait()).await;
                     // SAFETY: signalling a process group we created.
                     unsafe { libc::kill(-(pid as libc::pid_t), libc::SIGKILL) };
                 }
@@ -319,10 +323,34 @@ impl Runner {
     }
 }
 
+/// How long bubblewrap gets to reap a killed sandbox before it is killed too.
+const REAP_GRACE: Duration = Duration::from_secs(1);
+
+/// SIGKILL the direct children of `pid` (with bubblewrap: the sandbox's init).
+fn kill_children(pid: u32) {
+    let path = format!("/proc/{pid}/task/{pid}/children");
+    let Ok(children) = std::fs::read_to_string(path) else {
+        return;
+    };
+    for child in children.split_ascii_whitespace() {
+        if let Ok(child) = child.parse::<libc::pid_t>() {
+            // SAFETY: signalling a process of the tree we started.
+            unsafe { libc::kill(child, libc::SIGKILL) };
+        }
+    }
+}
+
 /// The namespace and filesystem part of the bubblewrap command line.
 fn bwrap_args(settings: &SandboxSettings) -> Vec<std::ffi::OsString> {
+    // --as-pid-1: the command itself is the namespace's init, so the
+    // process we spawn waits for it. With bubblewrap's own init in between,
+    // that init outlives our child as a zombie handed to the system's pid 1;
+    // zombies count against the sandbox user's process limit, and where pid
+    // 1 reaps slowly (or is the sidecar itself, in a container) a few dozen
+    // runs fail with "Creating new namespace failed".
     let mut args: Vec<std::ffi::OsString> = [
         "--unshare-all",
+        "--as-pid-1",
         "--die-with-parent",
         "--new-session",
         "--cap-drop",
