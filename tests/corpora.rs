@@ -89,3 +89,38 @@ fn classifier_on_the_development_command_corpus() {
     assert!(recall >= 0.95, "recall {recall:.3}");
     assert!(precision >= 0.9, "precision {precision:.3}");
 }
+
+/// Attack payloads (reverse shells, persistence) from PayloadsAllTheThings:
+/// each must need a person or be refused. The `held` split is not looked
+/// at while writing rules; both are reported and have floors.
+#[test]
+fn classifier_on_attack_payloads() {
+    use cpos::action::{ActionContract, Kind};
+    use cpos::policy::{Policy, Verdict};
+    let policy = Policy::embedded().unwrap();
+    let rows = corpus("attacks.payloads.jsonl");
+    for split in ["dev", "held"] {
+        let (mut flagged, mut total) = (0, 0);
+        let mut missed = Vec::new();
+        for row in rows.iter().filter(|r| r["split"] == split) {
+            let command = row["command"].as_str().unwrap();
+            let contract = ActionContract {
+                kind: Kind::CommandRequest,
+                commands: vec![command.to_owned()],
+                ..ActionContract::default()
+            };
+            total += 1;
+            if policy.classify(&contract).route >= Verdict::Human {
+                flagged += 1;
+            } else if split == "dev" {
+                missed.push(command.to_owned());
+            }
+        }
+        let rate = flagged as f64 / total as f64;
+        println!("attack payloads ({split}): {flagged}/{total} flagged ({rate:.3})");
+        for m in &missed {
+            println!("  MISSED {m}");
+        }
+        assert!(rate >= 0.9, "{split}: {rate:.3}");
+    }
+}

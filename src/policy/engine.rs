@@ -6,12 +6,11 @@
 //! `human`), below 0.75 `medium_confidence` (at least medium risk).
 
 use std::path::Path;
-use std::sync::OnceLock;
 
 use globset::GlobSet;
-use regex::Regex;
 use serde::Serialize;
 
+use super::capability::{self, Capabilities, Capability};
 use super::rules::{self, CommandCond, PolicyFile, Rule, Verdict, When};
 use super::shell::{self, SimpleCommand};
 use crate::action::{ActionContract, Risk};
@@ -140,22 +139,16 @@ struct Facts<'a> {
     commands: Vec<SimpleCommand>,
     /// Per command: its text, built once.
     lines: Vec<String>,
+    /// Per command: what it can do.
+    caps: Vec<Capabilities>,
     arg_keys: Vec<&'a str>,
     arg_values: Vec<&'a str>,
     hosts: Vec<String>,
     secrets: Vec<Finding>,
 }
 
-fn url_host() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    // Static pattern: tested by `hosts_are_extracted`.
-    RE.get_or_init(|| {
-        Regex::new(
-            r#"(?i)\b(?:https?|ftp|wss?|git|ssh)://(?:[^@/\s'"]+@)?(\[[0-9a-f:]+\]|[a-z0-9.\-_]+)"#,
-        )
-        .expect("static URL pattern")
-    })
-}
+/// The destination of a connection that names no host.
+const UNKNOWN_HOST: &str = "(a host named at run time)";
 
 /// Programs whose command lines are recognised in any argument or text,
 /// besides those the policy's rules are anchored on.
@@ -203,21 +196,28 @@ impl<'a> Facts<'a> {
             .map(String::as_str)
             .chain(arg_values.iter().copied())
         {
-            for cap in url_host().captures_iter(text) {
-                hosts.push(
-                    cap[1]
-                        .trim_matches(|c| c == '[' || c == ']')
-                        .to_ascii_lowercase(),
-                );
-            }
+            hosts.extend(capability::url_hosts(text));
         }
-        for cmd in &commands {
+        let caps: Vec<Capabilities> = commands.iter().map(capability::analyse).collect();
+        for (cmd, cap) in commands.iter().zip(&caps) {
+            let before = hosts.len();
             if matches!(cmd.program.as_str(), "ssh" | "scp" | "sftp" | "rsync") {
                 for arg in cmd.positional() {
                     if let Some(host) = remote_host(arg) {
                         hosts.push(host);
                     }
                 }
+            }
+            capability::bare_hosts(cmd, &mut hosts);
+            let named = hosts.len() > before
+                || cmd
+                    .args
+                    .iter()
+                    .any(|a| capability::url_hosts(a).next().is_some());
+            if cap.has(Capability::Network) && !named {
+                // A connection whose destination is not written down
+                // (`nc $RHOST $RPORT`, `/dev/tcp/$H/1`) is outside the allowlist.
+                hosts.push(UNKNOWN_HOST.to_owned());
             }
         }
         let mut found = Vec::new();
@@ -235,6 +235,7 @@ impl<'a> Facts<'a> {
             raw,
             commands,
             lines,
+            caps,
             arg_keys,
             arg_values,
             hosts,
@@ -619,6 +620,20 @@ impl Policy {
                 (false, None) => {}
                 _ => return None,
             }
+        }
+        if let Some((any, all)) = when.capabilities {
+            let (i, cap) = facts
+                .caps
+                .iter()
+                .enumerate()
+                .find(|(_, c)| c.matches(any, all))?;
+            let first = cap.first_of(any | all).unwrap_or(Capability::ShellEscape);
+            evidence.push(format!(
+                "command `{}` {}: {}",
+                facts.lines[i],
+                first.as_str(),
+                cap.why(first).unwrap_or_default()
+            ));
         }
         if let Some(want) = when.secrets {
             let found = !facts.secrets.is_empty();

@@ -1,6 +1,7 @@
 //! Risk classification: compiled declarative rules turn an action contract
 //! into a [`Decision`] (risk, route, reasons). See docs/POLICY.md.
 
+pub mod capability;
 mod engine;
 pub mod rules;
 pub mod shell;

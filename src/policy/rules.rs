@@ -8,6 +8,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use regex::RegexSet;
 use serde::Deserialize;
 
+use super::capability::Capability;
 use crate::action::{Kind, Risk};
 
 /// Where a decision sends an action, ordered by precedence.
@@ -119,6 +120,10 @@ pub struct WhenSpec {
     arg_values: Option<Vec<String>>,
     /// A URL or host outside `settings.allowed_hosts` appears.
     hosts_outside_allowlist: Option<bool>,
+    /// Some simple command can do one of these (`shell_escape`, `network`…).
+    capabilities: Option<Vec<Capability>>,
+    /// Some simple command can do all of these.
+    capabilities_all: Option<Vec<Capability>>,
     /// The secret detector found something.
     secrets: Option<bool>,
     /// Declared metadata.
@@ -173,6 +178,8 @@ pub(crate) struct When {
     pub arg_keys: Option<RegexSet>,
     pub arg_values: Option<RegexSet>,
     pub hosts_outside_allowlist: Option<bool>,
+    /// Bit masks: any of `.0`, and all of `.1`, on one command.
+    pub capabilities: Option<(u16, u16)>,
     pub secrets: Option<bool>,
     pub metadata: Option<MetaCond>,
 }
@@ -331,6 +338,13 @@ pub fn compile(spec: RuleSpec) -> Result<Rule, String> {
         arg_keys: regexes(w.arg_keys, "arg_keys")?,
         arg_values: regexes(w.arg_values, "arg_values")?,
         hosts_outside_allowlist: w.hosts_outside_allowlist,
+        capabilities: match (&w.capabilities, &w.capabilities_all) {
+            (None, None) => None,
+            (any, all) => Some((
+                Capability::mask(any.as_deref()),
+                Capability::mask(all.as_deref()),
+            )),
+        },
         secrets: w.secrets,
         metadata,
     };
@@ -347,6 +361,7 @@ pub fn compile(spec: RuleSpec) -> Result<Rule, String> {
         || when.arg_keys.is_some()
         || when.arg_values.is_some()
         || when.hosts_outside_allowlist.is_some()
+        || when.capabilities.is_some()
         || when.secrets.is_some()
         || when.metadata.is_some();
     if !selective {

@@ -15,9 +15,35 @@ pub struct SimpleCommand {
     pub args: Vec<String>,
     /// Inline interpreter code (`python -c`, `node -e`, …), when any.
     pub code: Option<String>,
+    /// Variable assignments in front of it (`LD_PRELOAD=x cmd`, `env A=1 cmd`).
+    pub assignments: Vec<String>,
+    /// Its redirections, targets as written (`> /etc/x`, `< ~/.netrc`).
+    pub redirects: Vec<Redirect>,
+    /// Heredoc and here-string bodies it reads (SQL for `psql`, …).
+    pub input: Vec<String>,
+}
+
+/// One redirection of a simple command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    /// `>`, `>>`, `&>`, `>|`: the target is written; `<`: read.
+    pub write: bool,
+    /// The file (or `/dev/tcp/…`) redirected to or from.
+    pub target: String,
 }
 
 impl SimpleCommand {
+    fn new(program: String, args: Vec<String>) -> SimpleCommand {
+        SimpleCommand {
+            program,
+            args,
+            code: None,
+            assignments: Vec::new(),
+            redirects: Vec::new(),
+            input: Vec::new(),
+        }
+    }
+
     /// Arguments that are not options (`-x`, `--long`).
     pub fn positional(&self) -> impl Iterator<Item = &str> {
         let mut options_done = false;
@@ -59,6 +85,8 @@ enum Tok {
     Sep,
     /// A here-string or heredoc body: data, unless the command is a shell.
     Input(String),
+    /// A redirection and its target.
+    Redirect(Redirect),
 }
 
 fn parse_into(line: &str, out: &mut Vec<SimpleCommand>, depth: usize) {
@@ -72,10 +100,12 @@ fn parse_into(line: &str, out: &mut Vec<SimpleCommand>, depth: usize) {
     }
     let mut words: Vec<String> = Vec::new();
     let mut inputs: Vec<String> = Vec::new();
+    let mut redirects: Vec<Redirect> = Vec::new();
     for tok in tokens.into_iter().chain(std::iter::once(Tok::Sep)) {
         match tok {
             Tok::Word(w) => words.push(w),
             Tok::Input(text) => inputs.push(text),
+            Tok::Redirect(r) => redirects.push(r),
             Tok::Sep => {
                 let program = words
                     .iter()
@@ -87,10 +117,23 @@ fn parse_into(line: &str, out: &mut Vec<SimpleCommand>, depth: usize) {
                         parse_into(&script, out, depth + 1);
                     }
                 }
-                inputs.clear();
                 if !words.is_empty() {
+                    let first = out.len();
                     simple(std::mem::take(&mut words), out, depth);
+                    // The redirections and input belong to the outermost
+                    // command (a wrapper passes them on to what it runs).
+                    for cmd in &mut out[first..] {
+                        cmd.redirects.extend(redirects.iter().cloned());
+                        cmd.input.extend(inputs.iter().cloned());
+                    }
+                } else if !redirects.is_empty() {
+                    // `> /etc/x` alone still writes the file.
+                    let mut cmd = SimpleCommand::new(String::new(), Vec::new());
+                    cmd.redirects = std::mem::take(&mut redirects);
+                    out.push(cmd);
                 }
+                inputs.clear();
+                redirects.clear();
             }
         }
     }
@@ -98,7 +141,7 @@ fn parse_into(line: &str, out: &mut Vec<SimpleCommand>, depth: usize) {
 
 /// Wrappers that run their arguments as a command, with how many leading
 /// option-like words they take.
-fn is_wrapper(program: &str) -> bool {
+pub(crate) fn is_wrapper(program: &str) -> bool {
     matches!(
         program,
         "sudo"
@@ -122,6 +165,18 @@ fn is_wrapper(program: &str) -> bool {
             | "strace"
             | "ltrace"
             | "caffeinate"
+            | "rlwrap"
+            | "proxychains"
+            | "proxychains4"
+            | "torsocks"
+            | "torify"
+            | "tsocks"
+            | "firejail"
+            | "faketime"
+            | "taskset"
+            | "chrt"
+            | "numactl"
+            | "cpulimit"
             | "flock"
             | "runuser"
     )
@@ -142,12 +197,27 @@ fn interpreter_flag(program: &str) -> Option<&'static [&'static str]> {
         "perl" | "ruby" => Some(&["-e", "-E"]),
         "php" => Some(&["-r"]),
         "osascript" => Some(&["-e"]),
+        "powershell" | "pwsh" => Some(&[
+            "-c",
+            "-command",
+            "-Command",
+            "-enc",
+            "-e",
+            "-EncodedCommand",
+            "-encodedcommand",
+        ]),
         _ => None,
     }
 }
 
+/// The program's name: no directory (`/`, or `\` on Windows) and no `.exe`.
 fn basename(word: &str) -> String {
-    word.rsplit('/').next().unwrap_or(word).to_owned()
+    let name = word.rsplit(['/', '\\']).next().unwrap_or(word);
+    let name = name
+        .strip_suffix(".exe")
+        .or_else(|| name.strip_suffix(".EXE"))
+        .unwrap_or(name);
+    name.to_owned()
 }
 
 fn is_assignment(word: &str) -> bool {
@@ -161,44 +231,63 @@ fn is_assignment(word: &str) -> bool {
     }
 }
 
-fn simple(mut words: Vec<String>, out: &mut Vec<SimpleCommand>, depth: usize) {
+fn simple(words: Vec<String>, out: &mut Vec<SimpleCommand>, depth: usize) {
+    simple_with(words, Vec::new(), out, depth);
+}
+
+/// Words that open or close a compound command, not programs.
+fn is_grouping(word: &str) -> bool {
+    matches!(
+        word,
+        "{" | "}" | "(" | ")" | "!" | "then" | "do" | "else" | "if" | "while" | "until" | "elif"
+    )
+}
+
+/// `words` as one simple command, with `assignments` inherited from a
+/// wrapper (`env A=1 cmd`); wrappers, shells and remote runners (`ssh host
+/// cmd`, `docker exec c cmd`, `kubectl exec p -- cmd`, `find -exec cmd ;`)
+/// add the command they run.
+fn simple_with(
+    mut words: Vec<String>,
+    mut assignments: Vec<String>,
+    out: &mut Vec<SimpleCommand>,
+    depth: usize,
+) {
+    if depth > MAX_DEPTH {
+        return;
+    }
     // Leading assignments (`FOO=1 cmd`) and grouping words.
     while let Some(first) = words.first() {
-        if is_assignment(first)
-            || matches!(
-                first.as_str(),
-                "{" | "}"
-                    | "("
-                    | ")"
-                    | "!"
-                    | "then"
-                    | "do"
-                    | "else"
-                    | "if"
-                    | "while"
-                    | "until"
-                    | "elif"
-            )
-        {
+        if is_assignment(first) {
+            assignments.push(words.remove(0));
+        } else if is_grouping(first) {
             words.remove(0);
         } else {
             break;
         }
     }
     let Some(first) = words.first() else {
+        if !assignments.is_empty() {
+            // `RHOST=attacker.example` alone: the values are still facts.
+            let mut cmd = SimpleCommand::new(String::new(), Vec::new());
+            cmd.assignments = assignments;
+            out.push(cmd);
+        }
         return;
     };
     let program = basename(first);
     let args: Vec<String> = words[1..].to_vec();
+    let command = |code: Option<String>| SimpleCommand {
+        code,
+        assignments: assignments.clone(),
+        ..SimpleCommand::new(program.clone(), args.clone())
+    };
 
     if is_wrapper(&program) {
-        out.push(SimpleCommand {
-            program: program.clone(),
-            args: args.clone(),
-            code: None,
-        });
+        out.push(command(None));
         // Skip the wrapper's own options and values, then treat the rest as a command.
         let mut rest = args.as_slice();
+        let mut inner_assignments = assignments.clone();
         while let Some(word) = rest.first() {
             let takes_value = matches!(
                 (program.as_str(), word.as_str()),
@@ -212,6 +301,13 @@ fn simple(mut words: Vec<String>, out: &mut Vec<SimpleCommand>, depth: usize) {
                     | ("flock", "-w" | "-E")
                     | ("watch", "-n")
                     | ("xargs", "-I" | "-n" | "-P" | "-d" | "-L" | "-s")
+                    | (
+                        "rlwrap",
+                        "-f" | "-H" | "-P" | "-S" | "-e" | "-p" | "-l" | "-s"
+                    )
+                    | ("taskset", "-c" | "-p")
+                    | ("chrt", "-p")
+                    | ("proxychains" | "proxychains4", "-f")
             );
             if program == "su" && word == "-c" {
                 if let Some(script) = rest.get(1) {
@@ -219,18 +315,26 @@ fn simple(mut words: Vec<String>, out: &mut Vec<SimpleCommand>, depth: usize) {
                 }
                 return;
             }
-            if word.starts_with('-') || is_assignment(word) {
+            if is_assignment(word) {
+                inner_assignments.push(word.clone());
+                rest = &rest[1..];
+                continue;
+            }
+            if word.starts_with('-') {
                 rest = &rest[if takes_value { 2.min(rest.len()) } else { 1 }..];
                 continue;
             }
-            if program == "timeout" && word.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+            if (program == "timeout" || program == "flock")
+                && word.chars().next().is_some_and(|c| c.is_ascii_digit())
+                || program == "flock" && word.contains('/')
+            {
                 rest = &rest[1..];
                 continue;
             }
             break;
         }
         if !rest.is_empty() {
-            simple(rest.to_vec(), out, depth + 1);
+            simple_with(rest.to_vec(), inner_assignments, out, depth + 1);
         }
         return;
     }
@@ -247,21 +351,34 @@ fn simple(mut words: Vec<String>, out: &mut Vec<SimpleCommand>, depth: usize) {
                 break;
             }
             if program == "busybox" && !a.starts_with('-') {
-                simple(args[i..].to_vec(), out, depth + 1);
+                simple_with(args[i..].to_vec(), assignments.clone(), out, depth + 1);
                 return;
             }
             i += 1;
         }
-        out.push(SimpleCommand {
-            program,
-            args,
-            code: None,
-        });
+        out.push(command(None));
         return;
     }
 
+    if let Some(inner) = remote_command(&program, &args) {
+        // One word: a script for the remote shell; several: argv.
+        match inner {
+            [script] => parse_into(script, out, depth + 1),
+            argv => simple_with(argv.to_vec(), Vec::new(), out, depth + 1),
+        }
+    }
+    for inner in exec_options(&program, &args) {
+        simple_with(inner.to_vec(), Vec::new(), out, depth + 1);
+    }
+
     let mut code = None;
-    if let Some(flags) = interpreter_flag(&program) {
+    if matches!(program.as_str(), "powershell" | "pwsh")
+        && !args.iter().any(|a| a.starts_with('-'))
+        && !args.is_empty()
+    {
+        // `powershell IEX (…)`: the arguments are the command.
+        code = Some(args.join(" "));
+    } else if let Some(flags) = interpreter_flag(&program) {
         if let Some(pos) = args.iter().position(|a| flags.contains(&a.as_str())) {
             if let Some(src) = args.get(pos + 1) {
                 // Commands inside string literals (`os.system('rm -rf /')`,
@@ -275,11 +392,116 @@ fn simple(mut words: Vec<String>, out: &mut Vec<SimpleCommand>, depth: usize) {
             }
         }
     }
-    out.push(SimpleCommand {
-        program,
-        args,
-        code,
-    });
+    out.push(command(code));
+}
+
+/// Options of `program` taking a value before its operands.
+fn remote_option_takes_value(program: &str, option: &str) -> bool {
+    match program {
+        "ssh" => {
+            option.len() == 2
+                && "BbcDEeFIiJLlmOoPpQRSWw".contains(option.chars().nth(1).unwrap_or(' '))
+        }
+        "docker" | "podman" | "nerdctl" => matches!(
+            option,
+            "-u" | "--user"
+                | "-w"
+                | "--workdir"
+                | "-e"
+                | "--env"
+                | "--env-file"
+                | "-v"
+                | "--volume"
+                | "-p"
+                | "--publish"
+                | "--name"
+                | "--network"
+                | "--entrypoint"
+                | "--mount"
+                | "--platform"
+                | "-l"
+                | "--label"
+                | "--hostname"
+                | "-h"
+                | "--cap-add"
+                | "--device"
+                | "--pid"
+                | "--detach-keys"
+                | "--rm-after"
+        ),
+        _ => false,
+    }
+}
+
+/// The command a remote runner runs: `ssh [opts] host cmd…`,
+/// `docker|podman exec|run [opts] target cmd…`, `kubectl|oc exec … -- cmd…`.
+fn remote_command<'a>(program: &str, args: &'a [String]) -> Option<&'a [String]> {
+    let operands = |from: usize, wanted: usize| -> Option<usize> {
+        // Index just past the `wanted`-th operand.
+        let mut seen = 0;
+        let mut i = from;
+        while i < args.len() {
+            let a = &args[i];
+            if a.starts_with('-') && a != "-" {
+                i += if !a.contains('=') && remote_option_takes_value(program, a) {
+                    2
+                } else {
+                    1
+                };
+                continue;
+            }
+            seen += 1;
+            i += 1;
+            if seen == wanted {
+                return Some(i);
+            }
+        }
+        None
+    };
+    let rest = match program {
+        "ssh" => operands(0, 1)?,
+        "docker" | "podman" | "nerdctl" => {
+            let sub = args.iter().position(|a| !a.starts_with('-'))?;
+            match args[sub].as_str() {
+                "exec" | "run" => operands(sub + 1, 1)?,
+                _ => return None,
+            }
+        }
+        "kubectl" | "oc" => {
+            args.iter()
+                .any(|a| a == "exec" || a == "debug")
+                .then_some(())?;
+            args.iter().position(|a| a == "--")? + 1
+        }
+        _ => return None,
+    };
+    let inner = &args[rest.min(args.len())..];
+    (!inner.is_empty()).then_some(inner)
+}
+
+/// Commands run through options: `find … -exec cmd … ;`, `-execdir`,
+/// `-ok`, `-okdir`.
+fn exec_options<'a>(program: &str, args: &'a [String]) -> Vec<&'a [String]> {
+    let mut found = Vec::new();
+    if program != "find" {
+        return found;
+    }
+    let mut i = 0;
+    while i < args.len() {
+        if matches!(args[i].as_str(), "-exec" | "-execdir" | "-ok" | "-okdir") {
+            let start = i + 1;
+            let mut end = start;
+            while end < args.len() && args[end] != ";" && args[end] != "+" {
+                end += 1;
+            }
+            if end > start {
+                found.push(&args[start..end]);
+            }
+            i = end;
+        }
+        i += 1;
+    }
+    found
 }
 
 fn string_literals(code: &str) -> Vec<String> {
@@ -412,8 +634,14 @@ fn lex(line: &str, nested: &mut Vec<String>) -> Vec<Tok> {
                 }
             }
             '>' | '<' => {
-                // Redirection: the target word is data, not an argument.
+                // Redirection: the target is not an argument. A file
+                // descriptor number in front (`2>`) belongs to it.
+                if in_word && !word.is_empty() && word.chars().all(|c| c.is_ascii_digit()) {
+                    word.clear();
+                    in_word = false;
+                }
                 flush(&mut word, &mut in_word, &mut toks);
+                let write = c == '>';
                 i += 1;
                 while i < chars.len() && matches!(chars[i], '>' | '&' | '|') {
                     i += 1;
@@ -426,8 +654,14 @@ fn lex(line: &str, nested: &mut Vec<String>) -> Vec<Tok> {
                     i += 1;
                     continue;
                 }
-                let (_, end) = read_word(&chars, i);
+                let (target, end) = read_word(&chars, i);
+                toks.push(Tok::Redirect(Redirect { write, target }));
                 i = end;
+            }
+            '&' if chars.get(i + 1) == Some(&'>') => {
+                // `&> file`: both streams to the file.
+                flush(&mut word, &mut in_word, &mut toks);
+                i += 1;
             }
             '(' if chars.get(i + 1) == Some(&'(') => {
                 // Arithmetic `(( … ))`: not a command.

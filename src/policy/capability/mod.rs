@@ -1,0 +1,633 @@
+//! What a simple command can do, whatever its program is called: escape to
+//! a shell, open a connection, write outside the workspace, read
+//! credentials, destroy, escalate privilege, persist, load code, or run code
+//! built at run time. Rules are written on these facts (`when.capabilities`),
+//! so a program no rule names inherits protection from what it does.
+//!
+//! The analysis looks at the program name only for a few classes (shells,
+//! interpreters, socket tools, SQL clients); everything else comes from the
+//! shape of the arguments, assignments, redirections and inline code.
+
+use serde::{Deserialize, Serialize};
+
+use super::shell::SimpleCommand;
+
+mod hosts;
+mod paths;
+mod patterns;
+mod verbs;
+mod vocabulary;
+
+pub use hosts::{bare_hosts, url_hosts};
+pub use verbs::{http_method, is_http_client};
+
+use paths::{outside_workspace, read_paths, written_paths};
+use patterns::patterns;
+use verbs::destroy_verb;
+use vocabulary::*;
+
+/// One thing a command can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    /// Starts a shell or runs a command through a program that is not one
+    /// (`awk 'BEGIN{system("sh")}'`, `find -exec sh`, `PAGER=…`, `git -c
+    /// core.pager=…`, an interactive shell).
+    ShellEscape,
+    /// Opens a network connection or listens (socket tools, `/dev/tcp`,
+    /// hosts and URLs of any scheme, socket APIs in inline code).
+    Network,
+    /// Writes outside the workspace (redirections, `tee`, `dd of=`, copies
+    /// and in-place edits of system files or home dotfiles).
+    WritesOutside,
+    /// Reads a credential location (keys, cloud and tool credentials,
+    /// `/etc/shadow`, process environments).
+    ReadsSensitive,
+    /// Deletes or overwrites beyond undo: destructive verbs and flags of any
+    /// CLI, destructive SQL, HTTP DELETE, raw devices.
+    Destroys,
+    /// Gains privileges (sudo, setuid bits, capabilities, privileged
+    /// containers, sudoers and passwd files).
+    Privilege,
+    /// Survives the session (cron, at, systemd units, shell rc files,
+    /// authorized_keys, git hooks).
+    Persists,
+    /// Loads native code or plugins into a process (`LD_PRELOAD`, kernel
+    /// modules, `-javaagent`, `ctypes`).
+    LoadsCode,
+    /// Runs code that is built or fetched at run time (`eval`, an
+    /// interpreter reading its input, `$'\x..'`, a program name that is a
+    /// variable).
+    DynamicCode,
+}
+
+impl Capability {
+    /// Every capability, in bit order.
+    pub const ALL: [Capability; 9] = [
+        Capability::ShellEscape,
+        Capability::Network,
+        Capability::WritesOutside,
+        Capability::ReadsSensitive,
+        Capability::Destroys,
+        Capability::Privilege,
+        Capability::Persists,
+        Capability::LoadsCode,
+        Capability::DynamicCode,
+    ];
+
+    fn bit(self) -> u16 {
+        1 << self as u16
+    }
+
+    /// The bit mask of `list` (0 for none).
+    pub(crate) fn mask(list: Option<&[Capability]>) -> u16 {
+        list.unwrap_or_default().iter().fold(0, |m, c| m | c.bit())
+    }
+
+    /// The name used in policy files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::ShellEscape => "shell_escape",
+            Capability::Network => "network",
+            Capability::WritesOutside => "writes_outside",
+            Capability::ReadsSensitive => "reads_sensitive",
+            Capability::Destroys => "destroys",
+            Capability::Privilege => "privilege",
+            Capability::Persists => "persists",
+            Capability::LoadsCode => "loads_code",
+            Capability::DynamicCode => "dynamic_code",
+        }
+    }
+}
+
+/// The capabilities of one command, each with why (static text: the
+/// analysis allocates nothing for evidence).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    bits: u16,
+    why: [&'static str; 9],
+}
+
+impl Capabilities {
+    fn add(&mut self, cap: Capability, why: &'static str) {
+        if self.bits & cap.bit() == 0 {
+            self.bits |= cap.bit();
+            self.why[cap as usize] = why;
+        }
+    }
+
+    /// True when the command has `cap`.
+    pub fn has(&self, cap: Capability) -> bool {
+        self.bits & cap.bit() != 0
+    }
+
+    /// True when it has one of `any` (unless 0) and all of `all`.
+    pub(crate) fn matches(&self, any: u16, all: u16) -> bool {
+        (any == 0 || self.bits & any != 0) && self.bits & all == all
+    }
+
+    /// The first capability of `mask` it has, for evidence.
+    pub(crate) fn first_of(&self, mask: u16) -> Option<Capability> {
+        Capability::ALL
+            .into_iter()
+            .find(|c| mask & c.bit() != 0 && self.has(*c))
+    }
+
+    /// True when it has none.
+    pub fn is_empty(&self) -> bool {
+        self.bits == 0
+    }
+
+    /// Why it has `cap`, when it does.
+    pub fn why(&self, cap: Capability) -> Option<&'static str> {
+        self.has(cap).then(|| self.why[cap as usize])
+    }
+
+    /// What it has, in bit order.
+    pub fn iter(&self) -> impl Iterator<Item = Capability> + '_ {
+        Capability::ALL.into_iter().filter(|c| self.has(*c))
+    }
+}
+
+/// The capabilities of one simple command.
+pub fn analyse(cmd: &SimpleCommand) -> Capabilities {
+    let mut caps = Capabilities::default();
+    let c = Command::new(cmd);
+    program_facts(&c, &mut caps);
+    assignment_facts(&c, &mut caps);
+    argument_facts(&c, &mut caps);
+    network_facts(&c, &mut caps);
+    write_facts(&c, &mut caps);
+    read_facts(&c, &mut caps);
+    privilege_facts(&c, &mut caps);
+    destroy_facts(&c, &mut caps);
+    caps
+}
+
+/// A command and what every step asks of it, worked out once.
+struct Command<'a> {
+    cmd: &'a SimpleCommand,
+    program: &'a str,
+    is_shell: bool,
+    has_operand: bool,
+    data_program: bool,
+    /// Class bits (`SHELL`, `SOCKET`, `DATA`, `WORKTREE`).
+    class: u8,
+}
+
+impl<'a> Command<'a> {
+    fn new(cmd: &'a SimpleCommand) -> Command<'a> {
+        let program = cmd.program.as_str();
+        let class = program_class(program);
+        Command {
+            cmd,
+            program,
+            is_shell: class & SHELL != 0,
+            has_operand: cmd.positional().next().is_some(),
+            data_program: class & DATA != 0,
+            class,
+        }
+    }
+}
+
+/// The program itself: shells, interpreters, loaders, PowerShell cmdlets.
+fn program_facts(c: &Command<'_>, caps: &mut Capabilities) {
+    use Capability::*;
+    let cmd = c.cmd;
+    let program = c.program;
+    let is_shell = c.is_shell;
+    let has_operand = c.has_operand;
+    if program.contains('$') || program.contains('`') || program.contains("\\x") {
+        caps.add(DynamicCode, "the program name is computed at run time");
+    }
+    if matches!(program, "eval" | "source" | ".") && cmd.args.iter().any(|a| a.contains('$')) {
+        caps.add(DynamicCode, "evaluates text built at run time");
+    }
+    if is_shell {
+        let script = cmd
+            .args
+            .iter()
+            .any(|a| a == "-c" || (a.starts_with('-') && !a.starts_with("--") && a.contains('c')));
+        let interactive = cmd.args.iter().any(|a| {
+            a.starts_with('-')
+                && !a.starts_with("--")
+                && (a.contains('i') || a.contains('p') || a.contains('s'))
+        });
+        if !script && (!has_operand || interactive) {
+            caps.add(
+                ShellEscape,
+                "starts a shell that reads commands from its input or a terminal",
+            );
+        }
+    } else if is_interpreter(program)
+        && cmd.code.is_none()
+        && !has_operand
+        && !cmd
+            .args
+            .iter()
+            .any(|a| a == "-m" || a == "-V" || a == "--version" || a == "-h" || a == "--help")
+    {
+        caps.add(
+            DynamicCode,
+            "an interpreter reading its program from its input",
+        );
+    }
+    let lower;
+    let name = if program.bytes().any(|b| b.is_ascii_uppercase()) {
+        lower = program.to_ascii_lowercase();
+        lower.as_str()
+    } else {
+        program
+    };
+    match name {
+        "iex" | "invoke-expression" => caps.add(DynamicCode, "evaluates text as PowerShell"),
+        "iwr" | "irm" | "invoke-webrequest" | "invoke-restmethod" | "start-bitstransfer" => {
+            caps.add(Network, "a PowerShell web request")
+        }
+        "powershell" | "pwsh"
+            if cmd.args.iter().any(|a| {
+                let a = a.to_ascii_lowercase();
+                a == "-e" || a == "-enc" || a.starts_with("-encodedcommand")
+            }) =>
+        {
+            caps.add(DynamicCode, "runs an encoded command")
+        }
+        _ => {}
+    }
+    if program.starts_with("ld-linux") || program.starts_with("ld.so") || program == "ld.so" {
+        caps.add(LoadsCode, "runs a program through the dynamic loader");
+    }
+    if matches!(program, "insmod" | "modprobe" | "kextload" | "ldconfig") {
+        caps.add(
+            LoadsCode,
+            "loads kernel modules or changes the loader's libraries",
+        );
+    }
+}
+
+/// Assignments: hook and loader variables, stored command lines.
+fn assignment_facts(c: &Command<'_>, caps: &mut Capabilities) {
+    use Capability::*;
+    let cmd = c.cmd;
+    let program = c.program;
+    let export_like = matches!(
+        program,
+        "export" | "declare" | "typeset" | "setenv" | "local" | "readonly"
+    );
+    let assignments = cmd
+        .assignments
+        .iter()
+        .chain(cmd.args.iter().filter(|_| export_like));
+    for assignment in assignments {
+        let Some((name, value)) = assignment.split_once('=') else {
+            continue;
+        };
+        if HOOK_VARIABLES.contains(&name) && !value.is_empty() {
+            caps.add(
+                ShellEscape,
+                "sets a variable that makes programs run a command",
+            );
+        } else if name != "SHELL" && names_shell(value) {
+            caps.add(ShellEscape, "stores a command line that starts a shell");
+        }
+        if LOADER_VARIABLES.contains(&name)
+            || (matches!(name, "NODE_OPTIONS")
+                && (value.contains("--require")
+                    || value.contains("-r ")
+                    || value.contains("--import")
+                    || value.contains("--loader")))
+            || (matches!(
+                name,
+                "JAVA_TOOL_OPTIONS" | "_JAVA_OPTIONS" | "JDK_JAVA_OPTIONS"
+            ) && value.contains("agent"))
+        {
+            caps.add(LoadsCode, "sets a variable that loads code into programs");
+        }
+    }
+}
+
+/// Arguments and inline code: shells named inside them, options that run commands, plugins, sockets, git settings, destructive flags.
+fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
+    use Capability::*;
+    let p = patterns();
+    let cmd = c.cmd;
+    let program = c.program;
+    let is_shell = c.is_shell;
+    let data_program = c.data_program;
+    for (i, arg) in cmd.args.iter().enumerate() {
+        if !data_program && !is_shell && !arg.starts_with("#!") && names_shell(arg) {
+            caps.add(ShellEscape, "names a shell in an argument");
+        }
+        if arg.starts_with('-')
+            && program != "find"
+            && !arg.starts_with("--no-")
+            && p.exec_option.is_match(arg)
+        {
+            caps.add(ShellEscape, "an option that runs a command");
+        }
+        if matches!(
+            arg.as_str(),
+            "-javaagent"
+                | "-agentpath"
+                | "--load-extension"
+                | "--plugin"
+                | "-engine"
+                | "--preload"
+                | "-load"
+        ) || arg.starts_with("-javaagent:")
+            || arg.starts_with("-agentpath:")
+            || arg.starts_with("--load-extension=")
+            || (program == "sqlite3" && arg.contains(".load"))
+        {
+            caps.add(LoadsCode, "loads a plugin or native library");
+        }
+        if arg.contains("/dev/") && p.dev_socket.is_match(arg) {
+            caps.add(Network, "a /dev/tcp or /dev/udp socket");
+        }
+        if matches!(program, "socat" | "ncat" | "nc" | "netcat") && p.socket_address.is_match(arg) {
+            caps.add(Network, "a socket address");
+            if arg.to_ascii_lowercase().contains("exec:")
+                || arg.to_ascii_lowercase().contains("system:")
+            {
+                caps.add(ShellEscape, "connects a socket to a program");
+            }
+        }
+        if (program == "git" && arg == "-c")
+            || (program == "git" && i > 0 && cmd.args[i - 1] == "config")
+        {
+            if let Some(next) = cmd.args.get(i + 1) {
+                let (key, value) = next
+                    .split_once('=')
+                    .unwrap_or((next, cmd.args.get(i + 2).map_or("", String::as_str)));
+                if p.git_hook_key.is_match(key)
+                    || (key.to_ascii_lowercase().starts_with("alias.") && value.starts_with('!'))
+                {
+                    caps.add(ShellEscape, "a git setting that runs a command");
+                    if arg != "-c" {
+                        caps.add(Persists, "stores a git setting that runs a command");
+                    }
+                }
+            }
+        }
+        if arg.contains("uid") && p.setuid_root.is_match(arg) {
+            caps.add(Privilege, "code that switches to uid 0");
+        }
+        if destroy_flag(arg) && program != "git" {
+            caps.add(Destroys, "a destructive flag");
+        }
+    }
+    if let Some(code) = &cmd.code {
+        if names_shell(code) && p.code_spawn.is_match(code) {
+            caps.add(ShellEscape, "inline code that starts a shell");
+        } else if p.code_spawn.is_match(code) {
+            caps.add(ShellEscape, "inline code that runs programs");
+        }
+        if p.code_network.is_match(code) || p.dev_socket.is_match(code) {
+            caps.add(Network, "inline code that opens connections");
+        }
+        if p.code_native.is_match(code) {
+            caps.add(LoadsCode, "inline code that loads native libraries");
+        }
+        if p.code_eval.is_match(code) {
+            caps.add(DynamicCode, "inline code that runs decoded code");
+        }
+    }
+    if program == "awk" || program == "gawk" || program == "mawk" || program == "nawk" {
+        if let Some(script) = cmd.positional().next() {
+            if script.contains("system(") || script.contains("| getline") || script.contains("|&") {
+                caps.add(ShellEscape, "an awk program that runs commands");
+            }
+            if script.contains("/inet/") {
+                caps.add(Network, "an awk program that opens connections");
+            }
+        }
+    }
+}
+
+/// Network tools, sockets, `/dev/tcp`.
+fn network_facts(c: &Command<'_>, caps: &mut Capabilities) {
+    use Capability::*;
+    let p = patterns();
+    let cmd = c.cmd;
+    let program = c.program;
+    if c.class & SOCKET != 0 {
+        let benign_query = matches!(
+            program,
+            "curl" | "wget" | "http" | "https" | "xh" | "aria2c" | "axel"
+        ) || matches!(
+            program,
+            "mysql" | "psql" | "redis-cli" | "mongo" | "mongosh"
+        );
+        if !benign_query {
+            caps.add(Network, "a network tool");
+        }
+    }
+    if program == "openssl"
+        && cmd
+            .args
+            .first()
+            .is_some_and(|s| matches!(s.as_str(), "s_client" | "s_server" | "s_time"))
+    {
+        caps.add(Network, "an openssl client or server");
+    }
+    if cmd
+        .redirects
+        .iter()
+        .any(|r| p.dev_socket.is_match(&r.target))
+    {
+        caps.add(Network, "redirects to a /dev/tcp or /dev/udp socket");
+    }
+    if matches!(program, "nc" | "ncat" | "netcat")
+        && cmd.args.iter().any(|a| {
+            a == "-e"
+                || a == "-c"
+                || a.starts_with("--exec")
+                || a.starts_with("--sh-exec")
+                || a.starts_with("--lua-exec")
+        })
+    {
+        caps.add(ShellEscape, "connects a socket to a program");
+    }
+}
+
+/// Written paths: persistence, account files, devices, outside the workspace.
+fn write_facts(c: &Command<'_>, caps: &mut Capabilities) {
+    use Capability::*;
+    let p = patterns();
+    let cmd = c.cmd;
+    let program = c.program;
+    for path in written_paths(cmd) {
+        if p.persistence.is_match(path) || (program == "ln" && p.persistence.is_match(path)) {
+            caps.add(Persists, "writes a file that runs at start-up or login");
+        }
+        if p.privileged_files.is_match(path) {
+            caps.add(Privilege, "writes a system or account file");
+        }
+        if p.dev_socket.is_match(path) {
+            continue;
+        }
+        if path.starts_with("/dev/sd")
+            || path.starts_with("/dev/nvme")
+            || path.starts_with("/dev/hd")
+            || path.starts_with("/dev/vd")
+            || path.starts_with("/dev/mapper")
+            || path.starts_with("/dev/disk")
+            || path.starts_with("/dev/mmcblk")
+        {
+            caps.add(Destroys, "overwrites a block device");
+        }
+        if outside_workspace(path) {
+            caps.add(WritesOutside, "writes outside the workspace");
+        }
+    }
+    if matches!(
+        program,
+        "crontab" | "at" | "batch" | "launchctl" | "schtasks" | "update-rc.d" | "chkconfig"
+    ) && !cmd
+        .args
+        .iter()
+        .any(|a| a == "-l" || a == "list" || a == "-q")
+    {
+        caps.add(Persists, "schedules a command");
+    }
+    if matches!(program, "systemctl" | "service")
+        && cmd.positional().any(|a| {
+            matches!(
+                a,
+                "enable" | "link" | "daemon-reload" | "edit" | "set-default" | "preset"
+            )
+        })
+    {
+        caps.add(Persists, "installs a service");
+    }
+}
+
+/// Read paths: credential locations, environment dumps.
+fn read_facts(c: &Command<'_>, caps: &mut Capabilities) {
+    use Capability::*;
+    let p = patterns();
+    let cmd = c.cmd;
+    let program = c.program;
+    if !matches!(program, "echo" | "printf" | "which" | "ls" | "test" | "[")
+        && read_paths(cmd).any(|path| path.contains(['.', '/']) && p.sensitive.is_match(path))
+    {
+        caps.add(ReadsSensitive, "names a credential location");
+    }
+    if matches!(program, "env" | "printenv" | "set" | "export" | "declare")
+        && cmd.args.is_empty()
+        && cmd.assignments.is_empty()
+    {
+        caps.add(ReadsSensitive, "dumps the environment");
+    }
+}
+
+/// Privilege: users, setuid bits, privileged containers.
+fn privilege_facts(c: &Command<'_>, caps: &mut Capabilities) {
+    use Capability::*;
+    let cmd = c.cmd;
+    let program = c.program;
+    if matches!(
+        program,
+        "sudo"
+            | "doas"
+            | "su"
+            | "pkexec"
+            | "runuser"
+            | "setpriv"
+            | "nsenter"
+            | "capsh"
+            | "chroot"
+            | "unshare"
+            | "setcap"
+            | "visudo"
+            | "usermod"
+            | "useradd"
+            | "passwd"
+            | "chpasswd"
+            | "gpasswd"
+            | "newgrp"
+            | "sg"
+            | "adduser"
+            | "vipw"
+    ) {
+        caps.add(Privilege, "changes users, groups or privileges");
+    }
+    if matches!(program, "chmod" | "install")
+        && cmd.args.iter().any(|a| {
+            let m = a.trim_start_matches("--mode=");
+            m.contains('s') && (m.contains('+') || m.contains('=')) && !m.contains('/')
+                || (m.len() == 4
+                    && m.starts_with(['2', '4', '6'])
+                    && m.chars().all(|c| c.is_ascii_digit()))
+        })
+    {
+        caps.add(Privilege, "sets a setuid or setgid bit");
+    }
+    if matches!(program, "docker" | "podman" | "nerdctl")
+        && cmd.args.iter().any(|a| {
+            a == "--privileged"
+                || a.starts_with("--cap-add")
+                || a.starts_with("--pid=host")
+                || a.starts_with("--net=host")
+                || a.starts_with("--network=host")
+                || a.starts_with("/:/")
+                || a.starts_with("/var/run/docker.sock")
+                || a == "--security-opt"
+        })
+    {
+        caps.add(Privilege, "a privileged container or the host's namespaces");
+    }
+}
+
+/// Destruction: verbs of any CLI, HTTP DELETE, SQL.
+fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
+    use Capability::*;
+    let p = patterns();
+    let cmd = c.cmd;
+    let program = c.program;
+    let is_shell = c.is_shell;
+    let data_program = c.data_program;
+    if c.class & WORKTREE == 0
+        && !is_shell
+        && !is_interpreter(program)
+        && !super::shell::is_wrapper(program)
+        && !data_program
+        && destroy_verb(cmd).is_some()
+    {
+        caps.add(Destroys, "a destructive verb");
+    }
+    if is_http_client(program) {
+        if let Some(method) = http_method(cmd) {
+            if method.eq_ignore_ascii_case("DELETE") {
+                caps.add(Destroys, "an HTTP DELETE");
+            }
+        }
+    }
+    let sql_text = cmd.args.iter().chain(&cmd.input).chain(cmd.code.iter());
+    for text in sql_text {
+        // Statements have spaces; a word alone is not one.
+        if !text.contains(' ') && program != "redis-cli" {
+            continue;
+        }
+        let found = p.sql.matches(text);
+        if !found.matched_any() {
+            continue;
+        }
+        // DELETE and UPDATE are destructive without a WHERE clause.
+        let filtered = text
+            .as_bytes()
+            .windows(6)
+            .any(|w| w.eq_ignore_ascii_case(b"where "));
+        if found.iter().any(|i| !(filtered && (i == 2 || i == 5))) {
+            caps.add(Destroys, "destructive SQL");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+/// True when `text` names a shell (`/bin/sh`, `!sh`, `exec=bash`, `"zsh"`).
+fn names_shell(text: &str) -> bool {
+    (text.contains("sh") || text.contains("SHELL")) && patterns().shell_in_arg.is_match(text)
+}

@@ -1,0 +1,137 @@
+//! The regular expressions of the analysis, compiled once.
+
+use std::sync::OnceLock;
+
+use regex::{Regex, RegexSet};
+
+/// Every pattern the analysis uses.
+pub(super) struct Patterns {
+    /// A shell named inside an argument (`/bin/sh`, `!sh`, `exec=bash`).
+    pub(super) shell_in_arg: RegexSet,
+    /// An option whose value is a command line.
+    pub(super) exec_option: Regex,
+    /// Process, network and native-code APIs in inline code.
+    pub(super) code_spawn: Regex,
+    pub(super) code_network: Regex,
+    pub(super) code_native: Regex,
+    pub(super) code_eval: Regex,
+    /// `setuid(0)`, `setresuid(0, …)`.
+    pub(super) setuid_root: Regex,
+    /// `/dev/tcp/…`, `/dev/udp/…`.
+    pub(super) dev_socket: Regex,
+    /// URL of any scheme, `host:port`, IPv4.
+    pub(super) url: Regex,
+    pub(super) host_port: Regex,
+    pub(super) ipv4: Regex,
+    /// Credential locations (paths, robust to `~`, `$HOME`, quotes, globs).
+    pub(super) sensitive: RegexSet,
+    /// Places writing to which is persistence.
+    pub(super) persistence: RegexSet,
+    /// Places writing to which changes privileges or the loader.
+    pub(super) privileged_files: RegexSet,
+    /// Destructive SQL (and key-value store) statements.
+    pub(super) sql: RegexSet,
+    /// git config keys that run commands.
+    pub(super) git_hook_key: Regex,
+    /// Socket addresses of socat and friends (`tcp:h:p`, `exec:`).
+    pub(super) socket_address: Regex,
+}
+
+/// The patterns, compiled on first use.
+pub(super) fn patterns() -> &'static Patterns {
+    static P: OnceLock<Patterns> = OnceLock::new();
+    // Static patterns, all exercised by the unit tests below.
+    P.get_or_init(|| {
+        let shell = r"(?:ba|da|z|k|mk|c|tc|a|fi|ya)?sh";
+        Patterns {
+            shell_in_arg: RegexSet::new([
+                format!(r"(?:^|[^#\w!]|[^#]!)(?:/usr)?(?:/local)?/s?bin/{shell}\b"),
+                format!(r"^[!:\s]*(?:exec[=:])?{shell}(?:$|\s|[;'`)])"),
+                format!(r#"[=!:]\s*{shell}(?:$|\s+-)"#),
+                format!(r#"(?:system|exec\w*|popen|spawn\w*|call|run|Popen|pty\.spawn)\s*\(\s*\[?\s*["'](?:[\w/]*/)?{shell}\b"#),
+                format!(r#"["'`](?:[\w/]*/)?{shell}["'`]"#),
+                r"\$\{?SHELL\b".to_owned(),
+            ])
+            .expect("static shell patterns"),
+            exec_option: Regex::new(
+                r"(?i)^--?(?:[a-z0-9]+[-_])*(?:exec|command|cmd|rsh|pager|editor|proxy-?command|local-?command|compress-?program|to-?command|checkpoint-action|info-script|new-volume-script|unzip-command)(?:=|$)",
+            )
+            .expect("static option pattern"),
+            code_spawn: Regex::new(
+                r"\b(?:os\.system|os\.exec\w*|os\.spawn\w*|os\.popen|subprocess|pty\.spawn|commands\.getoutput|child_process|execSync|spawnSync|execFile|Runtime\.getRuntime|ProcessBuilder|Kernel\.(?:exec|system|spawn)|IO\.popen|Open3|proc_open|shell_exec|passthru|pcntl_exec|system\s*\(|exec\s*\(|popen\s*\(|spawn\s*\(|qx\{|`)",
+            )
+            .expect("static code pattern"),
+            code_network: Regex::new(
+                r"(?i:Net\.Sockets|TCPClient|WebClient|DownloadString|DownloadFile|Invoke-WebRequest|\bIWR\b|Invoke-RestMethod)|\b(?:socket|urllib|urlopen|requests\.(?:get|post|put|delete)|http\.client|httplib|http\.(?:get|request)|https\.(?:get|request)|fetch\s*\(|net\.(?:connect|createConnection|createServer|Socket)|Net::HTTP|IO::Socket|TCPSocket|UDPSocket|TCPServer|fsockopen|stream_socket_client|curl_exec|file_get_contents\s*\(\s*['\x22]https?:|HttpClient|WebSocket|XMLHttpRequest|LWP::|HTTP::Tiny|open-uri)",
+            )
+            .expect("static code pattern"),
+            code_native: Regex::new(
+                r"\b(?:ctypes|CDLL|cdll\.|dlopen|DynaLoader|FFI::|ffi\.|process\.dlopen|System\.load|Fiddle|dl\.open|LoadLibrary)",
+            )
+            .expect("static code pattern"),
+            code_eval: Regex::new(
+                r"(?i:\biex\b|Invoke-Expression|FromBase64String)|\b(?:eval|exec|compile|__import__|Function)\s*\(\s*(?:base64|b64decode|atob|Buffer\.from|bytes\.fromhex|codecs\.decode|zlib|marshal|\w+\.decode|chr\s*\()",
+            )
+            .expect("static code pattern"),
+            setuid_root: Regex::new(r"\bset(?:res|re)?[ug]id\s*\(\s*0\b").expect("static pattern"),
+            dev_socket: Regex::new(r"/dev/(?:tcp|udp)/").expect("static pattern"),
+            url: Regex::new(
+                r#"(?i)\b[a-z][a-z0-9+.-]{1,15}://(?:[^@/\s'"]+@)?(\[[0-9a-f:]+\]|[a-z0-9.\-_]+)"#,
+            )
+            .expect("static URL pattern"),
+            host_port: Regex::new(
+                r"(?i)(?:^|[\s@:=/,])((?:[a-z0-9-]+\.)+[a-z]{2,}|\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})\b",
+            )
+            .expect("static pattern"),
+            ipv4: Regex::new(r"(?:^|[^\d.])((?:\d{1,3}\.){3}\d{1,3})(?:$|[^\d.])")
+                .expect("static pattern"),
+            sensitive: RegexSet::new([
+                r#"(?:^|[/~"'=:\s])\.ssh/(?:id_|identity|.*key|authorized_keys|config)"#,
+                r#"(?:^|[/~"'=\s])\.ssh/?\*?["']?$"#,
+                r"(?:^|/)id_(?:rsa|dsa|ecdsa|ed25519)\b",
+                r"(?:^|/)\.(?:aws|azure|gcloud|kube|docker|gnupg|password-store|vault-token|terraform\.d)(?:/|$)",
+                r"(?:^|/)\.config/(?:gcloud|gh|hub|doctl|rclone)(?:/|$)",
+                r"(?:^|/)\.(?:netrc|pgpass|my\.cnf|git-credentials|npmrc|pypirc|boto|s3cfg|dockercfg|bash_history|zsh_history|mysql_history|psql_history|python_history|lesshst|viminfo)\b",
+                r"^(?:file://)?/etc/(?:shadow|gshadow|master\.passwd|sudoers|security/opasswd|ssh/ssh_host_\w+_key)",
+                r"/proc/(?:\d+|self|\*|\$\w+)/(?:environ|mem|maps|cmdline)",
+                r"/var/run/secrets|/run/secrets",
+                r"(?i)(?:^|/)(?:[\w.-]*[-_])?(?:credentials?|secrets?|service[-_]account|token)s?\.(?:json|ya?ml|toml|ini|txt|env|xml)$",
+                r"(?:^|/)\.env(?:\.[\w.-]+)?$",
+                r"(?i)\.(?:pem|key|p12|pfx|jks|keystore|kdbx|ppk|asc|gpg|ovpn)$",
+                r"(?i)(?:Login Data|Cookies|key[34]\.db|logins\.json|Keychains|wallet\.dat)",
+            ])
+            .expect("static sensitive patterns"),
+            persistence: RegexSet::new([
+                r"^/etc/(?:cron|anacrontab|crontab|rc\.local|rc\d\.d|init\.d|init/|systemd/|profile|bash\.bashrc|zsh|environment|update-motd\.d|xdg/autostart|udev/rules\.d|logrotate\.d|apt/apt\.conf\.d|ld\.so\.preload|sudoers|pam\.d)",
+                r"^/(?:var/spool/cron|var/spool/at|lib/systemd|usr/lib/systemd|usr/local/lib/systemd|Library/Launch|System/Library/Launch)",
+                r"(?:^|/|~|HOME\}?)/?\.(?:bashrc|bash_profile|bash_login|bash_logout|profile|zshrc|zprofile|zshenv|zlogin|cshrc|tcshrc|kshrc|xinitrc|xprofile|xsession|inputrc|vimrc|exrc|gitconfig|config/fish|config/autostart|config/systemd|local/share/systemd|ssh/authorized_keys|ssh/rc|ssh/config|pam_environment|npmrc|pip/pip\.conf)",
+                r"(?:^|/)Library/LaunchAgents",
+                r"(?:^|/)\.git/hooks/",
+            ])
+            .expect("static persistence patterns"),
+            privileged_files: RegexSet::new([
+                r"^/etc/(?:passwd|shadow|group|gshadow|sudoers|ld\.so\.preload|ld\.so\.conf|security|pam\.d|polkit-1|doas\.conf)",
+                r"^/(?:usr/)?(?:s?bin|lib\w*)/",
+            ])
+            .expect("static privilege patterns"),
+            sql: RegexSet::new([
+                r#"(?i)\bdrop\s+(?:table|database|schema|index|view|user|role|collection|keyspace|function|procedure|trigger|owned)\b"#,
+                r"(?i)\btruncate\s+(?:table\s+)?[\w`\x22\[.]",
+                r"(?i)\bdelete\s+from\s+[\w`\x22\[.]+(?:\s+[\w`\x22\].]+)?\s*(?:;|$|\x22|')",
+                r"(?i)\balter\s+table\s+\S+\s+drop\b",
+                r"(?i)\bgrant\s+all\b",
+                r"(?i)\bupdate\s+[\w`\x22\[.]+\s+set\s+[^;]*?(?:;|$)",
+                r"(?i)^\s*(?:flushall|flushdb)\b|\b(?:dropDatabase|dropCollection|deleteMany\s*\(\s*\{\s*\}|\.drop\s*\(\s*\))",
+            ])
+            .expect("static SQL patterns"),
+            git_hook_key: Regex::new(
+                r"(?i)^(?:core\.(?:pager|editor|sshcommand|fsmonitor|hookspath|gitproxy|askpass)|sequence\.editor|diff\.external|(?:diff|filter|merge)\..+\.(?:textconv|command|clean|smudge|process|driver)|credential\..*helper|uploadpack\.packobjectshook|pager\..+|gpg\..*program|protocol\..*allow|sendemail\..*cmd)$",
+            )
+            .expect("static git key pattern"),
+            socket_address: Regex::new(
+                r"(?i)^(?:tcp|udp|tcp4|tcp6|udp4|udp6|ssl|openssl|sctp)(?:-connect|-listen|-l)?:|(?:^|,)(?:exec|system):",
+            )
+            .expect("static socat pattern"),
+        }
+    })
+}

