@@ -475,3 +475,43 @@ async fn a_mislabelled_body_cannot_dodge_classification() {
         "not inspected"
     );
 }
+
+/// A `proposed_action` that is a tool call is judged on its arguments:
+/// money to an untrusted IBAN needs a person, a balance read does not, and
+/// the recipient never reaches the tape.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proposed_tool_call_is_judged_on_its_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, _) = upstream::start().await;
+    let sidecar = Sidecar::start(dir.path(), &route(up));
+    let iban = "US133000000121212121212";
+    let send = json!({"agent_name": "a", "event_type": "proposed_action",
+        "proposed_action": {"tool": "send_money", "arguments": {"recipient": iban, "amount": 900}}});
+    let v = post_json(
+        &http1(),
+        &sidecar.url("/agent-adapter/intake"),
+        &send.to_string(),
+    )
+    .await
+    .json();
+    assert_eq!(v["status"], "pending_review", "{v}");
+    assert!(v["contract"]["decision"]["reasons"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("external_destination")));
+    // As a JSON string too.
+    let read = json!({"agent_name": "a", "event_type": "proposed_action",
+        "proposed_action": json!({"name": "get_balance", "args": {}}).to_string()});
+    let v = post_json(
+        &http1(),
+        &sidecar.url("/agent-adapter/intake"),
+        &read.to_string(),
+    )
+    .await
+    .json();
+    assert_ne!(v["status"], "pending_review", "{v}");
+    assert!(
+        !sidecar.tape_text().contains(iban),
+        "the tape holds the IBAN"
+    );
+}

@@ -62,7 +62,8 @@ pub fn action_contract(body: &Value) -> ActionContract {
             .iter()
             .filter_map(|k| text(k))
             .collect(),
-        arguments: None,
+        tool: proposed_tool(body).map(|(tool, _)| tool),
+        arguments: proposed_tool(body).and_then(|(_, args)| args),
         metadata: Metadata {
             risk: meta
                 .and_then(|m| m.get("risk"))
@@ -83,6 +84,29 @@ pub fn action_contract(body: &Value) -> ActionContract {
         },
         ..ActionContract::default()
     }
+}
+
+/// A `proposed_action` that is a tool call — `{"tool": …, "arguments": …}`
+/// (or `name`/`tool_name`, `args`/`parameters`/`input`), as an object or a
+/// JSON string — as its tool name and arguments, so the tool rules judge it.
+fn proposed_tool(body: &Value) -> Option<(String, Option<Value>)> {
+    let parsed;
+    let action = match body.get("proposed_action")? {
+        Value::Object(_) => body.get("proposed_action")?,
+        Value::String(text) if text.trim_start().starts_with('{') => {
+            parsed = serde_json::from_str::<Value>(text).ok()?;
+            &parsed
+        }
+        _ => return None,
+    };
+    let tool = ["tool", "tool_name", "name", "function"]
+        .iter()
+        .find_map(|k| action.get(*k).and_then(Value::as_str))?;
+    let arguments = ["arguments", "args", "parameters", "params", "input"]
+        .iter()
+        .find_map(|k| action.get(*k))
+        .cloned();
+    Some((tool.chars().take(200).collect(), arguments))
 }
 
 fn digest_or_null(body: &Value, key: &str) -> Value {

@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::capability::{self, Capabilities, Capability};
 use super::rules::{self, CommandCond, PolicyFile, Rule, Verdict, When};
 use super::shell::{self, SimpleCommand};
+use super::tool_call::{self, ToolEffects, Trust};
 use crate::action::{ActionContract, Risk};
 use crate::secrets::{self, Finding};
 
@@ -24,6 +25,7 @@ pub const DEFAULT_POLICY: &str = include_str!("../../policies/default.toml");
 pub struct Policy {
     rules: Vec<Rule>,
     allowed_hosts: GlobSet,
+    trust: Trust,
     origin: String,
     /// Program name → bitset of the rules anchored on it.
     by_program: std::collections::HashMap<String, Vec<u64>>,
@@ -141,6 +143,8 @@ struct Facts<'a> {
     lines: Vec<String>,
     /// Per command: what it can do.
     caps: Vec<Capabilities>,
+    /// What the tool call does, judged on its arguments.
+    tool: ToolEffects,
     arg_keys: Vec<&'a str>,
     arg_values: Vec<&'a str>,
     hosts: Vec<String>,
@@ -165,7 +169,7 @@ fn has_shell_syntax(text: &str) -> bool {
 }
 
 impl<'a> Facts<'a> {
-    fn new(contract: &'a ActionContract, known: impl Fn(&str) -> bool) -> Facts<'a> {
+    fn new(contract: &'a ActionContract, trust: &Trust, known: impl Fn(&str) -> bool) -> Facts<'a> {
         let mut raw = contract.all_commands();
         let mut arg_keys = Vec::new();
         let mut arg_values = Vec::new();
@@ -236,6 +240,11 @@ impl<'a> Facts<'a> {
             commands,
             lines,
             caps,
+            tool: contract
+                .tool
+                .as_deref()
+                .map(|t| tool_call::analyse(t, contract.arguments.as_ref(), trust))
+                .unwrap_or_default(),
             arg_keys,
             arg_values,
             hosts,
@@ -427,9 +436,21 @@ impl Policy {
                 }
             }
         }
+        let trust = Trust {
+            hosts: allowed_hosts.clone(),
+            email_domains: rules::host_globs(&file.settings.trusted_email_domains)
+                .map_err(|e| err("settings", e))?,
+            recipients: file
+                .settings
+                .trusted_recipients
+                .iter()
+                .map(|r| r.trim().to_ascii_lowercase().replace(' ', ""))
+                .collect(),
+        };
         Ok(Policy {
             rules: compiled,
             allowed_hosts,
+            trust,
             origin: origin.to_owned(),
             by_program,
             anchored,
@@ -473,7 +494,9 @@ impl Policy {
         contract: &ActionContract,
         mut firings: Option<&mut Vec<Firing>>,
     ) -> Decision {
-        let facts = Facts::new(contract, |program| self.by_program.contains_key(program));
+        let facts = Facts::new(contract, &self.trust, |program| {
+            self.by_program.contains_key(program)
+        });
         let mut decision = Decision {
             risk: contract.metadata.risk.unwrap_or(Risk::Low),
             route: Verdict::Allow,
@@ -635,6 +658,16 @@ impl Policy {
                 cap.why(first).unwrap_or_default()
             ));
         }
+        if let Some(effects) = &when.tool_effects {
+            let effect = effects.iter().find(|e| facts.tool.has(**e))?;
+            let why = match effect {
+                tool_call::ToolEffect::ExternalDestination => facts.tool.external.clone(),
+                tool_call::ToolEffect::CredentialChange => {
+                    facts.tool.credentials.map(str::to_owned)
+                }
+            };
+            evidence.push(format!("{}: {}", effect.as_str(), why.unwrap_or_default()));
+        }
         if let Some(want) = when.secrets {
             let found = !facts.secrets.is_empty();
             if want != found {
@@ -691,7 +724,8 @@ mod tests {
             ],
             ..ActionContract::default()
         };
-        let facts = Facts::new(&contract, |_| false);
+        let policy = Policy::embedded().unwrap();
+        let facts = Facts::new(&contract, &policy.trust, |_| false);
         assert_eq!(facts.hosts, ["evil.example", "backup.host"]);
     }
 

@@ -6,6 +6,7 @@ mod engine;
 pub mod rules;
 pub mod shell;
 pub mod testing;
+pub mod tool_call;
 
 pub use engine::{Decision, Firing, Policy, PolicyError, DEFAULT_POLICY};
 pub use rules::Verdict;

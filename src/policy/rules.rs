@@ -9,6 +9,7 @@ use regex::RegexSet;
 use serde::Deserialize;
 
 use super::capability::Capability;
+use super::tool_call::ToolEffect;
 use crate::action::{Kind, Risk};
 
 /// Where a decision sends an action, ordered by precedence.
@@ -59,6 +60,13 @@ pub struct Settings {
     /// Hosts network rules consider safe (globs: `*.example.com`).
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
+    /// E-mail domains tool calls may send to (globs).
+    #[serde(default)]
+    pub trusted_email_domains: Vec<String>,
+    /// Exact recipients tool calls may send to: e-mail addresses, IBANs,
+    /// account ids.
+    #[serde(default)]
+    pub trusted_recipients: Vec<String>,
 }
 
 /// One rule as written.
@@ -124,6 +132,8 @@ pub struct WhenSpec {
     capabilities: Option<Vec<Capability>>,
     /// Some simple command can do all of these.
     capabilities_all: Option<Vec<Capability>>,
+    /// The tool call has one of these effects (judged on its arguments).
+    tool_effects: Option<Vec<ToolEffect>>,
     /// The secret detector found something.
     secrets: Option<bool>,
     /// Declared metadata.
@@ -180,6 +190,7 @@ pub(crate) struct When {
     pub hosts_outside_allowlist: Option<bool>,
     /// Bit masks: any of `.0`, and all of `.1`, on one command.
     pub capabilities: Option<(u16, u16)>,
+    pub tool_effects: Option<Vec<ToolEffect>>,
     pub secrets: Option<bool>,
     pub metadata: Option<MetaCond>,
 }
@@ -345,6 +356,7 @@ pub fn compile(spec: RuleSpec) -> Result<Rule, String> {
                 Capability::mask(all.as_deref()),
             )),
         },
+        tool_effects: w.tool_effects,
         secrets: w.secrets,
         metadata,
     };
@@ -362,6 +374,7 @@ pub fn compile(spec: RuleSpec) -> Result<Rule, String> {
         || when.arg_values.is_some()
         || when.hosts_outside_allowlist.is_some()
         || when.capabilities.is_some()
+        || when.tool_effects.is_some()
         || when.secrets.is_some()
         || when.metadata.is_some();
     if !selective {

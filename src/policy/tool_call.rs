@@ -1,0 +1,522 @@
+//! What a tool call does, judged on its name *and* its arguments: a call
+//! that sends, pays, shares, posts or invites to a destination outside the
+//! trusted ones, and a call that changes credentials or permissions. A tool
+//! named `send_money` is not dangerous; sending it to an unknown IBAN is.
+//!
+//! Destinations are e-mail addresses, IBANs, URLs and bare domains found at
+//! any depth of the arguments. Trusted ones come from the policy's
+//! `[settings]`: `allowed_hosts` (URLs and domains), `trusted_email_domains`
+//! and `trusted_recipients` (exact addresses, IBANs, account ids).
+
+use std::sync::OnceLock;
+
+use globset::GlobSet;
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+/// One effect of a tool call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolEffect {
+    /// A tool that is not read-only carries a destination outside the
+    /// trusted ones (an e-mail address, an IBAN, a URL or domain).
+    ExternalDestination,
+    /// The tool changes passwords, keys, tokens, permissions or sharing.
+    CredentialChange,
+}
+
+impl ToolEffect {
+    /// The name used in policy files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToolEffect::ExternalDestination => "external_destination",
+            ToolEffect::CredentialChange => "credential_change",
+        }
+    }
+}
+
+/// What counts as trusted, from the policy's settings.
+#[derive(Debug)]
+pub struct Trust {
+    /// Hosts (globs), shared with the network rules.
+    pub hosts: GlobSet,
+    /// E-mail domains (globs: `*.example.com`).
+    pub email_domains: GlobSet,
+    /// Exact recipients, compared without case and spaces.
+    pub recipients: std::collections::HashSet<String>,
+}
+
+/// The effects of a call, with the destination that made it external.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ToolEffects {
+    /// The first untrusted destination, when the tool is not read-only.
+    pub external: Option<String>,
+    /// Why it changes credentials, when it does.
+    pub credentials: Option<&'static str>,
+}
+
+impl ToolEffects {
+    /// True when the call has `effect`.
+    pub fn has(&self, effect: ToolEffect) -> bool {
+        match effect {
+            ToolEffect::ExternalDestination => self.external.is_some(),
+            ToolEffect::CredentialChange => self.credentials.is_some(),
+        }
+    }
+}
+
+/// Words of a tool name: `sendMoney`, `send-money`, `send_money` → send, money.
+fn words(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if !c.is_ascii_alphanumeric() {
+            if !word.is_empty() {
+                out.push(std::mem::take(&mut word));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_ascii_uppercase() && prev_lower && !word.is_empty() {
+            out.push(std::mem::take(&mut word));
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        word.push(c.to_ascii_lowercase());
+    }
+    if !word.is_empty() {
+        out.push(word);
+    }
+    out
+}
+
+/// Verbs of tools that only look.
+fn read_only(words: &[String]) -> bool {
+    words.first().is_some_and(|w| {
+        matches!(
+            w.as_str(),
+            "get"
+                | "list"
+                | "read"
+                | "search"
+                | "find"
+                | "query"
+                | "fetch"
+                | "show"
+                | "describe"
+                | "view"
+                | "check"
+                | "lookup"
+                | "count"
+                | "browse"
+                | "download"
+                | "open"
+                | "preview"
+                | "inspect"
+                | "stat"
+                | "head"
+                | "tail"
+                | "grep"
+                | "glob"
+                | "resolve"
+                | "validate"
+                | "verify"
+                | "explain"
+                | "summarize"
+                | "summarise"
+                | "translate"
+                | "calculate"
+                | "compute"
+                | "convert"
+                | "format"
+                | "parse"
+                | "diff"
+                | "status"
+                | "log"
+                | "whoami"
+                | "ping"
+                | "echo"
+                | "help"
+        )
+    })
+}
+
+const CREDENTIAL_NOUNS: &[&str] = &[
+    "password",
+    "passwd",
+    "passphrase",
+    "credential",
+    "credentials",
+    "secret",
+    "secrets",
+    "token",
+    "tokens",
+    "key",
+    "keys",
+    "apikey",
+    "mfa",
+    "2fa",
+    "otp",
+    "totp",
+    "permission",
+    "permissions",
+    "role",
+    "roles",
+    "access",
+    "acl",
+    "sharing",
+    "owner",
+    "ownership",
+    "collaborator",
+    "collaborators",
+    "admin",
+    "privilege",
+    "privileges",
+    "policy",
+    "iam",
+    "grant",
+    "grants",
+    "recovery",
+    "login",
+    "auth",
+    "authentication",
+    "ssh",
+    "pin",
+];
+
+const CHANGE_VERBS: &[&str] = &[
+    "update",
+    "change",
+    "set",
+    "reset",
+    "grant",
+    "add",
+    "create",
+    "modify",
+    "edit",
+    "remove",
+    "revoke",
+    "rotate",
+    "assign",
+    "transfer",
+    "delete",
+    "disable",
+    "enable",
+    "share",
+    "invite",
+    "promote",
+    "make",
+    "regenerate",
+    "replace",
+    "put",
+    "patch",
+];
+
+/// Argument keys that carry a new credential.
+fn credential_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    matches!(
+        k.as_str(),
+        "password" | "new_password" | "newpassword" | "passwd" | "passphrase" | "pin" | "otp"
+    ) || k.ends_with("_password")
+}
+
+fn email() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Static pattern: exercised by the unit tests.
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)\b[a-z0-9._%+\-]+@([a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,})\b")
+            .expect("static e-mail pattern")
+    })
+}
+
+fn iban() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,30}\b").expect("static IBAN pattern")
+    })
+}
+
+fn bare_domain() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r"(?i)^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/\s]+@)?((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,24})(?::\d+)?(?:[/?#]\S*)?$",
+        )
+        .expect("static domain pattern")
+    })
+}
+
+/// File extensions that make `name.ext` a file, not a domain.
+fn file_extension(tld: &str) -> bool {
+    matches!(
+        tld.to_ascii_lowercase().as_str(),
+        "txt"
+            | "md"
+            | "pdf"
+            | "doc"
+            | "docx"
+            | "xls"
+            | "xlsx"
+            | "csv"
+            | "json"
+            | "yaml"
+            | "yml"
+            | "toml"
+            | "xml"
+            | "html"
+            | "htm"
+            | "png"
+            | "jpg"
+            | "jpeg"
+            | "gif"
+            | "svg"
+            | "zip"
+            | "gz"
+            | "tar"
+            | "rs"
+            | "py"
+            | "js"
+            | "ts"
+            | "go"
+            | "rb"
+            | "java"
+            | "sh"
+            | "log"
+            | "ppt"
+            | "pptx"
+            | "odt"
+            | "rtf"
+            | "mp3"
+            | "mp4"
+            | "wav"
+            | "exe"
+            | "bin"
+            | "lock"
+            | "cfg"
+            | "conf"
+            | "ini"
+            | "env"
+            | "sql"
+            | "db"
+            | "eml"
+            | "ics"
+            | "tsx"
+            | "jsx"
+            | "css"
+            | "scss"
+            | "c"
+            | "h"
+            | "cpp"
+            | "hpp"
+            | "kt"
+            | "swift"
+            | "php"
+            | "pl"
+            | "ps1"
+    )
+}
+
+/// The untrusted destinations in one string value.
+fn untrusted_destination(value: &str, key: &str, trust: &Trust) -> Option<String> {
+    let normalised = |s: &str| s.to_ascii_lowercase().replace(' ', "");
+    if trust.recipients.contains(&normalised(value.trim())) {
+        return None;
+    }
+    let mut has_email = false;
+    for cap in email().captures_iter(value) {
+        has_email = true;
+        let address = cap.get(0).map_or("", |m| m.as_str());
+        if !trust.recipients.contains(&normalised(address))
+            && !trust.email_domains.is_match(cap[1].to_ascii_lowercase())
+        {
+            return Some(format!("e-mail address at `{}`", &cap[1]));
+        }
+    }
+    for m in iban().find_iter(value) {
+        if !trust.recipients.contains(&normalised(m.as_str())) {
+            return Some("an IBAN not in settings.trusted_recipients".into());
+        }
+    }
+    let url_key = {
+        let k = key.to_ascii_lowercase();
+        k.contains("url")
+            || k.contains("link")
+            || k.contains("site")
+            || k.contains("domain")
+            || k.contains("host")
+            || k.contains("endpoint")
+            || k == "uri"
+            || k == "webhook"
+    };
+    if has_email {
+        return None;
+    }
+    if let Some(cap) = bare_domain().captures(value.trim()) {
+        let host = cap[1].to_ascii_lowercase();
+        let tld = host.rsplit('.').next().unwrap_or("");
+        let scheme = value.contains("://") || value.trim_start().starts_with("www.");
+        if (url_key || scheme || !file_extension(tld)) && !trust.hosts.is_match(&host) {
+            return Some(format!("host `{host}`"));
+        }
+    }
+    None
+}
+
+fn walk<'a>(
+    value: &'a serde_json::Value,
+    key: &'a str,
+    out: &mut Vec<(&'a str, &'a str)>,
+    depth: usize,
+) {
+    if depth > crate::strict_json::MAX_DEPTH {
+        return;
+    }
+    match value {
+        serde_json::Value::String(s) => out.push((key, s)),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, key, out, depth + 1)),
+        serde_json::Value::Object(map) => map.iter().for_each(|(k, v)| walk(v, k, out, depth + 1)),
+        _ => {}
+    }
+}
+
+/// The effects of calling `tool` with `arguments`.
+pub fn analyse(tool: &str, arguments: Option<&serde_json::Value>, trust: &Trust) -> ToolEffects {
+    let words = words(tool);
+    let mut effects = ToolEffects::default();
+    let mut values = Vec::new();
+    if let Some(args) = arguments {
+        walk(args, "", &mut values, 0);
+    }
+    if !read_only(&words) {
+        effects.external = values
+            .iter()
+            .find_map(|(key, value)| untrusted_destination(value, key, trust));
+    }
+    let noun = words.iter().any(|w| CREDENTIAL_NOUNS.contains(&w.as_str()));
+    let verb = words.iter().any(|w| CHANGE_VERBS.contains(&w.as_str()));
+    if noun && verb && !read_only(&words) {
+        effects.credentials = Some("the tool's name says it changes credentials or access");
+    } else if !read_only(&words) {
+        if let Some(serde_json::Value::Object(map)) = arguments {
+            let set = |v: &serde_json::Value| {
+                v.as_str()
+                    .is_some_and(|s| !s.trim().is_empty() && !s.starts_with("${"))
+            };
+            if map.iter().any(|(k, v)| credential_key(k) && set(v)) {
+                effects.credentials = Some("an argument sets a password");
+            }
+        }
+    }
+    effects
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trust() -> Trust {
+        Trust {
+            hosts: crate::policy::rules::host_globs(&["*.example.com".into()]).unwrap(),
+            email_domains: crate::policy::rules::host_globs(&["example.com".into()]).unwrap(),
+            recipients: ["gb33bukb20201555555555".to_owned()].into_iter().collect(),
+        }
+    }
+
+    fn effects(tool: &str, args: serde_json::Value) -> ToolEffects {
+        analyse(tool, Some(&args), &trust())
+    }
+
+    #[test]
+    fn names_split_into_words() {
+        assert_eq!(words("sendMoney"), ["send", "money"]);
+        assert_eq!(words("update_password"), ["update", "password"]);
+        assert_eq!(words("post-webpage"), ["post", "webpage"]);
+    }
+
+    #[test]
+    fn sends_to_outside_destinations() {
+        assert!(effects(
+            "send_money",
+            serde_json::json!({"recipient": "DE89370400440532013000", "amount": 10})
+        )
+        .external
+        .is_some());
+        assert!(effects(
+            "send_money",
+            serde_json::json!({"recipient": "GB33 BUKB 2020 1555 5555 55", "amount": 10})
+        )
+        .external
+        .is_none());
+        assert!(effects(
+            "send_email",
+            serde_json::json!({"recipients": ["mark@attacker.test"], "body": "x"})
+        )
+        .external
+        .is_some());
+        assert!(effects(
+            "send_email",
+            serde_json::json!({"recipients": ["emma@example.com"]})
+        )
+        .external
+        .is_none());
+        assert!(effects(
+            "post_webpage",
+            serde_json::json!({"url": "www.my-site-234.com/x", "content": "c"})
+        )
+        .external
+        .is_some());
+        assert!(effects(
+            "share_file",
+            serde_json::json!({"file_id": "3", "email": "x@gmail.com"})
+        )
+        .external
+        .is_some());
+        // Reads and files are not destinations.
+        assert!(effects(
+            "get_webpage",
+            serde_json::json!({"url": "www.my-site-234.com/x"})
+        )
+        .external
+        .is_none());
+        assert!(effects(
+            "append_to_file",
+            serde_json::json!({"file_id": "report.pdf", "content": "ok"})
+        )
+        .external
+        .is_none());
+        assert!(
+            effects("create_file", serde_json::json!({"filename": "notes.txt"}))
+                .external
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn credential_changes() {
+        assert!(
+            effects("update_password", serde_json::json!({"password": "x"}))
+                .credentials
+                .is_some()
+        );
+        assert!(
+            effects("update_user_info", serde_json::json!({"new_password": "x"}))
+                .credentials
+                .is_some()
+        );
+        assert!(effects(
+            "grantRole",
+            serde_json::json!({"user": "a", "role": "admin"})
+        )
+        .credentials
+        .is_some());
+        assert!(effects("get_user_info", serde_json::json!({}))
+            .credentials
+            .is_none());
+        assert!(
+            effects("update_user_info", serde_json::json!({"city": "Paris"}))
+                .credentials
+                .is_none()
+        );
+    }
+}
