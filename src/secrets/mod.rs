@@ -11,6 +11,10 @@ use std::sync::OnceLock;
 use regex::{Regex, RegexSet};
 use serde::Serialize;
 
+mod rule_set;
+
+pub use rule_set::{entropy, RuleSet, GITLEAKS_RULES};
+
 /// One detector: a name and a pattern.
 struct Detector {
     name: &'static str,
@@ -169,35 +173,66 @@ pub struct Finding {
     pub location: String,
 }
 
-/// Scans free text; `location` names the text (a field or file).
+/// Scans free text; `location` names the text (a field or file). The
+/// hand-written detectors run first; the maintained rule set
+/// ([`RuleSet::gitleaks`]) adds what they do not cover on that line.
 pub fn scan_text(text: &str, location: &str, out: &mut Vec<Finding>) {
     let c = compiled();
-    if !c.set.is_match(text) {
-        return;
-    }
-    for (line_no, line) in text.lines().enumerate() {
-        for idx in c.set.matches(line).iter() {
-            let name = DETECTORS[idx].name;
-            if name == "secret_assignment" && !assignment_is_real(line, &c.each[idx]) {
-                continue;
-            }
-            if name == "jwt" && !jwt_is_real(line, &c.each[idx]) {
-                continue;
-            }
-            let location = if text.contains('\n') {
-                format!("{location}:{}", line_no + 1)
-            } else {
-                location.to_owned()
-            };
-            let finding = Finding {
-                detector: DETECTORS[idx].name,
-                location,
-            };
-            if !out.contains(&finding) {
-                out.push(finding);
+    let multi_line = text.contains('\n');
+    let at = |line_no: usize| match multi_line {
+        true => format!("{location}:{}", line_no + 1),
+        false => location.to_owned(),
+    };
+    let first = out.len();
+    if c.set.is_match(text) {
+        for (line_no, line) in text.lines().enumerate() {
+            for idx in c.set.matches(line).iter() {
+                let name = DETECTORS[idx].name;
+                if name == "secret_assignment" && !assignment_is_real(line, &c.each[idx]) {
+                    continue;
+                }
+                if name == "jwt" && !jwt_is_real(line, &c.each[idx]) {
+                    continue;
+                }
+                let finding = Finding {
+                    detector: DETECTORS[idx].name,
+                    location: at(line_no),
+                };
+                if !out.contains(&finding) {
+                    out.push(finding);
+                }
             }
         }
     }
+    RuleSet::gitleaks().scan(text, |detector, range, secret| {
+        // The same filters as the hand-written detectors: placeholders and
+        // examples are not secrets, a JWT must decode.
+        // Byte ranges: a match may end inside a multi-byte character.
+        let piece = |r: std::ops::Range<usize>| String::from_utf8_lossy(&text.as_bytes()[r]);
+        if c.placeholder.is_match(&piece(secret))
+            || (detector.contains("jwt")
+                && !jwt_is_real(&piece(range.clone()), &c.each[jwt_index()]))
+        {
+            return;
+        }
+        let line_no = text.as_bytes()[..range.start]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        let location = at(line_no);
+        if out[first..].iter().any(|f| f.location == location) {
+            return;
+        }
+        out.push(Finding { detector, location });
+    });
+}
+
+/// The index of the JWT detector.
+fn jwt_index() -> usize {
+    DETECTORS
+        .iter()
+        .position(|d| d.name == "jwt")
+        .expect("a jwt detector")
 }
 
 fn assignment_is_real(line: &str, re: &Regex) -> bool {
@@ -318,17 +353,36 @@ fn is_benign_key(key: &str) -> bool {
 pub fn mask_text(text: &str) -> String {
     let c = compiled();
     let mut out = text.to_owned();
-    if !c.set.is_match(text) {
-        return out;
+    if c.set.is_match(text) {
+        for idx in c.set.matches(text).iter() {
+            out = c.each[idx]
+                .replace_all(&out, |m: &regex::Captures<'_>| {
+                    let whole = &m[0];
+                    let keep: String = whole.trim_start().chars().take(4).collect();
+                    format!("{keep}…[masked]")
+                })
+                .into_owned();
+        }
     }
-    for idx in c.set.matches(text).iter() {
-        out = c.each[idx]
-            .replace_all(&out, |m: &regex::Captures<'_>| {
-                let whole = &m[0];
-                let keep: String = whole.trim_start().chars().take(4).collect();
-                format!("{keep}…[masked]")
-            })
-            .into_owned();
+    // What only the maintained rule set recognises: its secret part.
+    let mut ranges = Vec::new();
+    RuleSet::gitleaks().scan(&out, |_, _, secret| ranges.push(secret));
+    ranges.sort_by_key(|r| std::cmp::Reverse(r.start));
+    let mut last_start = usize::MAX;
+    for r in ranges {
+        let (mut start, mut end) = (r.start, r.end.min(last_start));
+        while !out.is_char_boundary(start) {
+            start -= 1;
+        }
+        while end < out.len() && !out.is_char_boundary(end) {
+            end += 1;
+        }
+        if start >= end || out[start..end].contains("[masked]") {
+            continue;
+        }
+        let keep: String = out[start..end].chars().take(4).collect();
+        out.replace_range(start..end, &format!("{keep}…[masked]"));
+        last_start = start;
     }
     out
 }
@@ -370,6 +424,18 @@ pub fn contains_secret(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masking_covers_what_only_the_maintained_rules_find() {
+        let key = "glpat-Ab3dEf6hIj9kLm2nOp5q";
+        let text = format!("export GITLAB_TOKEN={key} # ci");
+        let masked = mask_text(&text);
+        assert!(!masked.contains(key), "{masked}");
+        assert!(
+            masked.contains("[masked]") && masked.ends_with("# ci"),
+            "{masked}"
+        );
+    }
 
     #[test]
     fn masking_hides_secret_values_and_keeps_the_rest() {
