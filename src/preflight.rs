@@ -157,10 +157,7 @@ pub fn run(config: &Config) -> Report {
     );
     gate_checks(config, hardened, &mut check);
 
-    let policy = match &config.policy.file {
-        Some(path) => crate::policy::Policy::load(path),
-        None => crate::policy::Policy::embedded(),
-    };
+    let policy = crate::policy::Policy::from_settings(&config.policy);
     check(
         "policy_loads",
         policy.is_ok(),
@@ -168,6 +165,22 @@ pub fn run(config: &Config) -> Report {
         match policy {
             Ok(p) => format!("{} rules from {}", p.len(), p.origin()),
             Err(e) => e.to_string(),
+        },
+    );
+    check(
+        "policy_defaults_kept",
+        !config.policy.replaces_defaults(),
+        Severity::Warning,
+        match config.policy.replaces_defaults() {
+            true => {
+                "policy.replace_defaults (or policy.file) leaves the embedded default policy out: \
+                     only your files classify; prefer policy.files, which layer on it"
+                    .into()
+            }
+            false => format!(
+                "the embedded default policy, with {} file(s) layered on it",
+                config.policy.files.len()
+            ),
         },
     );
 

@@ -271,10 +271,7 @@ pub fn client_auth(config: &Config) -> server::tls::ClientAuth<'_> {
 
 /// The policy a configuration names (its file, or the embedded default).
 fn load_policy(config: &Config) -> anyhow::Result<crate::policy::Policy> {
-    Ok(match &config.policy.file {
-        Some(path) => crate::policy::Policy::load(path)?,
-        None => crate::policy::Policy::embedded()?,
-    })
+    Ok(crate::policy::Policy::from_settings(&config.policy)?)
 }
 
 impl Running {

@@ -106,3 +106,77 @@ fn secret_scan_exit_codes_and_json_never_show_values() {
     assert_eq!(v["findings"][0]["line"], 2);
     assert_eq!(v["findings"][0]["detector"], "aws_access_key");
 }
+
+/// `policy.files` layer on the embedded default: a new rule fires, the
+/// default rules still do, a rule with a default id replaces it, settings
+/// add up; `replace_defaults` leaves the default out.
+#[test]
+fn policy_files_extend_the_default_and_replacing_it_is_explicit() {
+    use cpos::action::{ActionContract, Kind};
+    use cpos::config::PolicySettings;
+    use cpos::policy::{Policy, Verdict};
+    let dir = tempfile::tempdir().unwrap();
+    let extra = dir.path().join("team.toml");
+    std::fs::write(
+        &extra,
+        r#"
+[settings]
+trusted_email_domains = ["partner.example"]
+
+[[rules]]
+id = "team.no-terraform-import"
+description = "terraform import needs a person here"
+risk = "medium"
+route = "human"
+reason = "team_rule"
+[rules.when]
+commands = ["terraform"]
+subcommands = ["import"]
+
+[[rules]]
+id = "publish.git-push"
+description = "pushes are fine in this team"
+risk = "low"
+route = "allow"
+reason = "git_publish"
+[rules.when]
+commands = ["git"]
+subcommands = ["push"]
+"#,
+    )
+    .unwrap();
+    let command = |line: &str| ActionContract {
+        kind: Kind::CommandRequest,
+        commands: vec![line.to_owned()],
+        ..ActionContract::default()
+    };
+    let layered = Policy::from_settings(&PolicySettings {
+        files: vec![extra.clone()],
+        ..PolicySettings::default()
+    })
+    .unwrap();
+    assert!(layered.origin().contains("embedded") && layered.origin().contains("team.toml"));
+    let d = layered.classify(&command("terraform import aws_s3_bucket.b b"));
+    assert_eq!(d.rules, ["team.no-terraform-import"]);
+    assert_eq!(layered.classify(&command("rm -rf /")).route, Verdict::Deny);
+    assert_eq!(
+        layered.classify(&command("git push origin main")).route,
+        Verdict::Allow
+    );
+    let mail = ActionContract {
+        kind: Kind::McpToolsCall,
+        tool: Some("send_email".into()),
+        arguments: Some(serde_json::json!({"to": "ops@partner.example"})),
+        ..ActionContract::default()
+    };
+    assert_eq!(layered.classify(&mail).route, Verdict::Allow);
+
+    let alone = Policy::from_settings(&PolicySettings {
+        files: vec![extra],
+        replace_defaults: true,
+        ..PolicySettings::default()
+    })
+    .unwrap();
+    assert_eq!(alone.len(), 2);
+    assert_eq!(alone.classify(&command("rm -rf /")).route, Verdict::Allow);
+}

@@ -44,10 +44,7 @@ pub fn run(args: StdioArgs) -> anyhow::Result<ExitCode> {
         ..Overrides::default()
     })?;
     super::serve::init_logging(config.log.format, &config.log.level);
-    let policy = match &config.policy.file {
-        Some(path) => crate::policy::Policy::load(path)?,
-        None => crate::policy::Policy::embedded()?,
-    };
+    let policy = crate::policy::Policy::from_settings(&config.policy)?;
     let name = args.name.unwrap_or_else(|| {
         std::path::Path::new(&args.command[0])
             .file_name()

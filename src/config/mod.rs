@@ -466,8 +466,23 @@ impl Default for McpSettings {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PolicySettings {
-    /// A policy file replacing the embedded default (`cpos policy test` it first).
+    /// Policy files layered, in order, on the embedded default: their
+    /// rules are added, a rule with a default rule's id replaces it, and
+    /// their settings lists are added (`cpos policy test` them first).
+    pub files: Vec<PathBuf>,
+    /// Leave the embedded default out: only `files` classify (logged as a
+    /// warning at start and shown by `preflight`).
+    pub replace_defaults: bool,
+    /// One policy file replacing the embedded default (the same as
+    /// `files = [file]` with `replace_defaults = true`).
     pub file: Option<PathBuf>,
+}
+
+impl PolicySettings {
+    /// True when the embedded default is left out.
+    pub fn replaces_defaults(&self) -> bool {
+        self.replace_defaults || self.file.is_some()
+    }
 }
 
 /// The adapter intake endpoint (the original's External Agent Adapter).

@@ -20,6 +20,9 @@ use crate::secrets::{self, Finding};
 /// The embedded default policy.
 pub const DEFAULT_POLICY: &str = include_str!("../../policies/default.toml");
 
+/// How the embedded default is named in errors and origins.
+const EMBEDDED: &str = "policies/default.toml (embedded)";
+
 /// A loaded, compiled policy.
 #[derive(Debug)]
 pub struct Policy {
@@ -388,7 +391,7 @@ fn command_matches(cond: &CommandCond, facts: &Facts<'_>, i: usize) -> bool {
 impl Policy {
     /// The embedded default policy.
     pub fn embedded() -> Result<Policy, PolicyError> {
-        Policy::from_toml(DEFAULT_POLICY, "policies/default.toml (embedded)")
+        Policy::from_toml(DEFAULT_POLICY, EMBEDDED)
     }
 
     /// Loads a policy file.
@@ -403,21 +406,73 @@ impl Policy {
 
     /// Parses and compiles a policy; errors name the origin and rule.
     pub fn from_toml(text: &str, origin: &str) -> Result<Policy, PolicyError> {
+        Policy::layered(&[(text.to_owned(), origin.to_owned())])
+    }
+
+    /// The policy `settings` name: the embedded default with `files`
+    /// layered on it, or — with `replace_defaults` (or the older `file`) —
+    /// the files alone.
+    pub fn from_settings(settings: &crate::config::PolicySettings) -> Result<Policy, PolicyError> {
+        let mut sources = Vec::new();
+        if !settings.replaces_defaults() {
+            sources.push((DEFAULT_POLICY.to_owned(), EMBEDDED.to_owned()));
+        }
+        for path in settings.file.iter().chain(&settings.files) {
+            let text = std::fs::read_to_string(path).map_err(|e| PolicyError {
+                origin: path.display().to_string(),
+                rule: "file".into(),
+                reason: e.to_string(),
+            })?;
+            sources.push((text, path.display().to_string()));
+        }
+        Policy::layered(&sources)
+    }
+
+    /// Compiles policy files layered in order: settings lists add up; a rule
+    /// with the id of an earlier file's rule replaces it in place, others
+    /// are appended.
+    pub fn layered(sources: &[(String, String)]) -> Result<Policy, PolicyError> {
+        let origin = sources
+            .iter()
+            .map(|(_, o)| o.as_str())
+            .collect::<Vec<_>>()
+            .join(" + ");
+        let mut merged = PolicyFile::default();
+        for (text, file_origin) in sources {
+            let err = |rule: &str, reason: String| PolicyError {
+                origin: file_origin.clone(),
+                rule: rule.to_owned(),
+                reason,
+            };
+            let file: PolicyFile = toml::from_str(text).map_err(|e| err("file", e.to_string()))?;
+            let mut seen = std::collections::HashSet::new();
+            for spec in &file.rules {
+                if !seen.insert(spec.id.clone()) {
+                    return Err(err(&spec.id, "duplicate rule id".into()));
+                }
+            }
+            merged.settings.extend(file.settings);
+            for spec in file.rules {
+                match merged.rules.iter().position(|r| r.id == spec.id) {
+                    Some(at) => merged.rules[at] = spec,
+                    None => merged.rules.push(spec),
+                }
+            }
+        }
+        Policy::compile(merged, &origin)
+    }
+
+    fn compile(file: PolicyFile, origin: &str) -> Result<Policy, PolicyError> {
         let err = |rule: &str, reason: String| PolicyError {
             origin: origin.to_owned(),
             rule: rule.to_owned(),
             reason,
         };
-        let file: PolicyFile = toml::from_str(text).map_err(|e| err("file", e.to_string()))?;
         let allowed_hosts =
             rules::host_globs(&file.settings.allowed_hosts).map_err(|e| err("settings", e))?;
-        let mut seen = std::collections::HashSet::new();
         let mut compiled = Vec::with_capacity(file.rules.len());
         for spec in file.rules {
             let id = spec.id.clone();
-            if !seen.insert(id.clone()) {
-                return Err(err(&id, "duplicate rule id".into()));
-            }
             compiled.push(rules::compile(spec).map_err(|e| err(&id, e))?);
         }
         let words = compiled.len().div_ceil(64).max(1);

@@ -42,7 +42,7 @@ impl Verdict {
 }
 
 /// A policy file.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyFile {
     /// Settings shared by the rules.
@@ -67,6 +67,16 @@ pub struct Settings {
     /// account ids.
     #[serde(default)]
     pub trusted_recipients: Vec<String>,
+}
+
+impl Settings {
+    /// Adds a later file's lists to these.
+    pub fn extend(&mut self, later: Settings) {
+        self.allowed_hosts.extend(later.allowed_hosts);
+        self.trusted_email_domains
+            .extend(later.trusted_email_domains);
+        self.trusted_recipients.extend(later.trusted_recipients);
+    }
 }
 
 /// One rule as written.
