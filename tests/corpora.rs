@@ -124,3 +124,47 @@ fn classifier_on_attack_payloads() {
         assert!(rate >= 0.9, "{split}: {rate:.3}");
     }
 }
+
+/// Risky and benign commands of 63 CLIs (cloud, container, database,
+/// secrets, CI), labelled by tldr-pages' own description of each example
+/// ("Delete a bucket" → risky, "List buckets" → benign), not by our rules.
+/// Risky ones must need a person; benign ones must not.
+#[test]
+fn classifier_on_cli_examples() {
+    use cpos::action::{ActionContract, Kind};
+    use cpos::policy::{Policy, Verdict};
+    let policy = Policy::embedded().unwrap();
+    let rows = corpus("cli.tldr.jsonl");
+    let verbose = std::env::var_os("CORPUS_VERBOSE").is_some();
+    for split in ["dev", "held"] {
+        let (mut risky, mut flagged, mut benign, mut passed) = (0, 0, 0, 0);
+        for row in rows.iter().filter(|r| r["split"] == split) {
+            let command = row["command"].as_str().unwrap();
+            let contract = ActionContract {
+                kind: Kind::CommandRequest,
+                commands: vec![command.to_owned()],
+                ..ActionContract::default()
+            };
+            let decision = policy.classify(&contract);
+            let held = decision.route >= Verdict::Human;
+            if row["label"] == "risky" {
+                risky += 1;
+                flagged += held as usize;
+                if !held && verbose && split == "dev" {
+                    println!("  MISSED  {command}");
+                }
+            } else {
+                benign += 1;
+                passed += !held as usize;
+                if held && verbose && split == "dev" {
+                    println!("  FLAGGED {command}  ({})", decision.rules.join(","));
+                }
+            }
+        }
+        let recall = flagged as f64 / risky as f64;
+        let pass = passed as f64 / benign as f64;
+        println!("CLI examples ({split}): risky flagged {flagged}/{risky} ({recall:.3}), benign passed {passed}/{benign} ({pass:.3})");
+        assert!(recall >= 0.8, "{split}: risky flagged {recall:.3}");
+        assert!(pass >= 0.95, "{split}: benign passed {pass:.3}");
+    }
+}

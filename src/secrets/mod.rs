@@ -129,7 +129,10 @@ const DETECTORS: &[Detector] = &[
     },
     Detector {
         name: "secret_assignment",
-        pattern: r#"(?i)\b[a-z0-9_.\-]*(?:password|passwd|pwd|_pass\b|secret|token|api[_\-]?key|apikey|private[_\-]?key|credential)[a-z0-9_.\-]*['"]?(?:\s*(?::=|=>|[:=])\s*|\s+)['"]?[^\s'"]{8,}"#,
+        // `name = value`, `name: value`; whitespace separates a value only
+        // after an option (`--password hunter2`), not after any word
+        // (`aws secretsmanager list-secrets` is not an assignment).
+        pattern: r#"(?i)(?:\b[a-z0-9_.\-]*(?:password|passwd|pwd|_pass\b|secret|token|api[_\-]?key|apikey|private[_\-]?key|credential)[a-z0-9_.\-]*['"]?\s*(?::=|=>|[:=])\s*|(?:^|\s)--?[a-z0-9_.\-]*(?:password|passwd|pwd|pass|secret|token|api[_\-]?key|apikey|private[_\-]?key|credential)[a-z0-9_\-]*\s+)['"]?[^\s'"]{8,}"#,
     },
 ];
 
@@ -138,7 +141,7 @@ const SECRET_KEY: &str =
     r"(?i)(token|secret|password|passwd|api[_\-]?key|private[_\-]?key|credential)";
 
 /// Values that are placeholders, not secrets.
-const PLACEHOLDER: &str = r"(?i)^(?:|x+|\*+|\.+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|changeme|redacted|none|null|true|false|example|placeholder|your[_\-]?\w*|dummy|test)$|insert|_here\b|fake|sample|example|dummy|placeholder|xxxx|\$\{";
+const PLACEHOLDER: &str = r"(?i)^(?:|x+|\*+|\.+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|changeme|redacted|none|null|true|false|example|placeholder|your[_\-]?\w*|dummy|test)$|insert|_here\b|fake|sample|example|dummy|placeholder|xxxx|\$\{|^\$\(|^`";
 
 struct Compiled {
     set: RegexSet,

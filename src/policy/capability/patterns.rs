@@ -46,7 +46,10 @@ pub(super) fn patterns() -> &'static Patterns {
         Patterns {
             shell_in_arg: RegexSet::new([
                 format!(r"(?:^|[^#\w!]|[^#]!)(?:/usr)?(?:/local)?/s?bin/{shell}\b"),
-                format!(r"^[!:\s]*(?:exec[=:])?{shell}(?:$|\s|[;'`)])"),
+                // `sh -c …`, `!sh`, `:!bash`, `exec=sh`; a bare `bash` argument is
+                // data (`completion bash`, `chsh -s bash`).
+                format!(r"^[!:\s]*(?:exec[=:])?{shell}(?:\s|[;'`)])"),
+                format!(r"^(?:[!:]+|exec[=:]){shell}$"),
                 format!(r#"[=!:]\s*{shell}(?:$|\s+-)"#),
                 format!(r#"(?:system|exec\w*|popen|spawn\w*|call|run|Popen|pty\.spawn)\s*\(\s*\[?\s*["'](?:[\w/]*/)?{shell}\b"#),
                 format!(r#"["'`](?:[\w/]*/)?{shell}["'`]"#),

@@ -78,12 +78,9 @@ pub(super) fn destroy_verb(cmd: &SimpleCommand) -> Option<&str> {
             return None;
         }
         after_option = false;
-        let head = arg.split([':', '-', '_']).next().unwrap_or(arg);
-        let tail = arg.rsplit([':', '-', '_']).next().unwrap_or(arg);
-        if is_destroy_verb(arg)
-            || is_destroy_verb(head)
-            || (arg.contains(':') && is_destroy_verb(tail))
-        {
+        // The word, or any part of a compound (`delete-stack`,
+        // `batch-delete-image`, `apps:destroy`, `db_drop`).
+        if is_destroy_verb(arg) || arg.split([':', '-', '_']).any(is_destroy_verb) {
             return Some(arg);
         }
     }

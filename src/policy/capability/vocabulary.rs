@@ -172,6 +172,8 @@ pub(super) const DESTROY_VERBS: &[&str] = &[
     "shred",
     "reset",
     "deprovision",
+    "unsubscribe",
+    "undefine",
     "del",
     "scrub",
 ];
