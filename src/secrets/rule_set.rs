@@ -227,8 +227,11 @@ impl RuleSet {
                 allows: spec.allowlists.iter().filter_map(Allow::compile).collect(),
             });
         }
+        // A full DFA: an overlapping search (every keyword present) has no
+        // prefilter, and the DFA is twice as fast as the NFAs at it.
         let keywords = AhoCorasick::builder()
             .ascii_case_insensitive(true)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(&keyword_list)
             .map_err(|e| e.to_string())?;
         let global = Allow::compile(&file.allowlist).unwrap_or(Allow {
