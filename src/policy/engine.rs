@@ -31,7 +31,7 @@ pub struct Policy {
     trust: Trust,
     origin: String,
     /// Program name → bitset of the rules anchored on it.
-    by_program: std::collections::HashMap<String, Vec<u64>>,
+    by_program: std::collections::HashMap<String, Vec<u64>, foldhash::fast::RandomState>,
     /// Bitset of rules anchored on programs (skipped unless a command names one).
     anchored: Vec<u64>,
 }
@@ -476,7 +476,8 @@ impl Policy {
             compiled.push(rules::compile(spec).map_err(|e| err(&id, e))?);
         }
         let words = compiled.len().div_ceil(64).max(1);
-        let mut by_program: std::collections::HashMap<String, Vec<u64>> = Default::default();
+        let mut by_program: std::collections::HashMap<String, Vec<u64>, _> =
+            std::collections::HashMap::with_hasher(foldhash::fast::RandomState::default());
         let mut anchored = vec![0u64; words];
         for (i, rule) in compiled.iter().enumerate() {
             if let Some(programs) = rule.anchor_programs() {

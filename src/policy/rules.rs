@@ -2,7 +2,11 @@
 //! regex lists into regex sets, once, at load. A bad rule is refused with
 //! the file, the rule id and the reason.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+
+/// Sets looked up on the hot path: foldhash, not SipHash (the keys are
+/// policy words, not attacker-chosen table sizes).
+type HashSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use regex::RegexSet;
@@ -432,7 +436,7 @@ pub(crate) fn anchored_programs(patterns: &[String]) -> Option<HashSet<String>> 
     fn bounded(rest: &str) -> bool {
         rest.is_empty() || rest.starts_with(' ') || rest.starts_with('$') || rest.starts_with("( ")
     }
-    let mut programs = HashSet::new();
+    let mut programs = HashSet::default();
     for pattern in patterns {
         let body = pattern.strip_prefix('^')?;
         if let Some(group) = body.strip_prefix('(') {

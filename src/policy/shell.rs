@@ -276,15 +276,21 @@ fn simple_with(
         return;
     };
     let program = basename(first);
-    let args: Vec<String> = words[1..].to_vec();
-    let command = |code: Option<String>| SimpleCommand {
-        code,
-        assignments: assignments.clone(),
-        ..SimpleCommand::new(program.clone(), args.clone())
-    };
+    let args: Vec<String> = words.split_off(1);
+    let command =
+        |program: String, args: Vec<String>, assignments: Vec<String>, code| SimpleCommand {
+            code,
+            assignments,
+            ..SimpleCommand::new(program, args)
+        };
 
     if is_wrapper(&program) {
-        out.push(command(None));
+        out.push(command(
+            program.clone(),
+            args.clone(),
+            assignments.clone(),
+            None,
+        ));
         // Skip the wrapper's own options and values, then treat the rest as a command.
         let mut rest = args.as_slice();
         let mut inner_assignments = assignments.clone();
@@ -356,7 +362,7 @@ fn simple_with(
             }
             i += 1;
         }
-        out.push(command(None));
+        out.push(command(program, args, assignments, None));
         return;
     }
 
@@ -392,7 +398,7 @@ fn simple_with(
             }
         }
     }
-    out.push(command(code));
+    out.push(command(program, args, assignments, code));
 }
 
 /// Options of `program` taking a value before its operands.
@@ -532,13 +538,15 @@ fn string_literals(code: &str) -> Vec<String> {
 fn lex(line: &str, nested: &mut Vec<String>) -> Vec<Tok> {
     let chars: Vec<char> = line.chars().collect();
     let mut toks = Vec::new();
-    let mut word = String::new();
+    let mut word = String::with_capacity(64);
     let mut in_word = false;
     let mut pending_heredocs: Vec<(String, bool)> = Vec::new();
     let mut i = 0;
     let flush = |word: &mut String, in_word: &mut bool, toks: &mut Vec<Tok>| {
         if *in_word {
-            toks.push(Tok::Word(std::mem::take(word)));
+            // One exact-size copy; the buffer is kept for the next word.
+            toks.push(Tok::Word(word.as_str().to_owned()));
+            word.clear();
             *in_word = false;
         }
     };

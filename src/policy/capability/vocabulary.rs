@@ -263,10 +263,10 @@ pub(super) const WORKTREE: u8 = 8;
 
 /// The class bits of `program` (0 for a program in no list).
 pub(super) fn program_class(program: &str) -> u8 {
-    static MAP: std::sync::OnceLock<std::collections::HashMap<&'static str, u8>> =
-        std::sync::OnceLock::new();
+    type Map = std::collections::HashMap<&'static str, u8, foldhash::fast::FixedState>;
+    static MAP: std::sync::OnceLock<Map> = std::sync::OnceLock::new();
     let map = MAP.get_or_init(|| {
-        let mut map = std::collections::HashMap::new();
+        let mut map = Map::default();
         for (list, bit) in [
             (SHELLS, SHELL),
             (SOCKET_TOOLS, SOCKET),
@@ -284,8 +284,8 @@ pub(super) fn program_class(program: &str) -> u8 {
 
 /// True when `word` (any case) is a destructive verb.
 pub(super) fn is_destroy_verb(word: &str) -> bool {
-    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
-        std::sync::OnceLock::new();
+    type Set = std::collections::HashSet<&'static str, foldhash::fast::FixedState>;
+    static SET: std::sync::OnceLock<Set> = std::sync::OnceLock::new();
     let set = SET.get_or_init(|| DESTROY_VERBS.iter().copied().collect());
     let mut buf = [0u8; 24];
     if word.len() < 2 || word.len() > buf.len() {
