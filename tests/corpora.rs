@@ -14,6 +14,15 @@ fn corpus(name: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// A command request carrying one command line, as the intake builds it.
+fn command_request(command: &str) -> cpos::action::ActionContract {
+    cpos::action::ActionContract {
+        kind: cpos::action::Kind::CommandRequest,
+        commands: vec![command.to_owned()],
+        ..cpos::action::ActionContract::default()
+    }
+}
+
 #[test]
 fn secret_detector_on_the_development_corpus() {
     let rows = corpus("secrets.dev.jsonl");
@@ -48,7 +57,6 @@ fn secret_detector_on_the_development_corpus() {
 
 #[test]
 fn classifier_on_the_development_command_corpus() {
-    use cpos::action::{ActionContract, Kind};
     use cpos::policy::{Policy, Verdict};
     let policy = Policy::embedded().unwrap();
     let rows = corpus("commands.dev.jsonl");
@@ -56,11 +64,7 @@ fn classifier_on_the_development_command_corpus() {
     let mut wrong = Vec::new();
     for row in &rows {
         let command = row["command"].as_str().unwrap();
-        let contract = ActionContract {
-            kind: Kind::CommandRequest,
-            commands: vec![command.to_owned()],
-            ..ActionContract::default()
-        };
+        let contract = command_request(command);
         let decision = policy.classify(&contract);
         let flagged = decision.route >= Verdict::Human;
         let dangerous = row["expected"] == "deny";
@@ -95,7 +99,6 @@ fn classifier_on_the_development_command_corpus() {
 /// at while writing rules; both are reported and have floors.
 #[test]
 fn classifier_on_attack_payloads() {
-    use cpos::action::{ActionContract, Kind};
     use cpos::policy::{Policy, Verdict};
     let policy = Policy::embedded().unwrap();
     let rows = corpus("attacks.payloads.jsonl");
@@ -104,11 +107,7 @@ fn classifier_on_attack_payloads() {
         let mut missed = Vec::new();
         for row in rows.iter().filter(|r| r["split"] == split) {
             let command = row["command"].as_str().unwrap();
-            let contract = ActionContract {
-                kind: Kind::CommandRequest,
-                commands: vec![command.to_owned()],
-                ..ActionContract::default()
-            };
+            let contract = command_request(command);
             total += 1;
             if policy.classify(&contract).route >= Verdict::Human {
                 flagged += 1;
@@ -131,7 +130,6 @@ fn classifier_on_attack_payloads() {
 /// Risky ones must need a person; benign ones must not.
 #[test]
 fn classifier_on_cli_examples() {
-    use cpos::action::{ActionContract, Kind};
     use cpos::policy::{Policy, Verdict};
     let policy = Policy::embedded().unwrap();
     let rows = corpus("cli.tldr.jsonl");
@@ -140,11 +138,7 @@ fn classifier_on_cli_examples() {
         let (mut risky, mut flagged, mut benign, mut passed) = (0, 0, 0, 0);
         for row in rows.iter().filter(|r| r["split"] == split) {
             let command = row["command"].as_str().unwrap();
-            let contract = ActionContract {
-                kind: Kind::CommandRequest,
-                commands: vec![command.to_owned()],
-                ..ActionContract::default()
-            };
+            let contract = command_request(command);
             let decision = policy.classify(&contract);
             let held = decision.route >= Verdict::Human;
             if row["label"] == "risky" {
