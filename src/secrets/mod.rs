@@ -430,12 +430,17 @@ mod tests {
 
     #[test]
     fn masking_covers_what_only_the_maintained_rules_find() {
-        let key = "glpat-Ab3dEf6hIj9kLm2nOp5q";
-        let text = format!("export GITLAB_TOKEN={key} # ci");
+        // A Shopify token: no hand-written detector knows it, gitleaks does.
+        let key = "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";
+        let text = format!("shop = \"{key}\" # ci");
+        let mut found = Vec::new();
+        scan_text(&text, "t", &mut found);
+        let detectors: Vec<&str> = found.iter().map(|f| f.detector).collect();
+        assert_eq!(detectors, ["gitleaks.shopify-access-token"]);
         let masked = mask_text(&text);
         assert!(!masked.contains(key), "{masked}");
         assert!(
-            masked.contains("[masked]") && masked.ends_with("# ci"),
+            masked.contains("shpa…[masked]") && masked.ends_with("# ci"),
             "{masked}"
         );
     }
