@@ -24,6 +24,7 @@ pub mod preflight;
 pub mod problem;
 pub mod proxy;
 pub mod refusal;
+pub mod reload;
 pub mod sandbox;
 pub mod secrets;
 pub mod server;

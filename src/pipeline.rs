@@ -145,9 +145,9 @@ pub async fn handle(
 ) -> Response<ProxyBody> {
     let started = Instant::now();
     // 0. One canonical request: what is routed, decided and forwarded.
-    let canonical = canonicalize(&mut req, state.config.request.method_override);
+    let canonical = canonicalize(&mut req, state.config.load().request.method_override);
     let route = match canonical {
-        Ok(()) => state.routes.find(req.uri().path()).cloned(),
+        Ok(()) => state.routes.load().find(req.uri().path()).cloned(),
         Err(_) => None,
     };
     // The context lives in a guard that records an outcome even when the
@@ -462,7 +462,7 @@ async fn decide_and_act(
             let decoded = body_args::decoded_body(
                 &head.headers,
                 bytes,
-                state.config.request.content_encoding,
+                state.config.load().request.content_encoding,
                 state.max_inspect_body_bytes,
             )?;
             body_args::call_arguments(&head.headers, head.uri.query(), &decoded)?

@@ -184,15 +184,45 @@ pub fn run(config: &Config) -> Report {
         },
     );
 
+    // The admin plane passes the same gates as the data plane: off loopback
+    // it needs signed requests (a bearer token would cross the network in
+    // clear, since the admin listener has no TLS).
     let admin_loopback = config.listen.admin.ip().is_loopback();
+    let admin_signed = config.gates.auth.mode == crate::config::AuthMode::Hmac;
     check(
         "admin_on_loopback",
-        admin_loopback || !config.admin.enabled,
+        admin_loopback || !config.admin.enabled || admin_signed,
         must(hardened),
-        format!(
-            "admin plane listens on {}; keep it on loopback until admin authentication is configured",
-            config.listen.admin
-        ),
+        match (admin_loopback, admin_signed) {
+            (true, _) => format!("admin plane listens on {}", config.listen.admin),
+            (false, true) => format!(
+                "admin plane listens on {} and every admin request must be HMAC-signed",
+                config.listen.admin
+            ),
+            (false, false) => format!(
+                "admin plane listens on {} without signed requests; keep it on loopback, or set gates.auth.mode = \"hmac\" (probes use listen.health)",
+                config.listen.admin
+            ),
+        },
+    );
+    let gated = config.gates.auth.mode != crate::config::AuthMode::Off
+        || config.gates.ip_allow.enabled
+        || config.gates.client_cert.mode == crate::config::GateMode::Enforce;
+    check(
+        "data_plane_exposed",
+        config.listen.data.ip().is_loopback() || gated,
+        must(hardened),
+        if gated {
+            format!(
+                "data plane listens on {} behind its gates",
+                config.listen.data
+            )
+        } else {
+            format!(
+                "data plane listens on {} with every gate off: anyone who can reach it can call your tools; bind 127.0.0.1 or turn on gates.auth / gates.ip_allow",
+                config.listen.data
+            )
+        },
     );
     let demo = config.routes.iter().any(|r| r.upstream == "builtin:demo");
     check(

@@ -10,7 +10,6 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio_rustls::TlsAcceptor;
 
 use crate::admin::{self, AdminState};
 use crate::clock::SystemClock;
@@ -19,6 +18,8 @@ use crate::gate::Gates;
 use crate::metrics::Metrics;
 use crate::pipeline;
 use crate::proxy::{RouteTable, UpstreamClient};
+use crate::reload::{ConfigSource, Reloader};
+use crate::server::tls::TlsHandle;
 use crate::server::{self, ServeOptions};
 use crate::state::{AppState, RequestIds};
 use crate::tape::{Tape, TapeThread};
@@ -29,25 +30,71 @@ pub struct Running {
     pub data_addr: SocketAddr,
     /// Bound admin address, when the admin plane is enabled.
     pub admin_addr: Option<SocketAddr>,
+    /// Bound health address, when `listen.health` is set.
+    pub health_addr: Option<SocketAddr>,
     admin: Arc<AdminState>,
     stop: watch::Sender<bool>,
-    /// The admin plane stops after the data plane drained, so `/readyz`
-    /// answers 503 while draining.
+    /// The admin and health planes stop after the data plane drained, so
+    /// `/readyz` answers 503 while draining.
     admin_stop: watch::Sender<bool>,
     data_task: JoinHandle<usize>,
-    admin_task: Option<JoinHandle<usize>>,
+    admin_tasks: Vec<JoinHandle<usize>>,
     tape_thread: TapeThread,
 }
 
-/// Builds everything and starts serving.
-pub async fn start(config: Config) -> anyhow::Result<Running> {
+/// The listeners, bound before any file is written so a start that fails
+/// leaves nothing behind.
+struct Listeners {
+    data: TcpListener,
+    admin: Option<TcpListener>,
+    health: Option<TcpListener>,
+}
+
+impl Listeners {
+    async fn bind(config: &Config) -> anyhow::Result<Listeners> {
+        let bind = |addr: SocketAddr, key: &'static str| async move {
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding {addr} ({key}); is another cpos running?"))
+        };
+        Ok(Listeners {
+            data: bind(config.listen.data, "listen.data").await?,
+            admin: match config.admin.enabled {
+                true => Some(bind(config.listen.admin, "listen.admin").await?),
+                false => None,
+            },
+            health: match config.listen.health {
+                Some(addr) => Some(bind(addr, "listen.health").await?),
+                None => None,
+            },
+        })
+    }
+}
+
+/// Builds everything and starts serving. `source` is what a reload re-reads
+/// (SIGHUP, `POST /reload`); without one, reloads are refused.
+pub async fn start(config: Config, source: Option<ConfigSource>) -> anyhow::Result<Running> {
     let config = Arc::new(config);
     let metrics = Metrics::new();
-    let (tape, tape_thread, recovery) = Tape::open(&config.tape, metrics.tape.clone())
-        .with_context(|| format!("opening the tape in {}", config.tape.dir.display()))?;
-    if let Some(r) = &recovery {
-        tracing::warn!(segment = %r.segment, truncated_bytes = r.truncated_bytes, "tape had a torn last line; truncated and recorded");
-    }
+
+    // Everything that can fail without touching the disk comes first.
+    let policy = load_policy(&config)?;
+    tracing::info!(
+        policy = policy.origin(),
+        rules = policy.len(),
+        "policy loaded"
+    );
+    let gates = Gates::from_config(&config.gates, Arc::new(SystemClock))
+        .map_err(|e| anyhow::anyhow!("gates: {e}"))?;
+    let upstream = UpstreamClient::new(&config.upstream).map_err(anyhow::Error::msg)?;
+    let tls: Option<TlsHandle> = match (&config.tls.cert_file, &config.tls.key_file) {
+        (Some(cert), Some(key)) => Some(Arc::new(arc_swap::ArcSwap::new(
+            server::tls::server_config(cert, key, &client_auth(&config))
+                .map_err(anyhow::Error::msg)?,
+        ))),
+        _ => None,
+    };
+    let listeners = Listeners::bind(&config).await?;
     let demo = if RouteTable::needs_demo(&config.routes) {
         Some(
             crate::demo::start()
@@ -59,27 +106,22 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     };
     // Stdio MCP servers are spawned and bridged to loopback HTTP here.
     let mut route_configs = config.routes.clone();
+    let mut stdio = Vec::new();
     for route in route_configs.iter_mut().filter(|r| r.upstream == "stdio") {
         let addr = crate::mcp::stdio_upstream::start(&route.name, &route.command)
             .await
             .with_context(|| format!("route `{}`: starting its stdio MCP server", route.name))?;
+        stdio.push((route.name.clone(), route.command.clone(), addr));
         route.upstream = format!("http://{addr}");
     }
     let routes = RouteTable::build(&route_configs, demo).map_err(anyhow::Error::msg)?;
-    let upstream = UpstreamClient::new(&config.upstream).map_err(anyhow::Error::msg)?;
-    let tls = match (&config.tls.cert_file, &config.tls.key_file) {
-        (Some(cert), Some(key)) => Some(TlsAcceptor::from(
-            server::tls::server_config(cert, key, &client_auth(&config))
-                .map_err(anyhow::Error::msg)?,
-        )),
-        _ => None,
-    };
-    let policy = load_policy(&config)?;
-    tracing::info!(
-        policy = policy.origin(),
-        rules = policy.len(),
-        "policy loaded"
-    );
+
+    // Then the files: the tape first, so nothing else is written if it fails.
+    let (tape, tape_thread, recovery) = Tape::open(&config.tape, metrics.tape.clone())
+        .with_context(|| format!("opening the tape in {}", config.tape.dir.display()))?;
+    if let Some(r) = &recovery {
+        tracing::warn!(segment = %r.segment, truncated_bytes = r.truncated_bytes, "tape had a torn last line; truncated and recorded");
+    }
     let adapter = if config.adapter.enabled {
         Some(crate::intake::Adapter::open(
             &config.adapter.prefix,
@@ -88,18 +130,6 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     } else {
         None
     };
-    let gates = Gates::from_config(&config.gates, Arc::new(SystemClock))
-        .map_err(|e| anyhow::anyhow!("gates: {e}"))?;
-    if let Some(limiter) = gates.rate_limiter() {
-        // Forget full buckets so memory follows active keys, not all keys ever seen.
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(30));
-            loop {
-                tick.tick().await;
-                limiter.shrink();
-            }
-        });
-    }
     let pins = open_pins(&config)?;
     let sandbox = match config.sandbox.enabled {
         true => Some(Arc::new(
@@ -118,7 +148,128 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     } else {
         None
     };
-    if let Some(queue) = escalations.clone() {
+    let app = Arc::new(AppState {
+        escalations,
+        sandbox,
+        pins,
+        routes: arc_swap::ArcSwap::from_pointee(routes),
+        gates,
+        policy: arc_swap::ArcSwap::from_pointee(policy),
+        adapter,
+        upstream,
+        tape,
+        metrics: metrics.clone(),
+        request_ids: RequestIds::new(),
+        max_inspect_body_bytes: config.limits.max_inspect_body_bytes,
+        max_signed_body_bytes: config.gates.auth.max_signed_body_bytes,
+        body_read_timeout: Duration::from_millis(config.limits.body_read_timeout_ms),
+        config: arc_swap::ArcSwap::new(config.clone()),
+    });
+    spawn_housekeeping(&app);
+
+    let options = ServeOptions {
+        header_read_timeout: config.header_read_timeout(),
+        max_header_bytes: config.limits.max_header_bytes,
+        idle_timeout: Duration::from_millis(config.limits.idle_timeout_ms),
+        max_connections: config.limits.max_connections,
+        max_connections_per_ip: config.limits.max_connections_per_ip,
+        grace: Duration::from_millis(config.shutdown.grace_ms),
+    };
+    let (stop, stopped) = watch::channel(false);
+    let (admin_stop, admin_stopped) = watch::channel(false);
+
+    let data_addr = listeners.data.local_addr()?;
+    let data_task = {
+        let app = app.clone();
+        let handler = move |req, conn| pipeline::handle(app.clone(), conn, req);
+        tokio::spawn(server::serve(
+            listeners.data,
+            tls.clone(),
+            options.clone(),
+            handler,
+            stopped.clone(),
+            Some(metrics.clone()),
+        ))
+    };
+
+    let admin_state = Arc::new(AdminState {
+        app: app.clone(),
+        ready: Default::default(),
+        recovery,
+        reloader: Reloader::new(source, demo, stdio, tls),
+    });
+    let admin_options = ServeOptions {
+        max_connections: 256,
+        max_connections_per_ip: 256,
+        ..options.clone()
+    };
+    let mut admin_tasks = Vec::new();
+    let mut serve_plane = |listener: TcpListener, health_only: bool| {
+        let state = admin_state.clone();
+        let handler = move |req, conn| {
+            let state = state.clone();
+            async move {
+                match health_only {
+                    true => admin::health(&state, &req),
+                    false => admin::handle(state, conn, req).await,
+                }
+            }
+        };
+        admin_tasks.push(tokio::spawn(server::serve(
+            listener,
+            None,
+            admin_options.clone(),
+            handler,
+            admin_stopped.clone(),
+            None,
+        )));
+    };
+    let admin_addr = match listeners.admin {
+        Some(listener) => {
+            let addr = listener.local_addr()?;
+            serve_plane(listener, false);
+            Some(addr)
+        }
+        None => None,
+    };
+    let health_addr = match listeners.health {
+        Some(listener) => {
+            let addr = listener.local_addr()?;
+            serve_plane(listener, true);
+            Some(addr)
+        }
+        None => None,
+    };
+    admin_state.ready.store(true, Ordering::Relaxed);
+    Ok(Running {
+        data_addr,
+        admin_addr,
+        health_addr,
+        admin: admin_state,
+        stop,
+        admin_stop,
+        data_task,
+        admin_tasks,
+        tape_thread,
+    })
+}
+
+/// Background upkeep: rate-limit buckets shrink, ended escalations are
+/// pruned, credential files are polled.
+fn spawn_housekeeping(app: &Arc<AppState>) {
+    let weak = Arc::downgrade(app);
+    tokio::spawn(async move {
+        // Forget full buckets so memory follows active keys, not all keys ever seen.
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            let Some(app) = weak.upgrade() else { return };
+            if let Some(limiter) = app.gates.rate_limiter() {
+                limiter.shrink();
+            }
+        }
+    });
+    if let Some(queue) = app.escalations.clone() {
         // Ended entries leave memory and the store after their retention.
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -135,130 +286,31 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             }
         });
     }
-    let app = Arc::new(AppState {
-        escalations,
-        sandbox,
-        pins,
-        routes,
-        gates,
-        policy: arc_swap::ArcSwap::from_pointee(policy),
-        adapter,
-        upstream,
-        tape,
-        metrics: metrics.clone(),
-        request_ids: RequestIds::new(),
-        max_inspect_body_bytes: config.limits.max_inspect_body_bytes,
-        max_signed_body_bytes: config.gates.auth.max_signed_body_bytes,
-        body_read_timeout: Duration::from_millis(config.limits.body_read_timeout_ms),
-        config: config.clone(),
-    });
-    if config.gates.auth.mode != crate::config::AuthMode::Off {
-        // Credential files are polled: a key or token removed from its file
-        // stops working within two seconds, without a signal.
-        let app = Arc::downgrade(&app);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(2));
-            loop {
-                tick.tick().await;
-                let Some(app) = app.upgrade() else { return };
-                match app.gates.refresh_credentials() {
-                    Ok(false) => {}
-                    Ok(true) => {
-                        app.metrics
-                            .reloads
-                            .get_or_create(&crate::metrics::CodeLabels { code: "ok" })
-                            .inc();
-                        tracing::info!("credential files changed; keys and tokens reloaded");
-                    }
-                    Err(e) => {
-                        app.metrics
-                            .reloads
-                            .get_or_create(&crate::metrics::CodeLabels { code: "failed" })
-                            .inc();
-                        tracing::error!(error = %e, "credential files changed but do not load; the previous keys and tokens stay");
-                    }
+    // Credential files are polled: a key or token removed from its file
+    // stops working within two seconds, without a signal.
+    let weak = Arc::downgrade(app);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            let Some(app) = weak.upgrade() else { return };
+            let code = match app.gates.refresh_credentials() {
+                Ok(false) => continue,
+                Ok(true) => {
+                    tracing::info!("credential files changed; keys and tokens reloaded");
+                    "ok"
                 }
-            }
-        });
-    }
-    let options = ServeOptions {
-        header_read_timeout: config.header_read_timeout(),
-        max_header_bytes: config.limits.max_header_bytes,
-        idle_timeout: Duration::from_millis(config.limits.idle_timeout_ms),
-        max_connections: config.limits.max_connections,
-        max_connections_per_ip: config.limits.max_connections_per_ip,
-        grace: Duration::from_millis(config.shutdown.grace_ms),
-    };
-    let (stop, stopped) = watch::channel(false);
-    let (admin_stop, admin_stopped) = watch::channel(false);
-
-    let data_listener = TcpListener::bind(config.listen.data)
-        .await
-        .with_context(|| {
-            format!(
-                "binding the data plane to {} (listen.data)",
-                config.listen.data
-            )
-        })?;
-    let data_addr = data_listener.local_addr()?;
-    let data_task = {
-        let app = app.clone();
-        let handler = move |req, conn| pipeline::handle(app.clone(), conn, req);
-        tokio::spawn(server::serve(
-            data_listener,
-            tls,
-            options.clone(),
-            handler,
-            stopped.clone(),
-            Some(metrics.clone()),
-        ))
-    };
-
-    let admin_state = Arc::new(AdminState {
-        app: app.clone(),
-        ready: Default::default(),
-        recovery,
+                Err(e) => {
+                    tracing::error!(error = %e, "credential files changed but do not load; the previous keys and tokens stay");
+                    "failed"
+                }
+            };
+            app.metrics
+                .reloads
+                .get_or_create(&crate::metrics::CodeLabels { code })
+                .inc();
+        }
     });
-    let (admin_addr, admin_task) = if config.admin.enabled {
-        let listener = TcpListener::bind(config.listen.admin)
-            .await
-            .with_context(|| {
-                format!(
-                    "binding the admin plane to {} (listen.admin)",
-                    config.listen.admin
-                )
-            })?;
-        let addr = listener.local_addr()?;
-        let state = admin_state.clone();
-        let handler = move |req, conn| admin::handle(state.clone(), conn, req);
-        let admin_options = ServeOptions {
-            max_connections: 256,
-            max_connections_per_ip: 256,
-            ..options.clone()
-        };
-        let task = tokio::spawn(server::serve(
-            listener,
-            None,
-            admin_options,
-            handler,
-            admin_stopped,
-            None,
-        ));
-        (Some(addr), Some(task))
-    } else {
-        (None, None)
-    };
-    admin_state.ready.store(true, Ordering::Relaxed);
-    Ok(Running {
-        data_addr,
-        admin_addr,
-        admin: admin_state,
-        stop,
-        admin_stop,
-        data_task,
-        admin_task,
-        tape_thread,
-    })
 }
 
 /// The TLS listener's client-certificate settings.
@@ -275,71 +327,10 @@ fn load_policy(config: &Config) -> anyhow::Result<crate::policy::Policy> {
 }
 
 impl Running {
-    /// Applies a re-read configuration: the policy and the credentials
-    /// (keys, tokens, scopes) are rebuilt and swapped in whole — in-flight
-    /// requests and held calls keep what they started with; if anything
-    /// fails, nothing changes. Returns what changed and what needs a restart.
-    pub fn reload(&self, new: &Config) -> anyhow::Result<String> {
-        let app = &self.admin.app;
-        let policy = load_policy(new)?;
-        app.gates
-            .reload_credentials(&new.gates.auth)
-            .map_err(|e| anyhow::anyhow!("gates.auth: {e}"))?;
-        let rules = policy.len();
-        let origin = policy.origin().to_owned();
-        app.policy.store(Arc::new(policy));
-        let old = &app.config;
-        let section = |f: &dyn Fn(&Config) -> serde_json::Value| f(old) != f(new);
-        let mut restart = Vec::new();
-        for (name, changed) in [
-            ("listen", section(&|c| serde_json::json!(c.listen))),
-            ("tls", section(&|c| serde_json::json!(c.tls))),
-            ("routes", section(&|c| serde_json::json!(c.routes))),
-            ("limits", section(&|c| serde_json::json!(c.limits))),
-            ("sandbox", section(&|c| serde_json::json!(c.sandbox))),
-            ("escalation", section(&|c| serde_json::json!(c.escalation))),
-            ("mcp", section(&|c| serde_json::json!(c.mcp))),
-            ("tape", section(&|c| serde_json::json!(c.tape))),
-            (
-                "gates.ip_allow",
-                section(&|c| serde_json::json!(c.gates.ip_allow)),
-            ),
-            (
-                "gates.rate_limit",
-                section(&|c| serde_json::json!(c.gates.rate_limit)),
-            ),
-            (
-                "gates.client_cert",
-                section(&|c| serde_json::json!(c.gates.client_cert)),
-            ),
-            (
-                "gates.trusted_proxies",
-                section(&|c| serde_json::json!(c.gates.trusted_proxies)),
-            ),
-        ] {
-            if changed {
-                restart.push(name);
-            }
-        }
-        let mut summary = format!("policy {origin} ({rules} rules) and credentials reloaded");
-        if !restart.is_empty() {
-            summary.push_str(&format!(
-                "; changes to {} take effect after a restart",
-                restart.join(", ")
-            ));
-        }
-        Ok(summary)
-    }
-
-    /// Counts a reload's result in `cpos_reloads_total`.
-    pub fn count_reload(&self, ok: bool) {
-        let code = if ok { "ok" } else { "failed" };
-        self.admin
-            .app
-            .metrics
-            .reloads
-            .get_or_create(&crate::metrics::CodeLabels { code })
-            .inc();
+    /// Re-reads the configuration and applies what can change without a
+    /// restart (see [`crate::reload`]).
+    pub async fn reload(&self, by: &str) -> anyhow::Result<crate::reload::Reloaded> {
+        self.admin.reloader.reload(&self.admin.app, by).await
     }
 
     /// Stops accepting, drains in-flight requests for the grace period, and
@@ -366,7 +357,7 @@ impl Running {
             );
         }
         let _ = self.admin_stop.send(true);
-        if let Some(task) = self.admin_task {
+        for task in self.admin_tasks {
             let _ = task.await;
         }
         let tape = self.admin.app.tape.clone();

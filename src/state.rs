@@ -12,10 +12,10 @@ use crate::tape::Tape;
 
 /// Shared, read-only state of a running sidecar.
 pub struct AppState {
-    /// The effective configuration.
-    pub config: Arc<Config>,
-    /// Routes to upstreams.
-    pub routes: RouteTable,
+    /// The configuration in effect (swapped whole on reload).
+    pub config: arc_swap::ArcSwap<Config>,
+    /// Routes to upstreams (swapped whole on reload).
+    pub routes: arc_swap::ArcSwap<RouteTable>,
     /// The edge gates.
     pub gates: Gates,
     /// The classification policy (swapped whole on reload).

@@ -1,8 +1,10 @@
 //! Reload without a restart: credential files are polled (a token removed
 //! from the registry stops working within seconds, no signal needed), and
-//! SIGHUP re-reads the configuration — a new policy applies to the next
-//! request, a configuration that does not load is refused whole and the
-//! running one stays; the process never dies of SIGHUP.
+//! SIGHUP or `POST /reload` re-reads the configuration — a new policy,
+//! allowlist, key set or certificate applies to the next request while an
+//! in-flight stream completes and a held call survives; a configuration
+//! that does not load is refused whole and the running one stays; the
+//! process never dies of SIGHUP.
 
 mod common;
 
@@ -105,7 +107,7 @@ async fn credentials_follow_their_files_and_sighup_reloads_the_policy() {
     .unwrap();
     common::signal(sidecar.child.id(), "HUP");
     common::wait_for("the failed reload in the log", || {
-        sidecar.stderr().contains("reload on SIGHUP refused")
+        sidecar.stderr().contains("reload refused")
     });
     assert_eq!(
         call(&sidecar, "token-bob-1234567890", "frobnicate").await,
@@ -123,7 +125,7 @@ async fn credentials_follow_their_files_and_sighup_reloads_the_policy() {
     .unwrap();
     common::signal(sidecar.child.id(), "HUP");
     common::wait_for("the reload in the log", || {
-        sidecar.stderr().contains("reloaded on SIGHUP")
+        sidecar.stderr().contains("configuration reloaded")
     });
     assert_eq!(
         call(&sidecar, "token-bob-1234567890", "frobnicate").await,
@@ -142,4 +144,283 @@ async fn credentials_follow_their_files_and_sighup_reloads_the_policy() {
         "{text}"
     );
     assert!(text.contains("cpos_reloads_total{code=\"ok\"}"), "{text}");
+}
+
+/// A data-plane call from `xff` (the sidecar trusts 127.0.0.1 as a proxy).
+async fn call_from(sidecar: &Sidecar, token: &str, xff: &str, tool: &str) -> common::Answer {
+    let request = http::Request::post(sidecar.url(&format!("/tools/{tool}")))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .header("x-forwarded-for", xff)
+        .body(http_body_util::Full::new(bytes::Bytes::from_static(
+            b"{\"x\": 1}",
+        )))
+        .unwrap();
+    common::collect(http1().request(request).await.unwrap()).await
+}
+
+async fn admin(sidecar: &Sidecar, method: http::Method, path: &str, body: &str) -> common::Answer {
+    let request = http::Request::builder()
+        .method(method)
+        .uri(sidecar.admin_url(path))
+        .header("content-type", "application/json")
+        .header("authorization", "Bearer token-admin-1234567890")
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            body.to_owned(),
+        )))
+        .unwrap();
+    common::collect(http1().request(request).await.unwrap()).await
+}
+
+fn admin_registry(agents: &[&str]) -> String {
+    let mut entries = vec![serde_json::json!({
+        "principal": "admin",
+        "token_sha256": hex::encode(Sha256::digest(b"token-admin-1234567890")),
+        "scopes": ["read:metrics", "escalations:read", "escalations:decide", "admin:reload"],
+    })];
+    for agent in agents {
+        entries.push(serde_json::json!({
+            "principal": agent,
+            "token_sha256": hex::encode(Sha256::digest(format!("token-{agent}-1234567890").as_bytes())),
+            "scopes": ["tools:call"],
+        }));
+    }
+    serde_json::json!({ "tokens": entries }).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn post_reload_swaps_allowlist_keys_and_policy_while_a_stream_and_a_held_call_go_on() {
+    use http_body_util::BodyExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (up, state) = upstream::start().await;
+    let tokens = dir.path().join("tokens.json");
+    std::fs::write(&tokens, admin_registry(&["bob", "carol"])).unwrap();
+    let policy = dir.path().join("local-policy.toml");
+    std::fs::write(&policy, POLICY).unwrap();
+    let extra = |allow: &str, policy_files: &str| {
+        format!(
+            "[gates]\ntrusted_proxies = [\"127.0.0.1/32\"]\n\n\
+             [gates.ip_allow]\nenabled = true\nallow = [{allow}]\n\n\
+             [gates.auth]\nmode = \"bearer\"\ntoken_registry_file = \"{}\"\n\n\
+             [policy]\nfiles = [{policy_files}]\n\n\
+             [escalation]\n\n\
+             [[routes]]\nname = \"tools\"\nprefix = \"/\"\nupstream = \"http://{up}\"\ntool_path_prefix = \"/tools/\"\n",
+            tokens.display()
+        )
+    };
+    let first = extra("\"10.1.0.0/16\", \"127.0.0.1/32\"", "");
+    let sidecar = Sidecar::start(dir.path(), &first);
+    let config = dir.path().join("cpos.toml");
+    let prelude = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(&first, "");
+
+    assert_eq!(
+        call_from(&sidecar, "token-carol-1234567890", "10.1.2.3", "frobnicate")
+            .await
+            .status,
+        200
+    );
+
+    // In flight across the reload: a streamed response and a held call.
+    let request = http::Request::get(sidecar.url("/sse"))
+        .header("authorization", "Bearer token-bob-1234567890")
+        .header("x-forwarded-for", "10.1.2.3")
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    let mut stream = http1().request(request).await.unwrap().into_body();
+    let event = stream.frame().await.unwrap().unwrap().into_data().unwrap();
+    assert_eq!(
+        event,
+        bytes::Bytes::from_static(b"event: first\ndata: 1\n\n")
+    );
+    let held_url = sidecar.url("/tools/exec");
+    let held = tokio::spawn(async move {
+        let request = http::Request::post(held_url)
+            .header("content-type", "application/json")
+            .header("authorization", "Bearer token-bob-1234567890")
+            .header("x-forwarded-for", "10.1.2.3")
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                br#"{"command": "git push origin main"}"#,
+            )))
+            .unwrap();
+        common::collect(http1().request(request).await.unwrap()).await
+    });
+    let mut id = None;
+    for _ in 0..200 {
+        let list = admin(
+            &sidecar,
+            http::Method::GET,
+            "/escalations?status=pending",
+            "",
+        )
+        .await
+        .json();
+        if let Some(found) = list["escalations"][0]["id"].as_str() {
+            id = Some(found.to_owned());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let id = id.expect("the git push is held for a person");
+
+    // The new configuration: 10.1.0.0/16 is no longer allowed, Bob's token
+    // is revoked, and a local policy retires `frobnicate`.
+    std::fs::write(&tokens, admin_registry(&["carol"])).unwrap();
+    let second = extra("\"127.0.0.1/32\"", &format!("\"{}\"", policy.display()));
+    std::fs::write(&config, format!("{prelude}{second}")).unwrap();
+    let reloaded = admin(&sidecar, http::Method::POST, "/reload", "{}").await;
+    assert_eq!(
+        reloaded.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reloaded.body)
+    );
+    assert!(reloaded.json()["summary"]
+        .as_str()
+        .unwrap()
+        .contains("reloaded"));
+
+    let moved = call_from(&sidecar, "token-carol-1234567890", "10.1.2.3", "echo").await;
+    assert_eq!(moved.status, 403, "the old allowlist still applies");
+    assert_eq!(moved.json()["error"], "ip_denied");
+    let revoked = call_from(&sidecar, "token-bob-1234567890", "127.0.0.1", "echo").await;
+    assert_eq!(revoked.status, 403, "a revoked token still works");
+    assert_eq!(revoked.json()["error"], "auth_invalid");
+    let retired = call_from(
+        &sidecar,
+        "token-carol-1234567890",
+        "127.0.0.1",
+        "frobnicate",
+    )
+    .await;
+    assert_eq!(retired.status, 403, "the new policy does not apply");
+
+    // What was in flight completes.
+    state.release.notify_one();
+    let rest = stream.collect().await.unwrap().to_bytes();
+    assert_eq!(
+        rest,
+        bytes::Bytes::from_static(b"event: second\ndata: 2\n\n")
+    );
+    let approved = admin(
+        &sidecar,
+        http::Method::POST,
+        &format!("/escalations/{id}/approve"),
+        "{}",
+    )
+    .await;
+    assert_eq!(
+        approved.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&approved.body)
+    );
+    assert_eq!(
+        held.await.unwrap().status,
+        200,
+        "the held call survives the reload"
+    );
+
+    // A broken policy is refused whole: the answer says why, the old rules stay.
+    let broken = extra(
+        "\"127.0.0.1/32\"",
+        &format!("\"{}\"", dir.path().join("missing.toml").display()),
+    );
+    std::fs::write(&config, format!("{prelude}{broken}")).unwrap();
+    let refused = admin(&sidecar, http::Method::POST, "/reload", "{}").await;
+    assert_eq!(refused.status, 422);
+    assert_eq!(refused.json()["error"], "reload_refused");
+    assert!(
+        refused.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing.toml"),
+        "{:?}",
+        refused.json()
+    );
+    let still = call_from(
+        &sidecar,
+        "token-carol-1234567890",
+        "127.0.0.1",
+        "frobnicate",
+    )
+    .await;
+    assert_eq!(
+        still.status, 403,
+        "the running policy stays after a refused reload"
+    );
+
+    let reloads: Vec<_> = sidecar
+        .tape()
+        .into_iter()
+        .filter(|r| r["event"] == "config_reload")
+        .map(|r| {
+            (
+                r["outcome"]["code"].as_str().unwrap().to_owned(),
+                r["principal"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(reloads.len(), 2, "{reloads:?}");
+    assert_eq!(reloads[0].0, "ok");
+    assert_eq!(reloads[1].0, "failed");
+    assert_eq!(reloads[0].1, "admin");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_renewed_certificate_is_served_to_new_connections_after_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, _) = upstream::start().await;
+    let (old_dir, new_dir) = (dir.path().join("old"), dir.path().join("new"));
+    std::fs::create_dir_all(&old_dir).unwrap();
+    std::fs::create_dir_all(&new_dir).unwrap();
+    let (old, renewed) = (common::pki(&old_dir), common::pki(&new_dir));
+    let (cert, key) = (dir.path().join("tls.pem"), dir.path().join("tls.key"));
+    std::fs::copy(&old.server_cert, &cert).unwrap();
+    std::fs::copy(&old.server_key, &key).unwrap();
+    let sidecar = Sidecar::start(
+        dir.path(),
+        &format!(
+            "[tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n\n[[routes]]\nname = \"tools\"\nprefix = \"/\"\nupstream = \"http://{up}\"\n",
+            cert.display(),
+            key.display()
+        ),
+    );
+    let get = || {
+        http::Request::get("/health")
+            .header("host", "127.0.0.1")
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .unwrap()
+    };
+    let (answer, _) = common::tls_request(sidecar.data, &old.ca_der, &[b"http/1.1"], get()).await;
+    assert_eq!(answer.status, 200);
+
+    // The certificate is renewed on disk (a rotated Secret) and reloaded.
+    std::fs::copy(&renewed.server_cert, &cert).unwrap();
+    std::fs::copy(&renewed.server_key, &key).unwrap();
+    let reloaded = common::post_json(&http1(), &sidecar.admin_url("/reload"), "{}").await;
+    assert_eq!(
+        reloaded.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reloaded.body)
+    );
+    assert_eq!(reloaded.json()["reloaded"]["tls"], true);
+    let (answer, _) =
+        common::tls_request(sidecar.data, &renewed.ca_der, &[b"http/1.1"], get()).await;
+    assert_eq!(answer.status, 200, "the renewed certificate is served");
+
+    // A key that does not match the certificate is refused whole.
+    std::fs::copy(&old.server_key, &key).unwrap();
+    let refused = common::post_json(&http1(), &sidecar.admin_url("/reload"), "{}").await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.json()["message"].as_str().unwrap().contains("tls"),
+        "{:?}",
+        refused.json()
+    );
+    let (answer, _) =
+        common::tls_request(sidecar.data, &renewed.ca_der, &[b"http/1.1"], get()).await;
+    assert_eq!(answer.status, 200, "the running certificate stays");
 }

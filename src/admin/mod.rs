@@ -1,7 +1,9 @@
 //! The admin plane: a separate listener (default `127.0.0.1:9901`) with
-//! `/healthz`, `/readyz`, `/metrics` and `/integrity`. Everything but
-//! `/healthz` passes the same edge gates as the data plane, with the admin
-//! scopes (`read:metrics`, `read:integrity`, `escalations:*`).
+//! `/healthz`, `/readyz`, `/metrics`, `/integrity`, `/escalations`, `/ui`
+//! and `POST /reload`. Everything but `/healthz` passes the same edge gates
+//! as the data plane, with the admin scopes (`read:metrics`,
+//! `read:integrity`, `escalations:*`, `admin:reload`). Probes that cannot
+//! sign use the separate health listener ([`health`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -97,6 +99,28 @@ pub struct AdminState {
     pub ready: AtomicBool,
     /// What start-up recovery did to the tape, if anything.
     pub recovery: Option<Recovery>,
+    /// Applies `POST /reload` (and SIGHUP).
+    pub reloader: crate::reload::Reloader,
+}
+
+/// The health plane (`listen.health`): `GET /healthz` and `/readyz` only,
+/// without authentication, for probes that cannot sign requests. It tells
+/// nothing beyond up/ready and changes nothing.
+pub fn health<B>(state: &AdminState, req: &Request<B>) -> Response<ProxyBody> {
+    match (req.method(), req.uri().path()) {
+        (&Method::GET | &Method::HEAD, "/healthz") => {
+            json_response(StatusCode::OK, &serde_json::json!({"ok": true}))
+        }
+        (&Method::GET | &Method::HEAD, "/readyz") => readyz(state),
+        _ => json_response(
+            StatusCode::NOT_FOUND,
+            &serde_json::json!({
+                "ok": false,
+                "error": "not_found",
+                "message": "the health listener answers GET /healthz and /readyz only; the rest is on the admin plane",
+            }),
+        ),
+    }
 }
 
 /// Handles one admin request.
@@ -142,6 +166,10 @@ pub async fn handle(
         let who = admission.principal.as_deref().unwrap_or("admin").to_owned();
         return escalations::handle(&state, &head, &body, &who).await;
     }
+    if path == "/reload" {
+        let who = admission.principal.as_deref().unwrap_or("admin").to_owned();
+        return reload(&state, &head.method, &who).await;
+    }
     let req = Request::from_parts(head, ());
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return json_response(
@@ -158,7 +186,7 @@ pub async fn handle(
             &serde_json::json!({
                 "ok": false,
                 "error": "not_found",
-                "message": "admin endpoints: /healthz /readyz /metrics /integrity",
+                "message": "admin endpoints: /healthz /readyz /metrics /integrity /escalations /ui /reload",
             }),
         ),
     }
@@ -226,6 +254,31 @@ fn unrebindable(host: &str) -> bool {
     name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
 }
 
+/// `POST /reload`: re-reads the configuration and applies it, as SIGHUP
+/// does; a configuration that fails is refused whole (422, with the error).
+async fn reload(state: &AdminState, method: &Method, who: &str) -> Response<ProxyBody> {
+    if method != Method::POST {
+        return json_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &serde_json::json!({"ok": false, "error": "method_not_allowed", "message": "POST /reload with Content-Type: application/json and an empty JSON object"}),
+        );
+    }
+    match state.reloader.reload(&state.app, who).await {
+        Ok(done) => json_response(
+            StatusCode::OK,
+            &serde_json::json!({"ok": true, "summary": done.to_string(), "reloaded": done}),
+        ),
+        Err(e) => json_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &serde_json::json!({
+                "ok": false,
+                "error": "reload_refused",
+                "message": format!("{e:#}; the running configuration stays"),
+            }),
+        ),
+    }
+}
+
 fn readyz(state: &AdminState) -> Response<ProxyBody> {
     let listening = state.ready.load(Ordering::Relaxed);
     let tape = state.app.tape.is_healthy();
@@ -258,7 +311,8 @@ fn metrics(state: &AdminState) -> Response<ProxyBody> {
 fn integrity(state: &AdminState) -> Response<ProxyBody> {
     let head = state.app.tape.head();
     let writer_running = state.app.tape.is_open();
-    let tape = &state.app.config.tape;
+    let config = state.app.config.load();
+    let tape = &config.tape;
     json_response(
         StatusCode::OK,
         &serde_json::json!({

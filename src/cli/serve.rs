@@ -52,33 +52,32 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         // Handlers first: a SIGTERM right after the ready line must drain, not kill.
         let stop = shutdown_signal()?;
-        let running = crate::sidecar::start(config.clone()).await?;
+        let source: crate::reload::ConfigSource = {
+            let (args, overrides) = (config_args.clone(), overrides.clone());
+            Box::new(move || args.load(overrides.clone()))
+        };
+        let running = crate::sidecar::start(config.clone(), Some(source)).await?;
         let ready = serde_json::json!({
             "event": "listening",
             "data": running.data_addr.to_string(),
             "admin": running.admin_addr.map(|a| a.to_string()),
+            "health": running.health_addr.map(|a| a.to_string()),
             "tls": config.tls.enabled(),
             "profile": config.profile,
             "tape": config.tape.dir,
         });
         println!("{ready}");
         tracing::info!(data = %running.data_addr, admin = ?running.admin_addr, profile = %config.profile, "cpos is serving");
-        // SIGHUP re-reads the configuration: policy and credentials are
-        // swapped in; a configuration that fails is refused whole.
+        // SIGHUP re-reads the configuration and swaps in what can change
+        // without a restart; a configuration that fails is refused whole.
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         tokio::pin!(stop);
         loop {
             tokio::select! {
                 _ = &mut stop => break,
                 _ = hup.recv() => {
-                    let outcome = config_args
-                        .load(overrides.clone())
-                        .and_then(|new| running.reload(&new));
-                    running.count_reload(outcome.is_ok());
-                    match outcome {
-                        Ok(summary) => tracing::info!(%summary, "reloaded on SIGHUP"),
-                        Err(e) => tracing::error!(error = %format!("{e:#}"), "reload on SIGHUP refused; the running configuration stays"),
-                    }
+                    // Logged, counted and recorded by the reloader.
+                    let _ = running.reload("SIGHUP").await;
                 }
             }
         }

@@ -85,7 +85,7 @@ pub struct IpAllowSettings {
 }
 
 /// Rate limits: a default and a stricter mutation bucket per key.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimitSettings {
     /// Apply rate limits.
@@ -113,7 +113,7 @@ impl Default for RateLimitSettings {
 }
 
 /// Limits for one principal or tool (a tool name may end in `*`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateOverride {
     /// The principal (key id or bound agent) this applies to.

@@ -116,8 +116,12 @@ pub struct RuntimeSettings {
 pub struct Listen {
     /// Data plane: the proxied traffic.
     pub data: SocketAddr,
-    /// Admin plane: health, metrics, integrity.
+    /// Admin plane: health, metrics, integrity, escalations, reload.
     pub admin: SocketAddr,
+    /// Health plane: only `GET /healthz` and `/readyz`, unauthenticated,
+    /// for orchestrator probes (e.g. `0.0.0.0:9902` in a pod); off when unset.
+    #[serde(default)]
+    pub health: Option<SocketAddr>,
 }
 
 /// Data-plane TLS; enabled when both files are set.

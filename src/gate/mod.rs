@@ -95,18 +95,55 @@ enum Auth {
     Bearer(BearerAuth),
 }
 
-/// The configured gate chain.
+/// The configured gate chain. The edge (address gates, rate limits) and the
+/// credentials (keys, tokens, scopes) are each swapped whole on reload, so a
+/// request sees one consistent set from start to end.
 pub struct Gates {
-    resolver: ClientIpResolver,
-    client_cert: ClientCertGate,
-    ip_allow: Option<IpAllow>,
-    rate_limit: Option<Arc<dyn RateLimiter>>,
+    edge: ArcSwap<Edge>,
     /// Swapped whole when credential files change or on reload.
-    auth: ArcSwap<Auth>,
+    auth: ArcSwap<Credentialed>,
     /// What the credentials were built from, and when its files last changed.
     credentials: std::sync::Mutex<Credentials>,
     nonces: Arc<NonceCache>,
     clock: Arc<dyn Clock>,
+}
+
+/// Gates 1–3: client certificate, address allowlist, rate limits.
+struct Edge {
+    settings: GateSettings,
+    resolver: ClientIpResolver,
+    client_cert: ClientCertGate,
+    ip_allow: Option<IpAllow>,
+    rate_limit: Option<Arc<dyn RateLimiter>>,
+}
+
+impl Edge {
+    /// Builds the edge gates; the rate limiter (and its counts) of `old` is
+    /// kept when its settings did not change.
+    fn new(settings: &GateSettings, old: Option<&Edge>) -> Result<Edge, String> {
+        let rate_limit: Option<Arc<dyn RateLimiter>> = match old {
+            Some(old) if old.settings.rate_limit == settings.rate_limit => old.rate_limit.clone(),
+            _ if settings.rate_limit.enabled => {
+                Some(Arc::new(GovernorLimiter::new(&settings.rate_limit)?))
+            }
+            _ => None,
+        };
+        Ok(Edge {
+            resolver: ClientIpResolver::new(&settings.trusted_proxies, settings.client_ip_header)?,
+            client_cert: ClientCertGate::new(&settings.client_cert)?,
+            ip_allow: match settings.ip_allow.enabled {
+                true => Some(IpAllow::new(&settings.ip_allow.allow)?),
+                false => None,
+            },
+            rate_limit,
+            settings: settings.clone(),
+        })
+    }
+}
+
+/// The authenticator and the scopes each route requires.
+struct Credentialed {
+    auth: Auth,
     scopes: ScopeMap,
 }
 
@@ -229,32 +266,30 @@ impl Gates {
     /// Builds every gate from configuration; file contents that are wrong
     /// (bad pins, bad CIDRs, bad registry JSON) are errors here.
     pub fn from_config(settings: &GateSettings, clock: Arc<dyn Clock>) -> Result<Gates, String> {
-        let resolver = ClientIpResolver::new(&settings.trusted_proxies, settings.client_ip_header)?;
-        let client_cert = ClientCertGate::new(&settings.client_cert)?;
-        let ip_allow = if settings.ip_allow.enabled {
-            Some(IpAllow::new(&settings.ip_allow.allow)?)
-        } else {
-            None
-        };
-        let rate_limit: Option<Arc<dyn RateLimiter>> = if settings.rate_limit.enabled {
-            Some(Arc::new(GovernorLimiter::new(&settings.rate_limit)?))
-        } else {
-            None
-        };
         let a = &settings.auth;
         let nonces = Arc::new(NonceCache::new(a.nonce_cache_capacity));
         let auth = build_auth(a, &nonces, &clock)?;
         Ok(Gates {
-            resolver,
-            client_cert,
-            ip_allow,
-            rate_limit,
-            auth: ArcSwap::from_pointee(auth),
+            edge: ArcSwap::from_pointee(Edge::new(settings, None)?),
+            auth: ArcSwap::from_pointee(Credentialed {
+                auth,
+                scopes: ScopeMap::new(&a.scopes),
+            }),
             credentials: std::sync::Mutex::new(Credentials::new(a)),
             nonces,
             clock,
-            scopes: ScopeMap::new(&a.scopes),
         })
+    }
+
+    /// Rebuilds every gate from `settings` and swaps them in: the edge
+    /// (client certificate pins, allowlist, trusted proxies, rate limits)
+    /// and the credentials. Nothing changes unless both build. Rate-limit
+    /// counts survive unless `gates.rate_limit` itself changed.
+    pub fn reload(&self, settings: &GateSettings) -> Result<(), String> {
+        let edge = Edge::new(settings, Some(&self.edge.load()))?;
+        self.reload_credentials(&settings.auth)?;
+        self.edge.store(Arc::new(edge));
+        Ok(())
     }
 
     /// Rebuilds the credentials (keys, tokens, scopes) from `a` and swaps
@@ -266,7 +301,10 @@ impl Gates {
             return Err("changing gates.auth.mode needs a restart".into());
         }
         let auth = build_auth(a, &self.nonces, &self.clock)?;
-        self.auth.store(Arc::new(auth));
+        self.auth.store(Arc::new(Credentialed {
+            auth,
+            scopes: ScopeMap::new(&a.scopes),
+        }));
         *current = Credentials::new(a);
         Ok(())
     }
@@ -291,24 +329,25 @@ impl Gates {
 
     /// True when authentication signs the body (its SHA-256 is needed).
     pub fn signs_body(&self) -> bool {
-        matches!(**self.auth.load(), Auth::Hmac(_))
+        matches!(self.auth.load().auth, Auth::Hmac(_))
     }
 
     /// True when `ip` is a configured trusted proxy (its forwarding headers
     /// are believed and passed on).
     pub fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
-        self.resolver.is_trusted(ip)
+        self.edge.load().resolver.is_trusted(ip)
     }
 
     /// The rate limiter, for periodic shrinking.
     pub fn rate_limiter(&self) -> Option<Arc<dyn RateLimiter>> {
-        self.rate_limit.clone()
+        self.edge.load().rate_limit.clone()
     }
 
     /// Gates 1–3 on the request head.
     pub fn admit(&self, conn: &ConnInfo, head: &mut Parts) -> Result<Admission, Refusal> {
+        let edge = self.edge.load();
         let peer = conn.peer.ip();
-        let trusted_peer = self.resolver.is_trusted(peer);
+        let trusted_peer = edge.resolver.is_trusted(peer);
 
         // 0. One declared agent at most: two `X-Agent-Id` headers would let
         //    the policy and the upstream read different agents.
@@ -330,7 +369,7 @@ impl Gates {
         }
 
         // 1. Client certificate.
-        let audit = match self.client_cert.check(
+        let audit = match edge.client_cert.check(
             conn.client_cert.as_ref(),
             &mut head.headers,
             trusted_peer,
@@ -340,7 +379,7 @@ impl Gates {
         };
 
         // 2. IP allowlist, on the resolved client address.
-        let client_ip = match (self.resolver.resolve(peer, &head.headers), &self.ip_allow) {
+        let client_ip = match (edge.resolver.resolve(peer, &head.headers), &edge.ip_allow) {
             (Ok(ip), Some(allow)) => {
                 allow.check(ip)?;
                 ip
@@ -354,7 +393,7 @@ impl Gates {
 
         // 3. Per-IP rate limit.
         let mut rate = None;
-        if let Some(limiter) = &self.rate_limit {
+        if let Some(limiter) = &edge.rate_limit {
             let verdict = limiter.check(&RateKey::Ip(client_ip), is_mutation(&head.method));
             if !verdict.allowed {
                 return Err(Refusal::new("rate_limit", verdict.problem()).with_client_ip(client_ip));
@@ -377,16 +416,18 @@ impl Gates {
         body_sha256: &str,
         admission: &mut Admission,
     ) -> Result<(), Refusal> {
-        let required = self.scopes.required(plane, &head.method, head.uri.path());
-        let auth = self.auth.load();
-        let who = match &**auth {
+        let credentialed = self.auth.load();
+        let required = credentialed
+            .scopes
+            .required(plane, &head.method, head.uri.path());
+        let who = match &credentialed.auth {
             Auth::Off => return Ok(()),
             Auth::Hmac(hmac) => hmac.authenticate(head, body_sha256, required.as_deref()),
             Auth::Bearer(bearer) => bearer.authenticate(head, required.as_deref()),
         }
         .map_err(|problem| Refusal::new("auth", problem))?;
 
-        if let Some(limiter) = &self.rate_limit {
+        if let Some(limiter) = &self.edge.load().rate_limit {
             let key = RateKey::Principal(who.principal.clone());
             let verdict = limiter.check(&key, is_mutation(&head.method));
             if !verdict.allowed {
@@ -401,7 +442,7 @@ impl Gates {
     /// Removes the credentials the sidecar consumed, so they never reach an
     /// upstream: the `X-CPOS-*` signature headers, or the bearer token.
     pub fn strip_credentials(&self, head: &mut Parts) {
-        match **self.auth.load() {
+        match self.auth.load().auth {
             Auth::Off => {}
             Auth::Hmac(_) => {
                 for name in [
@@ -426,7 +467,8 @@ impl Gates {
         tool: &str,
         mutation: bool,
     ) -> Result<(), Refusal> {
-        let (Some(limiter), Some(principal)) = (&self.rate_limit, &admission.principal) else {
+        let edge = self.edge.load();
+        let (Some(limiter), Some(principal)) = (&edge.rate_limit, &admission.principal) else {
             return Ok(());
         };
         let verdict = limiter.check(&RateKey::Tool(principal.clone(), Arc::from(tool)), mutation);

@@ -85,6 +85,7 @@ const ADMIN: &[(&str, &str, &str)] = &[
     ("/readyz", "read:integrity", "read:integrity"),
     ("/escalations", "escalations:read", "escalations:decide"),
     ("/ui", "escalations:read", "escalations:decide"),
+    ("/reload", "admin:reload", "admin:reload"),
 ];
 
 impl ScopeMap {

@@ -148,7 +148,7 @@ pub async fn post(
         name: &listing.connector,
         filter: &listing.filter,
         pins: listing.pins.as_deref(),
-        pin_change: state.config.mcp.pin_changes,
+        pin_change: state.config.load().mcp.pin_changes,
     };
     // One policy for the whole request, even if a reload lands meanwhile.
     let policy = state.policy.load();
@@ -349,8 +349,8 @@ fn command_tool_argv(
         return None;
     }
     let tool = message_review.summary.tool.as_deref()?;
-    let spec = state
-        .config
+    let config = state.config.load();
+    let spec = config
         .sandbox
         .command_tools
         .iter()

@@ -125,7 +125,7 @@ pub struct ServeOptions {
 /// still open when the grace period ended.
 pub async fn serve<H, Fut>(
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+    tls: Option<tls::TlsHandle>,
     options: ServeOptions,
     handler: H,
     mut shutdown: watch::Receiver<bool>,
@@ -181,7 +181,7 @@ where
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
         let options = options.clone();
-        let tls = tls.clone();
+        let tls = tls.as_ref().map(|t| TlsAcceptor::from(t.load_full()));
         let shutdown = shutdown.clone();
         let metrics = metrics.clone();
         tokio::spawn(async move {

@@ -8,6 +8,10 @@ use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
+/// The listener's TLS configuration, swapped whole when certificates are
+/// reloaded; each new connection handshakes with the one current then.
+pub type TlsHandle = Arc<arc_swap::ArcSwap<ServerConfig>>;
+
 /// Client-certificate settings of the TLS listener.
 #[derive(Debug, Clone, Default)]
 pub struct ClientAuth<'a> {

@@ -24,6 +24,8 @@ pub struct Sidecar {
     pub child: Child,
     pub data: SocketAddr,
     pub admin: SocketAddr,
+    /// The health listener, when `listen.health` is set.
+    pub health: Option<SocketAddr>,
     pub dir: PathBuf,
 }
 
@@ -99,6 +101,7 @@ impl Sidecar {
             child,
             data: ready["data"].as_str().unwrap().parse().unwrap(),
             admin: ready["admin"].as_str().unwrap().parse().unwrap(),
+            health: ready["health"].as_str().map(|a| a.parse().unwrap()),
             dir: dir.to_path_buf(),
         }
     }

@@ -1,0 +1,260 @@
+//! Reload without a restart: SIGHUP and the admin plane's `POST /reload`
+//! both re-read the configuration and apply it here.
+//!
+//! Everything reloadable is built first — policy, routes, TLS certificates,
+//! gates (client pins, allowlist, trusted proxies, rate limits, keys, tokens,
+//! scopes) — and only then swapped in, each part whole (`arc-swap`). If any
+//! part fails, nothing changes and the error names it. Open connections,
+//! in-flight streams and held calls keep what they started with. Sections
+//! that need a restart (listeners, limits, tape, sandbox, …) are named in
+//! the summary and keep their running values.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::proxy::RouteTable;
+use crate::server::tls::TlsHandle;
+use crate::state::AppState;
+use crate::tape::{Outcome, TapeRecord};
+
+/// Where a reload reads the configuration from (the file and overrides
+/// `serve` started with).
+pub type ConfigSource = Box<dyn Fn() -> anyhow::Result<Config> + Send + Sync>;
+
+/// Re-reads and applies configuration; one reload at a time.
+pub struct Reloader {
+    source: Option<ConfigSource>,
+    /// The built-in demo upstream, when it was started.
+    demo: Option<SocketAddr>,
+    /// Stdio MCP servers bridged at start: route name, command, address.
+    stdio: Vec<(String, Vec<String>, SocketAddr)>,
+    /// The data plane's TLS configuration, when TLS is on.
+    tls: Option<TlsHandle>,
+    busy: Mutex<()>,
+}
+
+/// What one reload did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Reloaded {
+    /// Policy rules now in force.
+    pub rules: usize,
+    /// Where the policy came from.
+    pub policy: String,
+    /// Routes now in force.
+    pub routes: usize,
+    /// True when the TLS certificate and key were re-read.
+    pub tls: bool,
+    /// Changed sections that keep their running values until a restart.
+    pub restart_needed: Vec<&'static str>,
+}
+
+impl std::fmt::Display for Reloaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "policy {} ({} rules), {} routes, gates and credentials{} reloaded",
+            self.policy,
+            self.rules,
+            self.routes,
+            if self.tls { ", TLS certificate" } else { "" }
+        )?;
+        if !self.restart_needed.is_empty() {
+            write!(
+                f,
+                "; changes to {} take effect after a restart",
+                self.restart_needed.join(", ")
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Sections read once at start: a change is reported, not applied.
+const RESTART_ONLY: &[&str] = &[
+    "listen",
+    "limits",
+    "upstream",
+    "mcp",
+    "tape",
+    "admin",
+    "shutdown",
+    "runtime",
+    "log",
+    "sandbox",
+    "escalation",
+    "adapter",
+];
+
+impl Reloader {
+    /// A reloader for a sidecar started with these parts.
+    pub fn new(
+        source: Option<ConfigSource>,
+        demo: Option<SocketAddr>,
+        stdio: Vec<(String, Vec<String>, SocketAddr)>,
+        tls: Option<TlsHandle>,
+    ) -> Reloader {
+        Reloader {
+            source,
+            demo,
+            stdio,
+            tls,
+            busy: Mutex::new(()),
+        }
+    }
+
+    /// Re-reads the configuration source and applies it; counts the result
+    /// in `cpos_reloads_total{code}` and records it on the tape.
+    pub async fn reload(&self, app: &AppState, by: &str) -> anyhow::Result<Reloaded> {
+        let outcome = match &self.source {
+            None => Err(anyhow::anyhow!(
+                "this sidecar was started without a configuration source to re-read"
+            )),
+            Some(source) => source().and_then(|new| self.apply(app, new)),
+        };
+        let code = if outcome.is_ok() { "ok" } else { "failed" };
+        app.metrics
+            .reloads
+            .get_or_create(&crate::metrics::CodeLabels { code })
+            .inc();
+        let detail = match &outcome {
+            Ok(r) => {
+                serde_json::json!({"rules": r.rules, "routes": r.routes, "tls": r.tls, "restart_needed": r.restart_needed})
+            }
+            Err(e) => serde_json::json!({"error": format!("{e:#}")}),
+        };
+        let record = TapeRecord {
+            event: "config_reload",
+            principal: Some(by.to_owned()),
+            detail: Some(detail),
+            outcome: Some(Outcome {
+                code: Some(code),
+                status: if outcome.is_ok() { 200 } else { 422 },
+                ..Outcome::default()
+            }),
+            ..TapeRecord::default()
+        };
+        app.tape
+            .record(record)
+            .await
+            .map_err(|e| anyhow::anyhow!("the tape refused the reload record: {e}"))?;
+        match &outcome {
+            Ok(r) => tracing::info!(by, summary = %r, "configuration reloaded"),
+            Err(e) => {
+                tracing::error!(by, error = %format!("{e:#}"), "reload refused; the running configuration stays")
+            }
+        }
+        outcome
+    }
+
+    /// Builds every reloadable part from `new`, then swaps them in.
+    pub fn apply(&self, app: &AppState, new: Config) -> anyhow::Result<Reloaded> {
+        let _one = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        new.validate()?;
+        let old = app.config.load_full();
+        let policy = crate::policy::Policy::from_settings(&new.policy)?;
+        let routes = self.routes(&new)?;
+        let tls = self.tls_config(&old, &new)?;
+        // Last fallible step: the gates build both halves before swapping.
+        app.gates
+            .reload(&new.gates)
+            .map_err(|e| anyhow::anyhow!("gates: {e}"))?;
+
+        let restart_needed = restart_needed(&old, &new);
+        let reloaded = Reloaded {
+            rules: policy.len(),
+            policy: policy.origin().to_owned(),
+            routes: new.routes.len(),
+            tls: tls.is_some(),
+            restart_needed,
+        };
+        app.policy.store(Arc::new(policy));
+        app.routes.store(Arc::new(routes));
+        if let (Some(handle), Some(config)) = (&self.tls, tls) {
+            handle.store(config);
+        }
+        app.config.store(Arc::new(effective(&old, new)));
+        Ok(reloaded)
+    }
+
+    /// The new route table; stdio servers and the demo upstream started at
+    /// start-up are reused, and a new one needs a restart.
+    fn routes(&self, new: &Config) -> anyhow::Result<RouteTable> {
+        let mut routes = new.routes.clone();
+        for route in routes.iter_mut().filter(|r| r.upstream == "stdio") {
+            let running = self
+                .stdio
+                .iter()
+                .find(|(name, command, _)| *name == route.name && *command == route.command);
+            match running {
+                Some((_, _, addr)) => route.upstream = format!("http://{addr}"),
+                None => anyhow::bail!(
+                    "route `{}`: a new or changed stdio MCP server needs a restart",
+                    route.name
+                ),
+            }
+        }
+        if RouteTable::needs_demo(&routes) && self.demo.is_none() {
+            anyhow::bail!(
+                "a route now uses builtin:demo, which was not started; restart to use it"
+            );
+        }
+        RouteTable::build(&routes, self.demo)
+            .map_err(anyhow::Error::msg)
+            .context("routes")
+    }
+
+    /// The re-read TLS configuration, when TLS is on before and after.
+    fn tls_config(
+        &self,
+        old: &Config,
+        new: &Config,
+    ) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
+        if old.tls.enabled() != new.tls.enabled() {
+            anyhow::bail!(
+                "turning TLS on or off needs a restart (the listener's protocol changes)"
+            );
+        }
+        let (Some(_), Some(cert), Some(key)) = (&self.tls, &new.tls.cert_file, &new.tls.key_file)
+        else {
+            return Ok(None);
+        };
+        let config =
+            crate::server::tls::server_config(cert, key, &crate::sidecar::client_auth(new))
+                .map_err(anyhow::Error::msg)?;
+        Ok(Some(config))
+    }
+}
+
+/// Restart-only sections whose values changed.
+fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
+    let (old, new) = (
+        serde_json::to_value(old).unwrap_or_default(),
+        serde_json::to_value(new).unwrap_or_default(),
+    );
+    RESTART_ONLY
+        .iter()
+        .copied()
+        .filter(|section| old.get(section) != new.get(section))
+        .collect()
+}
+
+/// `new`, with the restart-only sections still at their running values, so
+/// the configuration in effect is what the sidecar reports.
+fn effective(old: &Config, mut new: Config) -> Config {
+    new.listen = old.listen.clone();
+    new.limits = old.limits.clone();
+    new.upstream = old.upstream.clone();
+    new.mcp = old.mcp.clone();
+    new.tape = old.tape.clone();
+    new.admin = old.admin.clone();
+    new.shutdown = old.shutdown.clone();
+    new.runtime = old.runtime.clone();
+    new.log = old.log.clone();
+    new.sandbox = old.sandbox.clone();
+    new.escalation = old.escalation.clone();
+    new.adapter = old.adapter.clone();
+    new
+}
