@@ -40,6 +40,23 @@ pub struct RouteLabels {
     pub route: RouteName,
 }
 
+/// Labels of `cpos_refusals_total`: the step that refused and its code.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    /// `client_cert`, `ip_allow`, `rate_limit`, `auth`, `policy`,
+    /// `request`, `upstream` or `tape`.
+    pub gate: &'static str,
+    /// Stable error code.
+    pub code: &'static str,
+}
+
+/// Labels carrying one state or outcome name.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    /// The state or outcome.
+    pub state: &'static str,
+}
+
 /// Labels carrying a stable refusal code.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CodeLabels {
@@ -61,8 +78,17 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     /// Request latency (head to head) by route.
     pub request_seconds: HistogramFamily<RouteLabels>,
-    /// Refusals by stable code.
-    pub refusals: Family<CodeLabels, Counter>,
+    /// Refusals by the step that refused and stable code.
+    pub refusals: Family<RefusalLabels, Counter>,
+    /// Escalation entries in memory by state (set when scraped).
+    pub escalations: Family<StateLabels, Gauge>,
+    /// Sandbox runs by outcome (`passed`, `failed`, or the failure kind).
+    pub sandbox_runs: Family<StateLabels, Counter>,
+    /// MCP messages reviewed, by verdict (`allow`, `deny`, `human`,
+    /// `sandbox`, or `unclassified` for messages that are not tool calls).
+    pub mcp_reviews: Family<StateLabels, Counter>,
+    /// Records waiting for the tape writer (set when scraped).
+    pub tape_queue_depth: Gauge,
     /// Open data-plane connections.
     pub open_connections: Gauge,
     /// Accepted data-plane connections.
@@ -85,7 +111,31 @@ impl Metrics {
         let request_seconds = HistogramFamily::<RouteLabels>::new_with_constructor(
             latency_histogram as fn() -> Histogram,
         );
-        let refusals = Family::<CodeLabels, Counter>::default();
+        let refusals = Family::<RefusalLabels, Counter>::default();
+        let escalations = Family::<StateLabels, Gauge>::default();
+        let sandbox_runs = Family::<StateLabels, Counter>::default();
+        let mcp_reviews = Family::<StateLabels, Counter>::default();
+        let tape_queue_depth = Gauge::default();
+        registry.register(
+            "escalations",
+            "Escalation entries held in memory, by state",
+            escalations.clone(),
+        );
+        registry.register(
+            "sandbox_runs",
+            "Sandbox runs by outcome",
+            sandbox_runs.clone(),
+        );
+        registry.register(
+            "mcp_reviews",
+            "MCP messages reviewed, by verdict",
+            mcp_reviews.clone(),
+        );
+        registry.register(
+            "tape_queue_depth",
+            "Records waiting for the tape writer",
+            tape_queue_depth.clone(),
+        );
         let open_connections = Gauge::default();
         let connections = Counter::default();
         let accept_errors = Counter::default();
@@ -109,7 +159,7 @@ impl Metrics {
         );
         registry.register(
             "refusals",
-            "Refused requests by stable code",
+            "Refused requests by the step that refused (gate) and stable code",
             refusals.clone(),
         );
         registry.register(
@@ -153,6 +203,10 @@ impl Metrics {
             per_ip_refused.clone(),
         );
         Arc::new(Metrics {
+            escalations,
+            sandbox_runs,
+            mcp_reviews,
+            tape_queue_depth,
             reloads,
             accept_errors,
             per_ip_refused,
@@ -171,13 +225,19 @@ impl Metrics {
     pub fn refusal_counts(&self) -> serde_json::Map<String, serde_json::Value> {
         let mut counts = serde_json::Map::new();
         for line in self.render().lines() {
-            let Some(rest) = line.strip_prefix("cpos_refusals_total{code=\"") else {
+            let Some(rest) = line.strip_prefix("cpos_refusals_total{") else {
                 continue;
             };
-            if let Some((code, value)) = rest.split_once("\"} ") {
-                if let Ok(n) = value.trim().parse::<f64>() {
-                    counts.insert(code.to_owned(), (n as u64).into());
-                }
+            let Some((labels, value)) = rest.split_once("} ") else {
+                continue;
+            };
+            let code = labels
+                .split(',')
+                .find_map(|l| l.strip_prefix("code=\""))
+                .map(|c| c.trim_end_matches('"'));
+            if let (Some(code), Ok(n)) = (code, value.trim().parse::<f64>()) {
+                let total = counts.get(code).and_then(|v| v.as_u64()).unwrap_or(0);
+                counts.insert(code.to_owned(), (total + n as u64).into());
             }
         }
         counts

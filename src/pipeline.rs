@@ -25,7 +25,7 @@ use crate::inspect;
 use crate::intake::{Adapter, IntakeNote};
 use crate::mcp::gateway::{CallRecord, McpNote, WriteAhead};
 use crate::mcp::{self, ListingFilter};
-use crate::metrics::{CodeLabels, RequestLabels, RouteLabels, RouteName};
+use crate::metrics::{RefusalLabels, RequestLabels, RouteLabels, RouteName};
 use crate::policy::{Decision, Verdict};
 use crate::problem::{json_response, tape_unavailable, Problem};
 use crate::proxy::{ProxyBody, ResolvedRoute};
@@ -195,6 +195,8 @@ pub async fn handle(
     let request_id = std::mem::take(&mut ctx.request_id);
     let calls = std::mem::take(&mut ctx.calls);
     let rate = ctx.admission.as_ref().and_then(|a| a.rate);
+    let verdict = ctx.decision.as_ref().map(|d| d.route.as_str());
+    let stage = refusal_stage(ctx.gate, verdict, outcome.code);
     let record = ctx.into_record("request", request_id.clone(), Some(outcome.clone()));
     let mut recorded = state.tape.record(record).await;
     for call in calls {
@@ -213,14 +215,17 @@ pub async fn handle(
             response.headers_mut().entry(name).or_insert(value);
         }
     }
-    record_metrics(&state, route.as_deref(), &outcome, started);
-    // One line per request at debug level (`log.level = "cpos=debug"`):
-    // metadata only, as on the tape.
-    tracing::debug!(
+    record_metrics(&state, route.as_deref(), &outcome, stage, started);
+    // One line per request (target `cpos::request`; silence it with
+    // `log.level = "info,cpos::request=warn"`): metadata only, as on the tape.
+    tracing::info!(
+        target: "cpos::request",
         request_id,
         route = route.as_deref().map_or("-", |r| &*r.name.0),
+        verdict = verdict.unwrap_or("-"),
         status = outcome.status,
         code = outcome.code.unwrap_or("-"),
+        refused_by = stage.unwrap_or("-"),
         upstream_status = outcome.upstream_status,
         duration_us = outcome.duration_us,
         "request"
@@ -641,10 +646,28 @@ fn describe(req: &Request<Incoming>, route: Option<&ResolvedRoute>) -> ActionSum
     }
 }
 
+/// Which step refused a request: an edge gate, the policy, the upstream,
+/// or the request itself (malformed, too large, ambiguous).
+fn refusal_stage(
+    gate: Option<&'static str>,
+    verdict: Option<&'static str>,
+    code: Option<&'static str>,
+) -> Option<&'static str> {
+    let code = code?;
+    Some(match (gate, verdict) {
+        (Some(gate), _) => gate,
+        _ if code.starts_with("upstream_") => "upstream",
+        _ if code.starts_with("tape_") => "tape",
+        (None, Some("deny" | "human" | "sandbox")) => "policy",
+        _ => "request",
+    })
+}
+
 fn record_metrics(
     state: &AppState,
     route: Option<&ResolvedRoute>,
     outcome: &Outcome,
+    stage: Option<&'static str>,
     started: Instant,
 ) {
     let metrics = &state.metrics;
@@ -654,8 +677,11 @@ fn record_metrics(
         Some(code) if code.starts_with("upstream_") => "upstream_error",
         Some(_) => "refused",
     };
-    if let Some(code) = outcome.code {
-        metrics.refusals.get_or_create(&CodeLabels { code }).inc();
+    if let (Some(code), Some(gate)) = (outcome.code, stage) {
+        metrics
+            .refusals
+            .get_or_create(&RefusalLabels { gate, code })
+            .inc();
     }
     metrics
         .requests

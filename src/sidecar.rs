@@ -133,9 +133,11 @@ pub async fn start(config: Config, source: Option<ConfigSource>) -> anyhow::Resu
     let pins = open_pins(&config)?;
     let sandbox = match config.sandbox.enabled {
         true => Some(Arc::new(
-            crate::sandbox::service::SandboxService::new(&config).map_err(|e| {
-                anyhow::anyhow!("sandbox: {e}; set sandbox.workspace to the project directory")
-            })?,
+            crate::sandbox::service::SandboxService::new(&config)
+                .map_err(|e| {
+                    anyhow::anyhow!("sandbox: {e}; set sandbox.workspace to the project directory")
+                })?
+                .counting(metrics.sandbox_runs.clone()),
         )),
         false => None,
     };

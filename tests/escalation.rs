@@ -60,6 +60,10 @@ async fn a_held_call_is_forwarded_once_on_approval_and_refused_on_rejection() {
         0,
         "nothing forwarded while held"
     );
+    let metrics = common::get(&http1(), &sidecar.admin_url("/metrics")).await;
+    assert!(
+        String::from_utf8_lossy(&metrics.body).contains("cpos_escalations{state=\"pending\"} 1")
+    );
     let mut entry = admin_get(&sidecar, &format!("/escalations/{id}")).await;
     assert_eq!(entry["escalation"]["action"]["tool"], "exec");
     // The content is only in the in-memory review view; the entry itself

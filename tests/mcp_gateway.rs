@@ -238,6 +238,12 @@ async fn a_batch_refuses_each_request_on_its_own_and_filters_the_listing() {
         .map(|t| t["name"].clone())
         .collect();
     assert_eq!(names, [json!("echo")]);
+    let metrics = common::get(&common::http1(), &sidecar.admin_url("/metrics")).await;
+    let metrics = String::from_utf8_lossy(&metrics.body);
+    assert!(
+        metrics.contains("cpos_mcp_reviews_total{state=\"deny\"} 1"),
+        "{metrics}"
+    );
 
     // One request record for the batch, one outcome record per message
     // (after one write-ahead decision record per message).

@@ -329,24 +329,35 @@ async fn oversized_heads_get_431_and_idle_connections_are_closed() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_debug_log_line_per_request_and_openmetrics_from_the_admin_plane() {
+async fn an_info_log_line_per_request_and_openmetrics_from_the_admin_plane() {
     let dir = tempfile::tempdir().unwrap();
     let (up, _) = upstream::start().await;
-    let sidecar = Sidecar::start_with(
-        dir.path(),
-        &format!("[[routes]]\nname = \"tools\"\nprefix = \"/\"\nupstream = \"http://{up}\"\n"),
-        &[("RUST_LOG", "cpos=debug,info")],
-    );
-    let answer = get(&http1(), &sidecar.url("/hello?q=find-me-value")).await;
+    let routes =
+        format!("[[routes]]\nname = \"tools\"\nprefix = \"/tools/\"\nupstream = \"http://{up}\"\n");
+    let sidecar = Sidecar::start(dir.path(), &routes);
+    let answer = get(&http1(), &sidecar.url("/tools/hello?q=find-me-value")).await;
     assert_eq!(answer.status, 200);
-    common::wait_for("the request's log line", || {
-        sidecar.stderr().lines().any(|l| {
-            l.contains(" request ") && l.contains("route=\"tools\"") && l.contains("status=200")
-        })
+    assert_eq!(get(&http1(), &sidecar.url("/elsewhere")).await.status, 404);
+    common::wait_for("the request's log lines", || {
+        let log = sidecar.stderr();
+        log.lines().any(|l| {
+            l.contains(" INFO ")
+                && l.contains(" request ")
+                && l.contains("route=\"tools\"")
+                && l.contains("verdict=\"allow\"")
+                && l.contains("status=200")
+                && l.contains("duration_us=")
+        }) && log
+            .lines()
+            .any(|l| l.contains("code=\"no_route\"") && l.contains("refused_by=\"request\""))
     });
     assert!(
-        !sidecar.stderr().contains("s3cr3t-value"),
+        !sidecar.stderr().contains("find-me-value"),
         "the log holds metadata only"
+    );
+    assert!(
+        !sidecar.stderr().contains('\u{1b}'),
+        "no colours when stderr is not a terminal"
     );
 
     let metrics = get(&http1(), &sidecar.admin_url("/metrics")).await;
@@ -355,7 +366,30 @@ async fn a_debug_log_line_per_request_and_openmetrics_from_the_admin_plane() {
         content_type.starts_with("application/openmetrics-text"),
         "{content_type}"
     );
-    assert!(String::from_utf8_lossy(&metrics.body)
-        .trim_end()
-        .ends_with("# EOF"));
+    let text = String::from_utf8_lossy(&metrics.body).to_string();
+    assert!(text.trim_end().ends_with("# EOF"));
+    for family in [
+        "cpos_refusals_total{gate=\"request\",code=\"no_route\"} 1",
+        "cpos_tape_queue_depth ",
+        "cpos_tape_fsync_duration_seconds_count ",
+    ] {
+        assert!(text.contains(family), "{family} missing from\n{text}");
+    }
+
+    // The same line as JSON, for collectors.
+    let json_dir = tempfile::tempdir().unwrap();
+    let sidecar = Sidecar::start(
+        json_dir.path(),
+        &format!("[log]\nformat = \"json\"\n\n{routes}"),
+    );
+    assert_eq!(get(&http1(), &sidecar.url("/tools/x")).await.status, 200);
+    common::wait_for("a JSON request line", || {
+        sidecar.stderr().lines().any(|l| {
+            serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| {
+                v["fields"]["message"] == "request"
+                    && v["fields"]["status"] == 200
+                    && v["target"] == "cpos::request"
+            })
+        })
+    });
 }

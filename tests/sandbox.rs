@@ -359,6 +359,15 @@ async fn validate_over_http_and_the_cli_and_the_tape_holds_no_output() {
     assert_eq!(refused.status, 422);
     assert_eq!(refused.json()["error"], "policy_rejected");
     assert_eq!(refused.json()["token"], "|");
+    let metrics = common::get(&client, &sidecar.admin_url("/metrics")).await;
+    let metrics = String::from_utf8_lossy(&metrics.body);
+    for outcome in [
+        "cpos_sandbox_runs_total{state=\"passed\"} 1",
+        "cpos_sandbox_runs_total{state=\"patch_apply\"} 1",
+        "cpos_sandbox_runs_total{state=\"validation_command\"} 1",
+    ] {
+        assert!(metrics.contains(outcome), "{outcome} missing:\n{metrics}");
+    }
 
     let tape = sidecar.tape();
     let requests = sidecar.requests();

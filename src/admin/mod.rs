@@ -81,7 +81,8 @@ async fn refuse(
     };
     app.metrics
         .refusals
-        .get_or_create(&crate::metrics::CodeLabels {
+        .get_or_create(&crate::metrics::RefusalLabels {
+            gate: refusal.gate,
             code: refusal.problem.code,
         })
         .inc();
@@ -140,7 +141,10 @@ pub async fn handle(
             .app
             .metrics
             .refusals
-            .get_or_create(&crate::metrics::CodeLabels { code })
+            .get_or_create(&crate::metrics::RefusalLabels {
+                gate: "request",
+                code,
+            })
             .inc();
         return response;
     }
@@ -298,7 +302,22 @@ fn readyz(state: &AdminState) -> Response<ProxyBody> {
 }
 
 fn metrics(state: &AdminState) -> Response<ProxyBody> {
-    let text = state.app.metrics.render();
+    let app = &state.app;
+    // Gauges of state owned elsewhere are read now, when scraped.
+    app.metrics
+        .tape_queue_depth
+        .set(app.tape.queue_depth() as i64);
+    if let Some(queue) = &app.escalations {
+        for (status, count) in queue.counts() {
+            app.metrics
+                .escalations
+                .get_or_create(&crate::metrics::StateLabels {
+                    state: status.as_str(),
+                })
+                .set(count as i64);
+        }
+    }
+    let text = app.metrics.render();
     let mut response = Response::new(Full::new(Bytes::from(text)).map_err(|e| match e {}).boxed());
     response.headers_mut().insert(
         header::CONTENT_TYPE,

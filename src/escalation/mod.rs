@@ -335,6 +335,24 @@ impl Queue {
         Some(entry.clone())
     }
 
+    /// How many entries are held in memory in each status.
+    pub fn counts(&self) -> [(Status, usize); 5] {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut counts = [
+            (Status::Pending, 0),
+            (Status::Approved, 0),
+            (Status::Rejected, 0),
+            (Status::Expired, 0),
+            (Status::Cancelled, 0),
+        ];
+        for entry in entries.values() {
+            if let Some(slot) = counts.iter_mut().find(|(s, _)| *s == entry.status) {
+                slot.1 += 1;
+            }
+        }
+        counts
+    }
+
     /// Entries, newest first, optionally of one status.
     pub fn list(&self, status: Option<Status>) -> Vec<Entry> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());

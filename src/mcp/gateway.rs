@@ -153,6 +153,17 @@ pub async fn post(
     // One policy for the whole request, even if a reload lands meanwhile.
     let policy = state.policy.load();
     let mut plan = review(&env, &connector, &policy, agent);
+    for reviewed in &plan.reviews {
+        let state_name = reviewed
+            .decision
+            .as_ref()
+            .map_or("unclassified", |d| d.route.as_str());
+        state
+            .metrics
+            .mcp_reviews
+            .get_or_create(&crate::metrics::StateLabels { state: state_name })
+            .inc();
+    }
     // 2a. Requests the policy routes to a person wait in the escalation
     //     queue (hold) or are answered with its id (async).
     let actor = Actor {

@@ -8,8 +8,11 @@ use serde_json::{json, Value};
 use super::masking::own_paths_inside;
 use super::{validate, CommandPolicy, Runner, Validation};
 use crate::config::Config;
+use crate::metrics::StateLabels;
 use crate::problem::Problem;
 use http::StatusCode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 
 /// The path served.
 pub const VALIDATE_PATH: &str = "/sandbox/validate";
@@ -20,6 +23,8 @@ pub struct SandboxService {
     pub runner: Runner,
     /// Which commands may run.
     pub policy: CommandPolicy,
+    /// Runs by outcome (`cpos_sandbox_runs_total`).
+    runs: Family<StateLabels, Counter>,
 }
 
 impl SandboxService {
@@ -36,7 +41,30 @@ impl SandboxService {
         Ok(SandboxService {
             policy: CommandPolicy::new(settings.allowed_commands.clone()),
             runner: Runner::new(settings.clone()).with_masked(masked),
+            runs: Family::default(),
         })
+    }
+
+    /// Counts runs into `runs` (the exported metric family).
+    pub fn counting(mut self, runs: Family<StateLabels, Counter>) -> SandboxService {
+        self.runs = runs;
+        self
+    }
+
+    /// Validates on an ephemeral workspace copy and counts the outcome.
+    async fn run(&self, diff: &str, commands: &[Vec<String>]) -> Validation {
+        let validation = validate(&self.runner, &self.policy, diff, commands).await;
+        self.count(&validation);
+        validation
+    }
+
+    fn count(&self, validation: &Validation) {
+        let state = match (validation.passed, validation.failure) {
+            (true, _) => "passed",
+            (false, Some(kind)) => kind.as_str(),
+            (false, None) => "failed",
+        };
+        self.runs.get_or_create(&StateLabels { state }).inc();
     }
 
     /// Validates the request body `{"diff": "...", "commands": [["pytest","-q"], "cargo test"]}`.
@@ -80,7 +108,7 @@ impl SandboxService {
             };
             commands.push(argv);
         }
-        Ok(validate(&self.runner, &self.policy, diff, &commands).await)
+        Ok(self.run(diff, &commands).await)
     }
 }
 
@@ -103,11 +131,13 @@ impl SandboxService {
             match self.policy.split(line) {
                 Ok(argv) => commands.push(argv),
                 Err(rejected) => {
-                    return Validation::rejected(rejected.to_string());
+                    let validation = Validation::rejected(rejected.to_string());
+                    self.count(&validation);
+                    return validation;
                 }
             }
         }
-        validate(&self.runner, &self.policy, "", &commands).await
+        self.run("", &commands).await
     }
 
     /// Runs one argv (an MCP command tool's) on an ephemeral copy of the workspace.
@@ -116,7 +146,7 @@ impl SandboxService {
         argv: Vec<String>,
         _recorded: &crate::tape::Recorded,
     ) -> Validation {
-        validate(&self.runner, &self.policy, "", &[argv]).await
+        self.run("", &[argv]).await
     }
 }
 

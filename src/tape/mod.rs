@@ -218,6 +218,11 @@ impl Tape {
         }
     }
 
+    /// Records waiting for the writer.
+    pub fn queue_depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     /// False after a failed write until a write succeeds again, or once the
     /// writer has stopped: readiness reports it.
     pub fn is_healthy(&self) -> bool {
