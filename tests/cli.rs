@@ -55,6 +55,7 @@ fn env_overrides_the_file() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cpos"))
         .args(["config", "show"])
         .current_dir(dir.path())
+        .env("XDG_DATA_HOME", dir.path())
         .env("CPOS_LIMITS__IDLE_TIMEOUT_MS", "1234")
         .output()
         .unwrap();

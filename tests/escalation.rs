@@ -555,7 +555,7 @@ async fn the_reviewer_sees_the_held_call_in_full_with_secrets_masked_and_nothing
     assert!(after["escalation"].get("review").is_none(), "{after}");
 
     // Nothing of it was persisted: tape, escalation store, logs.
-    let store = std::fs::read_to_string(dir.path().join("cpos-data/escalations.jsonl")).unwrap();
+    let store = std::fs::read_to_string(dir.path().join("cpos/escalations.jsonl")).unwrap();
     let persisted = [sidecar.tape_text(), store, sidecar.stderr()];
     for (what, text) in ["tape", "store", "log"].iter().zip(&persisted) {
         assert!(!text.contains(token), "the token reached the {what}");
@@ -642,7 +642,7 @@ async fn on_shutdown_held_calls_get_503_at_once_and_readyz_says_draining() {
     // The in-flight call finishes; the process exits cleanly.
     assert_eq!(slow.await.unwrap().status, 200);
     assert_eq!(sidecar.child.wait().unwrap().code(), Some(0));
-    let store = std::fs::read_to_string(dir.path().join("cpos-data/escalations.jsonl")).unwrap();
+    let store = std::fs::read_to_string(dir.path().join("cpos/escalations.jsonl")).unwrap();
     let last = store
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())

@@ -213,9 +213,17 @@ fn hostile_listings_never_reach_the_python_client_unfiltered() {
 fn a_listing_hidden_after_a_bare_cr_on_stdio_reaches_neither_sdk() {
     let dir = tempfile::tempdir().unwrap();
     let tape = dir.path().join("tape");
+    let config = dir.path().join("cpos.toml");
+    std::fs::write(
+        &config,
+        format!("data_dir = \"{}\"\n", dir.path().display()),
+    )
+    .unwrap();
     let cpos = env!("CARGO_BIN_EXE_cpos");
     let args = json!([
         "stdio",
+        "--config",
+        config,
         "--tape-dir",
         tape,
         "--name",

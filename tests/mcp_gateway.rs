@@ -408,6 +408,7 @@ fn the_stdio_interposer_reports_a_crashing_or_missing_server() {
         let mut child = Command::new(env!("CARGO_BIN_EXE_cpos"))
             .args(&args)
             .current_dir(dir.path())
+            .env("XDG_DATA_HOME", dir.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -452,6 +453,7 @@ fn a_bare_cr_cannot_smuggle_a_second_message_through_stdio() {
         .args(["--", "node", server])
         .arg(&log)
         .current_dir(dir.path())
+        .env("XDG_DATA_HOME", dir.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -656,4 +658,76 @@ fn serve_exposes_a_stdio_server_over_streamable_http() {
     assert_eq!(direct["steps"][1]["result"], proxied["steps"][1]["result"]);
     assert_eq!(direct["steps"][2]["result"], proxied["steps"][2]["result"]);
     assert_eq!(proxied["steps"][3]["error"]["code"], -32011);
+}
+
+#[test]
+fn two_agents_run_cpos_stdio_side_by_side_from_any_directory() {
+    use std::io::{BufRead, Write};
+    let data = tempfile::tempdir().unwrap();
+    let server = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp/readline_server.mjs");
+    // Two agents, each started in a directory of its own, with nothing but
+    // the per-user data directory in common.
+    let start = |cwd: &std::path::Path| {
+        let log = cwd.join("ran.log");
+        std::fs::write(&log, "").unwrap();
+        Command::new(env!("CARGO_BIN_EXE_cpos"))
+            .args(["stdio", "--", "node", server])
+            .arg(&log)
+            .current_dir(cwd)
+            .env("XDG_DATA_HOME", data.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let (first_cwd, second_cwd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut agents = [start(first_cwd.path()), start(second_cwd.path())];
+    // Both sessions stay open until both have answered.
+    let mut sessions = Vec::new();
+    for agent in &mut agents {
+        let mut stdin = agent.stdin.take().unwrap();
+        stdin
+            .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{}}}\n")
+            .unwrap();
+        let mut answer = String::new();
+        std::io::BufReader::new(agent.stdout.take().unwrap())
+            .read_line(&mut answer)
+            .unwrap();
+        assert!(answer.contains("\"result\""), "{answer}");
+        sessions.push(stdin);
+    }
+    drop(sessions);
+    for agent in &mut agents {
+        assert!(agent.wait().unwrap().success());
+    }
+    // One run wrote the shared tape, the other a tape of its own beside
+    // it; both verify, and no state landed in the agents' directories.
+    let shared = data.path().join("cpos/tape");
+    let runs: Vec<_> = std::fs::read_dir(shared.join("runs"))
+        .expect("the second agent's own tape")
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    for tape in [&shared, &runs[0]] {
+        assert!(
+            common::tape_records(tape)
+                .iter()
+                .any(|r| r["event"] == "decision"),
+            "{}",
+            tape.display()
+        );
+        let (code, out, err) = common::cpos(
+            &["tape", "verify", tape.to_str().unwrap()],
+            data.path(),
+        );
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    for cwd in [&first_cwd, &second_cwd] {
+        let left: Vec<_> = std::fs::read_dir(cwd.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["ran.log"], "state written to the agent's directory");
+    }
 }

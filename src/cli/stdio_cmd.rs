@@ -63,7 +63,7 @@ pub fn run(args: StdioArgs) -> anyhow::Result<ExitCode> {
         .build()?;
     let code = runtime.block_on(async move {
         let metrics = Metrics::new();
-        let (tape, tape_thread, _) = Tape::open(&config.tape, metrics.tape.clone())?;
+        let (tape, tape_thread) = open_tape(&config.tape, &name, &metrics)?;
         let interposer = Interposer {
             listing: ListingFilter {
                 connector: Arc::from(name.as_str()),
@@ -85,4 +85,38 @@ pub fn run(args: StdioArgs) -> anyhow::Result<ExitCode> {
     // The agent's stdin may still be blocked in a read; do not wait for it.
     runtime.shutdown_background();
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+/// The configured tape, or, while another agent's `cpos stdio` writes it,
+/// a tape of this run's own beside it (`<tape.dir>/runs/<name>-<pid>`), so
+/// several agents run side by side. Both verify with `cpos tape verify`.
+fn open_tape(
+    settings: &crate::config::TapeSettings,
+    name: &str,
+    metrics: &Metrics,
+) -> anyhow::Result<(Tape, crate::tape::TapeThread)> {
+    match Tape::open(settings, metrics.tape.clone()) {
+        Ok((tape, thread, _)) => Ok((tape, thread)),
+        Err(crate::tape::TapeError::Busy(_)) => {
+            let safe: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            let mut own = settings.clone();
+            own.dir = settings
+                .dir
+                .join("runs")
+                .join(format!("{safe}-{}", std::process::id()));
+            tracing::info!(tape = %own.dir.display(), "the shared tape is in use by another agent's cpos; this run records to its own");
+            let (tape, thread, _) = Tape::open(&own, metrics.tape.clone())?;
+            Ok((tape, thread))
+        }
+        Err(e) => Err(e.into()),
+    }
 }

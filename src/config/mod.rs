@@ -39,6 +39,11 @@ pub const DEFAULT_CONFIG_FILE: &str = "cpos.toml";
 pub struct Config {
     /// Security profile supplying defaults for keys the user left unset.
     pub profile: Profile,
+    /// Where relative state paths live (tape, pins, escalation and adapter
+    /// stores). Unset: `$XDG_DATA_HOME/cpos`, else `~/.local/share/cpos`,
+    /// so an agent's proxy keeps one place whatever directory it starts in.
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
     /// Listener addresses.
     pub listen: Listen,
     /// Data-plane TLS.
@@ -325,7 +330,7 @@ impl Default for EscalationSettings {
             hold_timeout_ms: 300_000,
             pending_ttl_ms: 86_400_000,
             approval_ttl_ms: 600_000,
-            store_file: PathBuf::from("cpos-data/escalations.jsonl"),
+            store_file: PathBuf::from("escalations.jsonl"),
             webhook_url: None,
             webhook_secret_file: None,
             dashboard_url: None,
@@ -460,7 +465,7 @@ impl Default for McpSettings {
     fn default() -> Self {
         McpSettings {
             pinning: true,
-            pins_file: PathBuf::from("cpos-data/mcp-pins.json"),
+            pins_file: PathBuf::from("mcp-pins.json"),
             pin_changes: crate::mcp::PinChange::Refuse,
         }
     }
@@ -506,7 +511,7 @@ impl Default for AdapterSettings {
         AdapterSettings {
             enabled: true,
             prefix: "/agent-adapter".into(),
-            store_file: PathBuf::from("cpos-data/adapter/actions.jsonl"),
+            store_file: PathBuf::from("adapter/actions.jsonl"),
         }
     }
 }
@@ -611,6 +616,23 @@ pub enum ConfigError {
     Semantic(String),
 }
 
+/// The per-user data directory: `$XDG_DATA_HOME/cpos`, else
+/// `$HOME/.local/share/cpos`, else `./cpos-data`.
+pub fn default_data_dir() -> PathBuf {
+    let absolute = |var: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    if let Some(xdg) = absolute("XDG_DATA_HOME") {
+        return xdg.join("cpos");
+    }
+    match absolute("HOME") {
+        Some(home) if home != Path::new("/") => home.join(".local/share/cpos"),
+        _ => PathBuf::from("cpos-data"),
+    }
+}
+
 impl Config {
     /// Loads configuration from every source. `file` is `--config`; without it
     /// `./cpos.toml` is read when present.
@@ -629,9 +651,28 @@ impl Config {
         };
         let mut config = Config::layered(user, overrides.profile)?;
         config.source = file;
+        config.resolve_state_paths();
         config.apply(overrides);
         config.validate()?;
         Ok(config)
+    }
+
+    /// Sets `data_dir` (see its doc) and puts the relative state paths under
+    /// it. Paths given on the command line are applied afterwards and stay
+    /// relative to the working directory.
+    pub fn resolve_state_paths(&mut self) {
+        let data = self.data_dir.clone().unwrap_or_else(default_data_dir);
+        for path in [
+            &mut self.tape.dir,
+            &mut self.mcp.pins_file,
+            &mut self.escalation.store_file,
+            &mut self.adapter.store_file,
+        ] {
+            if path.is_relative() {
+                *path = data.join(&*path);
+            }
+        }
+        self.data_dir = Some(data);
     }
 
     /// Every file and directory of the sidecar's own that a sandboxed

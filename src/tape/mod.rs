@@ -29,6 +29,11 @@ pub enum TapeError {
     /// A file operation failed.
     #[error("tape I/O error: {0}")]
     Io(String),
+    /// Another process holds the directory's writer lock.
+    #[error(
+        "{0}: another cpos process is writing this tape; give each process its own [tape] dir"
+    )]
+    Busy(String),
     /// An existing segment does not verify.
     #[error("tape is corrupt: {0}")]
     Corrupt(String),

@@ -406,10 +406,7 @@ fn lock_dir(dir: &Path) -> Result<File, TapeError> {
         .map_err(|e| TapeError::io(&path, e))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(TapeError::Io(format!(
-            "{}: another cpos process is writing this tape; give each process its own [tape] dir",
-            dir.display()
-        ))),
+        Err(std::fs::TryLockError::WouldBlock) => Err(TapeError::Busy(dir.display().to_string())),
         Err(std::fs::TryLockError::Error(e)) => Err(TapeError::io(&path, e)),
     }
 }

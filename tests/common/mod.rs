@@ -76,11 +76,14 @@ impl Sidecar {
                 c
             }
         };
+        // State the config leaves relative lives under `dir/cpos`, never in
+        // the real per-user data directory.
         command
             .current_dir(dir)
             .stdout(Stdio::piped())
             .stderr(stderr)
-            .env("RUST_LOG", "info");
+            .env("RUST_LOG", "info")
+            .env("XDG_DATA_HOME", dir);
         for (k, v) in env {
             command.env(k, v);
         }
@@ -195,6 +198,7 @@ pub fn tape_records(dir: &Path) -> Vec<serde_json::Value> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
         .collect();
     files.sort();
     files
@@ -214,6 +218,7 @@ pub fn cpos(args: &[&str], dir: &Path) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_cpos"))
         .args(args)
         .current_dir(dir)
+        .env("XDG_DATA_HOME", dir)
         .output()
         .unwrap();
     (
