@@ -174,7 +174,7 @@ async fn a_diff_holding_secrets_needs_a_person_and_never_reaches_the_tape() {
         "{findings:?}"
     );
     let response = String::from_utf8_lossy(&a.body).to_string();
-    let store = std::fs::read_to_string(dir.path().join("adapter/actions.jsonl")).unwrap();
+    let store = std::fs::read_to_string(dir.path().join("cpos/adapter/actions.jsonl")).unwrap();
     let tape = sidecar.tape_text();
     for secret in [AWS_KEY, DB_PASSWORD] {
         assert!(!response.contains(secret), "response echoes a secret");

@@ -717,10 +717,8 @@ fn two_agents_run_cpos_stdio_side_by_side_from_any_directory() {
             "{}",
             tape.display()
         );
-        let (code, out, err) = common::cpos(
-            &["tape", "verify", tape.to_str().unwrap()],
-            data.path(),
-        );
+        let (code, out, err) =
+            common::cpos(&["tape", "verify", tape.to_str().unwrap()], data.path());
         assert_eq!(code, 0, "{out}{err}");
     }
     for cwd in [&first_cwd, &second_cwd] {

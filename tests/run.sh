@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 # (`cpos sign --curl`), kill (procps), Node.js and npm (the MCP peers), the
 # python3 venv module (the Python MCP SDK),
 # bubblewrap and git (the sandbox runner and diff validation), Chromium and
-# ChromeDriver (the dashboard's browser test).
+# ChromeDriver (the dashboard's browser test), nginx with its njs module (the
+# mTLS front in deploy/nginx).
 need_pkgs=()
 command -v python3 >/dev/null || need_pkgs+=(python3)
 command -v curl >/dev/null || need_pkgs+=(curl)
@@ -21,13 +22,24 @@ command -v git >/dev/null || need_pkgs+=(git)
 command -v pgrep >/dev/null || need_pkgs+=(procps)
 command -v chromium >/dev/null || need_pkgs+=(chromium)
 command -v chromedriver >/dev/null || need_pkgs+=(chromium-driver)
+command -v nginx >/dev/null || need_pkgs+=(nginx)
+[ -e /usr/lib/nginx/modules/ngx_http_js_module.so ] || need_pkgs+=(libnginx-mod-http-js)
 # Sandboxed commands see only the system's /usr: they need Debian's python3.
 [ -x /usr/bin/python3 ] || need_pkgs+=(python3)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing: ${need_pkgs[*]}"
     apt-get update -qq
+    # Packages must not start services (nginx would bind port 80): tests
+    # start what they need on loopback themselves.
+    made_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+      chmod +x /usr/sbin/policy-rc.d
+      made_policy=1
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+    [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
   else
     echo "missing packages: ${need_pkgs[*]} (run as root or install them)" >&2
     exit 1
