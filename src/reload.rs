@@ -10,7 +10,9 @@
 //! the summary and keep their running values.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use anyhow::Context;
 
@@ -34,6 +36,8 @@ pub struct Reloader {
     /// The data plane's TLS configuration, when TLS is on.
     tls: Option<TlsHandle>,
     busy: Mutex<()>,
+    /// The files the running configuration was read from, and their mtimes.
+    watched: Mutex<Vec<(PathBuf, Option<SystemTime>)>>,
 }
 
 /// What one reload did.
@@ -102,6 +106,31 @@ impl Reloader {
             stdio,
             tls,
             busy: Mutex::new(()),
+            watched: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Reloads when a file the configuration was read from changed since
+    /// the last look: the config file, policy files, the TLS certificate
+    /// and key, client pins and CA (a renewed certificate or an updated
+    /// ConfigMap applies without a signal). Credential files are polled by
+    /// the gates themselves. Run every few seconds.
+    pub async fn reload_if_changed(&self, app: &AppState) {
+        if self.source.is_none() {
+            return;
+        }
+        let now = mtimes(watched_files(&app.config.load()));
+        let changed = {
+            let mut seen = self.watched.lock().unwrap_or_else(|p| p.into_inner());
+            let first_look = seen.is_empty();
+            let changed = !first_look && *seen != now;
+            *seen = now;
+            changed
+        };
+        if changed {
+            // Logged, counted and recorded by `reload`; a failure is
+            // reported once per change, not every poll.
+            let _ = self.reload(app, "file change").await;
         }
     }
 
@@ -114,6 +143,10 @@ impl Reloader {
             )),
             Some(source) => source().and_then(|new| self.apply(app, new)),
         };
+        // What was just read counts as seen: the file watcher does not
+        // reload the same change again.
+        *self.watched.lock().unwrap_or_else(|p| p.into_inner()) =
+            mtimes(watched_files(&app.config.load()));
         let code = if outcome.is_ok() { "ok" } else { "failed" };
         app.metrics
             .reloads
@@ -226,6 +259,32 @@ impl Reloader {
                 .map_err(anyhow::Error::msg)?;
         Ok(Some(config))
     }
+}
+
+/// The files a configuration reads at (re)load, other than credentials.
+fn watched_files(config: &Config) -> Vec<PathBuf> {
+    let cert = &config.gates.client_cert;
+    config
+        .source
+        .iter()
+        .chain(&config.policy.files)
+        .chain(&config.policy.file)
+        .chain(&config.tls.cert_file)
+        .chain(&config.tls.key_file)
+        .chain(&cert.pin_file)
+        .chain(&cert.ca_file)
+        .cloned()
+        .collect()
+}
+
+fn mtimes(files: Vec<PathBuf>) -> Vec<(PathBuf, Option<SystemTime>)> {
+    files
+        .into_iter()
+        .map(|f| {
+            let mtime = std::fs::metadata(&f).and_then(|m| m.modified()).ok();
+            (f, mtime)
+        })
+        .collect()
 }
 
 /// Restart-only sections whose values changed.

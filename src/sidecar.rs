@@ -242,6 +242,19 @@ pub async fn start(config: Config, source: Option<ConfigSource>) -> anyhow::Resu
         }
         None => None,
     };
+    // Files the configuration was read from are polled: a renewed
+    // certificate, new pins or an updated ConfigMap apply without a signal.
+    let watcher = Arc::downgrade(&admin_state);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            let Some(state) = watcher.upgrade() else {
+                return;
+            };
+            state.reloader.reload_if_changed(&state.app).await;
+        }
+    });
     admin_state.ready.store(true, Ordering::Relaxed);
     Ok(Running {
         data_addr,

@@ -297,3 +297,320 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+type Yaml = serde_yaml_ng::Value;
+
+/// The documents a kustomization renders: `kubectl kustomize` when kubectl
+/// is installed, else the base read directly (resources and the generated
+/// ConfigMap; overlays need kustomize's patching).
+fn render(kustomization: &Path) -> Option<Vec<Yaml>> {
+    let text = match std::process::Command::new("kubectl")
+        .arg("kustomize")
+        .arg(kustomization)
+        .output()
+    {
+        Ok(out) => {
+            assert!(
+                out.status.success(),
+                "kubectl kustomize {}: {}",
+                kustomization.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        }
+        Err(_) => {
+            let k: Yaml = serde_yaml_ng::from_str(
+                &std::fs::read_to_string(kustomization.join("kustomization.yaml")).unwrap(),
+            )
+            .unwrap();
+            if k.get("patches").is_some() {
+                eprintln!(
+                    "kubectl is not installed: {} not rendered",
+                    kustomization.display()
+                );
+                return None;
+            }
+            let mut text = String::new();
+            for resource in k["resources"].as_sequence().unwrap() {
+                let file = kustomization.join(resource.as_str().unwrap());
+                text.push_str(&std::fs::read_to_string(file).unwrap());
+                text.push_str("\n---\n");
+            }
+            let mut data = serde_yaml_ng::Mapping::new();
+            for file in k["configMapGenerator"][0]["files"].as_sequence().unwrap() {
+                let name = file.as_str().unwrap();
+                data.insert(
+                    name.into(),
+                    std::fs::read_to_string(kustomization.join(name))
+                        .unwrap()
+                        .into(),
+                );
+            }
+            let cm = serde_yaml_ng::to_string(&serde_json::json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "cpos-config"}, "data": data,
+            }))
+            .unwrap();
+            text.push_str(&cm);
+            text
+        }
+    };
+    Some(
+        serde_yaml_ng::Deserializer::from_str(&text)
+            .map(|d| <Yaml as serde::Deserialize>::deserialize(d).unwrap())
+            .filter(|d| !d.is_null())
+            .collect(),
+    )
+}
+
+fn kind<'a>(docs: &'a [Yaml], kind: &str) -> &'a Yaml {
+    docs.iter()
+        .find(|d| d["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} rendered"))
+}
+
+/// Checks one rendered deployment of cpos against the configuration its
+/// ConfigMap carries.
+fn check_manifests(name: &str, docs: &[Yaml]) {
+    use clap::Parser;
+    let cm = kind(docs, "ConfigMap");
+    let config_text = cm["data"]["cpos.toml"].as_str().unwrap();
+    let config = cpos::config::Config::from_toml(config_text)
+        .unwrap_or_else(|e| panic!("{name}: cpos.toml in the ConfigMap: {e}"));
+    let pod = &kind(docs, "Deployment")["spec"]["template"]["spec"];
+    let containers = pod["containers"].as_sequence().unwrap();
+    let cpos = containers.iter().find(|c| c["name"] == "cpos").unwrap();
+
+    // The command line is one cpos accepts, and names the mounted config.
+    let args: Vec<&str> = cpos["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    cpos::cli::Cli::try_parse_from(std::iter::once("cpos").chain(args.iter().copied()))
+        .unwrap_or_else(|e| panic!("{name}: container args {args:?}: {e}"));
+    let config_path = args[args.iter().position(|a| *a == "--config").unwrap() + 1];
+
+    // Ports: the named container ports are the ones cpos listens on.
+    let port = |wanted: &str| {
+        cpos["ports"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == wanted)
+            .and_then(|p| p["containerPort"].as_u64())
+            .unwrap_or_else(|| panic!("{name}: no container port named {wanted}"))
+    };
+    assert_eq!(
+        port("data"),
+        u64::from(config.listen.data.port()),
+        "{name}: data port"
+    );
+    let health = config.listen.health.expect("probes need listen.health");
+    assert!(
+        health.ip().is_unspecified(),
+        "{name}: the kubelet cannot reach {health}"
+    );
+    assert_eq!(
+        port("health"),
+        u64::from(health.port()),
+        "{name}: health port"
+    );
+    assert!(
+        config.listen.admin.ip().is_loopback()
+            || config.gates.auth.mode == cpos::config::AuthMode::Hmac,
+        "{name}: admin plane exposed unsigned"
+    );
+    for (probe, path) in [
+        ("readinessProbe", "/readyz"),
+        ("livenessProbe", "/healthz"),
+        ("startupProbe", "/healthz"),
+    ] {
+        let get = &cpos[probe]["httpGet"];
+        assert_eq!(get["path"], path, "{name}: {probe}");
+        assert_eq!(
+            get["port"], "health",
+            "{name}: {probe} must use the health listener"
+        );
+    }
+    let service = kind(docs, "Service");
+    assert_eq!(
+        service["spec"]["ports"][0]["targetPort"], "data",
+        "{name}: Service"
+    );
+    let netpol = kind(docs, "NetworkPolicy");
+    assert_eq!(
+        netpol["spec"]["ingress"][0]["ports"][0]["port"].as_u64(),
+        Some(u64::from(config.listen.data.port())),
+        "{name}: NetworkPolicy"
+    );
+
+    // Every file the configuration reads is in a mounted volume, and a
+    // ConfigMap volume carries it under that name.
+    let volumes = pod["volumes"].as_sequence().unwrap();
+    let mounts = cpos["volumeMounts"].as_sequence().unwrap();
+    let mounted = |file: &Path, writable: bool| {
+        let mount = mounts
+            .iter()
+            .filter(|m| file.starts_with(m["mountPath"].as_str().unwrap()))
+            .max_by_key(|m| m["mountPath"].as_str().unwrap().len())
+            .unwrap_or_else(|| panic!("{name}: {} is on no volume", file.display()));
+        if writable {
+            assert_ne!(
+                mount["readOnly"],
+                true,
+                "{name}: {} is read-only",
+                file.display()
+            );
+        }
+        let volume = volumes.iter().find(|v| v["name"] == mount["name"]).unwrap();
+        if let Some(items) = volume["configMap"]["items"].as_sequence() {
+            let inside = file
+                .strip_prefix(mount["mountPath"].as_str().unwrap())
+                .unwrap();
+            let item = items
+                .iter()
+                .find(|i| Path::new(i["path"].as_str().unwrap()) == inside)
+                .unwrap_or_else(|| {
+                    panic!("{name}: {} is not in the ConfigMap volume", file.display())
+                });
+            assert!(
+                cm["data"][item["key"].as_str().unwrap()].is_string(),
+                "{name}: the ConfigMap has no {:?}",
+                item["key"]
+            );
+        }
+    };
+    mounted(Path::new(config_path), false);
+    let auth = &config.gates.auth;
+    let cert = &config.gates.client_cert;
+    for file in [
+        &auth.key_registry_file,
+        &auth.token_registry_file,
+        &auth.token_file,
+        &config.tls.cert_file,
+        &config.tls.key_file,
+        &cert.pin_file,
+        &cert.ca_file,
+    ]
+    .into_iter()
+    .flatten()
+    .chain(&config.policy.files)
+    {
+        mounted(file, false);
+    }
+    mounted(&config.data_dir.clone().expect("data_dir is set"), true);
+
+    // Locked down: non-root, read-only root, no privilege, no capabilities.
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{name}");
+    assert_eq!(pod["automountServiceAccountToken"], false, "{name}");
+    for container in containers {
+        let sc = &container["securityContext"];
+        let c = container["name"].as_str().unwrap();
+        assert_eq!(sc["readOnlyRootFilesystem"], true, "{name}: {c}");
+        assert_eq!(sc["allowPrivilegeEscalation"], false, "{name}: {c}");
+        assert_eq!(sc["capabilities"]["drop"][0], "ALL", "{name}: {c}");
+        let limits = &container["resources"]["limits"];
+        assert!(limits["memory"].is_string(), "{name}: {c}");
+    }
+    let grace = pod["terminationGracePeriodSeconds"].as_u64().unwrap();
+    assert!(
+        config.shutdown.grace_ms < grace * 1000,
+        "{name}: the kubelet kills cpos before its drain ends"
+    );
+}
+
+#[test]
+fn the_kubernetes_manifests_agree_with_the_config_they_carry() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes");
+    let base = render(&root.join("base")).expect("the base renders without kustomize");
+    check_manifests("base", &base);
+    if let Some(hardened) = render(&root.join("overlays/hardened")) {
+        check_manifests("hardened", &hardened);
+        let config = kind(&hardened, "ConfigMap")["data"]["cpos.toml"]
+            .as_str()
+            .unwrap();
+        let config = cpos::config::Config::from_toml(config).unwrap();
+        assert_eq!(config.profile, cpos::config::Profile::Hardened);
+        assert!(config.tls.enabled(), "the hardened overlay serves TLS");
+    }
+    // The policy layered on the default loads.
+    let settings = cpos::config::PolicySettings {
+        files: vec![root.join("base/policy-local.toml")],
+        ..Default::default()
+    };
+    cpos::policy::Policy::from_settings(&settings).unwrap();
+}
+
+#[test]
+fn the_image_and_the_unit_run_what_the_manifests_expect() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+    let docker = std::fs::read_to_string(root.join("Dockerfile")).unwrap();
+    assert!(
+        docker.contains("USER 10001:10001"),
+        "the image runs as the pod's uid"
+    );
+    assert!(docker.contains("ENTRYPOINT [\"/usr/bin/tini\", \"--\", \"/usr/local/bin/cpos\"]"));
+    for package in ["tini", "bubblewrap", "git", "ca-certificates"] {
+        assert!(docker.contains(package), "the image lacks {package}");
+    }
+    for port in ["7878", "9901", "9902"] {
+        assert!(docker.contains(port), "EXPOSE lacks {port}");
+    }
+    // Every file the build stage copies exists.
+    for line in docker
+        .lines()
+        .filter(|l| l.starts_with("COPY ") && !l.contains("--from"))
+    {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        for source in &words[1..words.len() - 1] {
+            assert!(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join(source).exists(),
+                "Dockerfile copies {source}, which is not in the repository"
+            );
+        }
+    }
+
+    // The systemd unit starts what cpos accepts, with a config that loads.
+    let unit = std::fs::read_to_string(root.join("systemd/cpos.service")).unwrap();
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .unwrap();
+    let words: Vec<&str> = exec.split_whitespace().collect();
+    assert_eq!(words[0], "/usr/local/bin/cpos");
+    <cpos::cli::Cli as clap::Parser>::try_parse_from(words.iter().copied()).unwrap();
+    let config = std::fs::read_to_string(root.join("systemd/cpos.toml")).unwrap();
+    let config = cpos::config::Config::from_toml(&config).unwrap();
+    assert_eq!(
+        config.data_dir.as_deref(),
+        Some(Path::new("/var/lib/cpos")),
+        "data_dir is the unit's StateDirectory"
+    );
+    assert!(unit.contains("StateDirectory=cpos"));
+    if let Ok(out) = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+    {
+        if out.status.success() {
+            let dir = tempfile::tempdir().unwrap();
+            let copy = dir.path().join("cpos.service");
+            std::fs::write(
+                &copy,
+                unit.replace("/usr/local/bin/cpos", env!("CARGO_BIN_EXE_cpos")),
+            )
+            .unwrap();
+            let verify = std::process::Command::new("systemd-analyze")
+                .arg("verify")
+                .arg(&copy)
+                .output()
+                .unwrap();
+            assert!(
+                verify.status.success() && verify.stderr.is_empty(),
+                "systemd-analyze verify: {}",
+                String::from_utf8_lossy(&verify.stderr)
+            );
+        }
+    }
+}
