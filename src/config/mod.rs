@@ -3,6 +3,7 @@
 
 mod gates;
 mod profile;
+pub mod reference;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
