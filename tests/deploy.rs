@@ -180,6 +180,11 @@ fn nginx_conf(
         );
         conf = conf.replace(&shipped, &here);
     }
+    // Run as root (CI), nginx's workers would be `nobody`, the sandbox's
+    // uid, and count against its process limit: give them their own user.
+    if unsafe { libc::geteuid() } == 0 {
+        conf = format!("user www-data;\n{conf}");
+    }
     let path = dir.join("nginx.conf");
     std::fs::write(&path, conf).unwrap();
     path
@@ -288,11 +293,20 @@ async fn behind_the_nginx_mtls_front_only_a_pinned_certificate_gets_through() {
     assert!(body.contains("client_cert_required"), "{body}");
 }
 
-/// A child process killed when the test ends, even by a failed assertion.
+/// nginx stopped when the test ends, even by a failed assertion: SIGTERM
+/// (its master stops the workers too; SIGKILL would orphan them), then
+/// SIGKILL if it has not exited within five seconds.
 struct KillOnDrop(std::process::Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
+        common::signal(self.0.id(), "TERM");
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
