@@ -141,7 +141,17 @@ impl Reloader {
             None => Err(anyhow::anyhow!(
                 "this sidecar was started without a configuration source to re-read"
             )),
-            Some(source) => source().and_then(|new| self.apply(app, new)),
+            // Reading files and compiling the policy block for a few
+            // milliseconds: off the async workers where the runtime allows.
+            Some(source) => {
+                let build = || source().and_then(|new| self.apply(app, new));
+                match tokio::runtime::Handle::current().runtime_flavor() {
+                    tokio::runtime::RuntimeFlavor::MultiThread => {
+                        tokio::task::block_in_place(build)
+                    }
+                    _ => build(),
+                }
+            }
         };
         // What was just read counts as seen: the file watcher does not
         // reload the same change again.
