@@ -359,6 +359,15 @@ async fn an_info_log_line_per_request_and_openmetrics_from_the_admin_plane() {
         !sidecar.stderr().contains('\u{1b}'),
         "no colours when stderr is not a terminal"
     );
+    // In dev, what only the hardened profile requires is one info line,
+    // not a warning each.
+    let log = sidecar.stderr();
+    assert!(log.contains("not hardened (fine for dev)"), "{log}");
+    assert!(
+        !log.lines()
+            .any(|l| l.contains(" WARN ") && l.contains("tls_enabled")),
+        "{log}"
+    );
 
     let metrics = get(&http1(), &sidecar.admin_url("/metrics")).await;
     let content_type = metrics.headers["content-type"].to_str().unwrap().to_owned();

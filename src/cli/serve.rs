@@ -122,12 +122,40 @@ pub(super) fn init_logging(format: LogFormat, level: &str) {
     };
 }
 
+/// Checks that fail only because the profile is not `hardened` (TLS, gates,
+/// fsync, a real upstream): expected in dev and audit.
+const HARDENING_ONLY: &[&str] = &[
+    "tls_enabled",
+    "tape_fsync_always",
+    "client_cert_enforced",
+    "ip_allowlist_enabled",
+    "rate_limit_enabled",
+    "hmac_auth_required",
+    "no_demo_upstream",
+];
+
 /// Every failed preflight check goes to the log at start-up; under the
 /// hardened profile a failed critical check refuses the start, naming it.
 fn refuse_unsafe_start(config: &crate::config::Config) -> anyhow::Result<()> {
     use crate::preflight::Severity;
     let report = crate::preflight::run(config);
-    for check in report.checks.iter().filter(|c| !c.ok) {
+    // Outside `hardened`, what only that profile requires is one line at
+    // info, so the warnings left are the ones that matter here.
+    let hardened = config.profile == crate::config::Profile::Hardened;
+    let (hardening, rest): (Vec<_>, Vec<_>) = report
+        .checks
+        .iter()
+        .filter(|c| !c.ok)
+        .partition(|c| !hardened && HARDENING_ONLY.contains(&c.name));
+    if !hardening.is_empty() {
+        let names: Vec<&str> = hardening.iter().map(|c| c.name).collect();
+        tracing::info!(
+            checks = names.join(", "),
+            "not hardened (fine for {}): `cpos preflight --profile hardened` says what production needs",
+            config.profile
+        );
+    }
+    for check in rest {
         match check.severity {
             Severity::Critical => {
                 tracing::error!(check = check.name, "preflight: {}", check.message)
