@@ -206,7 +206,12 @@ pub async fn start(config: Config, source: Option<ConfigSource>) -> anyhow::Resu
         ..options.clone()
     };
     let mut admin_tasks = Vec::new();
-    let mut serve_plane = |listener: TcpListener, health_only: bool| {
+    // The admin plane, and the health plane (probes only), when bound.
+    let mut serve_plane = |listener: Option<TcpListener>, health_only: bool| {
+        let Some(listener) = listener else {
+            return Ok(None);
+        };
+        let addr = listener.local_addr()?;
         let state = admin_state.clone();
         let handler = move |req, conn| {
             let state = state.clone();
@@ -225,23 +230,10 @@ pub async fn start(config: Config, source: Option<ConfigSource>) -> anyhow::Resu
             admin_stopped.clone(),
             None,
         )));
+        anyhow::Ok(Some(addr))
     };
-    let admin_addr = match listeners.admin {
-        Some(listener) => {
-            let addr = listener.local_addr()?;
-            serve_plane(listener, false);
-            Some(addr)
-        }
-        None => None,
-    };
-    let health_addr = match listeners.health {
-        Some(listener) => {
-            let addr = listener.local_addr()?;
-            serve_plane(listener, true);
-            Some(addr)
-        }
-        None => None,
-    };
+    let admin_addr = serve_plane(listeners.admin, false)?;
+    let health_addr = serve_plane(listeners.health, true)?;
     // Files the configuration was read from are polled: a renewed
     // certificate, new pins or an updated ConfigMap apply without a signal.
     let watcher = Arc::downgrade(&admin_state);
