@@ -11,6 +11,7 @@ pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod connectors;
 pub mod demo;
 pub mod escalation;
 pub mod gate;

