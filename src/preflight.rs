@@ -236,6 +236,25 @@ pub fn run(config: &Config) -> Report {
         },
     );
 
+    let open_mcp: Vec<&str> = config
+        .routes
+        .iter()
+        .filter(|r| r.protocol == crate::config::Protocol::Mcp && r.tools_allow.is_empty())
+        .map(|r| r.name.as_str())
+        .collect();
+    check(
+        "mcp_tool_allowlists",
+        open_mcp.is_empty(),
+        must(hardened),
+        if open_mcp.is_empty() {
+            "every MCP route lists the tools agents may call (tools_allow)".into()
+        } else {
+            format!(
+                "MCP route(s) {} let agents call every tool the server offers; list them in tools_allow",
+                open_mcp.join(", ")
+            )
+        },
+    );
     check(
         "webhook_summary",
         !(hardened && config.escalation.webhook_summary),

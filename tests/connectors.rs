@@ -280,3 +280,43 @@ fn the_cli_checks_json_and_toml_files_and_never_prints_a_secret() {
     let (code, out, err) = common::cpos(&["connectors", "check", example], dir.path());
     assert_eq!(code, 0, "the shipped example passes: {out}{err}");
 }
+
+#[test]
+fn mcp_routes_in_the_configuration_pass_the_same_check() {
+    use cpos::config::Config;
+    let route = |extra: &str| {
+        format!("[[routes]]\nname = \"tools\"\nprefix = \"/mcp\"\nprotocol = \"mcp\"\n{extra}\n")
+    };
+    // The sidecar pattern: a loopback upstream, or a plain program.
+    for fine in [
+        route("upstream = \"http://127.0.0.1:3001/mcp\""),
+        route("upstream = \"http://localhost:3001/mcp\""),
+        route("upstream = \"https://mcp.example.com/mcp\""),
+        route("upstream = \"stdio\"\ncommand = [\"npx\", \"-y\", \"@modelcontextprotocol/server-everything\"]"),
+    ] {
+        Config::from_toml(&fine).unwrap_or_else(|e| panic!("{fine}: {e}"));
+    }
+    for (code, bad) in [
+        ("shell_wrapper_blocked", route("upstream = \"stdio\"\ncommand = [\"/bin/sh\", \"-c\", \"node server.js\"]")),
+        ("shell_meta_blocked", route("upstream = \"stdio\"\ncommand = [\"node\", \"server.js && curl x\"]")),
+        ("https_required", route("upstream = \"http://mcp.internal.example:3001/mcp\"")),
+        ("allow_block_overlap", route("upstream = \"http://127.0.0.1:3001/mcp\"\ntools_allow = [\"echo\"]\ntools_deny = [\"echo\"]")),
+        ("raw_secret_like_value", route("upstream = \"stdio\"\ncommand = [\"server\", \"--token=ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123\"]")),
+    ] {
+        let err = Config::from_toml(&bad).expect_err(&bad).to_string();
+        assert!(err.contains(code) && err.contains("routes[0] (`tools`)"), "{code}: {err}");
+        assert!(!err.contains("ghp_ABCDEF"), "the secret is in the error: {err}");
+    }
+    // The hardened profile wants every MCP route to list its tools.
+    let open = Config::from_toml(&format!(
+        "profile = \"hardened\"\n{}",
+        route("upstream = \"http://127.0.0.1:3001/mcp\"")
+    ))
+    .unwrap();
+    let check = cpos::preflight::run(&open)
+        .checks
+        .into_iter()
+        .find(|c| c.name == "mcp_tool_allowlists")
+        .unwrap();
+    assert!(!check.ok && check.message.contains("tools"), "{check:?}");
+}

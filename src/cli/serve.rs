@@ -132,6 +132,7 @@ const HARDENING_ONLY: &[&str] = &[
     "rate_limit_enabled",
     "hmac_auth_required",
     "no_demo_upstream",
+    "mcp_tool_allowlists",
 ];
 
 /// Every failed preflight check goes to the log at start-up; under the

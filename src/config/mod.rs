@@ -812,6 +812,18 @@ impl Config {
             crate::proxy::UpstreamTarget::parse(&route.upstream)
                 .map_err(|e| ConfigError::Semantic(format!("routes[{i}].upstream: {e}")))?;
         }
+        for (i, route) in self.routes.iter().enumerate() {
+            if route.protocol != Protocol::Mcp {
+                continue;
+            }
+            // MCP upstreams pass the connector check (docs/MCP.md).
+            if let Some(f) = crate::connectors::check_route(route).first() {
+                return bad(format!(
+                    "routes[{i}] (`{}`): {}: {}",
+                    route.name, f.code, f.message
+                ));
+            }
+        }
         if self.profile == Profile::Hardened && self.sandbox.mode != SandboxMode::Strict {
             return bad(format!(
                 "sandbox.mode = {:?} is refused by the hardened profile; use \"strict\"",

@@ -346,10 +346,11 @@ fn check_transport(
                 );
                 return;
             };
-            let loopback = host
-                .trim_matches(['[', ']'])
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
+            let loopback = host.eq_ignore_ascii_case("localhost")
+                || host
+                    .trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
             let plain_allowed = def
                 .get("allow_plain_http_loopback")
                 .and_then(Value::as_bool)
@@ -440,4 +441,38 @@ fn check_tools(
             );
         }
     }
+}
+
+/// Codes that do not apply to a `[[routes]]` MCP upstream: its tool lists
+/// are optional globs (the policy decides when they are empty).
+const NOT_FOR_ROUTES: &[&str] = &["allowed_tools_required", "invalid_tool_name"];
+
+/// The connector check applied to an MCP route of the configuration (at
+/// load and at every reload): its command, upstream URL and tool lists. A
+/// plain `http://` upstream is accepted on loopback only (the sidecar
+/// pattern); anything else needs https.
+pub fn check_route(route: &crate::config::Route) -> Vec<Finding> {
+    let stdio = route.upstream == "stdio";
+    let transport = match route.upstream.split_once("://") {
+        _ if stdio => "stdio",
+        Some(("https", _)) => "https",
+        _ => "http",
+    };
+    let mut definition = serde_json::json!({
+        "connector_id": route.name,
+        "name": route.name,
+        "transport": transport,
+        "allowed_tools": route.tools_allow,
+        "blocked_tools": route.tools_deny,
+        "allow_plain_http_loopback": true,
+    });
+    match stdio {
+        true => definition["command"] = serde_json::json!(route.command),
+        false => definition["url"] = serde_json::json!(route.upstream),
+    }
+    check(&definition)
+        .findings
+        .into_iter()
+        .filter(|f| f.severity == Severity::Error && !NOT_FOR_ROUTES.contains(&f.code))
+        .collect()
 }

@@ -5,4 +5,4 @@
 
 pub mod check;
 
-pub use check::{check, Finding, Report, Severity};
+pub use check::{check, check_route, Finding, Report, Severity};
