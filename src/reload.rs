@@ -76,20 +76,24 @@ impl std::fmt::Display for Reloaded {
     }
 }
 
-/// Sections read once at start: a change is reported, not applied.
-const RESTART_ONLY: &[&str] = &[
-    "listen",
-    "limits",
-    "upstream",
-    "mcp",
-    "tape",
-    "admin",
-    "shutdown",
-    "runtime",
-    "log",
-    "sandbox",
-    "escalation",
-    "adapter",
+/// Sections read once at start: a change is reported, not applied, and the
+/// running value is kept in the configuration in effect.
+type Keep = fn(&mut Config, &Config);
+const RESTART_ONLY: &[(&str, Keep)] = &[
+    ("listen", |new, old| new.listen = old.listen.clone()),
+    ("limits", |new, old| new.limits = old.limits.clone()),
+    ("upstream", |new, old| new.upstream = old.upstream.clone()),
+    ("mcp", |new, old| new.mcp = old.mcp.clone()),
+    ("tape", |new, old| new.tape = old.tape.clone()),
+    ("admin", |new, old| new.admin = old.admin.clone()),
+    ("shutdown", |new, old| new.shutdown = old.shutdown.clone()),
+    ("runtime", |new, old| new.runtime = old.runtime.clone()),
+    ("log", |new, old| new.log = old.log.clone()),
+    ("sandbox", |new, old| new.sandbox = old.sandbox.clone()),
+    ("escalation", |new, old| {
+        new.escalation = old.escalation.clone()
+    }),
+    ("adapter", |new, old| new.adapter = old.adapter.clone()),
 ];
 
 impl Reloader {
@@ -305,7 +309,7 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     );
     RESTART_ONLY
         .iter()
-        .copied()
+        .map(|(section, _)| *section)
         .filter(|section| old.get(section) != new.get(section))
         .collect()
 }
@@ -313,17 +317,38 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
 /// `new`, with the restart-only sections still at their running values, so
 /// the configuration in effect is what the sidecar reports.
 fn effective(old: &Config, mut new: Config) -> Config {
-    new.listen = old.listen.clone();
-    new.limits = old.limits.clone();
-    new.upstream = old.upstream.clone();
-    new.mcp = old.mcp.clone();
-    new.tape = old.tape.clone();
-    new.admin = old.admin.clone();
-    new.shutdown = old.shutdown.clone();
-    new.runtime = old.runtime.clone();
-    new.log = old.log.clone();
-    new.sandbox = old.sandbox.clone();
-    new.escalation = old.escalation.clone();
-    new.adapter = old.adapter.clone();
+    for (_, keep) in RESTART_ONLY {
+        keep(&mut new, old);
+    }
     new
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_only_sections_keep_their_running_values() {
+        let old = Config::from_toml("").unwrap();
+        let new = Config::from_toml(
+            "[listen]\ndata = \"127.0.0.1:1\"\nadmin = \"127.0.0.1:2\"\n\
+             [shutdown]\ngrace_ms = 1\n\
+             [request]\nmethod_override = \"strip\"\n",
+        )
+        .unwrap();
+        assert_eq!(restart_needed(&old, &new), ["listen", "shutdown"]);
+        let kept = effective(&old, new);
+        assert_eq!(kept.listen.data, old.listen.data);
+        assert_eq!(kept.shutdown.grace_ms, old.shutdown.grace_ms);
+        // A reloadable section takes the new value.
+        assert_eq!(
+            serde_json::to_value(&kept.request).unwrap()["method_override"],
+            "strip"
+        );
+        // Every restart-only name is a section of the configuration.
+        let value = serde_json::to_value(&old).unwrap();
+        for (section, _) in RESTART_ONLY {
+            assert!(value.get(section).is_some(), "{section}");
+        }
+    }
 }
