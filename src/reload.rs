@@ -31,8 +31,8 @@ pub struct Reloader {
     source: Option<ConfigSource>,
     /// The built-in demo upstream, when it was started.
     demo: Option<SocketAddr>,
-    /// Stdio MCP servers bridged at start: route name, command, address.
-    stdio: Vec<(String, Vec<String>, SocketAddr)>,
+    /// Stdio MCP servers bridged at start: their route, and the address.
+    stdio: Vec<(crate::config::Route, SocketAddr)>,
     /// The data plane's TLS configuration, when TLS is on.
     tls: Option<TlsHandle>,
     busy: Mutex<()>,
@@ -101,7 +101,7 @@ impl Reloader {
     pub fn new(
         source: Option<ConfigSource>,
         demo: Option<SocketAddr>,
-        stdio: Vec<(String, Vec<String>, SocketAddr)>,
+        stdio: Vec<(crate::config::Route, SocketAddr)>,
         tls: Option<TlsHandle>,
     ) -> Reloader {
         Reloader {
@@ -231,12 +231,13 @@ impl Reloader {
     fn routes(&self, new: &Config) -> anyhow::Result<RouteTable> {
         let mut routes = new.routes.clone();
         for route in routes.iter_mut().filter(|r| r.upstream == "stdio") {
-            let running = self
-                .stdio
-                .iter()
-                .find(|(name, command, _)| *name == route.name && *command == route.command);
+            let running = self.stdio.iter().find(|(started, _)| {
+                started.name == route.name
+                    && started.command == route.command
+                    && started.env_secret_files == route.env_secret_files
+            });
             match running {
-                Some((_, _, addr)) => route.upstream = format!("http://{addr}"),
+                Some((_, addr)) => route.upstream = format!("http://{addr}"),
                 None => anyhow::bail!(
                     "route `{}`: a new or changed stdio MCP server needs a restart",
                     route.name

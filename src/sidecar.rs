@@ -108,10 +108,13 @@ pub async fn start(config: Config, source: Option<ConfigSource>) -> anyhow::Resu
     let mut route_configs = config.routes.clone();
     let mut stdio = Vec::new();
     for route in route_configs.iter_mut().filter(|r| r.upstream == "stdio") {
-        let addr = crate::mcp::stdio_upstream::start(&route.name, &route.command)
-            .await
-            .with_context(|| format!("route `{}`: starting its stdio MCP server", route.name))?;
-        stdio.push((route.name.clone(), route.command.clone(), addr));
+        let addr =
+            crate::mcp::stdio_upstream::start(&route.name, &route.command, &route.env_secret_files)
+                .await
+                .with_context(|| {
+                    format!("route `{}`: starting its stdio MCP server", route.name)
+                })?;
+        stdio.push((route.clone(), addr));
         route.upstream = format!("http://{addr}");
     }
     let routes = RouteTable::build(&route_configs, demo).map_err(anyhow::Error::msg)?;

@@ -320,3 +320,77 @@ fn mcp_routes_in_the_configuration_pass_the_same_check() {
         .unwrap();
     assert!(!check.ok && check.message.contains("tools"), "{check:?}");
 }
+
+#[test]
+fn a_stdio_server_gets_the_variables_it_declares_and_not_the_sidecars() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("env_dump.py");
+    let seen = dir.path().join("seen.json");
+    std::fs::write(
+        &script,
+        "import json, os, sys\n\
+         json.dump({'names': sorted(os.environ), 'token': os.environ.get('GITHUB_TOKEN')}, open(sys.argv[1], 'w'))\n\
+         for line in sys.stdin:\n    pass\n",
+    )
+    .unwrap();
+    let token_file = dir.path().join("github-token");
+    std::fs::write(&token_file, "token-from-its-file\n").unwrap();
+    let route = |token: &std::path::Path| {
+        format!(
+            "[[routes]]\nname = \"envcheck\"\nprefix = \"/mcp\"\nupstream = \"stdio\"\nprotocol = \"mcp\"\n\
+             command = [\"python3\", \"{}\", \"{}\"]\n\n[routes.env_secret_files]\nGITHUB_TOKEN = \"{}\"\n",
+            script.display(),
+            seen.display(),
+            token.display()
+        )
+    };
+    let _sidecar = common::Sidecar::start_with(
+        dir.path(),
+        &route(&token_file),
+        &[("SIDECAR_ONLY_SECRET", "must-not-reach-the-server")],
+    );
+    common::wait_for("the server's environment", || {
+        std::fs::read_to_string(&seen).is_ok_and(|t| t.ends_with('}'))
+    });
+    let env: Value = serde_json::from_str(&std::fs::read_to_string(&seen).unwrap()).unwrap();
+    assert_eq!(
+        env["token"], "token-from-its-file",
+        "read from its file, newline trimmed"
+    );
+    let names: Vec<&str> = env["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        !names.contains(&"SIDECAR_ONLY_SECRET"),
+        "the sidecar's environment leaked: {names:?}"
+    );
+    assert!(
+        !names.contains(&"RUST_LOG") && !names.contains(&"XDG_DATA_HOME"),
+        "{names:?}"
+    );
+    assert!(names.contains(&"PATH"), "{names:?}");
+
+    // A declared file that is missing stops the start, naming it.
+    let other = tempfile::tempdir().unwrap();
+    let config = other.path().join("cpos.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[listen]\ndata = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n\n{}",
+            route(&other.path().join("missing-token"))
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = common::cpos(
+        &["serve", "--config", config.to_str().unwrap()],
+        other.path(),
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("env_secret_files.GITHUB_TOKEN") && err.contains("missing-token"),
+        "{err}"
+    );
+}

@@ -275,6 +275,12 @@ pub struct Route {
     /// spawns and exposes over streamable HTTP.
     #[serde(default)]
     pub command: Vec<String>,
+    /// With `upstream = "stdio"`: variables the server gets, each read from
+    /// its file when the server starts (`GITHUB_TOKEN = "/run/secrets/gh"`).
+    /// The server gets these and a base (`PATH`, `HOME`, `LANG`, `LC_ALL`,
+    /// `TZ`, `TMPDIR`), never the sidecar's own environment.
+    #[serde(default)]
+    pub env_secret_files: std::collections::BTreeMap<String, PathBuf>,
 }
 
 /// What a route speaks.
@@ -698,6 +704,9 @@ impl Config {
         .flatten()
         .cloned()
         .collect();
+        for route in &self.routes {
+            paths.extend(route.env_secret_files.values().cloned());
+        }
         paths.extend([
             self.tape.dir.clone(),
             self.escalation.store_file.clone(),
@@ -758,6 +767,7 @@ impl Config {
                 tools_allow: Vec::new(),
                 tools_deny: Vec::new(),
                 command: Vec::new(),
+                env_secret_files: Default::default(),
             }];
         }
         if let Some(dir) = &o.tape_dir {

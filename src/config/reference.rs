@@ -11,7 +11,7 @@ use super::{Config, Profile};
 pub struct Key {
     /// Dotted path; `routes[].name` for a key of each route.
     pub key: String,
-    /// `string`, `integer`, `boolean`, `list` or `table`.
+    /// `string`, `integer`, `boolean`, `list` or `table` (a map).
     pub kind: &'static str,
     /// The embedded default as TOML, or `unset`.
     pub default: String,
@@ -59,11 +59,13 @@ fn walk(value: &Value, prefix: &str, env: bool, out: &mut Vec<Key>) {
     };
     for (name, field) in object {
         let key = format!("{prefix}{name}");
-        if field.is_object() {
+        // A struct is walked; a map (empty by default) is one key.
+        if field.as_object().is_some_and(|o| !o.is_empty()) {
             walk(field, &format!("{key}."), env, out);
             continue;
         }
         let kind = match field {
+            Value::Object(_) => "table",
             Value::Bool(_) => "boolean",
             Value::Number(_) => "integer",
             Value::Array(_) => "list",
@@ -84,6 +86,7 @@ fn toml_value(value: &Value) -> String {
     match value {
         Value::Null => "unset".into(),
         Value::String(s) => format!("{s:?}"),
+        Value::Object(o) if o.is_empty() => "{}".into(),
         Value::Array(items) if items.iter().any(|i| i.is_object() || i.is_array()) => {
             format!("{} entries", items.len())
         }

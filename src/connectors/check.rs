@@ -467,7 +467,10 @@ pub fn check_route(route: &crate::config::Route) -> Vec<Finding> {
         "allow_plain_http_loopback": true,
     });
     match stdio {
-        true => definition["command"] = serde_json::json!(route.command),
+        true => {
+            definition["command"] = serde_json::json!(route.command);
+            definition["env_secret_files"] = serde_json::json!(route.env_secret_files);
+        }
         false => definition["url"] = serde_json::json!(route.upstream),
     }
     check(&definition)

@@ -419,7 +419,32 @@ async fn stop(child: &mut Child, terminate: bool) -> std::io::Result<std::proces
 /// Starts an MCP server with piped stdin/stdout and its stderr passed
 /// through; killed if its handle is dropped.
 pub fn spawn_server(program: &str, args: &[String]) -> std::io::Result<Child> {
-    Command::new(program)
+    spawn_server_with(program, args, None)
+}
+
+/// Variables a server started by `cpos serve` keeps from the sidecar's
+/// environment; everything else it gets is declared per route.
+const BASE_ENV: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"];
+
+/// Spawns a stdio MCP server. With `env`, the server gets the base
+/// variables and exactly those, not the sidecar's environment; without, it
+/// inherits (`cpos stdio`, where the agent's client chose the environment).
+pub fn spawn_server_with(
+    program: &str,
+    args: &[String],
+    env: Option<&[(String, String)]>,
+) -> std::io::Result<Child> {
+    let mut command = Command::new(program);
+    if let Some(env) = env {
+        command.env_clear();
+        for name in BASE_ENV {
+            if let Some(value) = std::env::var_os(name) {
+                command.env(name, value);
+            }
+        }
+        command.envs(env.iter().map(|(k, v)| (k, v)));
+    }
+    command
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -41,12 +41,29 @@ struct Bridge {
     exited: Mutex<Option<String>>,
 }
 
-/// Spawns `command` and serves it on an ephemeral loopback port.
-pub async fn start(name: &str, command: &[String]) -> std::io::Result<SocketAddr> {
+/// Spawns `command` with only the base environment and the variables
+/// `env_files` declares (each read from its file now), and serves it on an
+/// ephemeral loopback port.
+pub async fn start(
+    name: &str,
+    command: &[String],
+    env_files: &std::collections::BTreeMap<String, std::path::PathBuf>,
+) -> std::io::Result<SocketAddr> {
     let (program, args) = command
         .split_first()
         .ok_or_else(|| std::io::Error::other("empty command"))?;
-    let mut child = super::stdio::spawn_server(program, args)
+    let mut env = Vec::with_capacity(env_files.len());
+    for (var, file) in env_files {
+        // The error names the variable and the file, never a value.
+        let value = std::fs::read_to_string(file).map_err(|e| {
+            std::io::Error::other(format!(
+                "env_secret_files.{var}: reading {}: {e}",
+                file.display()
+            ))
+        })?;
+        env.push((var.clone(), value.trim_end_matches(['\n', '\r']).to_owned()));
+    }
+    let mut child = super::stdio::spawn_server_with(program, args, Some(&env))
         .map_err(|e| std::io::Error::other(format!("could not start `{program}`: {e}")))?;
     let stdout = child
         .stdout

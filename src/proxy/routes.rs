@@ -155,6 +155,7 @@ mod tests {
             tools_allow: Vec::new(),
             tools_deny: Vec::new(),
             command: Vec::new(),
+            env_secret_files: Default::default(),
         }
     }
 
