@@ -59,6 +59,7 @@ fn benches(c: &mut Criterion) {
             tools_allow: Vec::new(),
             tools_deny: Vec::new(),
             command: Vec::new(),
+            env_secret_files: Default::default(),
         })
         .collect();
     let table = RouteTable::build(&routes, None).unwrap();
