@@ -3,8 +3,9 @@
 //!
 //! Everything reloadable is built first — policy, routes, TLS certificates,
 //! gates (client pins, allowlist, trusted proxies, rate limits, keys, tokens,
-//! scopes) — and only then swapped in, each part whole (`arc-swap`). If any
-//! part fails, nothing changes and the error names it. Open connections,
+//! scopes) — then the reload goes on the tape, and only then is everything
+//! swapped in, each part whole (`arc-swap`). If any part fails, or the tape
+//! cannot record it, nothing changes and the error names why. Open connections,
 //! in-flight streams and held calls keep what they started with. Sections
 //! that need a restart (listeners, limits, tape, sandbox, …) are named in
 //! the summary and keep their running values.
@@ -35,9 +36,33 @@ pub struct Reloader {
     stdio: Vec<(crate::config::Route, SocketAddr)>,
     /// The data plane's TLS configuration, when TLS is on.
     tls: Option<TlsHandle>,
-    busy: Mutex<()>,
+    busy: tokio::sync::Mutex<()>,
     /// The files the running configuration was read from, and their mtimes.
     watched: Mutex<Vec<(PathBuf, Option<SystemTime>)>>,
+}
+
+/// A reload built and checked, not yet in force.
+struct Prepared {
+    config: Config,
+    policy: crate::policy::Policy,
+    routes: RouteTable,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    gates: crate::gate::GateSwap,
+    summary: Reloaded,
+}
+
+impl Prepared {
+    /// Swaps every part in; nothing here can fail.
+    fn commit(self, app: &AppState, tls: Option<&TlsHandle>) -> Reloaded {
+        app.gates.commit(self.gates);
+        app.policy.store(Arc::new(self.policy));
+        app.routes.store(Arc::new(self.routes));
+        if let (Some(handle), Some(config)) = (tls, self.tls) {
+            handle.store(config);
+        }
+        app.config.store(Arc::new(self.config));
+        self.summary
+    }
 }
 
 /// What one reload did.
@@ -109,7 +134,7 @@ impl Reloader {
             demo,
             stdio,
             tls,
-            busy: Mutex::new(()),
+            busy: tokio::sync::Mutex::new(()),
             watched: Mutex::new(Vec::new()),
         }
     }
@@ -138,17 +163,21 @@ impl Reloader {
         }
     }
 
-    /// Re-reads the configuration source and applies it; counts the result
-    /// in `cpos_reloads_total{code}` and records it on the tape.
+    /// Re-reads the configuration source and applies it: everything is
+    /// built first, the reload goes on the tape, and only then is it
+    /// swapped in (a reload the tape cannot record does not happen). Counts
+    /// the result in `cpos_reloads_total{code}`.
     pub async fn reload(&self, app: &AppState, by: &str) -> anyhow::Result<Reloaded> {
-        let outcome = match &self.source {
+        // One reload at a time, from build to swap.
+        let _one = self.busy.lock().await;
+        let prepared = match &self.source {
             None => Err(anyhow::anyhow!(
                 "this sidecar was started without a configuration source to re-read"
             )),
             // Reading files and compiling the policy block for a few
             // milliseconds: off the async workers where the runtime allows.
             Some(source) => {
-                let build = || source().and_then(|new| self.apply(app, new));
+                let build = || source().and_then(|new| self.prepare(app, new));
                 match tokio::runtime::Handle::current().runtime_flavor() {
                     tokio::runtime::RuntimeFlavor::MultiThread => {
                         tokio::task::block_in_place(build)
@@ -156,6 +185,33 @@ impl Reloader {
                     _ => build(),
                 }
             }
+        };
+        let code = if prepared.is_ok() { "ok" } else { "failed" };
+        let detail = match &prepared {
+            Ok(p) => serde_json::json!({
+                "rules": p.summary.rules, "routes": p.summary.routes,
+                "tls": p.summary.tls, "restart_needed": p.summary.restart_needed,
+            }),
+            Err(e) => serde_json::json!({"error": format!("{e:#}")}),
+        };
+        let record = TapeRecord {
+            event: "config_reload",
+            principal: Some(by.to_owned()),
+            detail: Some(detail),
+            outcome: Some(Outcome {
+                code: Some(code),
+                status: if prepared.is_ok() { 200 } else { 422 },
+                ..Outcome::default()
+            }),
+            ..TapeRecord::default()
+        };
+        let recorded = app.tape.record(record).await;
+        let outcome = match (prepared, recorded) {
+            (Ok(prepared), Ok(())) => Ok(prepared.commit(app, self.tls.as_ref())),
+            (Ok(_), Err(e)) => Err(anyhow::anyhow!(
+                "the tape cannot record the reload ({e}), so it was not applied"
+            )),
+            (Err(e), _) => Err(e),
         };
         // What was just read counts as seen: the file watcher does not
         // reload the same change again.
@@ -166,27 +222,6 @@ impl Reloader {
             .reloads
             .get_or_create(&crate::metrics::CodeLabels { code })
             .inc();
-        let detail = match &outcome {
-            Ok(r) => {
-                serde_json::json!({"rules": r.rules, "routes": r.routes, "tls": r.tls, "restart_needed": r.restart_needed})
-            }
-            Err(e) => serde_json::json!({"error": format!("{e:#}")}),
-        };
-        let record = TapeRecord {
-            event: "config_reload",
-            principal: Some(by.to_owned()),
-            detail: Some(detail),
-            outcome: Some(Outcome {
-                code: Some(code),
-                status: if outcome.is_ok() { 200 } else { 422 },
-                ..Outcome::default()
-            }),
-            ..TapeRecord::default()
-        };
-        app.tape
-            .record(record)
-            .await
-            .map_err(|e| anyhow::anyhow!("the tape refused the reload record: {e}"))?;
         match &outcome {
             Ok(r) => tracing::info!(by, summary = %r, "configuration reloaded"),
             Err(e) => {
@@ -196,34 +231,32 @@ impl Reloader {
         outcome
     }
 
-    /// Builds every reloadable part from `new`, then swaps them in.
-    pub fn apply(&self, app: &AppState, new: Config) -> anyhow::Result<Reloaded> {
-        let _one = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+    /// Builds every reloadable part from `new`; nothing changes yet.
+    fn prepare(&self, app: &AppState, new: Config) -> anyhow::Result<Prepared> {
         new.validate()?;
         let old = app.config.load_full();
         let policy = crate::policy::Policy::from_settings(&new.policy)?;
         let routes = self.routes(&new)?;
         let tls = self.tls_config(&old, &new)?;
-        // Last fallible step: the gates build both halves before swapping.
-        app.gates
-            .reload(&new.gates)
+        let gates = app
+            .gates
+            .prepare(&new.gates)
             .map_err(|e| anyhow::anyhow!("gates: {e}"))?;
-
-        let restart_needed = restart_needed(&old, &new);
-        let reloaded = Reloaded {
+        let summary = Reloaded {
             rules: policy.len(),
             policy: policy.origin().to_owned(),
             routes: new.routes.len(),
             tls: tls.is_some(),
-            restart_needed,
+            restart_needed: restart_needed(&old, &new),
         };
-        app.policy.store(Arc::new(policy));
-        app.routes.store(Arc::new(routes));
-        if let (Some(handle), Some(config)) = (&self.tls, tls) {
-            handle.store(config);
-        }
-        app.config.store(Arc::new(effective(&old, new)));
-        Ok(reloaded)
+        Ok(Prepared {
+            config: effective(&old, new),
+            policy,
+            routes,
+            tls,
+            gates,
+            summary,
+        })
     }
 
     /// The new route table; stdio servers and the demo upstream started at

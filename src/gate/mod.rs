@@ -141,6 +141,14 @@ impl Edge {
     }
 }
 
+/// Gates built by [`Gates::prepare`], not yet in force.
+pub struct GateSwap {
+    /// `None` when only the credentials change (a credential file changed).
+    edge: Option<Edge>,
+    credentials: Credentialed,
+    settings: AuthSettings,
+}
+
 /// The authenticator and the scopes each route requires.
 struct Credentialed {
     auth: Auth,
@@ -281,31 +289,53 @@ impl Gates {
         })
     }
 
-    /// Rebuilds every gate from `settings` and swaps them in: the edge
-    /// (client certificate pins, allowlist, trusted proxies, rate limits)
-    /// and the credentials. Nothing changes unless both build. Rate-limit
-    /// counts survive unless `gates.rate_limit` itself changed.
-    pub fn reload(&self, settings: &GateSettings) -> Result<(), String> {
-        let edge = Edge::new(settings, Some(&self.edge.load()))?;
-        self.reload_credentials(&settings.auth)?;
-        self.edge.store(Arc::new(edge));
-        Ok(())
+    /// Builds every gate from `settings` without changing anything: the
+    /// edge (client certificate pins, allowlist, trusted proxies, rate
+    /// limits) and the credentials. [`Gates::commit`] swaps them in.
+    /// Rate-limit counts survive unless `gates.rate_limit` itself changed;
+    /// changing `gates.auth.mode` needs a restart.
+    pub fn prepare(&self, settings: &GateSettings) -> Result<GateSwap, String> {
+        let mut swap = self.prepare_credentials(&settings.auth)?;
+        swap.edge = Some(Edge::new(settings, Some(&self.edge.load()))?);
+        Ok(swap)
+    }
+
+    /// The credentials `a` describes, built but not in force.
+    fn prepare_credentials(&self, a: &AuthSettings) -> Result<GateSwap, String> {
+        let mode = self
+            .credentials
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .settings
+            .mode;
+        if mode != a.mode {
+            return Err("changing gates.auth.mode needs a restart".into());
+        }
+        Ok(GateSwap {
+            edge: None,
+            credentials: Credentialed {
+                auth: build_auth(a, &self.nonces, &self.clock)?,
+                scopes: ScopeMap::new(&a.scopes),
+            },
+            settings: a.clone(),
+        })
+    }
+
+    /// Swaps in what [`Gates::prepare`] built, each half whole.
+    pub fn commit(&self, swap: GateSwap) {
+        let mut current = self.credentials.lock().unwrap_or_else(|p| p.into_inner());
+        self.auth.store(Arc::new(swap.credentials));
+        *current = Credentials::new(&swap.settings);
+        if let Some(edge) = swap.edge {
+            self.edge.store(Arc::new(edge));
+        }
     }
 
     /// Rebuilds the credentials (keys, tokens, scopes) from `a` and swaps
-    /// them in whole; on any error the old ones stay. Changing
-    /// `gates.auth.mode` needs a restart.
+    /// them in whole; on any error the old ones stay.
     pub fn reload_credentials(&self, a: &AuthSettings) -> Result<(), String> {
-        let mut current = self.credentials.lock().unwrap_or_else(|p| p.into_inner());
-        if current.settings.mode != a.mode {
-            return Err("changing gates.auth.mode needs a restart".into());
-        }
-        let auth = build_auth(a, &self.nonces, &self.clock)?;
-        self.auth.store(Arc::new(Credentialed {
-            auth,
-            scopes: ScopeMap::new(&a.scopes),
-        }));
-        *current = Credentials::new(a);
+        let swap = self.prepare_credentials(a)?;
+        self.commit(swap);
         Ok(())
     }
 
