@@ -115,34 +115,32 @@ pub fn check(definition: &Value) -> Report {
         }
     }
     let transport = text("transport");
-    if !TRANSPORTS.contains(&transport) {
-        error(
-            "invalid_transport",
-            Some("transport"),
-            format!("`transport` is `{transport}`; use stdio, https or sse (http only to a loopback address, with allow_plain_http_loopback = true)"),
-        );
-    }
-    let status = def
-        .get("status")
-        .and_then(Value::as_str)
-        .unwrap_or("active");
-    if !STATUSES.contains(&status) {
-        error(
-            "invalid_status",
-            Some("status"),
-            format!("`status` is `{status}`; use active, disabled or revoked"),
-        );
-    }
+    // Fields with a fixed set of values (an absent one takes its default).
     let sensitivity = def
         .get("sensitivity_level")
         .and_then(Value::as_str)
         .unwrap_or("internal");
-    if !SENSITIVITIES.contains(&sensitivity) {
-        error(
+    let status = def
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or("active");
+    for (field, value, allowed, code) in [
+        ("transport", transport, TRANSPORTS, "invalid_transport"),
+        ("status", status, STATUSES, "invalid_status"),
+        (
+            "sensitivity_level",
+            sensitivity,
+            SENSITIVITIES,
             "invalid_sensitivity",
-            Some("sensitivity_level"),
-            format!("`sensitivity_level` is `{sensitivity}`; use public, internal, private or restricted"),
-        );
+        ),
+    ] {
+        if !allowed.contains(&value) {
+            error(
+                code,
+                Some(field),
+                format!("`{field}` is `{value}`; use one of {}", allowed.join(", ")),
+            );
+        }
     }
     for key in ["env", "secrets"] {
         if def.contains_key(key) {
