@@ -29,6 +29,7 @@ pub mod reload;
 pub mod sandbox;
 pub mod secrets;
 pub mod server;
+pub mod shared;
 pub mod sidecar;
 pub mod state;
 pub mod strict_json;

@@ -101,6 +101,12 @@ pub struct Metrics {
     pub tape: TapeMetrics,
     /// Reloads (SIGHUP, changed credential files) by result (`ok`, `failed`).
     pub reloads: Family<CodeLabels, Counter>,
+    /// 1 while shared state (Redis) answers.
+    pub state_redis_up: Gauge,
+    /// 1 while the breaker in front of Redis is open.
+    pub state_breaker_open: Gauge,
+    /// Redis calls that failed, timed out or were refused by the breaker.
+    pub state_redis_failures: Counter,
 }
 
 impl Metrics {
@@ -142,6 +148,24 @@ impl Metrics {
         let per_ip_refused = Counter::default();
         let tape = TapeMetrics::default();
         let reloads = Family::<CodeLabels, Counter>::default();
+        let state_redis_up = Gauge::default();
+        let state_breaker_open = Gauge::default();
+        let state_redis_failures = Counter::default();
+        registry.register(
+            "state_redis_up",
+            "1 while shared state (Redis) answers; 0 when it does not, and always with state.backend = memory",
+            state_redis_up.clone(),
+        );
+        registry.register(
+            "state_breaker_open",
+            "1 while the circuit breaker in front of Redis refuses calls",
+            state_breaker_open.clone(),
+        );
+        registry.register(
+            "state_redis_failures",
+            "Redis calls that failed, timed out or were refused by the open breaker",
+            state_redis_failures.clone(),
+        );
         registry.register(
             "reloads",
             "Configuration and credential reloads by result (ok, failed)",
@@ -203,6 +227,9 @@ impl Metrics {
             per_ip_refused.clone(),
         );
         Arc::new(Metrics {
+            state_redis_up,
+            state_breaker_open,
+            state_redis_failures,
             escalations,
             sandbox_runs,
             mcp_reviews,

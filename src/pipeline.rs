@@ -92,6 +92,7 @@ impl Context {
                 .as_ref()
                 .and_then(|a| a.principal.as_deref().map(str::to_owned)),
             audit: self.admission.as_ref().and_then(|a| a.audit),
+            state: self.admission.as_ref().and_then(|a| a.state),
             detail: self.detail,
             ..TapeRecord::default()
         }
@@ -114,6 +115,7 @@ impl Context {
                 .as_ref()
                 .and_then(|a| a.principal.as_deref().map(str::to_owned)),
             audit: self.admission.as_ref().and_then(|a| a.audit),
+            state: self.admission.as_ref().and_then(|a| a.state),
             ..TapeRecord::default()
         }
         .with_verdict(decision)
@@ -387,6 +389,7 @@ async fn decide_and_act(
             body_sha256.as_deref().unwrap_or(EMPTY_SHA256),
             admission,
         )
+        .await
         .map_err(|r| ctx.refused(r))?;
     let agent = agent_header(&head);
     state.gates.strip_credentials(&mut head);
@@ -491,7 +494,7 @@ async fn decide_and_act(
         // Per-tool rate limits (overrides with `tool = "write_*"`).
         let mutation = crate::gate::rate_limit::is_mutation(&head.method);
         let limited = match ctx.admission.as_mut() {
-            Some(admission) => state.gates.limit_tool(admission, tool, mutation),
+            Some(admission) => state.gates.limit_tool(admission, tool, mutation).await,
             None => Ok(()),
         };
         limited.map_err(|r| ctx.refused(r))?;

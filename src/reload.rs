@@ -119,6 +119,7 @@ const RESTART_ONLY: &[(&str, Keep)] = &[
         new.escalation = old.escalation.clone()
     }),
     ("adapter", |new, old| new.adapter = old.adapter.clone()),
+    ("state", |new, old| new.state = old.state.clone()),
 ];
 
 impl Reloader {

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::admin::{self, AdminState};
 use crate::clock::SystemClock;
+use crate::config::state::StateBackend;
 use crate::config::{Config, GateMode};
 use crate::gate::Gates;
 use crate::metrics::Metrics;
@@ -84,8 +85,21 @@ pub async fn start(config: Config, source: Option<ConfigSource>) -> anyhow::Resu
         rules = policy.len(),
         "policy loaded"
     );
-    let gates = Gates::from_config(&config.gates, Arc::new(SystemClock))
-        .map_err(|e| anyhow::anyhow!("gates: {e}"))?;
+    let redis = match config.state.backend {
+        StateBackend::Memory => None,
+        StateBackend::Redis => Some(Arc::new(
+            crate::shared::Redis::open(&config.state).map_err(anyhow::Error::msg)?,
+        )),
+    };
+    let gates = match &redis {
+        None => Gates::from_config(&config.gates, Arc::new(SystemClock)),
+        Some(redis) => Gates::with_shared_state(
+            &config.gates,
+            Arc::new(SystemClock),
+            Arc::new(crate::shared::gate::SharedGate::new(redis.clone())),
+        ),
+    }
+    .map_err(|e| anyhow::anyhow!("gates: {e}"))?;
     let upstream = UpstreamClient::new(&config.upstream).map_err(anyhow::Error::msg)?;
     let tls: Option<TlsHandle> = match (&config.tls.cert_file, &config.tls.key_file) {
         (Some(cert), Some(key)) => Some(Arc::new(arc_swap::ArcSwap::new(
@@ -154,6 +168,7 @@ pub async fn start(config: Config, source: Option<ConfigSource>) -> anyhow::Resu
         None
     };
     let app = Arc::new(AppState {
+        redis,
         escalations,
         sandbox,
         pins,
@@ -267,6 +282,20 @@ pub async fn start(config: Config, source: Option<ConfigSource>) -> anyhow::Resu
 /// Background upkeep: rate-limit buckets shrink, ended escalations are
 /// pruned, credential files are polled.
 fn spawn_housekeeping(app: &Arc<AppState>) {
+    if let Some(redis) = app.redis.clone() {
+        // A ping a second keeps readiness and metrics true without traffic,
+        // and is the probe that closes the breaker once Redis is back.
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                if Arc::strong_count(&redis) == 1 {
+                    return;
+                }
+                let _ = redis.ping().await;
+            }
+        });
+    }
     let weak = Arc::downgrade(app);
     tokio::spawn(async move {
         // Forget full buckets so memory follows active keys, not all keys ever seen.

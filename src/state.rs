@@ -28,6 +28,8 @@ pub struct AppState {
     pub sandbox: Option<Arc<crate::sandbox::service::SandboxService>>,
     /// MCP tool pins, when pinning is on.
     pub pins: Option<Arc<crate::mcp::PinStore>>,
+    /// Shared state (Redis), when `state.backend = "redis"`.
+    pub redis: Option<Arc<crate::shared::Redis>>,
     /// Pooled upstream client.
     pub upstream: UpstreamClient,
     /// The decision tape.

@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 # python3 venv module (the Python MCP SDK),
 # bubblewrap and git (the sandbox runner and diff validation), Chromium and
 # ChromeDriver (the dashboard's browser test), nginx with its njs module (the
-# mTLS front in deploy/nginx).
+# mTLS front in deploy/nginx), redis-server and redis-cli (shared state for
+# many replicas: tests start their own servers on free loopback ports).
 need_pkgs=()
 command -v python3 >/dev/null || need_pkgs+=(python3)
 command -v curl >/dev/null || need_pkgs+=(curl)
@@ -24,6 +25,8 @@ command -v chromium >/dev/null || need_pkgs+=(chromium)
 command -v chromedriver >/dev/null || need_pkgs+=(chromium-driver)
 command -v nginx >/dev/null || need_pkgs+=(nginx)
 [ -e /usr/lib/nginx/modules/ngx_http_js_module.so ] || need_pkgs+=(libnginx-mod-http-js)
+command -v redis-server >/dev/null || need_pkgs+=(redis-server)
+command -v redis-cli >/dev/null || need_pkgs+=(redis-tools)
 # Sandboxed commands see only the system's /usr: they need Debian's python3.
 [ -x /usr/bin/python3 ] || need_pkgs+=(python3)
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -46,7 +46,9 @@ async fn admit(
     } else {
         hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))
     };
-    gates.authenticate(Plane::Admin, head, &sha, &mut admission)?;
+    gates
+        .authenticate(Plane::Admin, head, &sha, &mut admission)
+        .await?;
     Ok((admission, bytes))
 }
 
@@ -286,7 +288,17 @@ async fn reload(state: &AdminState, method: &Method, who: &str) -> Response<Prox
 fn readyz(state: &AdminState) -> Response<ProxyBody> {
     let listening = state.ready.load(Ordering::Relaxed);
     let tape = state.app.tape.is_healthy();
-    let ok = listening && tape;
+    // Shared state: unreachable Redis makes a fail-closed replica unready
+    // (it could only refuse); a fallback replica stays ready on its own state.
+    let (shared, shared_ok) = match &state.app.redis {
+        None => ("memory", true),
+        Some(redis) if redis.is_up() => ("redis", true),
+        Some(redis) => match redis.on_failure() {
+            crate::config::state::OnFailure::FailClosed => ("redis_unavailable", false),
+            crate::config::state::OnFailure::FallbackLocal => ("local_fallback", true),
+        },
+    };
+    let ok = listening && tape && shared_ok;
     let status = if ok {
         StatusCode::OK
     } else {
@@ -296,7 +308,7 @@ fn readyz(state: &AdminState) -> Response<ProxyBody> {
         status,
         &serde_json::json!({
             "ok": ok,
-            "checks": {"listeners": listening, "tape": tape, "upstream_pool": true},
+            "checks": {"listeners": listening, "tape": tape, "upstream_pool": true, "state": shared},
         }),
     )
 }
@@ -307,6 +319,14 @@ fn metrics(state: &AdminState) -> Response<ProxyBody> {
     app.metrics
         .tape_queue_depth
         .set(app.tape.queue_depth() as i64);
+    if let Some(redis) = &app.redis {
+        let m = &app.metrics;
+        m.state_redis_up.set(i64::from(redis.is_up()));
+        m.state_breaker_open.set(i64::from(redis.breaker_open()));
+        let failures = redis.failures();
+        m.state_redis_failures
+            .inc_by(failures.saturating_sub(m.state_redis_failures.get()));
+    }
     if let Some(queue) = &app.escalations {
         for (status, count) in queue.counts() {
             app.metrics

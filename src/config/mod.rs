@@ -4,6 +4,7 @@
 mod gates;
 mod profile;
 pub mod reference;
+pub mod state;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -77,6 +78,9 @@ pub struct Config {
     /// The human escalation queue behind the `human` route.
     #[serde(default)]
     pub escalation: EscalationSettings,
+    /// Where rate limits, replay nonces and escalations live.
+    #[serde(default)]
+    pub state: state::StateSettings,
     /// The decision tape.
     pub tape: TapeSettings,
     /// The admin plane.
@@ -699,6 +703,7 @@ impl Config {
             self.gates.client_cert.pin_file.as_ref(),
             self.escalation.webhook_secret_file.as_ref(),
             self.policy.file.as_ref(),
+            self.state.redis_url_file.as_ref(),
         ]
         .into_iter()
         .flatten()
@@ -795,6 +800,18 @@ impl Config {
         }
         if self.limits.max_header_bytes < 1024 {
             return bad("limits.max_header_bytes must be at least 1024".into());
+        }
+        if self.state.backend == state::StateBackend::Redis {
+            if self.state.redis_url.is_none() && self.state.redis_url_file.is_none() {
+                return bad(
+                    "state.backend = \"redis\" needs state.redis_url_file (a file holding redis://… or rediss://…)".into(),
+                );
+            }
+            if self.state.timeout_ms == 0 || self.state.breaker_failures == 0 {
+                return bad(
+                    "state.timeout_ms and state.breaker_failures must be at least 1".into(),
+                );
+            }
         }
         if self.tape.queue_capacity == 0 || self.tape.segment_max_bytes < 4096 {
             return bad("tape.queue_capacity must be ≥ 1 and tape.segment_max_bytes ≥ 4096".into());

@@ -39,7 +39,8 @@ impl Profile {
                  [gates.client_cert]\nmode = \"enforce\"\n\
                  [gates.ip_allow]\nenabled = true\n\
                  [gates.rate_limit]\nenabled = true\nrequests = 60\nmutation_requests = 10\nwindow_seconds = 60\n\
-                 [gates.auth]\nmode = \"hmac\"\n"
+                 [gates.auth]\nmode = \"hmac\"\n\
+                 [state]\non_failure = \"fail_closed\"\n"
             }
         }
     }

@@ -142,6 +142,7 @@ impl BearerAuth {
         Ok(Authenticated {
             principal: token.principal.clone(),
             key_id: None,
+            nonce: None,
         })
     }
 }

@@ -23,6 +23,7 @@ use super::scopes::Scopes;
 use super::Authenticated;
 use crate::clock::Clock;
 use crate::problem::Problem;
+use crate::shared::gate::NonceClaim;
 
 /// Header names, as the original clients send them.
 pub const KEY_ID: &str = "x-cpos-key-id";
@@ -53,6 +54,8 @@ pub struct HmacAuth {
     secrets: Secrets,
     window: i64,
     nonces: Arc<dyn NonceStore>,
+    /// The nonce is claimed by the caller (shared state), not here.
+    defer_nonce: bool,
     clock: Arc<dyn Clock>,
 }
 
@@ -68,8 +71,17 @@ impl HmacAuth {
             secrets,
             window: window_seconds as i64,
             nonces,
+            defer_nonce: false,
             clock,
         }
+    }
+
+    /// Leaves the replay check to the caller: the request's nonce comes
+    /// back in [`Authenticated::nonce`] to be claimed in shared state, in
+    /// the same round trip as the rate limits.
+    pub fn deferring_nonce(mut self) -> HmacAuth {
+        self.defer_nonce = true;
+        self
     }
 
     /// Verifies a request whose body hashes to `body_sha256` and checks
@@ -158,7 +170,7 @@ impl HmacAuth {
         }
         // 8. Replay.
         let namespace = key_id.map_or("", |k| &**k);
-        if self.nonces.seen(namespace, nonce, now) {
+        if !self.defer_nonce && self.nonces.seen(namespace, nonce, now) {
             return Err(replayed());
         }
         // 9. Signature, in constant time.
@@ -184,17 +196,16 @@ impl HmacAuth {
         super::check_scope(scopes, required_scope)?;
         // 12. Remember the nonce (atomically: a racing copy loses).
         let expires = ts.max(now) + self.window;
-        match self.nonces.remember(namespace, nonce, now, expires) {
-            Ok(true) => {}
-            Ok(false) => return Err(replayed()),
-            Err(StoreFull) => {
-                return Err(Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "nonce_cache_full",
-                    "too many signed requests inside the replay window; retry shortly",
-                ))
-            }
-        }
+        let claim = if self.defer_nonce {
+            Some(NonceClaim {
+                namespace: key_id.cloned().unwrap_or_else(|| Arc::from("")),
+                nonce: nonce.to_owned(),
+                ttl_ms: ((expires - now).max(1) as u64) * 1000,
+            })
+        } else {
+            remember(&*self.nonces, namespace, nonce, now, expires)?;
+            None
+        };
         let principal = match (bound_agent, key_id) {
             (Some(agent), _) => agent.clone(),
             (None, Some(id)) => id.clone(),
@@ -203,11 +214,33 @@ impl HmacAuth {
         Ok(Authenticated {
             principal,
             key_id: key_id.cloned(),
+            nonce: claim,
         })
     }
 }
 
-fn replayed() -> Problem {
+/// Step 12 on a local store: remembers the nonce, atomically (a racing
+/// copy of the request loses).
+pub fn remember(
+    nonces: &dyn NonceStore,
+    namespace: &str,
+    nonce: &str,
+    now: i64,
+    expires: i64,
+) -> Result<(), Problem> {
+    match nonces.remember(namespace, nonce, now, expires) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(replayed()),
+        Err(StoreFull) => Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "nonce_cache_full",
+            "too many signed requests inside the replay window; retry shortly",
+        )),
+    }
+}
+
+/// A nonce already used with this key (on this or any replica).
+pub fn replayed() -> Problem {
     Problem::new(
         StatusCode::CONFLICT,
         "hmac_nonce_replay",

@@ -31,12 +31,17 @@ use self::hmac_auth::{HmacAuth, Secrets};
 use self::ip_allow::IpAllow;
 use self::key_registry::KeyRegistry;
 use self::nonce_cache::NonceCache;
-use self::rate_limit::{is_mutation, GovernorLimiter, RateKey, RateLimiter, RateVerdict};
+use self::rate_limit::{
+    is_mutation, GovernorLimiter, Limits, RateKey, RateLimiter, RateTable, RateVerdict,
+};
 use self::scopes::{Plane, ScopeMap, Scopes};
 use crate::clock::Clock;
+use crate::config::state::OnFailure;
 use crate::config::{AuthMode, AuthSettings, GateSettings};
 use crate::problem::Problem;
 use crate::server::ConnInfo;
+use crate::shared::gate::{Bucket, NonceClaim, Outcome, SharedGate};
+use crate::shared::Unavailable;
 use arc_swap::ArcSwap;
 
 /// A gate said no.
@@ -74,6 +79,8 @@ pub struct Authenticated {
     pub principal: Arc<str>,
     /// The HMAC key id, when one was used.
     pub key_id: Option<Arc<str>>,
+    /// The nonce still to claim in shared state.
+    pub nonce: Option<NonceClaim>,
 }
 
 /// What the gates learnt about an admitted request.
@@ -87,6 +94,9 @@ pub struct Admission {
     pub rate: Option<RateVerdict>,
     /// A violation audit mode let through.
     pub audit: Option<&'static str>,
+    /// `local_fallback` when shared state was unreachable and this
+    /// replica decided on its own.
+    pub state: Option<&'static str>,
 }
 
 enum Auth {
@@ -105,6 +115,8 @@ pub struct Gates {
     /// What the credentials were built from, and when its files last changed.
     credentials: std::sync::Mutex<Credentials>,
     nonces: Arc<NonceCache>,
+    /// Shared state (Redis): nonces and rate limits for every replica.
+    shared: Option<Arc<SharedGate>>,
     clock: Arc<dyn Clock>,
 }
 
@@ -115,6 +127,8 @@ struct Edge {
     client_cert: ClientCertGate,
     ip_allow: Option<IpAllow>,
     rate_limit: Option<Arc<dyn RateLimiter>>,
+    /// The limits shared state enforces (`None`: rate limits off).
+    shared_limits: Option<RateTable<Limits>>,
 }
 
 impl Edge {
@@ -136,6 +150,10 @@ impl Edge {
                 false => None,
             },
             rate_limit,
+            shared_limits: match settings.rate_limit.enabled {
+                true => Some(Limits::table(&settings.rate_limit)?),
+                false => None,
+            },
             settings: settings.clone(),
         })
     }
@@ -201,11 +219,13 @@ fn credential_mtimes(a: &AuthSettings) -> Vec<Option<std::time::SystemTime>> {
         .collect()
 }
 
-/// The authenticator `a` describes, reusing the nonce cache and clock.
+/// The authenticator `a` describes, reusing the nonce cache and clock;
+/// `shared`: nonces are claimed in shared state instead.
 fn build_auth(
     a: &AuthSettings,
     nonces: &Arc<NonceCache>,
     clock: &Arc<dyn Clock>,
+    shared: bool,
 ) -> Result<Auth, String> {
     let scopes_file = || match &a.scopes_file {
         None => Some(Scopes::all()),
@@ -227,12 +247,13 @@ fn build_auth(
                     scopes: scopes_file(),
                 },
             };
-            Auth::Hmac(HmacAuth::new(
+            let hmac = HmacAuth::new(
                 secrets,
                 a.timestamp_window_seconds,
                 nonces.clone(),
                 clock.clone(),
-            ))
+            );
+            Auth::Hmac(if shared { hmac.deferring_nonce() } else { hmac })
         }
         AuthMode::Bearer => match &a.token_registry_file {
             Some(path) => Auth::Bearer(BearerAuth::registry(path)?),
@@ -274,9 +295,29 @@ impl Gates {
     /// Builds every gate from configuration; file contents that are wrong
     /// (bad pins, bad CIDRs, bad registry JSON) are errors here.
     pub fn from_config(settings: &GateSettings, clock: Arc<dyn Clock>) -> Result<Gates, String> {
+        Self::build(settings, clock, None)
+    }
+
+    /// As [`Gates::from_config`], with nonces and rate limits kept in
+    /// shared state (one round trip per request); this replica's own
+    /// limiter and nonce cache answer while Redis cannot, when
+    /// `state.on_failure = "fallback_local"`.
+    pub fn with_shared_state(
+        settings: &GateSettings,
+        clock: Arc<dyn Clock>,
+        shared: Arc<SharedGate>,
+    ) -> Result<Gates, String> {
+        Self::build(settings, clock, Some(shared))
+    }
+
+    fn build(
+        settings: &GateSettings,
+        clock: Arc<dyn Clock>,
+        shared: Option<Arc<SharedGate>>,
+    ) -> Result<Gates, String> {
         let a = &settings.auth;
         let nonces = Arc::new(NonceCache::new(a.nonce_cache_capacity));
-        let auth = build_auth(a, &nonces, &clock)?;
+        let auth = build_auth(a, &nonces, &clock, shared.is_some())?;
         Ok(Gates {
             edge: ArcSwap::from_pointee(Edge::new(settings, None)?),
             auth: ArcSwap::from_pointee(Credentialed {
@@ -285,6 +326,7 @@ impl Gates {
             }),
             credentials: std::sync::Mutex::new(Credentials::new(a)),
             nonces,
+            shared,
             clock,
         })
     }
@@ -314,7 +356,7 @@ impl Gates {
         Ok(GateSwap {
             edge: None,
             credentials: Credentialed {
-                auth: build_auth(a, &self.nonces, &self.clock)?,
+                auth: build_auth(a, &self.nonces, &self.clock, self.shared.is_some())?,
                 scopes: ScopeMap::new(&a.scopes),
             },
             settings: a.clone(),
@@ -421,9 +463,10 @@ impl Gates {
             (Err(_), None) => peer,
         };
 
-        // 3. Per-IP rate limit.
+        // 3. Per-IP rate limit (with shared state, it is taken with the
+        //    principal's in one round trip once the request is authenticated).
         let mut rate = None;
-        if let Some(limiter) = &edge.rate_limit {
+        if let (Some(limiter), None) = (&edge.rate_limit, &self.shared) {
             let verdict = limiter.check(&RateKey::Ip(client_ip), is_mutation(&head.method));
             if !verdict.allowed {
                 return Err(Refusal::new("rate_limit", verdict.problem()).with_client_ip(client_ip));
@@ -435,11 +478,14 @@ impl Gates {
             principal: None,
             rate,
             audit,
+            state: None,
         })
     }
 
-    /// Gates 4–5: authentication and scope, then the per-principal rate limit.
-    pub fn authenticate(
+    /// Gates 4–5: authentication and scope, then the per-principal rate
+    /// limit (with shared state: the nonce, per-IP and per-principal limits
+    /// in one atomic round trip).
+    pub async fn authenticate(
         &self,
         plane: Plane,
         head: &Parts,
@@ -451,21 +497,132 @@ impl Gates {
             .scopes
             .required(plane, &head.method, head.uri.path());
         let who = match &credentialed.auth {
-            Auth::Off => return Ok(()),
-            Auth::Hmac(hmac) => hmac.authenticate(head, body_sha256, required.as_deref()),
-            Auth::Bearer(bearer) => bearer.authenticate(head, required.as_deref()),
+            Auth::Off => Ok(None),
+            Auth::Hmac(hmac) => hmac
+                .authenticate(head, body_sha256, required.as_deref())
+                .map(Some),
+            Auth::Bearer(bearer) => bearer.authenticate(head, required.as_deref()).map(Some),
+        };
+        let mutation = is_mutation(&head.method);
+        if let Some(shared) = &self.shared {
+            return self.shared_step(shared, who, mutation, admission).await;
         }
-        .map_err(|problem| Refusal::new("auth", problem))?;
-
+        let Some(who) = who.map_err(|problem| Refusal::new("auth", problem))? else {
+            return Ok(());
+        };
         if let Some(limiter) = &self.edge.load().rate_limit {
             let key = RateKey::Principal(who.principal.clone());
-            let verdict = limiter.check(&key, is_mutation(&head.method));
+            let verdict = limiter.check(&key, mutation);
             if !verdict.allowed {
                 return Err(Refusal::new("rate_limit", verdict.problem()));
             }
             admission.rate = Some(admission.rate.map_or(verdict, |r| r.tighter(verdict)));
         }
         admission.principal = Some(who.principal);
+        Ok(())
+    }
+
+    /// The shared-state step after local authentication: claims the nonce
+    /// and takes the per-IP and per-principal tokens in one call. A request
+    /// that failed authentication still takes its address's token, so
+    /// guessing credentials is rate limited too.
+    async fn shared_step(
+        &self,
+        shared: &SharedGate,
+        who: Result<Option<Authenticated>, Problem>,
+        mutation: bool,
+        admission: &mut Admission,
+    ) -> Result<(), Refusal> {
+        let edge = self.edge.load();
+        let limits = edge.shared_limits.as_ref();
+        let bucket = |key: RateKey| {
+            let limits = limits?.for_key(&key)?;
+            let limit = if mutation {
+                limits.mutations
+            } else {
+                limits.requests
+            };
+            Some(Bucket {
+                key,
+                mutation,
+                limit,
+            })
+        };
+        let ip = bucket(RateKey::Ip(admission.client_ip));
+        let who = match who {
+            Ok(who) => who,
+            Err(problem) => {
+                let refusal = Refusal::new("auth", problem);
+                let Some(ip) = ip else { return Err(refusal) };
+                let window = edge.settings.rate_limit.window_seconds * 1000;
+                return match shared.run(&[ip], window, None).await {
+                    Ok(Outcome::Limited(verdict)) => {
+                        Err(Refusal::new("rate_limit", verdict.problem())
+                            .with_client_ip(admission.client_ip))
+                    }
+                    _ => Err(refusal),
+                };
+            }
+        };
+        let principal = who.as_ref().map(|w| w.principal.clone());
+        let nonce = who.as_ref().and_then(|w| w.nonce.as_ref());
+        let buckets: Vec<Bucket> = ip
+            .into_iter()
+            .chain(
+                principal
+                    .clone()
+                    .and_then(|p| bucket(RateKey::Principal(p))),
+            )
+            .collect();
+        if !buckets.is_empty() || nonce.is_some() {
+            let window = edge.settings.rate_limit.window_seconds * 1000;
+            match shared.run(&buckets, window, nonce).await {
+                Ok(Outcome::Admitted(verdict)) => {
+                    admission.rate = verdict.or(admission.rate);
+                }
+                Ok(Outcome::Replayed) => return Err(Refusal::new("auth", hmac_auth::replayed())),
+                Ok(Outcome::Limited(verdict)) => {
+                    return Err(Refusal::new("rate_limit", verdict.problem()))
+                }
+                Err(unavailable) => match shared.redis().on_failure() {
+                    OnFailure::FailClosed => {
+                        return Err(Refusal::new("state", state_unavailable(&unavailable)))
+                    }
+                    OnFailure::FallbackLocal => {
+                        admission.state = Some("local_fallback");
+                        self.local_step(&edge, &buckets, nonce, admission)?;
+                    }
+                },
+            }
+        }
+        admission.principal = principal;
+        Ok(())
+    }
+
+    /// What the shared step does, on this replica's own limiter and nonce
+    /// cache (Redis unreachable, `fallback_local`).
+    fn local_step(
+        &self,
+        edge: &Edge,
+        buckets: &[Bucket],
+        nonce: Option<&NonceClaim>,
+        admission: &mut Admission,
+    ) -> Result<(), Refusal> {
+        if let Some(claim) = nonce {
+            let now = self.clock.now_unix();
+            let expires = now + (claim.ttl_ms / 1000) as i64;
+            hmac_auth::remember(&*self.nonces, &claim.namespace, &claim.nonce, now, expires)
+                .map_err(|problem| Refusal::new("auth", problem))?;
+        }
+        if let Some(limiter) = &edge.rate_limit {
+            for bucket in buckets {
+                let verdict = limiter.check(&bucket.key, bucket.mutation);
+                if !verdict.allowed {
+                    return Err(Refusal::new("rate_limit", verdict.problem()));
+                }
+                admission.rate = Some(admission.rate.map_or(verdict, |r| r.tighter(verdict)));
+            }
+        }
         Ok(())
     }
 
@@ -491,7 +648,7 @@ impl Gates {
     }
 
     /// A per-tool rate limit, when an override covers `tool`.
-    pub fn limit_tool(
+    pub async fn limit_tool(
         &self,
         admission: &mut Admission,
         tool: &str,
@@ -501,14 +658,65 @@ impl Gates {
         let (Some(limiter), Some(principal)) = (&edge.rate_limit, &admission.principal) else {
             return Ok(());
         };
-        let verdict = limiter.check(&RateKey::Tool(principal.clone(), Arc::from(tool)), mutation);
-        if verdict.limit == 0 {
+        let key = RateKey::Tool(principal.clone(), Arc::from(tool));
+        let shared_limit = edge.shared_limits.as_ref().and_then(|t| t.for_key(&key));
+        let verdict = match (&self.shared, shared_limit) {
+            (Some(shared), Some(limits)) => {
+                let limit = if mutation {
+                    limits.mutations
+                } else {
+                    limits.requests
+                };
+                let bucket = Bucket {
+                    key: key.clone(),
+                    mutation,
+                    limit,
+                };
+                let window = edge.settings.rate_limit.window_seconds * 1000;
+                match shared
+                    .run(std::slice::from_ref(&bucket), window, None)
+                    .await
+                {
+                    Ok(Outcome::Admitted(verdict)) => verdict,
+                    Ok(Outcome::Limited(verdict)) => Some(verdict),
+                    Ok(Outcome::Replayed) => None,
+                    Err(unavailable) => match shared.redis().on_failure() {
+                        OnFailure::FailClosed => {
+                            return Err(Refusal::new("state", state_unavailable(&unavailable)))
+                        }
+                        OnFailure::FallbackLocal => {
+                            admission.state = Some("local_fallback");
+                            Some(limiter.check(&key, mutation))
+                        }
+                    },
+                }
+            }
+            (Some(_), None) => None,
+            (None, _) => Some(limiter.check(&key, mutation)).filter(|v| v.limit != 0),
+        };
+        let Some(verdict) = verdict else {
             return Ok(());
-        }
+        };
         if !verdict.allowed {
             return Err(Refusal::new("rate_limit", verdict.problem()));
         }
         admission.rate = Some(admission.rate.map_or(verdict, |r| r.tighter(verdict)));
         Ok(())
     }
+
+    /// The shared-state step, when state is shared.
+    pub fn shared(&self) -> Option<&Arc<SharedGate>> {
+        self.shared.as_ref()
+    }
+}
+
+/// 503 `state_unavailable`: shared state cannot answer and the sidecar
+/// fails closed.
+pub fn state_unavailable(why: &Unavailable) -> Problem {
+    tracing::debug!(cause = %why, "refused: shared state unavailable");
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "state_unavailable",
+        "shared state (Redis) cannot answer, and this sidecar fails closed; retry shortly, or ask the operator to check Redis (`cpos preflight`)",
+    )
 }

@@ -138,11 +138,93 @@ impl<C: Clock + Clone> Buckets<C> {
     }
 }
 
+/// Which limits apply to which key: the defaults, per-principal overrides
+/// and per-tool overrides (a tool pattern may end in `*`). `B` is what a
+/// backend keeps per limit: governor buckets, or the bare numbers.
+pub struct RateTable<B> {
+    base: B,
+    principals: HashMap<String, B>,
+    tools: Vec<(String, B)>,
+}
+
+impl<B> RateTable<B> {
+    /// Builds the table; `make` gets (requests, mutation requests).
+    pub fn build(
+        settings: &RateLimitSettings,
+        mut make: impl FnMut(u32, u32) -> Result<B, String>,
+    ) -> Result<Self, String> {
+        let base = make(settings.requests, settings.mutation_requests)?;
+        let mut principals = HashMap::new();
+        let mut tools = Vec::new();
+        for (i, o) in settings.overrides.iter().enumerate() {
+            let buckets = make(o.requests, o.mutation_requests)
+                .map_err(|e| format!("gates.rate_limit.overrides[{i}]: {e}"))?;
+            match (&o.principal, &o.tool) {
+                (Some(p), None) => {
+                    principals.insert(p.clone(), buckets);
+                }
+                (None, Some(t)) => tools.push((t.clone(), buckets)),
+                _ => {
+                    return Err(format!(
+                        "gates.rate_limit.overrides[{i}] needs exactly one of `principal` or `tool`"
+                    ))
+                }
+            }
+        }
+        Ok(RateTable {
+            base,
+            principals,
+            tools,
+        })
+    }
+
+    /// The limits for `key`; `None` for a tool no override covers.
+    pub fn for_key(&self, key: &RateKey) -> Option<&B> {
+        match key {
+            RateKey::Ip(_) => Some(&self.base),
+            RateKey::Principal(p) => Some(self.principals.get(&**p).unwrap_or(&self.base)),
+            RateKey::Tool(_, tool) => self
+                .tools
+                .iter()
+                .find(|(pattern, _)| tool_matches(pattern, tool))
+                .map(|(_, b)| b),
+        }
+    }
+
+    fn all(&self) -> impl Iterator<Item = &B> {
+        std::iter::once(&self.base)
+            .chain(self.principals.values())
+            .chain(self.tools.iter().map(|(_, b)| b))
+    }
+}
+
+/// Requests per window of a bucket pair: (default, mutation).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Any method.
+    pub requests: u32,
+    /// POST, PUT, PATCH and DELETE.
+    pub mutations: u32,
+}
+
+impl Limits {
+    /// The table of bare numbers (the shared backend's view).
+    pub fn table(settings: &RateLimitSettings) -> Result<RateTable<Limits>, String> {
+        RateTable::build(settings, |requests, mutations| {
+            if requests == 0 || mutations == 0 {
+                return Err("rate limits must be at least 1 per window".into());
+            }
+            Ok(Limits {
+                requests,
+                mutations,
+            })
+        })
+    }
+}
+
 /// The in-process backend: governor buckets in sharded maps.
 pub struct GovernorLimiter<C: Clock = DefaultClock> {
-    base: Buckets<C>,
-    principals: HashMap<String, Buckets<C>>,
-    tools: Vec<(String, Buckets<C>)>,
+    table: RateTable<Buckets<C>>,
     clock: C,
 }
 
@@ -157,47 +239,10 @@ impl<C: Clock + Clone> GovernorLimiter<C> {
     /// Builds the limiter on an injected clock (tests use a fake one).
     pub fn with_clock(settings: &RateLimitSettings, clock: C) -> Result<Self, String> {
         let window = Duration::from_secs(settings.window_seconds);
-        let base = Buckets::new(
-            window,
-            settings.requests,
-            settings.mutation_requests,
-            &clock,
-        )?;
-        let mut principals = HashMap::new();
-        let mut tools = Vec::new();
-        for (i, o) in settings.overrides.iter().enumerate() {
-            let buckets = Buckets::new(window, o.requests, o.mutation_requests, &clock)
-                .map_err(|e| format!("gates.rate_limit.overrides[{i}]: {e}"))?;
-            match (&o.principal, &o.tool) {
-                (Some(p), None) => {
-                    principals.insert(p.clone(), buckets);
-                }
-                (None, Some(t)) => tools.push((t.clone(), buckets)),
-                _ => {
-                    return Err(format!(
-                        "gates.rate_limit.overrides[{i}] needs exactly one of `principal` or `tool`"
-                    ))
-                }
-            }
-        }
-        Ok(GovernorLimiter {
-            base,
-            principals,
-            tools,
-            clock,
-        })
-    }
-
-    fn buckets(&self, key: &RateKey) -> Option<&Buckets<C>> {
-        match key {
-            RateKey::Ip(_) => Some(&self.base),
-            RateKey::Principal(p) => Some(self.principals.get(&**p).unwrap_or(&self.base)),
-            RateKey::Tool(_, tool) => self
-                .tools
-                .iter()
-                .find(|(pattern, _)| tool_matches(pattern, tool))
-                .map(|(_, b)| b),
-        }
+        let table = RateTable::build(settings, |requests, mutations| {
+            Buckets::new(window, requests, mutations, &clock)
+        })?;
+        Ok(GovernorLimiter { table, clock })
     }
 
     fn take(&self, limiter: &Keyed<C>, key: &RateKey) -> RateVerdict {
@@ -236,7 +281,7 @@ where
     C::Instant: Send + Sync,
 {
     fn check(&self, key: &RateKey, mutation: bool) -> RateVerdict {
-        let Some(buckets) = self.buckets(key) else {
+        let Some(buckets) = self.table.for_key(key) else {
             return RateVerdict {
                 allowed: true,
                 limit: 0,
@@ -254,10 +299,7 @@ where
     }
 
     fn shrink(&self) {
-        let all = std::iter::once(&self.base)
-            .chain(self.principals.values())
-            .chain(self.tools.iter().map(|(_, b)| b));
-        for b in all {
+        for b in self.table.all() {
             b.default.retain_recent();
             b.default.shrink_to_fit();
             b.mutation.retain_recent();
@@ -266,10 +308,10 @@ where
     }
 
     fn len(&self) -> usize {
-        let all = std::iter::once(&self.base)
-            .chain(self.principals.values())
-            .chain(self.tools.iter().map(|(_, b)| b));
-        all.map(|b| b.default.len() + b.mutation.len()).sum()
+        self.table
+            .all()
+            .map(|b| b.default.len() + b.mutation.len())
+            .sum()
     }
 }
 

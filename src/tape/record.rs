@@ -47,6 +47,10 @@ pub struct TapeRecord {
     pub route: Option<&'static str>,
     /// Position in the chain, from 1; assigned by the writer.
     pub seq: u64,
+    /// `local_fallback` when shared state (Redis) was unreachable and this
+    /// replica's own limits and nonces decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<&'static str>,
     /// RFC 3339 UTC time of the append, microsecond precision; assigned by the writer.
     pub ts: String,
 }
@@ -176,6 +180,7 @@ mod tests {
             risk: Some("low"),
             route: Some("allow"),
             seq: 1,
+            state: Some("local_fallback"),
             ts: "t".into(),
         };
         let direct = serde_json::to_string(&record).unwrap();

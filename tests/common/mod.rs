@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod mcp;
+pub mod redis;
 pub mod upstream;
 
 use std::io::{BufRead, BufReader};
@@ -150,7 +151,15 @@ impl Sidecar {
             .map(|mut r| {
                 let ahead = r["request_id"].as_str().and_then(|id| decisions.get(id));
                 if let (Some(ahead), Some(map)) = (ahead, r.as_object_mut()) {
-                    for key in ["action", "principal", "audit", "risk", "route", "reasons"] {
+                    for key in [
+                        "action",
+                        "principal",
+                        "audit",
+                        "state",
+                        "risk",
+                        "route",
+                        "reasons",
+                    ] {
                         if let Some(v) = ahead.get(key) {
                             map.entry(key).or_insert_with(|| v.clone());
                         }

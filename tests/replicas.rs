@@ -1,0 +1,346 @@
+//! Many replicas over one real `redis-server` (started here on a free
+//! loopback port, persistence off): rate limits and replay nonces hold
+//! across sidecars, a Redis that goes away is the configured behaviour
+//! (fail closed, or local decisions marked on the tape) with no request
+//! waiting past the deadline, and everything comes back by itself.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::redis::RedisServer;
+use common::*;
+use cpos::client::{fresh_nonce, signature_headers, unix_now, SigningKey};
+use http::{Method, Request};
+use http_body_util::Full;
+
+const SECRET: &str = "replica-secret-41d9a7c3";
+
+/// Key registry, URL file and route shared by every replica of a test.
+fn shared_config(dir: &Path, redis: &RedisServer, upstream: std::net::SocketAddr) -> String {
+    std::fs::write(dir.join("key"), format!("{SECRET}\n")).unwrap();
+    std::fs::write(dir.join("key-b"), "other-secret-5c1e\n").unwrap();
+    std::fs::write(
+        dir.join("keys.json"),
+        serde_json::json!({"keys": {
+            "k-a": {"secret_file": "key", "scopes": ["*"]},
+            "k-b": {"secret_file": "key-b", "scopes": ["*"]},
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("redis-url"), redis.url()).unwrap();
+    format!(
+        "[gates.auth]\nmode = \"hmac\"\nkey_registry_file = \"{keys}\"\n\n\
+         [[routes]]\nname = \"tools\"\nprefix = \"/\"\nupstream = \"http://{upstream}\"\n\n\
+         [state]\nbackend = \"redis\"\nredis_url_file = \"{url}\"\n",
+        keys = dir.join("keys.json").display(),
+        url = dir.join("redis-url").display(),
+    )
+}
+
+/// A replica in its own directory (own tape), sharing `shared`.
+fn replica(root: &Path, name: &str, shared: &str, extra: &str) -> Sidecar {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    Sidecar::start_with(
+        &dir,
+        &format!("{shared}{extra}"),
+        &[("CPOS_LISTEN__HEALTH", "127.0.0.1:0")],
+    )
+}
+
+fn key(id: &str) -> SigningKey {
+    SigningKey {
+        key_id: id.into(),
+        secret: match id {
+            "k-a" => SECRET.as_bytes().to_vec(),
+            _ => b"other-secret-5c1e".to_vec(),
+        },
+        agent_id: None,
+    }
+}
+
+/// A signed GET of `path` with `nonce`, on the data plane or (`admin`) the
+/// admin plane.
+async fn get(sidecar: &Sidecar, admin: bool, k: &str, path: &str, nonce: &str) -> Answer {
+    let url = match admin {
+        true => sidecar.admin_url(path),
+        false => sidecar.url(path),
+    };
+    let mut builder = Request::builder().method(Method::GET).uri(url);
+    for (name, value) in signature_headers(&key(k), &Method::GET, path, b"", unix_now(), nonce) {
+        builder = builder.header(name, value);
+    }
+    let req = builder.body(Full::new(Bytes::new())).unwrap();
+    collect(http1().request(req).await.unwrap()).await
+}
+
+fn code(answer: &Answer) -> String {
+    answer.json()["error"].as_str().unwrap_or("").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_replicas_share_one_limit_and_one_nonce_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start();
+    let (up, _) = upstream::start().await;
+    let shared = format!(
+        "{}\n[gates.rate_limit]\nenabled = true\nwindow_seconds = 60\nrequests = 1000\nmutation_requests = 1000\n\
+         [[gates.rate_limit.overrides]]\nprincipal = \"k-a\"\nrequests = 10\nmutation_requests = 10\n",
+        shared_config(dir.path(), &redis, up)
+    );
+    let a = replica(dir.path(), "a", &shared, "");
+    let b = replica(dir.path(), "b", &shared, "");
+
+    // A nonce used on A is refused on B (and on A), per key: k-b may use it.
+    let nonce = fresh_nonce();
+    assert_eq!(get(&a, false, "k-a", "/x", &nonce).await.status, 200);
+    let replay = get(&b, false, "k-a", "/x", &nonce).await;
+    assert_eq!(
+        (replay.status, code(&replay).as_str()),
+        (409, "hmac_nonce_replay")
+    );
+    assert_eq!(get(&a, false, "k-a", "/x", &nonce).await.status, 409);
+    assert_eq!(get(&b, false, "k-b", "/x", &nonce).await.status, 200);
+
+    // k-a may make 10 requests a minute in all: one is spent; three more
+    // one after another, alternating replicas, with the shared headers…
+    for (i, remaining) in ["8", "7", "6"].into_iter().enumerate() {
+        let replica = if i % 2 == 0 { &b } else { &a };
+        let answer = get(replica, false, "k-a", "/x", &fresh_nonce()).await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.headers["x-ratelimit-limit"], "10");
+        assert_eq!(answer.headers["x-ratelimit-remaining"], remaining);
+    }
+    // …then 24 at once from both sides: exactly the 6 left pass.
+    let (a, b) = (std::sync::Arc::new(a), std::sync::Arc::new(b));
+    let tasks: Vec<_> = (0..24)
+        .map(|i| {
+            let replica = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move { get(&replica, false, "k-a", "/x", &fresh_nonce()).await })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        let answer = task.await.unwrap();
+        if answer.status == 429 {
+            assert_eq!(code(&answer), "rate_limited");
+            let retry: u64 = answer.headers["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=6).contains(&retry), "one token per 6 s: {retry}");
+        }
+        statuses.push(answer.status);
+    }
+    let passed = statuses.iter().filter(|s| **s == 200).count();
+    assert_eq!(
+        (passed, statuses.len() - passed),
+        (6, 18),
+        "exactly the limit across both replicas: {statuses:?}"
+    );
+    // Each replica's tape has its own refusals, and no secret.
+    for replica in [&a, &b] {
+        let tape = replica.tape_text();
+        assert!(tape.contains("\"rate_limited\""));
+        assert!(!tape.contains(SECRET));
+        assert!(
+            !tape.contains("local_fallback"),
+            "Redis answered throughout"
+        );
+    }
+    // Redis holds hashes of nonces, never the nonces.
+    let keys = redis.cli(&["KEYS", "*"]);
+    assert!(keys.contains("cpos:nonce:3:k-a:") && !keys.contains(&nonce));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_going_away_is_the_configured_behaviour_and_it_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut redis = RedisServer::start();
+    let (up, _) = upstream::start().await;
+    let shared = shared_config(dir.path(), &redis, up);
+    let closed = replica(
+        dir.path(),
+        "closed",
+        &shared,
+        "on_failure = \"fail_closed\"\n",
+    );
+    let local = replica(
+        dir.path(),
+        "local",
+        &shared,
+        "on_failure = \"fallback_local\"\n",
+    );
+    assert_eq!(
+        get(&closed, false, "k-a", "/x", &fresh_nonce())
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        get(&local, false, "k-a", "/x", &fresh_nonce()).await.status,
+        200
+    );
+
+    redis.stop();
+    // Fail closed: 503 state_unavailable, each within the deadline (50 ms)
+    // plus the request's own time — nobody waits on a dead Redis.
+    for _ in 0..5 {
+        let started = Instant::now();
+        let answer = get(&closed, false, "k-a", "/x", &fresh_nonce()).await;
+        assert_eq!(
+            (answer.status, code(&answer).as_str()),
+            (503, "state_unavailable")
+        );
+        assert!(started.elapsed() < Duration::from_millis(1_000));
+    }
+    let refused = closed.tape().pop().unwrap();
+    assert_eq!(refused["gate"], "state");
+    // Fallback: decided on the replica's own state, and the tape says so.
+    let answer = get(&local, false, "k-a", "/x", &fresh_nonce()).await;
+    assert_eq!(answer.status, 200);
+    let last = local.requests().pop().unwrap();
+    assert_eq!(last["state"], "local_fallback");
+    // Replay protection still holds on the replica itself.
+    let nonce = fresh_nonce();
+    assert_eq!(get(&local, false, "k-a", "/x", &nonce).await.status, 200);
+    assert_eq!(get(&local, false, "k-a", "/x", &nonce).await.status, 409);
+    // Readiness (the unauthenticated health listener): the fail-closed
+    // replica is out of rotation, the other one is not.
+    let readyz = |sidecar: &Sidecar| {
+        let url = format!("http://{}/readyz", sidecar.health.unwrap());
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}", &url])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, status) = text.rsplit_once('\n').unwrap();
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
+        (
+            status.to_owned(),
+            body["checks"]["state"].as_str().unwrap().to_owned(),
+        )
+    };
+    wait_for("readiness to see Redis gone", || {
+        readyz(&closed) == ("503".into(), "redis_unavailable".into())
+    });
+    assert_eq!(readyz(&local), ("200".into(), "local_fallback".into()));
+    // The admin plane fails closed too: its nonces are shared as well.
+    let admin = get(&closed, true, "k-a", "/metrics", &fresh_nonce()).await;
+    assert_eq!(admin.status, 503);
+
+    // Redis back on its port: shared state again, without a restart.
+    redis.resume();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let answer = get(&closed, false, "k-a", "/x", &fresh_nonce()).await;
+        if answer.status == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never recovered: {}",
+            answer.status
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        assert_eq!(
+            get(&local, false, "k-a", "/x", &fresh_nonce()).await.status,
+            200
+        );
+        if local.requests().pop().unwrap()["state"].is_null() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the fallback replica never went back to Redis"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let nonce = fresh_nonce();
+    assert_eq!(get(&local, false, "k-a", "/x", &nonce).await.status, 200);
+    let replay = get(&closed, false, "k-a", "/x", &nonce).await;
+    assert_eq!(
+        (replay.status, code(&replay).as_str()),
+        (409, "hmac_nonce_replay"),
+        "a nonce used on one replica is refused on the other again"
+    );
+    let metrics = get(&closed, true, "k-a", "/metrics", &fresh_nonce()).await;
+    let text = String::from_utf8_lossy(&metrics.body).into_owned();
+    assert!(text.contains("cpos_state_redis_up 1"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paused_redis_trips_the_breaker_and_requests_do_not_pile_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start();
+    let (up, _) = upstream::start().await;
+    let shared = shared_config(dir.path(), &redis, up);
+    let a = replica(
+        dir.path(),
+        "a",
+        &shared,
+        "on_failure = \"fail_closed\"\ntimeout_ms = 50\nbreaker_failures = 3\nbreaker_cooldown_ms = 5000\n",
+    );
+    assert_eq!(
+        get(&a, false, "k-a", "/x", &fresh_nonce()).await.status,
+        200
+    );
+
+    // DEBUG SLEEP blocks the whole server: connected, but silent.
+    let port = redis.port;
+    let sleeper = std::thread::spawn(move || {
+        std::process::Command::new("redis-cli")
+            .args(["-p", &port.to_string(), "DEBUG", "SLEEP", "3"])
+            .output()
+            .unwrap()
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    for _ in 0..10 {
+        let answer = get(&a, false, "k-a", "/x", &fresh_nonce()).await;
+        assert_eq!(
+            (answer.status, code(&answer).as_str()),
+            (503, "state_unavailable")
+        );
+    }
+    // At most a few deadlines were spent; then the open breaker answers at
+    // once (ten requests did not each wait out the 3 s sleep, nor 50 ms).
+    assert!(
+        started.elapsed() < Duration::from_millis(1_500),
+        "{:?}",
+        started.elapsed()
+    );
+    sleeper.join().unwrap();
+    // The admin plane needs Redis for its nonce too: read metrics from the
+    // process's log instead once it is back. The breaker opened, was logged…
+    wait_for("the breaker to be logged", || {
+        a.stderr().contains("circuit breaker open")
+    });
+    // …and after the cooldown a probe closes it again.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if get(&a, false, "k-a", "/x", &fresh_nonce()).await.status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the breaker never closed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let metrics = get(&a, true, "k-a", "/metrics", &fresh_nonce()).await;
+    let text = String::from_utf8_lossy(&metrics.body).into_owned();
+    let failures: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("cpos_state_redis_failures_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(failures >= 10, "{text}");
+    assert!(text.contains("cpos_state_breaker_open 0"));
+    assert!(a.stderr().contains("circuit breaker closed"));
+}
