@@ -21,6 +21,7 @@ use crate::policy::{Decision, Verdict};
 use crate::problem::Problem;
 use crate::refusal::Refusal;
 use crate::tape::{ActionSummary, Recorded, Tape, TapeRecord};
+use std::sync::Arc;
 
 /// Seconds an async-pending caller is told to wait before retrying.
 const PENDING_RETRY_SECONDS: u32 = 30;
@@ -95,7 +96,7 @@ pub struct Actor<'a> {
     /// The decision tape.
     pub tape: &'a Tape,
     /// The escalation queue, when one runs.
-    pub escalations: Option<&'a Queue>,
+    pub escalations: Option<&'a Arc<Queue>>,
 }
 
 impl Actor<'_> {

@@ -274,7 +274,7 @@ impl Drop for OutcomeGuard<'_> {
 fn actor(state: &AppState) -> Actor<'_> {
     Actor {
         tape: &state.tape,
-        escalations: state.escalations.as_deref(),
+        escalations: state.escalations.as_ref(),
     }
 }
 

@@ -158,14 +158,18 @@ pub async fn start(config: Config, source: Option<ConfigSource>) -> anyhow::Resu
         )),
         false => None,
     };
-    let escalations = if config.escalation.enabled {
-        let store = crate::escalation::FileStore::open(&config.escalation.store_file)?;
-        Some(Arc::new(crate::escalation::Queue::open(
-            config.escalation.clone(),
-            Box::new(store),
-        )?))
-    } else {
-        None
+    let escalations = match (config.escalation.enabled, &redis) {
+        (false, _) => None,
+        (true, Some(redis)) => Some(
+            crate::escalation::Queue::open_shared(config.escalation.clone(), redis.clone()).await,
+        ),
+        (true, None) => {
+            let store = crate::escalation::FileStore::open(&config.escalation.store_file)?;
+            Some(Arc::new(crate::escalation::Queue::open(
+                config.escalation.clone(),
+                Box::new(store),
+            )?))
+        }
     };
     let app = Arc::new(AppState {
         redis,
@@ -317,7 +321,7 @@ fn spawn_housekeeping(app: &Arc<AppState>) {
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis() as u64);
-                match queue.prune(now) {
+                match queue.prune(now).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(pruned = n, "ended escalation entries pruned"),
                     Err(e) => tracing::error!(error = %e, "escalation pruning failed"),
@@ -379,7 +383,7 @@ impl Running {
         // held calls are answered now rather than at the end of the grace.
         self.admin.ready.store(false, Ordering::Relaxed);
         if let Some(queue) = &self.admin.app.escalations {
-            let cancelled = queue.drain();
+            let cancelled = queue.drain().await;
             if cancelled > 0 {
                 tracing::info!(
                     cancelled,

@@ -344,3 +344,154 @@ async fn a_paused_redis_trips_the_breaker_and_requests_do_not_pile_up() {
     assert!(text.contains("cpos_state_breaker_open 0"));
     assert!(a.stderr().contains("circuit breaker closed"));
 }
+
+/// Escalation replicas: auth off, so only the queue uses Redis.
+fn queue_config(
+    dir: &Path,
+    redis: &RedisServer,
+    up: std::net::SocketAddr,
+    replica: &str,
+) -> String {
+    std::fs::write(dir.join("redis-url"), redis.url()).unwrap();
+    format!(
+        "[[routes]]\nname = \"tools\"\nprefix = \"/\"\nupstream = \"http://{up}\"\ntool_path_prefix = \"/tools/\"\n\n\
+         [escalation]\nenabled = true\nmode = \"hold\"\nhold_timeout_ms = 30000\n\n\
+         [state]\nbackend = \"redis\"\nredis_url_file = \"{}\"\nreplica_id = \"{replica}\"\n",
+        dir.join("redis-url").display()
+    )
+}
+
+const RISKY: &str = r#"{"command": "git push origin main"}"#;
+
+async fn admin(sidecar: &Sidecar, path: &str) -> serde_json::Value {
+    common::get(&http1(), &sidecar.admin_url(path)).await.json()
+}
+
+async fn decide(sidecar: &Sidecar, id: &str, verb: &str) -> Answer {
+    post_json(
+        &http1(),
+        &sidecar.admin_url(&format!("/escalations/{id}/{verb}")),
+        r#"{"reason": "checked by a person"}"#,
+    )
+    .await
+}
+
+/// Waits until `sidecar` lists a pending entry other than `seen`.
+async fn new_pending(sidecar: &Sidecar, seen: &[String]) -> serde_json::Value {
+    for _ in 0..400 {
+        let list = admin(sidecar, "/escalations?status=pending").await;
+        if let Some(entry) = list["escalations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| !seen.contains(&e["id"].as_str().unwrap().to_owned()))
+        {
+            return entry.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no new pending escalation appeared");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_held_on_one_replica_is_released_once_by_a_decision_on_another() {
+    let root = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start();
+    let (up, upstream) = upstream::start().await;
+    let dir = |name: &str| {
+        let d = root.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    };
+    let (dir_a, dir_b) = (dir("a"), dir("b"));
+    let mut a = Sidecar::start(&dir_a, &queue_config(&dir_a, &redis, up, "replica-a"));
+    let b = Sidecar::start(&dir_b, &queue_config(&dir_b, &redis, up, "replica-b"));
+    let hits = || upstream.hits.load(std::sync::atomic::Ordering::SeqCst);
+    let hold = |sidecar: &Sidecar| {
+        let url = sidecar.url("/tools/exec");
+        tokio::spawn(async move { post_json(&http1(), &url, RISKY).await })
+    };
+
+    // Held on A; B's dashboard lists it, with where its full review is.
+    let held = hold(&a);
+    let entry = new_pending(&b, &[]).await;
+    let first = entry["id"].as_str().unwrap().to_owned();
+    assert_eq!(entry["replica"], "replica-a");
+    assert!(
+        entry["review"].is_null(),
+        "views never leave the holding replica"
+    );
+    assert!(entry["review_note"].as_str().unwrap().contains("replica-a"));
+    assert!(
+        admin(&a, &format!("/escalations/{first}")).await["escalation"]["review"]
+            .to_string()
+            .contains("git push")
+    );
+    assert_eq!(hits(), 0, "nothing forwarded while held");
+
+    // Approved through B: A forwards it, once.
+    let started = Instant::now();
+    assert_eq!(decide(&b, &first, "approve").await.status, 200);
+    let answer = held.await.unwrap();
+    assert_eq!(answer.status, 200);
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "released by the published decision, not by the 1 s safety poll: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(hits(), 1);
+    let again = decide(&a, &first, "approve").await;
+    assert_eq!(
+        again.status, 409,
+        "decided once, whichever replica is asked"
+    );
+    assert_eq!(again.json()["status"], "approved");
+
+    // Two people deciding at once on two replicas: exactly one wins.
+    let held = hold(&a);
+    let second = new_pending(&b, std::slice::from_ref(&first)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (on_a, on_b) = tokio::join!(
+        decide(&a, &second, "approve"),
+        decide(&b, &second, "reject")
+    );
+    let mut statuses = [on_a.status, on_b.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409]);
+    let answer = held.await.unwrap();
+    if on_a.status == 200 {
+        assert_eq!(answer.status, 200);
+        assert_eq!(hits(), 2);
+    } else {
+        assert_eq!(answer.status, 403);
+        assert_eq!(hits(), 1);
+    }
+    let forwarded = hits();
+
+    // B's tape records the decision it took; nothing of the call's content.
+    assert!(b
+        .tape()
+        .iter()
+        .any(|r| r["event"] == "escalation_decided"
+            && r["detail"]["escalation_id"] == first.as_str()));
+    for sidecar in [&a, &b] {
+        assert!(!sidecar.tape_text().contains("git push"));
+    }
+
+    // A dies holding a call; when it comes back it cancels what it abandoned.
+    let abandoned = hold(&a);
+    let third = new_pending(&b, &[first.clone(), second.clone()]).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    a.kill9();
+    let _ = abandoned.await;
+    a = Sidecar::start(&dir_a, &queue_config(&dir_a, &redis, up, "replica-a"));
+    let entry = admin(&b, &format!("/escalations/{third}")).await;
+    assert_eq!(entry["escalation"]["status"], "cancelled", "{entry}");
+    assert_eq!(decide(&b, &third, "approve").await.status, 409);
+    assert_eq!(hits(), forwarded, "an abandoned call is never forwarded");
+    drop(a);
+}

@@ -54,18 +54,23 @@ pub async fn handle(
                     .find_map(|kv| kv.strip_prefix("status="))
                     .and_then(|s| serde_json::from_value::<Status>(json!(s)).ok())
             });
-            let entries: Vec<Value> = queue.list(status).iter().map(|e| reviewed(queue, e)).collect();
+            let entries = match queue.list(status).await {
+                Ok(entries) => entries,
+                Err(e) => return store_unavailable(e),
+            };
+            let entries: Vec<Value> = entries.iter().map(|e| reviewed(queue, e)).collect();
             json_response(
                 StatusCode::OK,
                 &json!({"ok": true, "count": entries.len(), "escalations": entries}),
             )
         }
-        (&Method::GET, ["escalations", id]) => match queue.get(id) {
-            Some(entry) => json_response(
+        (&Method::GET, ["escalations", id]) => match queue.get(id).await {
+            Err(e) => store_unavailable(e),
+            Ok(Some(entry)) => json_response(
                 StatusCode::OK,
                 &json!({"ok": true, "escalation": reviewed(queue, &entry)}),
             ),
-            None => problem(StatusCode::NOT_FOUND, "escalation_not_found", format!("no escalation `{id}`")),
+            Ok(None) => problem(StatusCode::NOT_FOUND, "escalation_not_found", format!("no escalation `{id}`")),
         },
         (&Method::POST, ["escalations", id, verb @ ("approve" | "reject")]) => {
             decide(state, queue, id, *verb == "approve", body, who).await
@@ -91,8 +96,16 @@ fn reviewed(queue: &crate::escalation::Queue, entry: &crate::escalation::Entry) 
         .map_or(0, |d| d.as_millis() as u64);
     value["held_ms"] = now.saturating_sub(entry.created_ms).into();
     value["expires_in_ms"] = entry.expires_ms.saturating_sub(now).into();
-    if let Some(view) = queue.view(&entry.id) {
-        value["review"] = serde_json::to_value(view).unwrap_or_default();
+    match (queue.view(&entry.id), &entry.replica) {
+        (Some(view), _) => value["review"] = serde_json::to_value(view).unwrap_or_default(),
+        // Held by another replica: its view stays in that replica's memory.
+        (None, Some(replica)) => {
+            value["review_note"] = format!(
+                "the full review (arguments, commands) is on the dashboard of replica `{replica}`, which holds this call"
+            )
+            .into()
+        }
+        (None, None) => {}
     }
     if entry.mode == crate::escalation::Mode::Async {
         value["approval_note"] = format!(
@@ -149,12 +162,13 @@ async fn decide(
         .filter(|claimed| *claimed != who)
         .map(str::to_owned);
     // The decision is on the tape before it releases anything.
-    let pending = match queue.get(id) {
-        None => return decide_error(id, DecideError::NotFound),
-        Some(entry) if entry.status != Status::Pending => {
+    let pending = match queue.get(id).await {
+        Err(e) => return store_unavailable(e),
+        Ok(None) => return decide_error(id, DecideError::NotFound),
+        Ok(Some(entry)) if entry.status != Status::Pending => {
             return decide_error(id, DecideError::NotPending(Box::new(entry)))
         }
-        Some(entry) => entry,
+        Ok(Some(entry)) => entry,
     };
     let record = TapeRecord {
         event: "escalation_decided",
@@ -171,7 +185,7 @@ async fn decide(
     if state.app.tape.record(record).await.is_err() {
         return tape_unavailable();
     }
-    match queue.decide(id, approve, &by, reason) {
+    match queue.decide(id, approve, &by, reason).await {
         Ok(entry) => json_response(StatusCode::OK, &json!({"ok": true, "escalation": entry})),
         Err(e) => decide_error(id, e),
     }
@@ -195,12 +209,17 @@ fn decide_error(id: &str, error: DecideError) -> Response<ProxyBody> {
                 "escalation": entry,
             }),
         ),
-        DecideError::Store(e) => problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "escalation_store_unavailable",
-            e.to_string(),
-        ),
+        DecideError::Store(e) => store_unavailable(e),
     }
+}
+
+/// 503: the queue's store (file or shared state) cannot answer.
+fn store_unavailable(e: crate::escalation::StoreError) -> Response<ProxyBody> {
+    problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "escalation_store_unavailable",
+        format!("{e}; retry shortly"),
+    )
 }
 
 /// What the dashboard shows besides the queue: tape integrity, refusals.

@@ -68,4 +68,8 @@ pub struct Entry {
     pub approval_expires_ms: Option<u64>,
     /// Async approvals: already used by the identical call.
     pub used: bool,
+    /// With shared state: the replica holding the call (its dashboard has
+    /// the full review view). Absent for entries kept by one replica only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
 }

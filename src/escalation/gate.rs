@@ -1,6 +1,8 @@
 //! The `human` route on the request path: find a one-time async approval,
 //! or create an entry and hold the call / answer with its id.
 
+use std::sync::Arc;
+
 use sha2::{Digest, Sha256};
 
 use super::{CreateError, Entry, Mode, NewEntry, Queue, Status};
@@ -40,14 +42,14 @@ pub fn action_sha256(agent: Option<&str>, action: &ActionSummary) -> String {
 /// approved it (now, while held, or earlier for the identical async call).
 /// `view` builds what a reviewer sees; it runs only when an entry is made.
 pub async fn escalate(
-    queue: &Queue,
+    queue: &Arc<Queue>,
     agent: Option<&str>,
     action: &ActionSummary,
     decision: &Decision,
     view: impl FnOnce() -> Option<super::review::ReviewView>,
 ) -> Result<Entry, NotApproved> {
     let hash = action_sha256(agent, action);
-    if let Some(entry) = queue.take_approval(agent, &hash) {
+    if let Some(entry) = queue.take_approval(agent, &hash).await {
         return Ok(entry);
     }
     if queue.is_draining() {
@@ -66,6 +68,7 @@ pub async fn escalate(
             reasons: decision.reasons.clone(),
             view: view(),
         })
+        .await
         .map_err(|e| match e {
             CreateError::Limit(_) => NotApproved {
                 refusal: Refusal::EscalationLimited,

@@ -18,6 +18,15 @@ pub struct StoreError {
     reason: String,
 }
 
+impl From<crate::shared::Unavailable> for StoreError {
+    fn from(e: crate::shared::Unavailable) -> StoreError {
+        StoreError {
+            path: "redis".into(),
+            reason: e.0,
+        }
+    }
+}
+
 /// Persistence of escalation entries.
 pub trait EscalationStore: Send + Sync {
     /// Every entry as last saved.
@@ -118,5 +127,21 @@ impl EscalationStore for FileStore {
         file.write_all(&line)
             .and_then(|()| file.sync_data())
             .map_err(|e| self.error(e.to_string()))
+    }
+}
+
+/// No persistence of its own: with shared state, Redis is the store, and
+/// what one replica keeps alone (Redis unreachable) lives in its memory.
+pub struct NoStore;
+
+impl EscalationStore for NoStore {
+    fn load(&self) -> Result<Vec<Entry>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn save(&self, _: &Entry) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn rewrite(&self, _: &[Entry]) -> Result<(), StoreError> {
+        Ok(())
     }
 }

@@ -168,7 +168,7 @@ pub async fn post(
     //     queue (hold) or are answered with its id (async).
     let actor = Actor {
         tape: &state.tape,
-        escalations: state.escalations.as_deref(),
+        escalations: state.escalations.as_ref(),
     };
     if actor.escalations.is_some() {
         for review in &mut plan.reviews {
