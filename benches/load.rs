@@ -16,6 +16,11 @@
 //! nginx comes from Debian's `nginx-light` package (installed if missing and
 //! running as root).
 //!
+//! `cpos-redis` in BENCH_TARGETS runs cpos with shared state in a
+//! `redis-server` the harness starts on a free loopback port (persistence
+//! off): `BENCH_GATES=1 BENCH_TARGETS=direct,cpos,cpos-redis` compares
+//! memory-backed and Redis-backed gates in the same run.
+//!
 //! `BENCH_SCENARIO=mcp` measures MCP instead: `tools/call` of the reference
 //! server's cheap `echo` tool (`@modelcontextprotocol/server-everything`
 //! from tests/mcp, streamable HTTP, one session, SSE answers), direct vs
@@ -113,6 +118,7 @@ fn main() {
     };
     let mut results = Vec::new();
     let mut rss = None;
+    let mut redis_server: Option<Child> = None;
     if mcp_scenario() {
         // A JIT-compiled server is slow for its first seconds: warm it up
         // unmeasured so neither target pays for it.
@@ -132,8 +138,13 @@ fn main() {
                     continue;
                 }
             },
-            "cpos" | "baseline" => {
-                let (addr, child) = start_cpos(dir.path(), upstream, target == "baseline");
+            "cpos" | "baseline" | "cpos-redis" => {
+                let redis_url = (target == "cpos-redis").then(|| {
+                    let (url, child) = start_redis();
+                    redis_server = Some(child);
+                    url
+                });
+                let (addr, child) = start_cpos(dir.path(), upstream, target, redis_url);
                 rss = Some(rss_kib(child.id()));
                 (addr, Some(child))
             }
@@ -154,9 +165,9 @@ fn main() {
         }
         merge(&mut results, result);
     }
-    if let Some(mut node) = node {
-        let _ = node.kill();
-        let _ = node.wait();
+    for mut child in node.into_iter().chain(redis_server) {
+        let _ = child.kill();
+        let _ = child.wait();
     }
     report(&results, rate, conns, seconds, rss);
 }
@@ -440,10 +451,34 @@ fn start_nginx(dir: &Path, upstream: SocketAddr) -> Option<(SocketAddr, Child)> 
     None
 }
 
-/// Starts this build's `cpos`, or with `baseline` the binary named by
-/// `BENCH_BASELINE_BIN` (an earlier build, measured in the same run).
-fn start_cpos(dir: &Path, upstream: SocketAddr, baseline: bool) -> (SocketAddr, Child) {
+/// A `redis-server` on a free loopback port, persistence off; its URL.
+fn start_redis() -> (String, Child) {
+    let port = free_port();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server (Debian: apt-get install redis-server)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (format!("redis://127.0.0.1:{port}/"), child)
+}
+
+/// Starts this build's `cpos`, or for `baseline` the binary named by
+/// `BENCH_BASELINE_BIN` (an earlier build, measured in the same run); with
+/// `redis`, its state is shared in that Redis.
+fn start_cpos(
+    dir: &Path,
+    upstream: SocketAddr,
+    target: &str,
+    redis: Option<String>,
+) -> (SocketAddr, Child) {
     use std::io::BufRead;
+    let baseline = target == "baseline";
     let extra: String = env_or("CPOS_BENCH_ARGS", String::new());
     let binary = if baseline {
         std::env::var("BENCH_BASELINE_BIN")
@@ -451,7 +486,7 @@ fn start_cpos(dir: &Path, upstream: SocketAddr, baseline: bool) -> (SocketAddr, 
     } else {
         env!("CARGO_BIN_EXE_cpos").to_owned()
     };
-    let dir = &dir.join(if baseline { "baseline" } else { "cpos" });
+    let dir = &dir.join(target);
     std::fs::create_dir_all(dir).unwrap();
     let mut child = Command::new(binary)
         .args([
@@ -469,7 +504,7 @@ fn start_cpos(dir: &Path, upstream: SocketAddr, baseline: bool) -> (SocketAddr, 
         .arg("--tape-dir")
         .arg(dir.join("tape"))
         .arg("--config")
-        .arg(cpos_config(dir, upstream))
+        .arg(cpos_config(dir, upstream, redis.as_deref()))
         .args(extra.split_whitespace())
         .env("RUST_LOG", "warn")
         .current_dir(dir)
@@ -486,10 +521,15 @@ fn start_cpos(dir: &Path, upstream: SocketAddr, baseline: bool) -> (SocketAddr, 
 }
 
 /// The cpos configuration for this run: gates and the MCP route as asked.
-fn cpos_config(dir: &Path, upstream: SocketAddr) -> std::path::PathBuf {
+fn cpos_config(dir: &Path, upstream: SocketAddr, redis: Option<&str>) -> std::path::PathBuf {
     let mut text = String::new();
     if gates_on() {
         text.push_str(&gates_config(dir));
+    }
+    if let Some(url) = redis {
+        text.push_str(&format!(
+            "\n[state]\nbackend = \"redis\"\nredis_url = \"{url}\"\non_failure = \"fail_closed\"\n"
+        ));
     }
     if mcp_scenario() {
         text.push_str(&format!(
@@ -648,6 +688,18 @@ fn report(results: &[Measured], rate: u64, conns: usize, seconds: u64, rss: Opti
         println!(
             "- peak throughput ratio cpos/baseline: {:.2}",
             cpos.peak_rps / base.peak_rps
+        );
+    }
+    if let (Some(memory), Some(redis)) = (find("cpos"), find("cpos-redis")) {
+        println!("\n## Redis-backed vs memory-backed state (same run)\n");
+        println!(
+            "- added latency at {rate} req/s: p50 +{} µs, p99 +{} µs",
+            us(&redis.fixed, 0.5) as i64 - us(&memory.fixed, 0.5) as i64,
+            us(&redis.fixed, 0.99) as i64 - us(&memory.fixed, 0.99) as i64,
+        );
+        println!(
+            "- peak throughput ratio redis/memory: {:.2}",
+            redis.peak_rps / memory.peak_rps
         );
     }
     if let (Some(nginx), Some(cpos)) = (find("nginx"), find("cpos")) {

@@ -288,6 +288,8 @@ pub fn run(config: &Config) -> Report {
         check("sandbox_workspace", ok, must(hardened), message);
     }
 
+    state_checks(config, hardened, &mut check);
+
     let ok = checks
         .iter()
         .all(|c| c.ok || c.severity != Severity::Critical);
@@ -295,6 +297,86 @@ pub fn run(config: &Config) -> Report {
         ok,
         profile: config.profile,
         checks,
+    }
+}
+
+/// Shared state: where it lives, and whether Redis answers now.
+fn state_checks(
+    config: &Config,
+    hardened: bool,
+    check: &mut impl FnMut(&'static str, bool, Severity, String),
+) {
+    use crate::config::state::{OnFailure, StateBackend};
+    let state = &config.state;
+    if state.backend == StateBackend::Memory {
+        check(
+            "shared_state",
+            true,
+            Severity::Info,
+            "rate limits, replay nonces and escalations live in this process; with several replicas set state.backend = \"redis\" (docs/REPLICAS.md)".into(),
+        );
+        return;
+    }
+    let client = state.url().and_then(|url| {
+        redis::Client::open(url.as_str()).map_err(|e| format!("not a Redis URL: {e}"))
+    });
+    let client = match client {
+        Ok(client) => client,
+        Err(why) => {
+            check("shared_state", false, Severity::Critical, why);
+            return;
+        }
+    };
+    let info = client.get_connection_info();
+    let addr = info.addr().to_string();
+    let tls = matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. });
+    let loopback =
+        addr.starts_with("127.") || addr.starts_with("localhost") || addr.starts_with("::1");
+    check(
+        "shared_state_tls",
+        tls || loopback,
+        if hardened {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        },
+        match (tls, loopback) {
+            (true, _) => format!("Redis at {addr} over TLS (rediss://)"),
+            (false, true) => format!("Redis at {addr} on loopback"),
+            (false, false) => format!("Redis at {addr} in clear text; use a rediss:// URL"),
+        },
+    );
+    let deadline = std::time::Duration::from_millis(state.timeout_ms.max(250));
+    let answer = client
+        .get_connection_with_timeout(deadline)
+        .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
+    let (ok, severity, message) = match (answer, state.on_failure) {
+        (Ok(_), on_failure) => (
+            true,
+            Severity::Info,
+            format!("Redis at {addr} answers; while it does not, requests get {}", behaviour(on_failure)),
+        ),
+        // Not critical: the sidecar starts, unready, and serves once Redis does.
+        (Err(e), OnFailure::FailClosed) => (
+            false,
+            Severity::Warning,
+            format!("Redis at {addr} does not answer ({e}); requests are refused with 503 state_unavailable until it does"),
+        ),
+        (Err(e), OnFailure::FallbackLocal) => (
+            false,
+            Severity::Warning,
+            format!("Redis at {addr} does not answer ({e}); each replica decides on its own state until it does"),
+        ),
+    };
+    check("shared_state", ok, severity, message);
+}
+
+fn behaviour(on_failure: crate::config::state::OnFailure) -> &'static str {
+    match on_failure {
+        crate::config::state::OnFailure::FailClosed => "503 state_unavailable (fail_closed)",
+        crate::config::state::OnFailure::FallbackLocal => {
+            "this replica's own decisions, marked on the tape (fallback_local)"
+        }
     }
 }
 

@@ -549,6 +549,40 @@ fn the_kubernetes_manifests_agree_with_the_config_they_carry() {
         assert_eq!(config.profile, cpos::config::Profile::Hardened);
         assert!(config.tls.enabled(), "the hardened overlay serves TLS");
     }
+    if let Some(replicas) = render(&root.join("overlays/replicas")) {
+        check_manifests("replicas", &replicas);
+        let deployment = kind(&replicas, "Deployment");
+        assert!(deployment["spec"]["replicas"].as_u64().unwrap() > 1);
+        let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+        let env = |name: &str| {
+            container["env"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .find(|e| e["name"] == name)
+                .unwrap_or_else(|| panic!("replicas: no {name}"))
+                .clone()
+        };
+        assert_eq!(env("CPOS_STATE__BACKEND")["value"], "redis");
+        assert_eq!(
+            env("CPOS_STATE__REPLICA_ID")["valueFrom"]["fieldRef"]["fieldPath"],
+            "metadata.name"
+        );
+        // The URL file is where the Redis secret is mounted, read-only.
+        let url_file = env("CPOS_STATE__REDIS_URL_FILE")["value"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let mounts = container["volumeMounts"].as_sequence().unwrap();
+        assert!(mounts.iter().any(
+            |m| m["readOnly"] == true && url_file.starts_with(m["mountPath"].as_str().unwrap())
+        ));
+        assert!(mounts.len() >= 3, "the hardened mounts are kept");
+        // Egress reaches Redis and still DNS.
+        let policy = kind(&replicas, "NetworkPolicy");
+        let egress = serde_yaml_ng::to_string(&policy["spec"]["egress"]).unwrap();
+        assert!(egress.contains("6380") && egress.contains("53"));
+    }
     // The policy layered on the default loads.
     let settings = cpos::config::PolicySettings {
         files: vec![root.join("base/policy-local.toml")],

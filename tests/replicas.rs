@@ -187,7 +187,31 @@ async fn redis_going_away_is_the_configured_behaviour_and_it_comes_back() {
         200
     );
 
+    // Preflight says whether Redis answers, and what requests get if not.
+    let preflight = || {
+        let config = closed.dir.join("cpos.toml");
+        let (_, out, _) = cpos(
+            &["preflight", "--json", "--config", config.to_str().unwrap()],
+            &closed.dir,
+        );
+        let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "shared_state")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(preflight()["ok"], true);
+
     redis.stop();
+    let check = preflight();
+    assert_eq!(check["ok"], false);
+    assert!(check["message"]
+        .as_str()
+        .unwrap()
+        .contains("503 state_unavailable"));
     // Fail closed: 503 state_unavailable, each within the deadline (50 ms)
     // plus the request's own time — nobody waits on a dead Redis.
     for _ in 0..5 {
