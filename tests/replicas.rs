@@ -311,7 +311,11 @@ async fn a_paused_redis_trips_the_breaker_and_requests_do_not_pile_up() {
         dir.path(),
         "a",
         &shared,
-        "on_failure = \"fail_closed\"\ntimeout_ms = 50\nbreaker_failures = 3\nbreaker_cooldown_ms = 5000\n",
+        // A limit so high its GCRA interval is below the float precision
+        // of a millisecond timestamp still admits (a bucket never has a
+        // zero lifetime).
+        "on_failure = \"fail_closed\"\ntimeout_ms = 50\nbreaker_failures = 3\nbreaker_cooldown_ms = 5000\n\
+         [gates.rate_limit]\nenabled = true\nrequests = 1000000000\nmutation_requests = 1000000000\n",
     );
     assert_eq!(
         get(&a, false, "k-a", "/x", &fresh_nonce()).await.status,

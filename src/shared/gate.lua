@@ -41,7 +41,9 @@ for i = 1, n do
 end
 
 for i = 1, n do
-  redis.call('SET', KEYS[i], string.format('%.3f', tats[i]), 'PX', math.ceil(tats[i] - now))
+  -- At least 1 ms: with a tiny interval, now + interval can round to now.
+  local ttl = math.max(1, math.ceil(tats[i] - now))
+  redis.call('SET', KEYS[i], string.format('%.3f', tats[i]), 'PX', ttl)
 end
 if nonce_ttl > 0 then
   redis.call('SET', KEYS[n + 1], '1', 'PX', nonce_ttl)

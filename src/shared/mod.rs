@@ -85,21 +85,12 @@ impl Redis {
                 self.up.store(true, Ordering::Relaxed);
                 Ok(value)
             }
-            Ok(Err(e)) => {
-                self.fail();
-                Err(Unavailable(e.to_string()))
-            }
-            Err(_) => {
-                self.fail();
-                Err(Unavailable(format!(
-                    "no answer within {} ms",
-                    self.timeout.as_millis()
-                )))
-            }
+            Ok(Err(e)) => Err(self.fail(e.to_string())),
+            Err(_) => Err(self.fail(format!("no answer within {} ms", self.timeout.as_millis()))),
         }
     }
 
-    fn fail(&self) {
+    fn fail(&self, cause: String) -> Unavailable {
         self.failures.fetch_add(1, Ordering::Relaxed);
         self.up.store(false, Ordering::Relaxed);
         let was_open = self.breaker.is_open();
@@ -107,9 +98,11 @@ impl Redis {
         if !was_open && self.breaker.is_open() {
             tracing::warn!(
                 on_failure = ?self.on_failure,
+                %cause,
                 "shared state (Redis) is not answering; circuit breaker open"
             );
         }
+        Unavailable(cause)
     }
 
     /// One `PING`, for readiness and preflight.
