@@ -118,7 +118,7 @@ fn main() {
     };
     let mut results = Vec::new();
     let mut rss = None;
-    let mut redis_server: Option<Child> = None;
+    let mut redis_server: Option<(String, Child)> = None;
     if mcp_scenario() {
         // A JIT-compiled server is slow for its first seconds: warm it up
         // unmeasured so neither target pays for it.
@@ -139,11 +139,10 @@ fn main() {
                 }
             },
             "cpos" | "baseline" | "cpos-redis" => {
-                let redis_url = (target == "cpos-redis").then(|| {
-                    let (url, child) = start_redis();
-                    redis_server = Some(child);
-                    url
-                });
+                // One Redis for every round (its state persists across them,
+                // as a deployment's would).
+                let redis_url = (target == "cpos-redis")
+                    .then(|| redis_server.get_or_insert_with(start_redis).0.clone());
                 let (addr, child) = start_cpos(dir.path(), upstream, target, redis_url);
                 rss = Some(rss_kib(child.id()));
                 (addr, Some(child))
@@ -165,7 +164,7 @@ fn main() {
         }
         merge(&mut results, result);
     }
-    for mut child in node.into_iter().chain(redis_server) {
+    for mut child in node.into_iter().chain(redis_server.map(|(_, c)| c)) {
         let _ = child.kill();
         let _ = child.wait();
     }
@@ -458,6 +457,7 @@ fn start_redis() -> (String, Child) {
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no"])
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .spawn()
         .expect("redis-server (Debian: apt-get install redis-server)");
     let deadline = Instant::now() + Duration::from_secs(10);

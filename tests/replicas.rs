@@ -523,3 +523,30 @@ async fn a_call_held_on_one_replica_is_released_once_by_a_decision_on_another() 
     assert_eq!(hits(), forwarded, "an abandoned call is never forwarded");
     drop(a);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rediss_is_verified_against_the_configured_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start_tls(pki(dir.path()));
+    let (up, _) = upstream::start().await;
+    let shared = shared_config(dir.path(), &redis, up);
+    assert!(std::fs::read_to_string(dir.path().join("redis-url"))
+        .unwrap()
+        .starts_with("rediss://"));
+    let ca = format!(
+        "redis_ca_file = \"{}\"\n",
+        dir.path().join("ca.pem").display()
+    );
+    let a = replica(dir.path(), "a", &shared, &ca);
+    let b = replica(dir.path(), "b", &shared, &ca);
+    let nonce = fresh_nonce();
+    assert_eq!(get(&a, false, "k-a", "/x", &nonce).await.status, 200);
+    assert_eq!(get(&b, false, "k-a", "/x", &nonce).await.status, 409);
+    // Without the CA the server's certificate is not trusted: fail closed.
+    let untrusted = replica(dir.path(), "c", &shared, "on_failure = \"fail_closed\"\n");
+    let answer = get(&untrusted, false, "k-a", "/x", &fresh_nonce()).await;
+    assert_eq!(
+        (answer.status, code(&answer).as_str()),
+        (503, "state_unavailable")
+    );
+}

@@ -704,6 +704,7 @@ impl Config {
             self.escalation.webhook_secret_file.as_ref(),
             self.policy.file.as_ref(),
             self.state.redis_url_file.as_ref(),
+            self.state.redis_ca_file.as_ref(),
         ]
         .into_iter()
         .flatten()

@@ -16,6 +16,9 @@ pub struct StateSettings {
     pub redis_url: Option<String>,
     /// A file holding the URL (one line).
     pub redis_url_file: Option<PathBuf>,
+    /// PEM CA certificate(s) a `rediss://` server is verified against,
+    /// instead of the system's roots (a private CA).
+    pub redis_ca_file: Option<PathBuf>,
     /// Prefix of every key, so deployments can share one Redis.
     pub key_prefix: String,
     /// What a request gets while Redis cannot answer.
@@ -38,6 +41,7 @@ impl Default for StateSettings {
             backend: StateBackend::Memory,
             redis_url: None,
             redis_url_file: None,
+            redis_ca_file: None,
             key_prefix: "cpos:".into(),
             on_failure: OnFailure::FallbackLocal,
             timeout_ms: 50,

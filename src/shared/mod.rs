@@ -20,6 +20,25 @@ use crate::config::state::{OnFailure, StateSettings};
 #[error("shared state (Redis) unavailable: {0}")]
 pub struct Unavailable(pub String);
 
+/// The client `settings` describe: the URL (from its file), verified
+/// against `redis_ca_file` when set, else the system's roots.
+pub fn client(settings: &StateSettings) -> Result<redis::Client, String> {
+    let url = settings.url()?;
+    let bad = |e: redis::RedisError| format!("state.redis_url is not a usable Redis URL: {e}");
+    match &settings.redis_ca_file {
+        None => redis::Client::open(url.as_str()).map_err(bad),
+        Some(ca) => {
+            let root = std::fs::read(ca)
+                .map_err(|e| format!("state.redis_ca_file {}: {e}", ca.display()))?;
+            let certificates = redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(root),
+            };
+            redis::Client::build_with_tls(url.as_str(), certificates).map_err(bad)
+        }
+    }
+}
+
 /// The shared-state connection.
 pub struct Redis {
     conn: ConnectionManager,
@@ -38,12 +57,12 @@ impl Redis {
     /// Connects lazily: the sidecar starts (and answers per `on_failure`)
     /// even when Redis is not up yet. Errors are configuration errors.
     pub fn open(settings: &StateSettings) -> Result<Redis, String> {
-        let url = settings.url()?;
-        let client = redis::Client::open(url.as_str())
-            .map_err(|e| format!("state.redis_url is not a Redis URL: {e}"))?;
+        let client = client(settings)?;
         let timeout = Duration::from_millis(settings.timeout_ms.max(1));
+        // The deadline is ours (one timer per call, in `call`), not the
+        // connection's as well.
         let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(timeout))
+            .set_response_timeout(None)
             .set_connection_timeout(Some(timeout.max(Duration::from_millis(250))))
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_secs(2))

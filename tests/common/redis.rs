@@ -8,27 +8,65 @@ use std::time::{Duration, Instant};
 pub struct RedisServer {
     pub port: u16,
     child: Option<Child>,
+    /// TLS only (no plain port): the server's certificate, key and CA.
+    tls: Option<super::Pki>,
 }
 
 impl RedisServer {
     pub fn start() -> RedisServer {
+        Self::start_inner(None)
+    }
+
+    /// A server that speaks TLS only, with a certificate for 127.0.0.1
+    /// from `pki`'s CA.
+    pub fn start_tls(pki: super::Pki) -> RedisServer {
+        Self::start_inner(Some(pki))
+    }
+
+    fn start_inner(tls: Option<super::Pki>) -> RedisServer {
         let mut server = RedisServer {
             port: super::mcp::free_port(),
             child: None,
+            tls,
         };
         server.resume();
         server
     }
 
-    /// `redis://127.0.0.1:<port>/`.
+    /// `redis://127.0.0.1:<port>/`, or `rediss://…` for a TLS server.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}://127.0.0.1:{}/", self.port)
+    }
+
+    fn port_args(&self) -> Vec<String> {
+        match &self.tls {
+            None => vec!["--port".into(), self.port.to_string()],
+            Some(pki) => vec![
+                "--port".into(),
+                "0".into(),
+                "--tls-port".into(),
+                self.port.to_string(),
+                "--tls-cert-file".into(),
+                pki.server_cert.display().to_string(),
+                "--tls-key-file".into(),
+                pki.server_key.display().to_string(),
+                "--tls-ca-cert-file".into(),
+                pki.ca_file.display().to_string(),
+                "--tls-auth-clients".into(),
+                "no".into(),
+            ],
+        }
     }
 
     /// Starts the server (again) on its port and waits until it answers.
     pub fn resume(&mut self) {
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string()])
+            .args(self.port_args())
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .args(["--enable-debug-command", "local"])
             .stdout(Stdio::null())
@@ -53,11 +91,12 @@ impl RedisServer {
 
     /// Runs `redis-cli` against the server; its standard output.
     pub fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .expect("redis-cli");
+        let mut cli = Command::new("redis-cli");
+        cli.args(["-p", &self.port.to_string()]);
+        if let Some(pki) = &self.tls {
+            cli.arg("--tls").arg("--cacert").arg(&pki.ca_file);
+        }
+        let out = cli.args(args).output().expect("redis-cli");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
