@@ -60,6 +60,8 @@ fn benches(c: &mut Criterion) {
             tools_deny: Vec::new(),
             command: Vec::new(),
             env_secret_files: Default::default(),
+            requires_human_approval: false,
+            enabled: true,
         })
         .collect();
     let table = RouteTable::build(&routes, None).unwrap();

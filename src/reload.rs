@@ -45,7 +45,9 @@ pub struct Reloader {
 struct Prepared {
     config: Config,
     policy: crate::policy::Policy,
-    routes: RouteTable,
+    /// The configuration's routes as served (checked into a table with the
+    /// registered connectors' while preparing).
+    routes: Vec<crate::config::Route>,
     tls: Option<Arc<rustls::ServerConfig>>,
     gates: crate::gate::GateSwap,
     summary: Reloaded,
@@ -56,7 +58,10 @@ impl Prepared {
     fn commit(self, app: &AppState, tls: Option<&TlsHandle>) -> Reloaded {
         app.gates.commit(self.gates);
         app.policy.store(Arc::new(self.policy));
-        app.routes.store(Arc::new(self.routes));
+        app.connectors.set_base(self.routes);
+        if let Err(e) = app.connectors.publish(&app.routes) {
+            tracing::error!(error = %e, "routes: the table did not build; the previous one stays");
+        }
         if let (Some(handle), Some(config)) = (tls, self.tls) {
             handle.store(config);
         }
@@ -120,6 +125,9 @@ const RESTART_ONLY: &[(&str, Keep)] = &[
     }),
     ("adapter", |new, old| new.adapter = old.adapter.clone()),
     ("state", |new, old| new.state = old.state.clone()),
+    ("connectors", |new, old| {
+        new.connectors = old.connectors.clone()
+    }),
 ];
 
 impl Reloader {
@@ -238,6 +246,10 @@ impl Reloader {
         let old = app.config.load_full();
         let policy = crate::policy::Policy::from_settings(&new.policy)?;
         let routes = self.routes(&new)?;
+        app.connectors
+            .table_over(&routes, self.demo)
+            .map_err(anyhow::Error::msg)
+            .context("routes")?;
         let tls = self.tls_config(&old, &new)?;
         let gates = app
             .gates
@@ -262,7 +274,7 @@ impl Reloader {
 
     /// The new route table; stdio servers and the demo upstream started at
     /// start-up are reused, and a new one needs a restart.
-    fn routes(&self, new: &Config) -> anyhow::Result<RouteTable> {
+    fn routes(&self, new: &Config) -> anyhow::Result<Vec<crate::config::Route>> {
         let mut routes = new.routes.clone();
         for route in routes.iter_mut().filter(|r| r.upstream == "stdio") {
             let running = self.stdio.iter().find(|(started, _)| {
@@ -283,9 +295,7 @@ impl Reloader {
                 "a route now uses builtin:demo, which was not started; restart to use it"
             );
         }
-        RouteTable::build(&routes, self.demo)
-            .map_err(anyhow::Error::msg)
-            .context("routes")
+        Ok(routes)
     }
 
     /// The re-read TLS configuration, when TLS is on before and after.

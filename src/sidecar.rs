@@ -131,7 +131,8 @@ pub async fn start(config: Config, source: Option<ConfigSource>) -> anyhow::Resu
         stdio.push((route.clone(), addr));
         route.upstream = format!("http://{addr}");
     }
-    let routes = RouteTable::build(&route_configs, demo).map_err(anyhow::Error::msg)?;
+    // Checked here, served from the registry (which adds what it registered).
+    RouteTable::build(&route_configs, demo).map_err(anyhow::Error::msg)?;
 
     // Then the files: the tape first, so nothing else is written if it fails.
     let (tape, tape_thread, recovery) = Tape::open(&config.tape, metrics.tape.clone())
@@ -171,7 +172,19 @@ pub async fn start(config: Config, source: Option<ConfigSource>) -> anyhow::Resu
             )?))
         }
     };
+    let connectors = Arc::new(
+        crate::connectors::registry::Registry::open(
+            &config.connectors.store_file,
+            &config.connectors.route_prefix,
+            route_configs.clone(),
+            demo,
+        )
+        .await
+        .map_err(anyhow::Error::msg)?,
+    );
+    let routes = connectors.table().map_err(anyhow::Error::msg)?;
     let app = Arc::new(AppState {
+        connectors,
         redis,
         escalations,
         sandbox,

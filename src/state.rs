@@ -28,6 +28,8 @@ pub struct AppState {
     pub sandbox: Option<Arc<crate::sandbox::service::SandboxService>>,
     /// MCP tool pins, when pinning is on.
     pub pins: Option<Arc<crate::mcp::PinStore>>,
+    /// Connectors registered at run time, and the route table's base.
+    pub connectors: Arc<crate::connectors::registry::Registry>,
     /// Shared state (Redis), when `state.backend = "redis"`.
     pub redis: Option<Arc<crate::shared::Redis>>,
     /// Pooled upstream client.

@@ -273,12 +273,14 @@ fn the_cli_checks_json_and_toml_files_and_never_prints_a_secret() {
     assert_eq!(reports[0]["ok"], true);
     assert_eq!(reports[1]["findings"][0]["code"], "raw_secret_like_value");
 
-    let example = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/connectors/filesystem.toml"
-    );
-    let (code, out, err) = common::cpos(&["connectors", "check", example], dir.path());
-    assert_eq!(code, 0, "the shipped example passes: {out}{err}");
+    for example in ["filesystem.toml", "everything.json"] {
+        let example = format!(
+            "{}/examples/connectors/{example}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let (code, out, err) = common::cpos(&["connectors", "check", &example], dir.path());
+        assert_eq!(code, 0, "the shipped example passes: {out}{err}");
+    }
 }
 
 #[test]
@@ -392,5 +394,170 @@ fn a_stdio_server_gets_the_variables_it_declares_and_not_the_sidecars() {
     assert!(
         err.contains("env_secret_files.GITHUB_TOKEN") && err.contains("missing-token"),
         "{err}"
+    );
+}
+
+/// An admin request (the test sidecar's admin plane is unauthenticated).
+async fn admin(sidecar: &common::Sidecar, method: &str, path: &str, body: Value) -> common::Answer {
+    let client = common::http1();
+    let url = sidecar.admin_url(path);
+    match method {
+        "GET" => common::get(&client, &url).await,
+        _ => common::post_json(&client, &url, &body.to_string()).await,
+    }
+}
+
+fn everything(requires_approval: bool) -> Value {
+    let js = common::mcp::peers()
+        .join("node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    json!({
+        "connector_id": "everything",
+        "name": "Reference server",
+        "transport": "stdio",
+        "command": ["node", js, "stdio"],
+        "allowed_tools": ["echo", "get-sum"],
+        "blocked_tools": ["get-env"],
+        "sensitivity_level": "internal",
+        "requires_human_approval": requires_approval,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connector_goes_through_review_is_served_live_and_is_disabled_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sidecar = common::Sidecar::start(dir.path(), "");
+
+    // An unsafe definition is refused with its findings and never stored.
+    let mut unsafe_def = everything(false);
+    unsafe_def["command"] = json!(["/bin/bash", "-c", "node server.js"]);
+    let refused = admin(&sidecar, "POST", "/connectors/reviews", unsafe_def).await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.json()["error"], "security_check_failed_not_stored");
+    assert!(refused.json()["findings"]
+        .to_string()
+        .contains("shell_wrapper_blocked"));
+    let reviews = admin(&sidecar, "GET", "/connectors/reviews", json!(null)).await;
+    assert_eq!(reviews.json()["count"], 0);
+
+    // A careful one waits for a person, who must confirm.
+    let submitted = admin(&sidecar, "POST", "/connectors/reviews", everything(false)).await;
+    assert_eq!(submitted.status, 201, "{}", submitted.json());
+    let id = submitted.json()["review"]["review_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let approve = format!("/connectors/reviews/{id}/approve");
+    let unconfirmed = admin(&sidecar, "POST", &approve, json!({})).await;
+    assert_eq!(unconfirmed.json()["error"], "confirm_required");
+    let approved = admin(&sidecar, "POST", &approve, json!({"confirm": true})).await;
+    assert_eq!(approved.status, 200, "{}", approved.json());
+    assert_eq!(approved.json()["path"], "/connectors/everything");
+    let again = admin(&sidecar, "POST", &approve, json!({"confirm": true})).await;
+    assert_eq!(again.json()["error"], "review_not_pending");
+
+    // Served at once, no restart: listing filtered, allowed calls pass,
+    // the rest refused with their codes.
+    let url = sidecar.url("/connectors/everything");
+    let report = common::mcp::client(common::mcp::http_plan(
+        &url,
+        json!([
+            {"op": "list"},
+            {"op": "call", "name": "echo", "arguments": {"message": "hi"}},
+            {"op": "call", "name": "get-env"},
+            {"op": "call", "name": "get-tiny-image"},
+            {"op": "call", "name": "echo", "arguments": {"message": "x", "apiKey": "sk-live-a1b2c3d4e5"}},
+        ]),
+    ));
+    let steps = &report["steps"];
+    let mut listed = common::mcp::tool_names(&steps[0]);
+    listed.sort();
+    assert_eq!(listed, ["echo", "get-sum"]);
+    assert!(steps[1]["result"].to_string().contains("hi"), "{report}");
+    assert_eq!(steps[2]["error"]["data"]["error"], "tool_blocked");
+    assert_eq!(steps[3]["error"]["data"]["error"], "tool_not_allowlisted");
+    assert_eq!(
+        steps[4]["error"]["data"]["error"],
+        "secret_like_arguments_blocked"
+    );
+    assert!(steps[4]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("arguments.apiKey"));
+
+    // Disabled live: refused at once, whatever is asked.
+    let disabled = admin(
+        &sidecar,
+        "POST",
+        "/connectors/everything/disable",
+        json!({"reason": "rotating its credentials"}),
+    )
+    .await;
+    assert_eq!(disabled.status, 200, "{}", disabled.json());
+    let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": {"name": "echo", "arguments": {"message": "hi"}}});
+    let answer = common::post_json(&common::http1(), &url, &call.to_string()).await;
+    assert_eq!(
+        answer.json()["error"]["data"]["error"],
+        "connector_not_active",
+        "{}",
+        answer.json()
+    );
+
+    // Every change is on the tape, as ids and hashes; the secret argument
+    // appears nowhere on disk.
+    let events: Vec<String> = sidecar
+        .tape()
+        .iter()
+        .filter_map(|r| r["event"].as_str().map(str::to_owned))
+        .filter(|e| e.starts_with("connector_"))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "connector_review_refused",
+            "connector_review_submitted",
+            "connector_registered",
+            "connector_disabled"
+        ]
+    );
+    assert_eq!(sidecar.terminate(), Some(0));
+    let mut stack = vec![dir.path().to_path_buf()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains("sk-live-a1b2c3d4e5"),
+                "{} holds the secret argument",
+                path.display()
+            );
+        }
+    }
+
+    // The registry and its reviews survive a restart; the connector stays
+    // disabled.
+    let sidecar = common::Sidecar::start(dir.path(), "");
+    let listed = admin(&sidecar, "GET", "/connectors", json!(null))
+        .await
+        .json();
+    assert_eq!(listed["connectors"][0]["definition"]["status"], "disabled");
+    assert_eq!(
+        listed["connectors"][0]["disabled_reason"],
+        "rotating its credentials"
+    );
+    let reviews = admin(
+        &sidecar,
+        "GET",
+        "/connectors/reviews?status=approved",
+        json!(null),
+    )
+    .await;
+    assert_eq!(reviews.json()["count"], 1);
+    let url = sidecar.url("/connectors/everything");
+    let answer = common::post_json(&common::http1(), &url, &call.to_string()).await;
+    assert_eq!(
+        answer.json()["error"]["data"]["error"],
+        "connector_not_active"
     );
 }

@@ -122,7 +122,7 @@ fn through_the_gateway_the_reference_server_answers_as_it_does_direct() {
     assert!(direct["steps"][3]["result"].is_object());
     let refused = &proxied["steps"][3]["error"];
     assert_eq!(refused["code"], -32011, "{proxied}");
-    assert_eq!(refused["data"]["error"], "tool_not_allowed");
+    assert_eq!(refused["data"]["error"], "tool_blocked");
     assert!(refused["data"]["decision_id"].is_string());
 
     // The tape holds the decisions, metadata only.
@@ -137,7 +137,7 @@ fn through_the_gateway_the_reference_server_answers_as_it_does_direct() {
     assert_eq!(calls[0]["action"]["arg_keys"], json!(["message"]));
     assert_eq!(calls[0]["route"], "allow");
     assert_eq!(calls[0]["outcome"]["upstream_status"], 200);
-    assert_eq!(calls[2]["outcome"]["code"], "tool_not_allowed");
+    assert_eq!(calls[2]["outcome"]["code"], "tool_blocked");
     assert_eq!(calls[2]["request_id"], refused["data"]["decision_id"]);
     assert!(
         tape.iter()
@@ -493,7 +493,7 @@ fn a_bare_cr_cannot_smuggle_a_second_message_through_stdio() {
         answers.contains("-32700"),
         "the CR line is a framing error: {answers}"
     );
-    assert!(answers.contains("tool_not_allowed"), "{answers}");
+    assert!(answers.contains("tool_blocked"), "{answers}");
     let decisions = common::tape_records(&tape)
         .into_iter()
         .filter(|r| r["event"] == "decision")

@@ -13,6 +13,7 @@ use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 
+mod connectors;
 mod escalations;
 mod ui;
 
@@ -172,6 +173,10 @@ pub async fn handle(
         let who = admission.principal.as_deref().unwrap_or("admin").to_owned();
         return escalations::handle(&state, &head, &body, &who).await;
     }
+    if path == "/connectors" || path.starts_with("/connectors/") {
+        let who = admission.principal.as_deref().unwrap_or("admin").to_owned();
+        return connectors::handle(&state, &head, &body, &who).await;
+    }
     if path == "/reload" {
         let who = admission.principal.as_deref().unwrap_or("admin").to_owned();
         return reload(&state, &head.method, &who).await;
@@ -192,7 +197,7 @@ pub async fn handle(
             &serde_json::json!({
                 "ok": false,
                 "error": "not_found",
-                "message": "admin endpoints: /healthz /readyz /metrics /integrity /escalations /ui /reload",
+                "message": "admin endpoints: /healthz /readyz /metrics /integrity /escalations /ui /connectors /reload",
             }),
         ),
     }

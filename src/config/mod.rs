@@ -81,6 +81,9 @@ pub struct Config {
     /// Where rate limits, replay nonces and escalations live.
     #[serde(default)]
     pub state: state::StateSettings,
+    /// The connector registry and its review queue.
+    #[serde(default)]
+    pub connectors: ConnectorSettings,
     /// The decision tape.
     pub tape: TapeSettings,
     /// The admin plane.
@@ -285,6 +288,38 @@ pub struct Route {
     /// `TZ`, `TMPDIR`), never the sidecar's own environment.
     #[serde(default)]
     pub env_secret_files: std::collections::BTreeMap<String, PathBuf>,
+    /// MCP: every tool call goes to a person, even when the policy allows
+    /// it (connector definitions default to true).
+    #[serde(default)]
+    pub requires_human_approval: bool,
+    /// MCP: false answers every request `connector_not_active` (a disabled
+    /// or revoked connector).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// `connectors.*`: MCP servers registered at run time through the review
+/// queue (docs/MCP.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectorSettings {
+    /// The registry and its reviews (JSON, rewritten whole on change).
+    pub store_file: PathBuf,
+    /// Registered connectors are served at `<route_prefix>/<connector_id>`.
+    pub route_prefix: String,
+}
+
+impl Default for ConnectorSettings {
+    fn default() -> Self {
+        ConnectorSettings {
+            store_file: PathBuf::from("connectors.json"),
+            route_prefix: "/connectors".into(),
+        }
+    }
 }
 
 /// What a route speaks.
@@ -678,6 +713,7 @@ impl Config {
             &mut self.mcp.pins_file,
             &mut self.escalation.store_file,
             &mut self.adapter.store_file,
+            &mut self.connectors.store_file,
         ] {
             if path.is_relative() {
                 *path = data.join(&*path);
@@ -718,6 +754,7 @@ impl Config {
             self.escalation.store_file.clone(),
             self.mcp.pins_file.clone(),
             self.adapter.store_file.clone(),
+            self.connectors.store_file.clone(),
         ]);
         paths
     }
@@ -774,6 +811,8 @@ impl Config {
                 tools_deny: Vec::new(),
                 command: Vec::new(),
                 env_secret_files: Default::default(),
+                requires_human_approval: false,
+                enabled: true,
             }];
         }
         if let Some(dir) = &o.tape_dir {

@@ -3,6 +3,9 @@
 //! it is used (`cpos connectors check`). The check reads text only; it never
 //! connects to anything.
 
+pub mod arguments;
 pub mod check;
+pub mod definition;
+pub mod registry;
 
 pub use check::{check, check_route, Finding, Report, Severity};

@@ -86,6 +86,7 @@ const ADMIN: &[(&str, &str, &str)] = &[
     ("/escalations", "escalations:read", "escalations:decide"),
     ("/ui", "escalations:read", "escalations:decide"),
     ("/reload", "admin:reload", "admin:reload"),
+    ("/connectors", "connectors:read", "connectors:manage"),
 ];
 
 impl ScopeMap {

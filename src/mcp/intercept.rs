@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use super::downstream::line_safe_json;
 use super::jsonrpc::{error_response, Envelope, Message, Shape};
 use super::pins::PinStore;
-use super::tool_filter::ToolFilter;
+use super::tool_filter::{ToolFilter, ToolRefusal};
 use crate::action::{ActionContract, Kind};
 use crate::policy::{Decision, Policy};
 use crate::tape::ActionSummary;
@@ -21,8 +21,14 @@ pub mod codes {
     use crate::refusal::Refusal;
     /// The policy refuses the call.
     pub const POLICY_DENIED: i64 = Refusal::PolicyDenied.rpc_code();
-    /// The connector's tool lists do not allow the tool.
-    pub const TOOL_NOT_ALLOWED: i64 = -32011;
+    /// The connector's deny list (`tools_deny`, `blocked_tools`) names the tool.
+    pub const TOOL_BLOCKED: i64 = -32011;
+    /// The connector's allow list (`tools_allow`, `allowed_tools`) lacks the tool.
+    pub const TOOL_NOT_ALLOWLISTED: i64 = -32018;
+    /// The connector is disabled or revoked.
+    pub const CONNECTOR_NOT_ACTIVE: i64 = -32017;
+    /// Secret-looking argument keys hold values.
+    pub const SECRET_LIKE_ARGUMENTS: i64 = -32019;
     /// The tool's definition changed since it was pinned.
     pub const TOOL_PIN_CHANGED: i64 = -32012;
     /// A person must approve the call first.
@@ -59,7 +65,7 @@ pub struct Connector<'a> {
 /// Why one request is answered here instead of forwarded.
 #[derive(Debug, Clone)]
 pub struct Refusal {
-    /// Stable machine code (`policy_denied`, `tool_not_allowed`, …).
+    /// Stable machine code (`policy_denied`, `tool_blocked`, …).
     pub code: &'static str,
     /// JSON-RPC error code.
     pub rpc_code: i64,
@@ -224,6 +230,19 @@ fn review_one(
         }),
     };
 
+    // A disabled or revoked connector answers nothing but this.
+    if !connector.filter.active {
+        return refuse(
+            summary,
+            None,
+            "connector_not_active",
+            codes::CONNECTOR_NOT_ACTIVE,
+            format!(
+                "connector `{}` is not active (disabled or revoked); an operator re-registers it through the review queue",
+                connector.name
+            ),
+        );
+    }
     if is_call {
         let Some(name) = tool.as_deref() else {
             return refuse(
@@ -243,15 +262,43 @@ fn review_one(
                 "tools/call `params.arguments` must be an object".into(),
             );
         }
-        if !connector.filter.permits(name) {
+        if let Err(why) = connector.filter.check(name) {
+            let (code, rpc_code, list) = match why {
+                ToolRefusal::Blocked => (
+                    "tool_blocked",
+                    codes::TOOL_BLOCKED,
+                    "blocks it (tools_deny)",
+                ),
+                ToolRefusal::NotAllowlisted => (
+                    "tool_not_allowlisted",
+                    codes::TOOL_NOT_ALLOWLISTED,
+                    "does not list it (tools_allow)",
+                ),
+            };
             return refuse(
                 summary,
                 None,
-                "tool_not_allowed",
-                codes::TOOL_NOT_ALLOWED,
+                code,
+                rpc_code,
                 format!(
-                    "tool `{name}` is not allowed on connector `{}`; its tools_allow / tools_deny lists exclude it",
+                    "tool `{name}` is not allowed on connector `{}`: its tool list {list}",
                     connector.name
+                ),
+            );
+        }
+        let secret_paths = arguments
+            .as_ref()
+            .map(crate::connectors::arguments::secret_like_paths)
+            .unwrap_or_default();
+        if !secret_paths.is_empty() {
+            return refuse(
+                summary,
+                None,
+                "secret_like_arguments_blocked",
+                codes::SECRET_LIKE_ARGUMENTS,
+                format!(
+                    "secret-looking arguments ({}) are refused: a tool gets its credentials from its own configuration (env_secret_files), never from the agent",
+                    secret_paths.join(", ")
                 ),
             );
         }
@@ -296,7 +343,16 @@ fn review_one(
         ..ActionContract::default()
     };
     summary.arg_keys = contract.arg_keys();
-    let decision = policy.classify(&contract);
+    let mut decision = policy.classify(&contract);
+    // A connector that requires approval sends what the policy allows to a
+    // person (what it refuses stays refused).
+    if is_call
+        && connector.filter.requires_approval
+        && decision.route == crate::policy::Verdict::Allow
+    {
+        decision.route = crate::policy::Verdict::Human;
+        decision.reasons.push("connector_requires_approval".into());
+    }
     let refusal =
         crate::refusal::Refusal::for_verdict(decision.route, false, false).map(|r| Refusal {
             code: r.code(),
@@ -348,7 +404,7 @@ mod tests {
             codes,
             [
                 None,
-                Some("tool_not_allowed"),
+                Some("tool_blocked"),
                 Some("policy_denied"),
                 None,
                 None
@@ -363,7 +419,7 @@ mod tests {
         let errors = plan.errors(&env, |i| format!("r-1.{i}"));
         assert_eq!(errors.len(), 2);
         assert_eq!(errors[0]["id"], 2);
-        assert_eq!(errors[0]["error"]["code"], codes::TOOL_NOT_ALLOWED);
+        assert_eq!(errors[0]["error"]["code"], codes::TOOL_BLOCKED);
         assert_eq!(errors[1]["id"], 3);
         assert_eq!(errors[1]["error"]["code"], codes::POLICY_DENIED);
         assert_eq!(errors[1]["error"]["data"]["decision_id"], "r-1.2");
@@ -378,6 +434,53 @@ mod tests {
             .map(|m| m["id"].clone())
             .collect();
         assert_eq!(ids, [Value::from(1), Value::from(4), Value::Null]);
+    }
+
+    #[test]
+    fn connector_governance_comes_before_the_policy() {
+        let policy = Policy::embedded().unwrap();
+        let call = |args: &str| {
+            parse(format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"echo","arguments":{args}}}}}"#).as_bytes())
+                .unwrap()
+        };
+        let code = |filter: &ToolFilter, args: &str| {
+            let plan = review(&call(args), &connector(filter, None), &policy, None);
+            let v = &plan.reviews[0];
+            (
+                v.refusal.as_ref().map(|r| r.code),
+                v.decision.as_ref().map(|d| d.route),
+            )
+        };
+        let mut filter = ToolFilter::new(&["echo".into()], &[]).unwrap();
+        assert_eq!(
+            code(&filter, r#"{"message":"hi"}"#),
+            (None, Some(crate::policy::Verdict::Allow))
+        );
+        // Secret-looking keys with values are refused; the message names the path only.
+        let plan = review(
+            &call(r#"{"db":{"password":"hunter2"}}"#),
+            &connector(&filter, None),
+            &policy,
+            None,
+        );
+        let refusal = plan.reviews[0].refusal.clone().unwrap();
+        assert_eq!(refusal.code, "secret_like_arguments_blocked");
+        assert!(
+            refusal.message.contains("arguments.db.password")
+                && !refusal.message.contains("hunter2")
+        );
+        // A connector that requires approval sends allowed calls to a person.
+        filter.requires_approval = true;
+        assert_eq!(
+            code(&filter, r#"{"message":"hi"}"#).1,
+            Some(crate::policy::Verdict::Human)
+        );
+        // An inactive connector refuses everything, first.
+        filter.active = false;
+        assert_eq!(
+            code(&filter, r#"{"password":"x"}"#).0,
+            Some("connector_not_active")
+        );
     }
 
     #[test]

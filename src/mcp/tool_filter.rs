@@ -1,4 +1,6 @@
-//! Per-connector tool allow and deny lists (globs), compiled once.
+//! Per-connector tool governance: allow and deny lists (globs, compiled
+//! once), whether the connector is active, and whether every call needs a
+//! person.
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
@@ -7,6 +9,19 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 pub struct ToolFilter {
     allow: Option<GlobSet>,
     deny: GlobSet,
+    /// Calls go to a person even when the policy allows them.
+    pub requires_approval: bool,
+    /// False for a disabled or revoked connector: every request is refused.
+    pub active: bool,
+}
+
+/// Why the tool lists refuse a tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolRefusal {
+    /// In the deny list (`tools_deny`, `blocked_tools`).
+    Blocked,
+    /// Not in a non-empty allow list (`tools_allow`, `allowed_tools`).
+    NotAllowlisted,
 }
 
 impl ToolFilter {
@@ -20,12 +35,25 @@ impl ToolFilter {
         Ok(ToolFilter {
             allow,
             deny: compile(deny)?,
+            requires_approval: false,
+            active: true,
         })
     }
 
     /// True when `tool` is allowed and not denied.
     pub fn permits(&self, tool: &str) -> bool {
-        self.allow.as_ref().is_none_or(|a| a.is_match(tool)) && !self.deny.is_match(tool)
+        self.check(tool).is_ok()
+    }
+
+    /// The lists' verdict on `tool`: the deny list first.
+    pub fn check(&self, tool: &str) -> Result<(), ToolRefusal> {
+        if self.deny.is_match(tool) {
+            return Err(ToolRefusal::Blocked);
+        }
+        match &self.allow {
+            Some(allow) if !allow.is_match(tool) => Err(ToolRefusal::NotAllowlisted),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -34,6 +62,8 @@ impl Default for ToolFilter {
         ToolFilter {
             allow: None,
             deny: GlobSet::empty(),
+            requires_approval: false,
+            active: true,
         }
     }
 }
@@ -61,6 +91,8 @@ mod tests {
         let some = ToolFilter::new(&["get-*".into(), "echo".into()], &["get-env".into()]).unwrap();
         assert!(some.permits("echo") && some.permits("get-sum"));
         assert!(!some.permits("get-env") && !some.permits("add"));
+        assert_eq!(some.check("get-env"), Err(ToolRefusal::Blocked));
+        assert_eq!(some.check("add"), Err(ToolRefusal::NotAllowlisted));
         assert!(ToolFilter::new(&["[".into()], &[]).is_err());
     }
 }

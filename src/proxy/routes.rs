@@ -115,10 +115,13 @@ impl RouteTable {
                 inspect: route.inspect,
                 mcp: match route.protocol {
                     Protocol::Http => None,
-                    Protocol::Mcp => Some(Arc::new(
-                        ToolFilter::new(&route.tools_allow, &route.tools_deny)
-                            .map_err(|e| format!("route `{}`: {e}", route.name))?,
-                    )),
+                    Protocol::Mcp => {
+                        let mut filter = ToolFilter::new(&route.tools_allow, &route.tools_deny)
+                            .map_err(|e| format!("route `{}`: {e}", route.name))?;
+                        filter.requires_approval = route.requires_human_approval;
+                        filter.active = route.enabled;
+                        Some(Arc::new(filter))
+                    }
                 },
             }));
         }
@@ -156,6 +159,8 @@ mod tests {
             tools_deny: Vec::new(),
             command: Vec::new(),
             env_secret_files: Default::default(),
+            requires_human_approval: false,
+            enabled: true,
         }
     }
 
