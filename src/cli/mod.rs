@@ -1,5 +1,6 @@
 //! Command-line interface: one binary, several jobs. `anyhow` lives here only.
 
+mod admin_client;
 mod config_cmd;
 mod connectors_cmd;
 mod escalations_cmd;
@@ -47,9 +48,9 @@ enum Command {
     /// MCP gateway operations: tool pins.
     #[command(subcommand)]
     Mcp(mcp_cmd::McpCommand),
-    /// MCP connector definitions: the static security check.
-    #[command(subcommand)]
-    Connectors(connectors_cmd::ConnectorsCommand),
+    /// MCP connectors: the static security check, and the registry's
+    /// review queue (submit, approve, reject, list, disable).
+    Connectors(connectors_cmd::ConnectorsArgs),
     /// Check the configuration against what the active profile requires.
     Preflight(preflight_cmd::PreflightArgs),
     /// Test or explain the classification policy.
