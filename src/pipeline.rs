@@ -351,6 +351,15 @@ async fn decide_and_act(
                     "an MCP endpoint takes POST (JSON-RPC messages in the body), GET and DELETE",
                 ));
             }
+            // A disabled connector's stream and sessions are closed too
+            // (its messages are answered one by one, in JSON-RPC).
+            if head.method != Method::POST && route.mcp.as_ref().is_some_and(|f| !f.active) {
+                return Err(Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "connector_not_active",
+                    "this connector is disabled or revoked; an operator re-registers it through the review queue",
+                ));
+            }
             head.method == Method::POST
         }
         Target::Upstream(route) => {
