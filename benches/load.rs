@@ -16,6 +16,12 @@
 //! nginx comes from Debian's `nginx-light` package (installed if missing and
 //! running as root).
 //!
+//! `haproxy` in BENCH_TARGETS adds HAProxy as a second plain reverse proxy
+//! (`http-reuse always`; Debian's `haproxy`, installed if missing and
+//! running as root). `BENCH_WORKERS=N` gives every proxy N workers (nginx
+//! `worker_processes`, HAProxy `nbthread`, cpos `runtime.worker_threads`),
+//! for per-core comparisons; unset, each uses its default.
+//!
 //! `cpos-redis` in BENCH_TARGETS runs cpos with shared state in a
 //! `redis-server` the harness starts on a free loopback port (persistence
 //! off): `BENCH_GATES=1 BENCH_TARGETS=direct,cpos,cpos-redis` compares
@@ -131,6 +137,13 @@ fn main() {
     for target in (0..rounds).flat_map(|_| order.iter().copied()) {
         let (addr, child) = match target {
             "direct" => (upstream, None),
+            "haproxy" => match start_haproxy(dir.path(), upstream) {
+                Some((addr, child)) => (addr, Some(child)),
+                None => {
+                    eprintln!("haproxy not available; skipping the HAProxy baseline");
+                    continue;
+                }
+            },
             "nginx" => match start_nginx(dir.path(), upstream) {
                 Some((addr, child)) => (addr, Some(child)),
                 None => {
@@ -419,12 +432,13 @@ fn start_nginx(dir: &Path, upstream: SocketAddr) -> Option<(SocketAddr, Child)> 
     std::fs::write(
         &conf,
         format!(
-            "worker_processes auto;\nerror_log {p}/logs/error.log warn;\npid {p}/nginx.pid;\nuser root;\n\
+            "worker_processes {workers};\nerror_log {p}/logs/error.log warn;\npid {p}/nginx.pid;\nuser root;\n\
              events {{ worker_connections 4096; }}\n\
              http {{\n  access_log off;\n  client_body_temp_path {p}/body;\n  proxy_temp_path {p}/proxy;\n\
                upstream up {{ server {upstream}; keepalive 128; }}\n\
                server {{\n    listen 127.0.0.1:{port};\n    location / {{\n      proxy_pass http://up;\n      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n    }}\n  }}\n}}\n",
-            p = prefix.display()
+            p = prefix.display(),
+            workers = workers().map_or("auto".to_owned(), |n| n.to_string()),
         ),
     )
     .unwrap();
@@ -438,6 +452,60 @@ fn start_nginx(dir: &Path, upstream: SocketAddr) -> Option<(SocketAddr, Child)> 
             "daemon off;",
         ])
         .stdout(Stdio::null())
+        .spawn()
+        .ok()?;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return Some((addr, child));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// Workers per proxy (`BENCH_WORKERS`), when set.
+fn workers() -> Option<usize> {
+    std::env::var("BENCH_WORKERS").ok()?.parse().ok()
+}
+
+/// HAProxy as a plain HTTP reverse proxy with upstream keep-alive.
+fn start_haproxy(dir: &Path, upstream: SocketAddr) -> Option<(SocketAddr, Child)> {
+    let haproxy = ["/usr/sbin/haproxy", "/usr/local/sbin/haproxy"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .map(str::to_owned)
+        .or_else(|| {
+            let root = Command::new("id").arg("-u").output().ok()?.stdout == b"0\n";
+            if !root {
+                return None;
+            }
+            eprintln!("installing haproxy for the baseline…");
+            let _ = Command::new("apt-get")
+                .args(["install", "-y", "-qq", "haproxy"])
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status();
+            Path::new("/usr/sbin/haproxy")
+                .exists()
+                .then(|| "/usr/sbin/haproxy".to_owned())
+        })?;
+    let port = free_port();
+    let conf = dir.join("haproxy.cfg");
+    let threads = workers().map_or(String::new(), |n| format!("  nbthread {n}\n"));
+    std::fs::write(
+        &conf,
+        format!(
+            "global\n{threads}  maxconn 4096\n\
+             defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n  http-reuse always\n  option forwardfor\n\
+             frontend f\n  bind 127.0.0.1:{port}\n  default_backend b\n\
+             backend b\n  server up {upstream}\n"
+        ),
+    )
+    .unwrap();
+    let child = Command::new(haproxy)
+        .args(["-f", conf.to_str().unwrap(), "-db"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .spawn()
         .ok()?;
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -507,6 +575,7 @@ fn start_cpos(
         .arg(cpos_config(dir, upstream, redis.as_deref()))
         .args(extra.split_whitespace())
         .env("RUST_LOG", "warn")
+        .envs(workers().map(|n| ("CPOS_RUNTIME__WORKER_THREADS", n.to_string())))
         .current_dir(dir)
         .stdout(Stdio::piped())
         .spawn()
@@ -700,6 +769,12 @@ fn report(results: &[Measured], rate: u64, conns: usize, seconds: u64, rss: Opti
         println!(
             "- peak throughput ratio redis/memory: {:.2}",
             redis.peak_rps / memory.peak_rps
+        );
+    }
+    if let (Some(haproxy), Some(cpos)) = (find("haproxy"), find("cpos")) {
+        println!(
+            "- peak throughput ratio cpos/haproxy: {:.2}",
+            cpos.peak_rps / haproxy.peak_rps
         );
     }
     if let (Some(nginx), Some(cpos)) = (find("nginx"), find("cpos")) {
