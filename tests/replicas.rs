@@ -550,3 +550,43 @@ async fn rediss_is_verified_against_the_configured_ca() {
         (503, "state_unavailable")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_redis_a_call_needing_a_person_is_refused_or_held_locally_as_configured() {
+    let root = tempfile::tempdir().unwrap();
+    let mut redis = RedisServer::start();
+    let (up, upstream) = upstream::start().await;
+    let start = |name: &str, on_failure: &str| {
+        let dir = root.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = format!(
+            "{}on_failure = \"{on_failure}\"\n",
+            queue_config(&dir, &redis, up, name)
+        );
+        Sidecar::start(&dir, &config)
+    };
+    let closed = start("closed", "fail_closed");
+    let local = start("local", "fallback_local");
+    redis.stop();
+
+    // Fail closed: nobody could release it elsewhere, so it is refused now.
+    let started = Instant::now();
+    let refused = post_json(&http1(), &closed.url("/tools/exec"), RISKY).await;
+    assert_eq!(refused.status, 503, "{}", refused.json());
+    assert_eq!(refused.json()["error"], "escalation_unavailable");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(upstream.hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    // Fallback: held on this replica, decided through its own admin API.
+    let url = local.url("/tools/exec");
+    let held = tokio::spawn(async move { post_json(&http1(), &url, RISKY).await });
+    let entry = new_pending(&local, &[]).await;
+    assert!(
+        entry["replica"].is_null(),
+        "kept by this replica alone: {entry}"
+    );
+    let id = entry["id"].as_str().unwrap().to_owned();
+    assert_eq!(decide(&local, &id, "approve").await.status, 200);
+    assert_eq!(held.await.unwrap().status, 200);
+    assert_eq!(upstream.hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

@@ -561,21 +561,22 @@ impl Queue {
     /// Entries, newest first, optionally of one status; with shared state,
     /// every replica's.
     pub async fn list(&self, status: Option<Status>) -> Result<Vec<Entry>, StoreError> {
+        let cached = || -> Vec<Entry> {
+            let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            entries.values().cloned().collect()
+        };
         let mut out: Vec<Entry> = match &self.shared {
-            Some(shared) => {
-                let mut all = shared.list(status == Some(Status::Pending), 1_000).await?;
-                // …and what this replica keeps alone.
-                let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-                all.extend(entries.values().filter(|e| e.replica.is_none()).cloned());
-                all
-            }
-            None => self
-                .entries
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .values()
-                .cloned()
-                .collect(),
+            Some(shared) => match shared.list(status == Some(Status::Pending), 1_000).await {
+                Ok(mut all) => {
+                    // …and what this replica keeps alone.
+                    all.extend(cached().into_iter().filter(|e| e.replica.is_none()));
+                    all
+                }
+                // Redis away, deciding locally: what this replica knows.
+                Err(_) if shared.redis().on_failure() == OnFailure::FallbackLocal => cached(),
+                Err(e) => return Err(e.into()),
+            },
+            None => cached(),
         };
         out.retain(|e| status.is_none_or(|s| e.status == s));
         out.sort_by_key(|e| std::cmp::Reverse(e.created_ms));
@@ -669,12 +670,18 @@ impl Queue {
 
     /// One entry (with shared state, from any replica).
     pub async fn get(&self, id: &str) -> Result<Option<Entry>, StoreError> {
-        if let Some(shared) = &self.shared {
-            if let Some(entry) = shared.get(id).await? {
-                return Ok(Some(entry));
-            }
+        let cached = self.get_cached(id);
+        match &self.shared {
+            // Kept by this replica alone: Redis has nothing to say.
+            Some(_) if cached.as_ref().is_some_and(|e| e.replica.is_none()) => Ok(cached),
+            Some(shared) => match shared.get(id).await {
+                Ok(Some(entry)) => Ok(Some(entry)),
+                Ok(None) => Ok(cached),
+                Err(_) if shared.redis().on_failure() == OnFailure::FallbackLocal => Ok(cached),
+                Err(e) => Err(e.into()),
+            },
+            None => Ok(cached),
         }
-        Ok(self.get_cached(id))
     }
 }
 
