@@ -19,15 +19,16 @@ use serde_json::{json, Value};
 use super::AdminState;
 use crate::connectors::definition::Definition;
 use crate::connectors::registry::RegistryError;
-use crate::problem::{json_response, tape_unavailable};
+use crate::problem::{json_response, tape_unavailable, Problem};
 use crate::proxy::ProxyBody;
 use crate::tape::TapeRecord;
 
-fn problem(status: StatusCode, code: &str, message: impl Into<String>) -> Response<ProxyBody> {
-    json_response(
-        status,
-        &json!({"ok": false, "error": code, "message": message.into()}),
-    )
+fn problem(
+    status: StatusCode,
+    code: &'static str,
+    message: impl Into<String>,
+) -> Response<ProxyBody> {
+    Problem::new(status, code, message.into()).into_response()
 }
 
 /// Serves `/connectors…`.

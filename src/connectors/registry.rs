@@ -262,19 +262,7 @@ impl Registry {
             disabled_reason: None,
         };
         self.change(|stored| {
-            let review = stored
-                .reviews
-                .get_mut(id)
-                .ok_or_else(|| RegistryError::ReviewNotFound(id.to_owned()))?;
-            if review.status != "pending" {
-                return Err(RegistryError::ReviewNotPending(
-                    id.to_owned(),
-                    review.status.clone(),
-                ));
-            }
-            review.status = "approved".into();
-            review.decided_by = Some(by.to_owned());
-            review.decided_at = Some(registered.registered_at.clone());
+            decide(stored, id, "approved", by)?;
             stored.connectors.insert(
                 registered.definition.connector_id.clone(),
                 registered.clone(),
@@ -291,19 +279,7 @@ impl Registry {
     /// Rejects review `id` with a reason.
     pub fn reject(&self, id: &str, by: &str, reason: &str) -> Result<Review, RegistryError> {
         self.change(|stored| {
-            let review = stored
-                .reviews
-                .get_mut(id)
-                .ok_or_else(|| RegistryError::ReviewNotFound(id.to_owned()))?;
-            if review.status != "pending" {
-                return Err(RegistryError::ReviewNotPending(
-                    id.to_owned(),
-                    review.status.clone(),
-                ));
-            }
-            review.status = "rejected".into();
-            review.decided_by = Some(by.to_owned());
-            review.decided_at = Some(crate::tape::now_rfc3339());
+            let review = decide(stored, id, "rejected", by)?;
             review.reason = Some(reason.to_owned());
             Ok(review.clone())
         })
@@ -355,6 +331,30 @@ impl Registry {
         }
         Ok(out)
     }
+}
+
+/// Marks the pending review `id` decided (`status`, by whom, now), or says
+/// why it cannot be.
+fn decide<'a>(
+    stored: &'a mut Stored,
+    id: &str,
+    status: &str,
+    by: &str,
+) -> Result<&'a mut Review, RegistryError> {
+    let review = stored
+        .reviews
+        .get_mut(id)
+        .ok_or_else(|| RegistryError::ReviewNotFound(id.to_owned()))?;
+    if review.status != "pending" {
+        return Err(RegistryError::ReviewNotPending(
+            id.to_owned(),
+            review.status.clone(),
+        ));
+    }
+    review.status = status.into();
+    review.decided_by = Some(by.to_owned());
+    review.decided_at = Some(crate::tape::now_rfc3339());
+    Ok(review)
 }
 
 /// The route serving `definition`: a stdio server is spawned and bridged
