@@ -1,4 +1,6 @@
 //! Criterion micro-benchmarks of the per-request hot path.
+mod support;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 
@@ -95,64 +97,19 @@ criterion_group!(hot_path, benches);
 /// from a trusted proxy), IP allowlist, per-IP rate limit, HMAC + scope +
 /// replay, per-principal rate limit.
 fn gate_chain(c: &mut Criterion) {
-    use cpos::client::{fresh_nonce, signature_headers, unix_now, SigningKey};
-    use cpos::config::Config;
     use cpos::gate::scopes::Plane;
     use cpos::gate::Gates;
-    use cpos::server::ConnInfo;
     use futures_util::FutureExt;
     use std::sync::Arc;
 
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("secret"), "bench-secret").unwrap();
-    std::fs::write(dir.path().join("pins"), "ab".repeat(32)).unwrap();
-    std::fs::write(
-        dir.path().join("keys.json"),
-        r#"{"keys": {"bench": {"secret_file": "secret", "scopes": ["*"]}}}"#,
-    )
-    .unwrap();
-    let config = Config::from_toml(&format!(
-        "[gates]\ntrusted_proxies = [\"127.0.0.1\"]\n\
-         [gates.client_cert]\nmode = \"enforce\"\npin_file = \"{d}/pins\"\n\
-         [gates.ip_allow]\nenabled = true\nallow = [\"127.0.0.0/8\", \"10.0.0.0/8\"]\n\
-         [gates.rate_limit]\nenabled = true\nrequests = 1000000000\nmutation_requests = 1000000000\n\
-         [gates.auth]\nmode = \"hmac\"\nkey_registry_file = \"{d}/keys.json\"\n",
-        d = dir.path().display()
-    ))
-    .unwrap();
+    let config = support::gates_config(dir.path(), "");
     let gates = Gates::from_config(&config.gates, Arc::new(cpos::clock::SystemClock)).unwrap();
-    let conn = ConnInfo {
-        peer: "127.0.0.1:40000".parse().unwrap(),
-        tls: false,
-        client_cert: None,
-    };
-    let key = SigningKey {
-        key_id: "bench".into(),
-        secret: b"bench-secret".to_vec(),
-        agent_id: None,
-    };
-    let body = br#"{"tool":"echo","arguments":{"text":"hello"}}"#;
-    let body_sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body));
-    let method = http::Method::POST;
+    let conn = support::proxy_conn();
+    let body_sha = support::body_sha256();
     c.bench_function("gates/full chain on a signed POST", |b| {
         b.iter_batched(
-            || {
-                let mut req = http::Request::post("/tools/echo")
-                    .header("x-ssl-client-sha256", "ab".repeat(32))
-                    .header("x-forwarded-for", "10.1.2.3")
-                    .header("content-type", "application/json");
-                for (k, v) in signature_headers(
-                    &key,
-                    &method,
-                    "/tools/echo",
-                    body,
-                    unix_now(),
-                    &fresh_nonce(),
-                ) {
-                    req = req.header(k, v);
-                }
-                req.body(()).unwrap().into_parts().0
-            },
+            support::signed_head,
             |mut head| {
                 let mut admission = gates.admit(&conn, &mut head).unwrap();
                 // In-process state never waits: the future is ready at once.

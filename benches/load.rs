@@ -33,6 +33,8 @@
 //! through cpos with an MCP route and the default policy (add
 //! `BENCH_GATES=1` for every gate).
 
+mod support;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -50,6 +52,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use support::{env_or, free_port, start_redis};
 use tokio::sync::Mutex;
 
 const BODY: &str = r#"{"tool":"echo","arguments":{"text":"hello from the load harness"}}"#;
@@ -96,13 +99,6 @@ fn gates_config(dir: &Path) -> String {
              [gates.auth]\nmode = \"hmac\"\nkey_registry_file = \"{d}/keys.json\"\n",
             d = dir.display()
         )
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn main() {
@@ -394,14 +390,6 @@ fn start_upstream() -> SocketAddr {
     rx.recv().unwrap()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn nginx_binary() -> Option<String> {
     for candidate in ["/usr/sbin/nginx", "/usr/bin/nginx"] {
         if Path::new(candidate).exists() {
@@ -454,6 +442,11 @@ fn start_nginx(dir: &Path, upstream: SocketAddr) -> Option<(SocketAddr, Child)> 
         .stdout(Stdio::null())
         .spawn()
         .ok()?;
+    listening(port, child)
+}
+
+/// `child` once it accepts connections on `port` (2 s at most).
+fn listening(port: u16, child: Child) -> Option<(SocketAddr, Child)> {
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     for _ in 0..100 {
         if std::net::TcpStream::connect(addr).is_ok() {
@@ -508,32 +501,7 @@ fn start_haproxy(dir: &Path, upstream: SocketAddr) -> Option<(SocketAddr, Child)
         .stderr(Stdio::null())
         .spawn()
         .ok()?;
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(addr).is_ok() {
-            return Some((addr, child));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
-}
-
-/// A `redis-server` on a free loopback port, persistence off; its URL.
-fn start_redis() -> (String, Child) {
-    let port = free_port();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server (Debian: apt-get install redis-server)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (format!("redis://127.0.0.1:{port}/"), child)
+    listening(port, child)
 }
 
 /// Starts this build's `cpos`, or for `baseline` the binary named by
@@ -700,6 +668,25 @@ fn us(h: &Histogram<u64>, q: f64) -> u64 {
     h.value_at_quantile(q)
 }
 
+/// What `ours` adds over `theirs`: latency at the fixed rate, and the peak
+/// throughput ratio.
+fn compare(title: &str, ours: &Measured, theirs: &Measured, rate: u64) {
+    let added = |q: f64| us(&ours.fixed, q) as i64 - us(&theirs.fixed, q) as i64;
+    println!("\n## {title}\n");
+    println!(
+        "- added latency at {rate} req/s: p50 {:+} µs, p99 {:+} µs, p99.9 {:+} µs",
+        added(0.5),
+        added(0.99),
+        added(0.999),
+    );
+    println!(
+        "- peak throughput ratio {}/{}: {:.2}",
+        ours.target,
+        theirs.target,
+        ours.peak_rps / theirs.peak_rps
+    );
+}
+
 fn report(results: &[Measured], rate: u64, conns: usize, seconds: u64, rss: Option<(u64, u64)>) {
     println!(
         "\n## Fixed rate: {rate} req/s for {seconds} s (open loop, latency per request, µs)\n"
@@ -731,61 +718,24 @@ fn report(results: &[Measured], rate: u64, conns: usize, seconds: u64, rss: Opti
         );
     }
     let find = |name: &str| results.iter().find(|r| r.target == name);
-    if let (Some(direct), Some(cpos)) = (find("direct"), find("cpos")) {
-        println!("\n## cpos vs direct\n");
-        println!(
-            "- added latency at {rate} req/s: p50 +{} µs, p99 +{} µs, p99.9 +{} µs",
-            us(&cpos.fixed, 0.5) as i64 - us(&direct.fixed, 0.5) as i64,
-            us(&cpos.fixed, 0.99) as i64 - us(&direct.fixed, 0.99) as i64,
-            us(&cpos.fixed, 0.999) as i64 - us(&direct.fixed, 0.999) as i64,
-        );
-        println!(
-            "- peak throughput ratio cpos/direct: {:.2}",
-            cpos.peak_rps / direct.peak_rps
-        );
-    }
-    if let (Some(base), Some(cpos)) = (find("baseline"), find("cpos")) {
-        println!("\n## cpos vs the baseline build (BENCH_BASELINE_BIN)\n");
-        println!(
-            "- p50 at {rate} req/s: {} µs vs {} µs ({:+} µs); p99 {} vs {} µs",
-            us(&cpos.fixed, 0.5),
-            us(&base.fixed, 0.5),
-            us(&cpos.fixed, 0.5) as i64 - us(&base.fixed, 0.5) as i64,
-            us(&cpos.fixed, 0.99),
-            us(&base.fixed, 0.99),
-        );
-        println!(
-            "- peak throughput ratio cpos/baseline: {:.2}",
-            cpos.peak_rps / base.peak_rps
-        );
-    }
-    if let (Some(memory), Some(redis)) = (find("cpos"), find("cpos-redis")) {
-        println!("\n## Redis-backed vs memory-backed state (same run)\n");
-        println!(
-            "- added latency at {rate} req/s: p50 +{} µs, p99 +{} µs",
-            us(&redis.fixed, 0.5) as i64 - us(&memory.fixed, 0.5) as i64,
-            us(&redis.fixed, 0.99) as i64 - us(&memory.fixed, 0.99) as i64,
-        );
-        println!(
-            "- peak throughput ratio redis/memory: {:.2}",
-            redis.peak_rps / memory.peak_rps
-        );
-    }
-    if let (Some(haproxy), Some(cpos)) = (find("haproxy"), find("cpos")) {
-        println!(
-            "- peak throughput ratio cpos/haproxy: {:.2}",
-            cpos.peak_rps / haproxy.peak_rps
-        );
-    }
-    if let (Some(nginx), Some(cpos)) = (find("nginx"), find("cpos")) {
-        println!(
-            "- peak throughput ratio cpos/nginx: {:.2}",
-            cpos.peak_rps / nginx.peak_rps
-        );
-        println!(
-            "- added p50 at {rate} req/s vs nginx: {} µs",
-            us(&cpos.fixed, 0.5) as i64 - us(&nginx.fixed, 0.5) as i64
-        );
+    for (ours, theirs, title) in [
+        ("cpos", "direct", "cpos vs direct"),
+        ("cpos", "nginx", "cpos vs nginx"),
+        ("cpos", "haproxy", "cpos vs HAProxy"),
+        (
+            "cpos",
+            "baseline",
+            "cpos vs the baseline build (BENCH_BASELINE_BIN)",
+        ),
+        (
+            "cpos-redis",
+            "cpos",
+            "Redis-backed vs memory-backed state (same run)",
+        ),
+    ] {
+        if let (Some(ours), Some(theirs)) = (find(ours), find(theirs)) {
+            compare(title, ours, theirs, rate);
+        }
     }
     if let Some((idle, after)) = rss {
         println!(

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use super::AdminState;
 use crate::connectors::definition::Definition;
-use crate::connectors::registry::RegistryError;
+use crate::connectors::registry::{Registry, RegistryError};
 use crate::problem::{json_response, tape_unavailable, Problem};
 use crate::proxy::ProxyBody;
 use crate::tape::TapeRecord;
@@ -118,8 +118,9 @@ fn summary(definition: &Definition) -> Value {
 
 async fn submit(state: &AdminState, input: &Value, who: &str) -> Response<ProxyBody> {
     let tape = &state.app.tape;
-    match state.app.connectors.submit(input, who) {
+    match Registry::review(input, who) {
         Ok(review) => {
+            // On the tape before it is stored.
             let mut detail = summary(&review.definition);
             detail["review_id"] = review.review_id.clone().into();
             detail["warnings"] = review.findings.len().into();
@@ -129,6 +130,9 @@ async fn submit(state: &AdminState, input: &Value, who: &str) -> Response<ProxyB
                 .is_err()
             {
                 return tape_unavailable();
+            }
+            if let Err(e) = state.app.connectors.store(&review) {
+                return registry_error(e);
             }
             json_response(StatusCode::CREATED, &json!({"ok": true, "review": review}))
         }

@@ -180,9 +180,9 @@ impl Registry {
         Ok(())
     }
 
-    /// Checks and stores a definition for review; an unsafe one is refused
-    /// and not stored.
-    pub fn submit(&self, definition: &Value, by: &str) -> Result<Review, RegistryError> {
+    /// Checks a definition and makes its pending review, not yet stored;
+    /// an unsafe one is refused. [`Registry::store`] keeps it.
+    pub fn review(definition: &Value, by: &str) -> Result<Review, RegistryError> {
         let (definition, report) = Definition::parse(definition).map_err(RegistryError::Unsafe)?;
         let review = Review {
             review_id: format!("rev_{}", &crate::client::fresh_nonce()[..16]),
@@ -200,13 +200,17 @@ impl Registry {
                 .collect(),
             definition,
         };
+        Ok(review)
+    }
+
+    /// Stores a review made by [`Registry::review`] (once it is recorded).
+    pub fn store(&self, review: &Review) -> Result<(), RegistryError> {
         self.change(|stored| {
             stored
                 .reviews
                 .insert(review.review_id.clone(), review.clone());
             Ok(())
-        })?;
-        Ok(review)
+        })
     }
 
     /// Reviews, newest first, optionally of one status.
