@@ -132,17 +132,23 @@ impl Actor<'_> {
             return Err(Refused::new(refusal, Some(decision)));
         }
         if let (Verdict::Human, Some(queue)) = (decision.route, self.escalations) {
-            escalate(queue, agent, action, decision, view).await?;
+            Box::pin(escalate(queue, agent, action, decision, view)).await?;
         }
         Ok(())
     }
 
     /// Step 3: the decision on the tape, or nothing runs.
-    pub async fn record_ahead(&self, record: TapeRecord) -> Result<Recorded, Refused> {
+    pub fn record_ahead(
+        &self,
+        record: TapeRecord,
+    ) -> impl std::future::Future<Output = Result<Recorded, Refused>> + Send + '_ {
         let request_id = record.request_id.clone().unwrap_or_default();
-        self.tape.write_ahead(record).await.map_err(|e| {
-            tracing::error!(error = %e, request_id, "tape refused a decision record; not acting");
-            Refused::new(Refusal::TapeUnavailable, None)
-        })
+        let recorded = self.tape.write_ahead(record);
+        async move {
+            recorded.await.map_err(|e| {
+                tracing::error!(error = %e, request_id, "tape refused a decision record; not acting");
+                Refused::new(Refusal::TapeUnavailable, None)
+            })
+        }
     }
 }

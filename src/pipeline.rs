@@ -407,16 +407,22 @@ async fn decide_and_act(
     let route = match target {
         // 5a. The adapter classifies and records intake contracts itself.
         Target::Adapter(adapter) => {
-            return serve_adapter(state, adapter, &head, inspected.unwrap_or_default(), ctx).await;
+            return Box::pin(serve_adapter(
+                state,
+                adapter,
+                &head,
+                inspected.unwrap_or_default(),
+                ctx,
+            ))
+            .await;
         }
         // 5c. Diff validation runs in the sandbox; only metadata is recorded.
         Target::Sandbox(sandbox) => {
             ctx.action.kind = "sandbox.validate";
             ctx.action.connector = "sandbox".into();
-            let recorded = write_ahead(state, ctx).await?;
-            let validation = sandbox
-                .validate_body(&inspected.unwrap_or_default(), &recorded)
-                .await?;
+            let recorded = Box::pin(write_ahead(state, ctx)).await?;
+            let validation =
+                Box::pin(sandbox.validate_body(&inspected.unwrap_or_default(), &recorded)).await?;
             ctx.detail = Some(validation.metadata());
             ctx.code = validation.failure.map(|f| f.as_str());
             return Ok(json_response(
@@ -438,7 +444,7 @@ async fn decide_and_act(
                 .map(str::to_owned)
         });
         let mut note = McpNote::default();
-        let result = mcp::gateway::post(
+        let result = Box::pin(mcp::gateway::post(
             state,
             conn,
             route,
@@ -453,7 +459,7 @@ async fn decide_and_act(
                 client_ip: ctx.admission.as_ref().map(|a| a.client_ip),
             },
             &mut note,
-        )
+        ))
         .await;
         if let Some(action) = note.action {
             ctx.action = mcp::gateway::merge_action(&ctx.action, action);
@@ -540,7 +546,7 @@ async fn decide_and_act(
     let req = Request::from_parts(head, body);
     let response = state
         .upstream
-        .forward(route, conn.peer, conn.proto(), req, &recorded)
+        .forward(route, conn, req, &recorded)
         .await
         .map_err(|e| {
             tracing::warn!(route = %route.name.0, error = %e, "upstream failure");
@@ -553,7 +559,7 @@ async fn decide_and_act(
         // a listing is filtered wherever it arrives.
         Some(tools) => {
             let listing = listing_filter(state, route, tools);
-            mcp::gateway::screen_response(response, Vec::new(), listing).await
+            Box::pin(mcp::gateway::screen_response(response, Vec::new(), listing)).await
         }
         None => Ok(response),
     }

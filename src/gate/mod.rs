@@ -505,7 +505,9 @@ impl Gates {
         };
         let mutation = is_mutation(&head.method);
         if let Some(shared) = &self.shared {
-            return self.shared_step(shared, who, mutation, admission).await;
+            // Boxed: the Redis round trip's future is large, and the
+            // memory-mode path should not carry it in every request.
+            return Box::pin(self.shared_step(shared, who, mutation, admission)).await;
         }
         let Some(who) = who.map_err(|problem| Refusal::new("auth", problem))? else {
             return Ok(());
@@ -673,10 +675,7 @@ impl Gates {
                     limit,
                 };
                 let window = edge.settings.rate_limit.window_seconds * 1000;
-                match shared
-                    .run(std::slice::from_ref(&bucket), window, None)
-                    .await
-                {
+                match Box::pin(shared.run(std::slice::from_ref(&bucket), window, None)).await {
                     Ok(Outcome::Admitted(verdict)) => verdict,
                     Ok(Outcome::Limited(verdict)) => Some(verdict),
                     Ok(Outcome::Replayed) => None,

@@ -289,7 +289,7 @@ pub async fn post(
     let req = Request::from_parts(head, Full::new(forward).map_err(|e| match e {}).boxed());
     let response = state
         .upstream
-        .forward(route, conn.peer, conn.proto(), req, &recorded)
+        .forward(route, conn, req, &recorded)
         .await
         .map_err(|e| {
             tracing::warn!(route = %route.name.0, error = %e, "MCP upstream failure");

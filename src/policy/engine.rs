@@ -34,6 +34,8 @@ pub struct Policy {
     by_program: std::collections::HashMap<String, Vec<u64>, foldhash::fast::RandomState>,
     /// Bitset of rules anchored on programs (skipped unless a command names one).
     anchored: Vec<u64>,
+    /// Per rule: the inputs and contract kinds it needs ([`Rule::prerequisites`]).
+    prerequisites: Vec<(u16, u32)>,
 }
 
 fn set_bit(bits: &mut [u64], i: usize) {
@@ -152,6 +154,31 @@ struct Facts<'a> {
     arg_values: Vec<&'a str>,
     hosts: Vec<String>,
     secrets: Vec<Finding>,
+}
+
+impl Facts<'_> {
+    /// Which inputs are non-empty, as [`rules::needs`] bits.
+    fn present(&self) -> u16 {
+        use rules::needs;
+        let c = self.contract;
+        [
+            (!self.commands.is_empty(), needs::COMMANDS),
+            (!self.raw.is_empty(), needs::RAW),
+            (!c.changed_files.is_empty(), needs::FILES),
+            (!c.texts.is_empty(), needs::TEXTS),
+            (!self.arg_keys.is_empty(), needs::ARG_KEYS),
+            (!self.arg_values.is_empty(), needs::ARG_VALUES),
+            (!self.hosts.is_empty(), needs::HOSTS),
+            (
+                self.tool.external.is_some() || self.tool.credentials.is_some(),
+                needs::TOOL_EFFECTS,
+            ),
+            (!self.secrets.is_empty(), needs::SECRETS),
+        ]
+        .into_iter()
+        .filter(|(present, _)| *present)
+        .fold(0, |m, (_, bit)| m | bit)
+    }
 }
 
 /// The destination of a connection that names no host.
@@ -492,6 +519,7 @@ impl Policy {
                 }
             }
         }
+        let prerequisites = compiled.iter().map(|r| r.prerequisites()).collect();
         let trust = Trust {
             hosts: allowed_hosts.clone(),
             email_domains: rules::host_globs(&file.settings.trusted_email_domains)
@@ -510,6 +538,7 @@ impl Policy {
             origin: origin.to_owned(),
             by_program,
             anchored,
+            prerequisites,
         })
     }
 
@@ -568,8 +597,14 @@ impl Policy {
                 candidates.iter_mut().zip(bits).for_each(|(c, b)| *c |= b);
             }
         }
+        let present = facts.present();
+        let kind = rules::kind_bit(contract.kind);
         for (i, rule) in self.rules.iter().enumerate() {
             if bit(&self.anchored, i) && !bit(&candidates, i) {
+                continue;
+            }
+            let (needs, kinds) = self.prerequisites[i];
+            if needs & !present != 0 || kinds & kind == 0 {
                 continue;
             }
             let Some(evidence) = self.fires(&rule.when, &facts) else {
@@ -647,11 +682,8 @@ impl Policy {
             return None;
         }
         if let Some(methods) = &when.methods {
-            if !c
-                .method
-                .as_deref()
-                .is_some_and(|m| methods.contains(&m.to_ascii_uppercase()))
-            {
+            let method = c.method.as_deref().unwrap_or_default();
+            if !methods.iter().any(|m| m.eq_ignore_ascii_case(method)) {
                 return None;
             }
         }

@@ -188,11 +188,12 @@ pub struct Rule {
 
 #[derive(Debug, Default)]
 pub(crate) struct When {
-    pub kinds: Option<HashSet<Kind>>,
+    pub kinds: Option<Vec<Kind>>,
     pub agents: Option<GlobSet>,
     pub connectors: Option<GlobSet>,
     pub tools: Option<GlobSet>,
-    pub methods: Option<HashSet<String>>,
+    /// Upper-case method names.
+    pub methods: Option<Vec<String>>,
     pub paths: Option<GlobSet>,
     pub command: Option<CommandCond>,
     pub raw: Option<RegexSet>,
@@ -225,6 +226,37 @@ impl Programs {
 impl Rule {
     /// The exact program names one of which a command must have for this
     /// rule to fire, when the rule pins them (no globs, no un-anchored lines).
+    /// What a contract must carry for this rule to be worth evaluating:
+    /// the [`needs`] bits of its conditions that can only hold on something
+    /// present (a command, a changed file, a text…), and the contract kinds
+    /// it names (`u32::MAX` for any). A cheap filter before the matchers.
+    pub(crate) fn prerequisites(&self) -> (u16, u32) {
+        let w = &self.when;
+        let mut need = 0;
+        let mut set = |cond: bool, bit: u16| {
+            if cond {
+                need |= bit;
+            }
+        };
+        set(
+            w.command.is_some() || w.code.is_some() || w.capabilities.is_some(),
+            needs::COMMANDS,
+        );
+        set(w.raw.is_some(), needs::RAW);
+        set(w.files.is_some(), needs::FILES);
+        set(w.texts.is_some(), needs::TEXTS);
+        set(w.arg_keys.is_some(), needs::ARG_KEYS);
+        set(w.arg_values.is_some(), needs::ARG_VALUES);
+        set(w.hosts_outside_allowlist == Some(true), needs::HOSTS);
+        set(w.tool_effects.is_some(), needs::TOOL_EFFECTS);
+        set(w.secrets == Some(true), needs::SECRETS);
+        let kinds = w
+            .kinds
+            .as_ref()
+            .map_or(u32::MAX, |k| k.iter().fold(0, |m, k| m | kind_bit(*k)));
+        (need, kinds)
+    }
+
     pub(crate) fn anchor_programs(&self) -> Option<&HashSet<String>> {
         let cond = self.when.command.as_ref()?;
         match (&cond.programs, &cond.line_programs) {
@@ -354,6 +386,7 @@ pub fn compile(spec: RuleSpec) -> Result<Rule, String> {
         methods: w
             .methods
             .map(|m| m.into_iter().map(|s| s.to_ascii_uppercase()).collect()),
+
         paths: globs(w.paths, "paths")?,
         command,
         raw: regexes(w.raw, "raw")?,
@@ -526,4 +559,23 @@ mod tests {
             Some(vec!["git".into()])
         );
     }
+}
+
+/// Inputs a rule's conditions may need to be non-empty
+/// ([`Rule::prerequisites`]).
+pub(crate) mod needs {
+    pub const COMMANDS: u16 = 1;
+    pub const RAW: u16 = 1 << 1;
+    pub const FILES: u16 = 1 << 2;
+    pub const TEXTS: u16 = 1 << 3;
+    pub const ARG_KEYS: u16 = 1 << 4;
+    pub const ARG_VALUES: u16 = 1 << 5;
+    pub const HOSTS: u16 = 1 << 6;
+    pub const TOOL_EFFECTS: u16 = 1 << 7;
+    pub const SECRETS: u16 = 1 << 8;
+}
+
+/// One bit per contract kind.
+pub(crate) fn kind_bit(kind: Kind) -> u32 {
+    1 << (kind as u32)
 }

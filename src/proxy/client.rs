@@ -2,7 +2,6 @@
 //! for the upstream, bounds the wait for response headers, and hands the
 //! response body back as a stream.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use http::header::{self, HeaderValue};
@@ -144,8 +143,7 @@ impl UpstreamClient {
     pub async fn forward(
         &self,
         route: &ResolvedRoute,
-        peer: SocketAddr,
-        proto: &'static str,
+        conn: &crate::server::ConnInfo,
         mut req: Request<ProxyBody>,
         _recorded: &crate::tape::Recorded,
     ) -> Result<Response<Incoming>, ForwardError> {
@@ -169,7 +167,13 @@ impl UpstreamClient {
         };
         let headers = req.headers_mut();
         strip_hop_by_hop(headers);
-        add_forwarded(headers, peer.ip(), proto, host.as_ref());
+        add_forwarded(
+            headers,
+            conn.peer.ip(),
+            &conn.peer_ip,
+            conn.proto(),
+            host.as_ref(),
+        );
         match (route.host, host) {
             (HostMode::Preserve, Some(host)) if !route.http2 => {
                 headers.insert(header::HOST, host);

@@ -18,30 +18,23 @@ const HOP_BY_HOP: [HeaderName; 7] = [
 /// Removes hop-by-hop headers, including every header the `Connection`
 /// header names, `Upgrade` and `Proxy-*`.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
+    let fixed = |k: &HeaderName| {
+        HOP_BY_HOP.contains(k) || k == header::UPGRADE || k.as_str().starts_with("proxy-")
+    };
+    // One pass over the names first: most messages carry none of these.
+    if !headers.keys().any(fixed) {
+        return;
+    }
+    let mut doomed: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
         .collect();
-    for name in named {
+    doomed.extend(headers.keys().filter(|k| fixed(k)).cloned());
+    for name in doomed {
         headers.remove(name);
-    }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
-    }
-    headers.remove(header::UPGRADE);
-    headers.remove("proxy-connection");
-    if headers.keys().any(|k| k.as_str().starts_with("proxy-")) {
-        let proxy: Vec<HeaderName> = headers
-            .keys()
-            .filter(|k| k.as_str().starts_with("proxy-"))
-            .cloned()
-            .collect();
-        for name in proxy {
-            headers.remove(name);
-        }
     }
 }
 
@@ -81,26 +74,39 @@ static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host"
 
 /// Appends this hop to `X-Forwarded-For` and `Forwarded`, and sets
 /// `X-Forwarded-Proto` / `X-Forwarded-Host` to what the client used.
+/// `peer_text` is `peer` as text (formatted once per connection).
 pub fn add_forwarded(
     headers: &mut HeaderMap,
     peer: IpAddr,
+    peer_text: &str,
     proto: &'static str,
     host: Option<&HeaderValue>,
 ) {
-    let peer_text = peer.to_string();
-    let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(existing) if !existing.trim().is_empty() => format!("{existing}, {peer_text}"),
-        _ => peer_text.clone(),
-    };
+    // Built in place: one buffer per header, no intermediate strings.
+    let mut xff = String::with_capacity(48);
+    if let Some(existing) = headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        if !existing.trim().is_empty() {
+            xff.push_str(existing);
+            xff.push_str(", ");
+        }
+    }
+    xff.push_str(peer_text);
     if let Ok(v) = HeaderValue::from_str(&xff) {
         headers.insert(X_FORWARDED_FOR.clone(), v);
     }
     headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
-    let for_node = match peer {
-        IpAddr::V4(_) => peer_text,
-        IpAddr::V6(_) => format!("\"[{peer_text}]\""),
-    };
-    let mut element = format!("for={for_node};proto={proto}");
+    let mut forwarded = String::with_capacity(64);
+    if let Some(existing) = headers.get(header::FORWARDED).and_then(|v| v.to_str().ok()) {
+        if !existing.trim().is_empty() {
+            forwarded.push_str(existing);
+            forwarded.push_str(", ");
+        }
+    }
+    let quoted = peer.is_ipv6();
+    forwarded.push_str(if quoted { "for=\"[" } else { "for=" });
+    forwarded.push_str(peer_text);
+    forwarded.push_str(if quoted { "]\";proto=" } else { ";proto=" });
+    forwarded.push_str(proto);
     if let Some(host) = host.and_then(|h| h.to_str().ok()) {
         if !headers.contains_key(&X_FORWARDED_HOST) {
             if let Some(h) = host_header(host) {
@@ -111,13 +117,11 @@ pub fn add_forwarded(
             .bytes()
             .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
         {
-            element.push_str(&format!(";host=\"{host}\""));
+            forwarded.push_str(";host=\"");
+            forwarded.push_str(host);
+            forwarded.push('"');
         }
     }
-    let forwarded = match headers.get(header::FORWARDED).and_then(|v| v.to_str().ok()) {
-        Some(existing) if !existing.trim().is_empty() => format!("{existing}, {element}"),
-        _ => element,
-    };
     if let Ok(v) = HeaderValue::from_str(&forwarded) {
         headers.insert(header::FORWARDED, v);
     }
@@ -155,7 +159,7 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
         let host = HeaderValue::from_static("example.test:8080");
-        add_forwarded(&mut h, "::1".parse().unwrap(), "https", Some(&host));
+        add_forwarded(&mut h, "::1".parse().unwrap(), "::1", "https", Some(&host));
         assert_eq!(h["x-forwarded-for"], "10.0.0.1, ::1");
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-host"], "example.test:8080");

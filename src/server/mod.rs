@@ -90,9 +90,26 @@ pub struct ConnInfo {
     pub tls: bool,
     /// Fingerprints of the client certificate verified in the mTLS handshake.
     pub client_cert: Option<crate::gate::client_cert::CertFingerprints>,
+    /// The peer's address as text, formatted once per connection for the
+    /// forwarding headers of every request on it.
+    pub peer_ip: Box<str>,
 }
 
 impl ConnInfo {
+    /// The connection of `peer`, plain or TLS.
+    pub fn new(
+        peer: SocketAddr,
+        tls: bool,
+        client_cert: Option<crate::gate::client_cert::CertFingerprints>,
+    ) -> ConnInfo {
+        ConnInfo {
+            peer,
+            tls,
+            client_cert,
+            peer_ip: peer.ip().to_string().into(),
+        }
+    }
+
     /// `https` or `http`, for `X-Forwarded-Proto`.
     pub fn proto(&self) -> &'static str {
         if self.tls {
@@ -218,11 +235,7 @@ async fn serve_tcp<H, Fut>(
 {
     match tls {
         None => {
-            let info = Arc::new(ConnInfo {
-                peer,
-                tls: false,
-                client_cert: None,
-            });
+            let info = Arc::new(ConnInfo::new(peer, false, None));
             serve_io(stream, info, options, handler, shutdown).await;
         }
         Some(acceptor) => {
@@ -234,11 +247,7 @@ async fn serve_tcp<H, Fut>(
                         .peer_certificates()
                         .and_then(|chain| chain.first())
                         .map(|leaf| crate::gate::client_cert::CertFingerprints::of(leaf));
-                    let info = Arc::new(ConnInfo {
-                        peer,
-                        tls: true,
-                        client_cert,
-                    });
+                    let info = Arc::new(ConnInfo::new(peer, true, client_cert));
                     serve_io(stream, info, options, handler, shutdown).await;
                 }
                 Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),

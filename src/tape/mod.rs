@@ -194,25 +194,50 @@ impl Tape {
     /// "always"` this waits until the record is written and fsynced; under
     /// `batch` and `interval` it waits until the writer holds it (so a slow
     /// disk never stalls answers), back-pressured by `queue_capacity`.
-    pub async fn record(&self, record: TapeRecord) -> Result<(), TapeError> {
+    ///
+    /// The common case — a healthy writer with room in its queue — is
+    /// settled when this is called, without a timer or a waker: the
+    /// returned future is then ready at once (and small, so the request
+    /// futures that hold it stay small).
+    pub fn record(
+        &self,
+        record: TapeRecord,
+    ) -> impl std::future::Future<Output = Result<(), TapeError>> + Send + '_ {
+        use futures_util::future::{ready, Either};
         if self.durable || self.failed.load(Ordering::Relaxed) {
-            return self.append(record).await.map(|_| ());
+            return Either::Right(
+                Box::pin(async move { self.append(record).await.map(|_| ()) })
+                    as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send + '_>>,
+            );
         }
-        match tokio::time::timeout(QUEUE_WAIT, self.tx.send(writer::Msg::Append(record, None)))
-            .await
-        {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(TapeError::Closed),
-            Err(_) => Err(TapeError::QueueFull),
+        match self.tx.try_send(writer::Msg::Append(record, None)) {
+            Ok(()) => Either::Left(ready(Ok(()))),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                Either::Left(ready(Err(TapeError::Closed)))
+            }
+            // A full queue: wait for room, at most `QUEUE_WAIT`.
+            Err(mpsc::error::TrySendError::Full(msg)) => Either::Right(Box::pin(async move {
+                match tokio::time::timeout(QUEUE_WAIT, self.tx.send(msg)).await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(_)) => Err(TapeError::Closed),
+                    Err(_) => Err(TapeError::QueueFull),
+                }
+            })),
         }
     }
 
     /// Records a decision before it is acted on and hands out the proof that
     /// it was: durable under `fsync = "always"`, held by a healthy writer
     /// otherwise (after a failed write, written before anything runs).
-    pub async fn write_ahead(&self, record: TapeRecord) -> Result<Recorded, TapeError> {
-        self.record(record).await?;
-        Ok(Recorded { _private: () })
+    pub fn write_ahead(
+        &self,
+        record: TapeRecord,
+    ) -> impl std::future::Future<Output = Result<Recorded, TapeError>> + Send + '_ {
+        let recorded = self.record(record);
+        async move {
+            recorded.await?;
+            Ok(Recorded { _private: () })
+        }
     }
 
     /// Records without waiting (for a request whose client went away while

@@ -462,13 +462,61 @@ fn scan_error(path: &Path, e: ScanError) -> TapeError {
     }
 }
 
-const TS_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
-    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-);
-
 /// The current time as RFC 3339 UTC with microseconds.
 pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(TS_FORMAT)
-        .unwrap_or_default()
+    rfc3339(std::time::SystemTime::now())
+}
+
+/// `at` as RFC 3339 UTC with microseconds. The date and time of day are
+/// formatted once per second per thread (every record of the tape writer
+/// needs one; `time`'s formatter costs more than the rest of a record).
+fn rfc3339(at: std::time::SystemTime) -> String {
+    use std::cell::RefCell;
+    use std::fmt::Write;
+    thread_local! {
+        static SECOND: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+    }
+    let since = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs() as i64;
+    SECOND.with_borrow_mut(|(cached, prefix)| {
+        if *cached != secs {
+            *prefix = time::OffsetDateTime::from_unix_timestamp(secs)
+                .ok()
+                .and_then(|t| t.format(TS_SECOND).ok())
+                .unwrap_or_default();
+            *cached = secs;
+        }
+        let mut out = String::with_capacity(prefix.len() + 8);
+        out.push_str(prefix);
+        let _ = write!(out, ".{:06}Z", since.subsec_micros());
+        out
+    })
+}
+
+const TS_SECOND: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn timestamps_match_the_rfc3339_formatter() {
+        let format = time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+        );
+        for micros in [
+            0u64,
+            1,
+            999_999,
+            1_733_140_000_123_456,
+            4_102_444_799_999_999,
+        ] {
+            let at = UNIX_EPOCH + Duration::from_micros(micros);
+            let want = time::OffsetDateTime::from(at).format(format).unwrap();
+            assert_eq!(super::rfc3339(at), want);
+            // The same second again: from the cached prefix.
+            assert_eq!(super::rfc3339(at), want);
+        }
+    }
 }
