@@ -27,11 +27,17 @@
 //! off): `BENCH_GATES=1 BENCH_TARGETS=direct,cpos,cpos-redis` compares
 //! memory-backed and Redis-backed gates in the same run.
 //!
+//! `hyper` in BENCH_TARGETS adds a bare hyper-util reverse proxy on one
+//! thread (`support::servers`): the floor of the HTTP stack cpos is built
+//! on, measured in the same run as nginx, HAProxy and cpos.
+//!
 //! `BENCH_SCENARIO=mcp` measures MCP instead: `tools/call` of the reference
 //! server's cheap `echo` tool (`@modelcontextprotocol/server-everything`
 //! from tests/mcp, streamable HTTP, one session, SSE answers), direct vs
 //! through cpos with an MCP route and the default policy (add
-//! `BENCH_GATES=1` for every gate).
+//! `BENCH_GATES=1` for every gate). `BENCH_MCP_UPSTREAM=rust-json` or
+//! `rust-sse` swaps the Node server for a fast Rust one answering in JSON
+//! or SSE, so the gateway's own cost shows.
 
 mod support;
 
@@ -52,6 +58,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use support::servers::{start_mcp_upstream, start_plain_proxy, McpAnswer};
 use support::{env_or, free_port, start_redis};
 use tokio::sync::Mutex;
 
@@ -68,6 +75,15 @@ static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 
 fn mcp_scenario() -> bool {
     std::env::var("BENCH_SCENARIO").is_ok_and(|v| v == "mcp")
+}
+
+/// The fast Rust MCP upstream asked for with `BENCH_MCP_UPSTREAM`, if any.
+fn fast_mcp_upstream() -> Option<McpAnswer> {
+    match std::env::var("BENCH_MCP_UPSTREAM").ok()?.as_str() {
+        "rust-json" => Some(McpAnswer::Json),
+        "rust-sse" | "rust" => Some(McpAnswer::Sse),
+        _ => None,
+    }
 }
 
 fn bench_path() -> &'static str {
@@ -112,16 +128,23 @@ fn main() {
 
     let dir = tempfile::tempdir().unwrap();
     let (upstream, node) = if mcp_scenario() {
-        let (addr, node) = start_everything(dir.path());
+        let (addr, node) = match fast_mcp_upstream() {
+            Some(answer) => (start_mcp_upstream(answer), None),
+            None => {
+                let (addr, node) = start_everything(dir.path());
+                (addr, Some(node))
+            }
+        };
         MCP_SESSION.set(open_session(addr)).unwrap();
-        (addr, Some(node))
+        (addr, node)
     } else {
         (start_upstream(), None)
     };
     let mut results = Vec::new();
     let mut rss = None;
     let mut redis_server: Option<(String, Child)> = None;
-    if mcp_scenario() {
+    let mut plain_proxy = None;
+    if node.is_some() {
         // A JIT-compiled server is slow for its first seconds: warm it up
         // unmeasured so neither target pays for it.
         let _ = measure("warm-up", upstream, 2, rate, conns);
@@ -133,6 +156,10 @@ fn main() {
     for target in (0..rounds).flat_map(|_| order.iter().copied()) {
         let (addr, child) = match target {
             "direct" => (upstream, None),
+            "hyper" => (
+                *plain_proxy.get_or_insert_with(|| start_plain_proxy(upstream)),
+                None,
+            ),
             "haproxy" => match start_haproxy(dir.path(), upstream) {
                 Some((addr, child)) => (addr, Some(child)),
                 None => {
@@ -722,6 +749,12 @@ fn report(results: &[Measured], rate: u64, conns: usize, seconds: u64, rss: Opti
         ("cpos", "direct", "cpos vs direct"),
         ("cpos", "nginx", "cpos vs nginx"),
         ("cpos", "haproxy", "cpos vs HAProxy"),
+        (
+            "cpos",
+            "hyper",
+            "cpos vs a bare hyper proxy (the stack's floor)",
+        ),
+        ("hyper", "nginx", "bare hyper proxy vs nginx"),
         (
             "cpos",
             "baseline",

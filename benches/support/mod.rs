@@ -3,6 +3,8 @@
 //! to push through them.
 #![allow(dead_code)] // each bench uses a part
 
+pub mod servers;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -72,11 +74,7 @@ pub const BODY: &[u8] = br#"{"tool":"echo","arguments":{"text":"hello"}}"#;
 
 /// The trusted proxy the signed requests come through.
 pub fn proxy_conn() -> ConnInfo {
-    ConnInfo {
-        peer: "127.0.0.1:40000".parse().unwrap(),
-        tls: false,
-        client_cert: None,
-    }
+    ConnInfo::new("127.0.0.1:40000".parse().unwrap(), false, None)
 }
 
 /// SHA-256 of [`BODY`], hex.
