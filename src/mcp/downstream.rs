@@ -92,10 +92,15 @@ fn screen_message(message: &mut Value, listing: &ListingFilter) -> Result<(), Dr
 /// line terminators) can cut a message in two. serde_json already escapes
 /// every control character below U+0020.
 pub fn line_safe_json(value: &Value) -> Vec<u8> {
-    let text = value.to_string();
-    if !text.contains(['\u{85}', '\u{2028}', '\u{2029}']) {
-        return text.into_bytes();
+    // serde_json's writer, not `Display` (which goes through `fmt`).
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    // U+0085 is C2 85 in UTF-8; U+2028 and U+2029 are E2 80 A8 / E2 80 A9.
+    let risky = bytes.windows(2).any(|w| w == [0xC2, 0x85])
+        || bytes.windows(3).any(|w| w == [0xE2, 0x80, 0xA8] || w == [0xE2, 0x80, 0xA9]);
+    if !risky {
+        return bytes;
     }
+    let text = String::from_utf8(bytes).unwrap_or_default();
     let mut out = String::with_capacity(text.len() + 16);
     for c in text.chars() {
         match c {

@@ -214,9 +214,9 @@ fn review_one(
         Kind::McpRequest.as_str()
     };
     if let Some(args) = &arguments {
-        let canonical = args.to_string();
+        let canonical = serde_json::to_vec(args).unwrap_or_default();
         summary.arg_bytes = Some(canonical.len() as u64);
-        summary.arg_sha256 = Some(hex::encode(Sha256::digest(canonical.as_bytes())));
+        summary.arg_sha256 = Some(hex::encode(Sha256::digest(&canonical)));
     }
     summary.tool = tool.clone();
     let refuse = |summary, decision, code, rpc_code, message: String| Review {

@@ -23,7 +23,7 @@ pub use verbs::{http_method, is_http_client};
 
 use paths::{outside_workspace, read_paths, written_paths};
 use patterns::patterns;
-use verbs::destroy_verb;
+use verbs::{destroy_verb, removes_by_trailing_dash};
 use vocabulary::*;
 
 /// One thing a command can do.
@@ -595,6 +595,9 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
         && destroy_verb(cmd).is_some()
     {
         caps.add(Destroys, "a destructive verb");
+    }
+    if removes_by_trailing_dash(cmd) {
+        caps.add(Destroys, "removes a key (trailing `-`)");
     }
     if is_http_client(program) {
         if let Some(method) = http_method(cmd) {

@@ -117,6 +117,11 @@ fn writes_persistence_privilege_destroys() {
         "mysql -e \"DELETE FROM orders\"",
         "redis-cli FLUSHALL",
         "someclitool db drop main",
+        "docker swarm leave --force",
+        "kubectl replace --force -f pod.yaml",
+        "kubectl annotate deploy/web owner-",
+        "kubectl taint nodes n1 dedicated:NoSchedule-",
+        "virsh net-autostart --network default --disable",
     ] {
         assert!(caps(line).contains(&"destroys"), "{line}: {:?}", caps(line));
     }
@@ -128,6 +133,9 @@ fn writes_persistence_privilege_destroys() {
         "npm uninstall lodash",
         "git rm --cached x",
         "vault kv get secret/x",
+        "kubectl label pods web tier=frontend",
+        "kubectl set image deploy/web web=nginx:1.27",
+        "chromium --disable-gpu --headless",
     ] {
         assert!(
             !caps(line).contains(&"destroys"),

@@ -86,3 +86,18 @@ pub(super) fn destroy_verb(cmd: &SimpleCommand) -> Option<&str> {
     }
     None
 }
+
+/// Kubernetes CLIs remove a label, annotation, taint or environment
+/// variable by naming its key with a trailing dash (`kubectl label pod p
+/// key-`, `kubectl taint node n key:NoSchedule-`, `oc set env dc/x VAR-`).
+pub(super) fn removes_by_trailing_dash(cmd: &SimpleCommand) -> bool {
+    if !matches!(cmd.program.as_str(), "kubectl" | "oc" | "k3s" | "microk8s.kubectl") {
+        return false;
+    }
+    let mut operands = cmd.positional();
+    let Some(verb) = operands.next() else {
+        return false;
+    };
+    matches!(verb, "label" | "annotate" | "taint" | "set")
+        && operands.any(|a| a.len() > 1 && a.ends_with('-') && !a.starts_with('-'))
+}

@@ -176,6 +176,12 @@ pub(super) const DESTROY_VERBS: &[&str] = &[
     "undefine",
     "del",
     "scrub",
+    // Membership and replacement: a node leaving a swarm or cluster, a
+    // resource or machine replaced (destroyed, then created anew).
+    "leave",
+    "replace",
+    "evict",
+    "kill",
 ];
 
 /// Programs whose destructive verbs only touch the working tree or its
@@ -249,6 +255,9 @@ pub(super) fn destroy_flag(arg: &str) -> bool {
             | "drop"
             | "overwrite-all"
             | "no-preserve-root"
+            // The verb as a bare flag (`pool-autostart --disable`), not a
+            // feature switch (`--disable-gpu`).
+            | "disable"
     )
 }
 
