@@ -96,7 +96,9 @@ pub fn line_safe_json(value: &Value) -> Vec<u8> {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
     // U+0085 is C2 85 in UTF-8; U+2028 and U+2029 are E2 80 A8 / E2 80 A9.
     let risky = bytes.windows(2).any(|w| w == [0xC2, 0x85])
-        || bytes.windows(3).any(|w| w == [0xE2, 0x80, 0xA8] || w == [0xE2, 0x80, 0xA9]);
+        || bytes
+            .windows(3)
+            .any(|w| w == [0xE2, 0x80, 0xA8] || w == [0xE2, 0x80, 0xA9]);
     if !risky {
         return bytes;
     }

@@ -91,7 +91,10 @@ pub(super) fn destroy_verb(cmd: &SimpleCommand) -> Option<&str> {
 /// variable by naming its key with a trailing dash (`kubectl label pod p
 /// key-`, `kubectl taint node n key:NoSchedule-`, `oc set env dc/x VAR-`).
 pub(super) fn removes_by_trailing_dash(cmd: &SimpleCommand) -> bool {
-    if !matches!(cmd.program.as_str(), "kubectl" | "oc" | "k3s" | "microk8s.kubectl") {
+    if !matches!(
+        cmd.program.as_str(),
+        "kubectl" | "oc" | "k3s" | "microk8s.kubectl"
+    ) {
         return false;
     }
     let mut operands = cmd.positional();
