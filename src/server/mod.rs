@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Request, Response};
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -278,7 +277,7 @@ async fn serve_io<I, H, Fut>(
             let response = handler(req, info.clone());
             async move {
                 let response = response.await;
-                Ok::<_, Infallible>(response.map(|body| GuardedBody::new(body, guard).boxed()))
+                Ok::<_, Infallible>(response.map(|body| GuardedBody::new(body, guard)))
             }
         })
     };
