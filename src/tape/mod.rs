@@ -316,6 +316,48 @@ mod tests {
         }
     }
 
+    /// A handle on a writer that reads nothing until the test lets it.
+    fn stalled(capacity: usize) -> (Tape, mpsc::Receiver<writer::Msg>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        let (_head_tx, head) = watch::channel(Head {
+            seq: 0,
+            row_hash: GENESIS.into(),
+            segment: String::new(),
+        });
+        let tape = Tape {
+            tx,
+            head,
+            durable: false,
+            failed: Arc::new(AtomicBool::new(false)),
+        };
+        (tape, rx)
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_waits_for_room_then_refuses() {
+        let (tape, mut rx) = stalled(1);
+        // Room: settled at once.
+        tape.record(record()).await.unwrap();
+        // Full, and the writer frees a slot 100 ms later: the record waits
+        // for it and is taken.
+        let started = std::time::Instant::now();
+        let (first, second) = tokio::join!(tape.record(record()), async {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            rx.recv().await
+        });
+        first.unwrap();
+        assert!(second.is_some());
+        assert!(started.elapsed() >= std::time::Duration::from_millis(90));
+        // Full and nobody reads: refused after the queue wait, nothing lost
+        // silently.
+        let refused = tape.record(record()).await;
+        assert!(matches!(refused, Err(TapeError::QueueFull)), "{refused:?}");
+        // Closed: refused at once.
+        drop(rx);
+        let closed = tape.record(record()).await;
+        assert!(matches!(closed, Err(TapeError::Closed)), "{closed:?}");
+    }
+
     #[tokio::test]
     async fn appends_chain_across_segments_and_restarts() {
         let dir = tempfile::tempdir().unwrap();
