@@ -235,6 +235,13 @@ fn simple(words: Vec<String>, out: &mut Vec<SimpleCommand>, depth: usize) {
     simple_with(words, Vec::new(), out, depth);
 }
 
+/// The command of an interactive escape (`!sh`, `:!/bin/sh`, `\\!sh`), as
+/// typed at the prompt of a pager, editor, debugger or database client.
+fn escape_line(word: &str) -> Option<&str> {
+    let rest = word.trim_start_matches([':', '\\']).strip_prefix('!')?;
+    (!rest.is_empty() && !rest.starts_with(['=', '!'])).then_some(rest)
+}
+
 /// Words that open or close a compound command, not programs.
 fn is_grouping(word: &str) -> bool {
     matches!(
@@ -262,6 +269,10 @@ fn simple_with(
             assignments.push(words.remove(0));
         } else if is_grouping(first) {
             words.remove(0);
+        } else if let Some(rest) = escape_line(first) {
+            // `!sh`, `:!/bin/sh`: the command line typed at a pager's,
+            // editor's or debugger's prompt runs as a command.
+            words[0] = rest.to_owned();
         } else {
             break;
         }
@@ -306,7 +317,10 @@ fn simple_with(
                     | ("env", "-u" | "-C" | "-S")
                     | ("flock", "-w" | "-E")
                     | ("watch", "-n")
-                    | ("xargs", "-I" | "-n" | "-P" | "-d" | "-L" | "-s")
+                    | (
+                        "xargs",
+                        "-I" | "-n" | "-P" | "-d" | "-L" | "-s" | "-a" | "-E"
+                    )
                     | (
                         "rlwrap",
                         "-f" | "-H" | "-P" | "-S" | "-e" | "-p" | "-l" | "-s"

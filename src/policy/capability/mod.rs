@@ -254,6 +254,17 @@ fn program_facts(c: &Command<'_>, caps: &mut Capabilities) {
         }
         _ => {}
     }
+    if matches!(
+        name,
+        "tmux" | "screen" | "byobu" | "script" | "dtach" | "abduco"
+    ) && !cmd.args.iter().any(|a| {
+        matches!(
+            a.as_str(),
+            "ls" | "-ls" | "-list" | "list-sessions" | "list-windows" | "-V" | "--version"
+        )
+    }) {
+        caps.add(ShellEscape, "a terminal session that starts a shell");
+    }
     if program.starts_with("ld-linux") || program.starts_with("ld.so") || program == "ld.so" {
         caps.add(LoadsCode, "runs a program through the dynamic loader");
     }
@@ -338,6 +349,11 @@ fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
             || arg.starts_with("-agentpath:")
             || arg.starts_with("--load-extension=")
             || (program == "sqlite3" && arg.contains(".load"))
+            || (program.starts_with("ssh")
+                && matches!(arg.as_str(), "-D" | "-I" | "-s" | "-S")
+                && program != "ssh")
+            || arg.contains("PKCS11Provider=")
+            || arg.contains("SecurityKeyProvider=")
         {
             caps.add(LoadsCode, "loads a plugin or native library");
         }
@@ -392,6 +408,21 @@ fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
             caps.add(DynamicCode, "inline code that runs decoded code");
         }
     }
+    if program == "sed" || program == "gsed" {
+        let script = cmd
+            .args
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| {
+                !a.starts_with('-')
+                    || (*i > 0 && matches!(cmd.args[i - 1].as_str(), "-e" | "--expression"))
+            })
+            .map(|(_, a)| a.as_str())
+            .next();
+        if script.is_some_and(|s| p.sed_exec.is_match(s) || sed_substitute_exec(s)) {
+            caps.add(ShellEscape, "a sed script that runs commands (`e`)");
+        }
+    }
     if program == "awk" || program == "gawk" || program == "mawk" || program == "nawk" {
         if let Some(script) = cmd.positional().next() {
             if script.contains("system(") || script.contains("| getline") || script.contains("|&") {
@@ -421,6 +452,34 @@ fn network_facts(c: &Command<'_>, caps: &mut Capabilities) {
         if !benign_query {
             caps.add(Network, "a network tool");
         }
+    }
+    if matches!(
+        program,
+        "httpd" | "lighttpd" | "darkhttpd" | "mini_httpd" | "webfsd" | "http-server" | "miniserve"
+    ) || cmd
+        .code
+        .as_deref()
+        .is_some_and(|code| code.trim() == "httpd")
+    {
+        caps.add(Network, "serves files over HTTP");
+    }
+    let url_operands = if program == "git" {
+        cmd.positional().next().is_some_and(|sub| {
+            matches!(
+                sub,
+                "clone" | "fetch" | "pull" | "push" | "remote" | "submodule" | "ls-remote"
+            )
+        })
+    } else {
+        !c.data_program
+    };
+    if url_operands
+        && cmd
+            .args
+            .iter()
+            .any(|a| a.contains("://") && p.remote_url.is_match(a))
+    {
+        caps.add(Network, "connects to a remote URL");
     }
     if program == "openssl"
         && cmd
@@ -629,6 +688,49 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
 
 #[cfg(test)]
 mod tests;
+
+/// True when a sed script has a substitution with the `e` flag
+/// (`s/x/id/e`: the replaced pattern space runs as a command).
+fn sed_substitute_exec(script: &str) -> bool {
+    let bytes = script.as_bytes();
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        let starts = bytes[i] == b's'
+            && (i == 0
+                || matches!(bytes[i - 1], b';' | b'{' | b'\n' | b' ' | b'/' | b'$')
+                || bytes[i - 1].is_ascii_digit());
+        let delim = bytes[i + 1];
+        if !starts || delim.is_ascii_alphanumeric() || delim.is_ascii_whitespace() || delim == b'\\'
+        {
+            i += 1;
+            continue;
+        }
+        // Past the pattern and the replacement (escaped delimiters skipped).
+        let (mut j, mut seen) = (i + 2, 0);
+        while j < bytes.len() && seen < 2 {
+            match bytes[j] {
+                b'\\' => j += 1,
+                b if b == delim => seen += 1,
+                _ => {}
+            }
+            j += 1;
+        }
+        if seen < 2 {
+            return false;
+        }
+        let flags = bytes[j..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .copied();
+        if flags.clone().any(|b| b == b'e')
+            && flags.clone().all(|b| b"gpIiMme0123456789w".contains(&b))
+        {
+            return true;
+        }
+        i = j;
+    }
+    false
+}
 
 /// True when `text` names a shell (`/bin/sh`, `!sh`, `exec=bash`, `"zsh"`).
 fn names_shell(text: &str) -> bool {

