@@ -90,11 +90,31 @@ fn words(name: &str) -> Vec<String> {
     out
 }
 
-/// Verbs of tools that only look.
+/// Verbs of tools that only look. The first verb of the name decides, so a
+/// vendor prefix does not hide it (`GitHubGetRepository`, `GmailSendEmail`);
+/// a name with no verb the analysis knows is not read-only.
 fn read_only(words: &[String]) -> bool {
-    words.first().is_some_and(|w| {
+    words
+        .iter()
+        .find(|w| {
+            is_read_verb(w) || CHANGE_VERBS.contains(&w.as_str()) || ACT_VERBS.contains(&w.as_str())
+        })
+        .is_some_and(|w| is_read_verb(w))
+}
+
+/// Verbs of tools that act on the world besides changing credentials.
+const ACT_VERBS: &[&str] = &[
+    "send", "post", "pay", "transfer", "wire", "withdraw", "deposit", "trade", "buy", "sell",
+    "order", "purchase", "book", "reserve", "schedule", "publish", "upload", "submit", "forward",
+    "reply", "call", "dial", "message", "sms", "tweet", "unlock", "move", "copy", "write",
+    "append", "execute", "run", "install", "deploy", "merge", "approve", "cancel", "close",
+    "archive",
+];
+
+fn is_read_verb(w: &str) -> bool {
+    {
         matches!(
-            w.as_str(),
+            w,
             "get"
                 | "list"
                 | "read"
@@ -138,7 +158,7 @@ fn read_only(words: &[String]) -> bool {
                 | "echo"
                 | "help"
         )
-    })
+    }
 }
 
 const CREDENTIAL_NOUNS: &[&str] = &[
@@ -168,6 +188,8 @@ const CREDENTIAL_NOUNS: &[&str] = &[
     "owner",
     "ownership",
     "collaborator",
+    "door",
+    "guest",
     "collaborators",
     "admin",
     "privilege",
@@ -199,6 +221,7 @@ const CHANGE_VERBS: &[&str] = &[
     "rotate",
     "assign",
     "transfer",
+    "unlock",
     "delete",
     "disable",
     "enable",
@@ -352,6 +375,11 @@ fn untrusted_destination(value: &str, key: &str, trust: &Trust) -> Option<String
     if has_email {
         return None;
     }
+    if recipient_key(key) && value.bytes().filter(u8::is_ascii_digit).count() >= 6 {
+        return Some(format!(
+            "`{key}` is an account or number not in settings.trusted_recipients"
+        ));
+    }
     if let Some(cap) = bare_domain().captures(value.trim()) {
         let host = cap[1].to_ascii_lowercase();
         let tld = host.rsplit('.').next().unwrap_or("");
@@ -361,6 +389,27 @@ fn untrusted_destination(value: &str, key: &str, trust: &Trust) -> Option<String
         }
     }
     None
+}
+
+/// Argument keys that name who receives money or a message: an account,
+/// a phone number, a wallet (`to_account_number`, `recipient`, `phone`).
+fn recipient_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k == "to"
+        || k.starts_with("to_")
+        || k.starts_with("to-")
+        || [
+            "recipient",
+            "payee",
+            "beneficiary",
+            "destination",
+            "target_account",
+            "phone",
+            "wallet",
+            "iban",
+        ]
+        .iter()
+        .any(|w| k.contains(w))
 }
 
 fn walk<'a>(
@@ -488,6 +537,62 @@ mod tests {
         assert!(
             effects("create_file", serde_json::json!({"filename": "notes.txt"}))
                 .external
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn vendor_prefixed_names_and_account_numbers() {
+        // The first verb decides, past a vendor prefix.
+        assert!(effects(
+            "GmailSendEmail",
+            serde_json::json!({"to": "amy.watson@gmail.com", "body": "x"})
+        )
+        .external
+        .is_some());
+        assert!(effects(
+            "GmailReadEmail",
+            serde_json::json!({"email_id": "a1", "from": "amy.watson@gmail.com"})
+        )
+        .external
+        .is_none());
+        assert!(effects(
+            "BankManagerTransferFunds",
+            serde_json::json!({"from_account_number": "111-2222-3333", "to_account_number": "123-1234-1234", "amount": 500})
+        )
+        .external
+        .is_some());
+        assert!(effects(
+            "TwilioSendSms",
+            serde_json::json!({"to_phone_numbers": ["+1 555 010 9999"], "message": "hi"})
+        )
+        .external
+        .is_some());
+        // A person's name is not an account; a trusted account is trusted.
+        assert!(effects(
+            "send_direct_message",
+            serde_json::json!({"recipient": "Alice", "body": "hi"})
+        )
+        .external
+        .is_none());
+        assert!(effects(
+            "transfer_funds",
+            serde_json::json!({"recipient": "GB33BUKB20201555555555", "amount": 5})
+        )
+        .external
+        .is_none());
+        assert!(effects("AugustSmartLockUnlockDoor", serde_json::json!({}))
+            .credentials
+            .is_some());
+        assert!(effects(
+            "AugustSmartLockGrantGuestAccess",
+            serde_json::json!({"guest_ids": ["g1"]})
+        )
+        .credentials
+        .is_some());
+        assert!(
+            effects("AugustSmartLockViewAccessHistory", serde_json::json!({}))
+                .credentials
                 .is_none()
         );
     }
