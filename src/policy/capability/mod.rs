@@ -646,7 +646,13 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
     let program = c.program;
     let is_shell = c.is_shell;
     let data_program = c.data_program;
+    // `--help` or a trailing `help` prints the subcommand's usage and exits
+    // (`aws s3 rm help`, `docker rm --help`); `-h` is left alone: it is a
+    // host for database clients.
+    let asks_help =
+        cmd.args.iter().any(|a| a == "--help") || cmd.args.last().is_some_and(|a| a == "help");
     if c.class & WORKTREE == 0
+        && !asks_help
         && !is_shell
         && !is_interpreter(program)
         && !super::shell::is_wrapper(program)

@@ -159,6 +159,8 @@ fn writes_persistence_privilege_destroys() {
         "kubectl label pods web tier=frontend",
         "kubectl set image deploy/web web=nginx:1.27",
         "chromium --disable-gpu --headless",
+        "aws s3 rm help",
+        "docker rm --help",
     ] {
         assert!(
             !caps(line).contains(&"destroys"),
