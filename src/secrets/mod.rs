@@ -248,8 +248,31 @@ fn assignment_is_real(line: &str, re: &Regex) -> bool {
             .unwrap_or("")
             .trim()
             .trim_matches(|ch| ch == '"' || ch == '\'');
-        !c.placeholder.is_match(value) && !c.placeholder.is_match(m.as_str())
+        !c.placeholder.is_match(value)
+            && !c.placeholder.is_match(m.as_str())
+            && looks_like_secret_value(value)
     })
+}
+
+/// A value an assignment could hide a secret in: not code or a reference
+/// (`os.getenv(…)`, `settings.api_token`, `MY_TOKEN`), not plain words
+/// (`notapassword`, `shorter-version`): a digit, mixed case or a symbol.
+fn looks_like_secret_value(value: &str) -> bool {
+    if value.contains(['(', ')', '[', ']', '{', '}']) {
+        return false;
+    }
+    let (mut digit, mut upper, mut lower, mut symbol) = (false, false, false, false);
+    for b in value.bytes() {
+        match b {
+            b'0'..=b'9' => digit = true,
+            b'A'..=b'Z' => upper = true,
+            b'a'..=b'z' => lower = true,
+            b'_' | b'-' | b'.' => {}
+            _ => symbol = true,
+        }
+    }
+    let reference = value.contains('.') && !digit && !symbol;
+    !reference && (digit || (upper && lower) || symbol)
 }
 
 /// A JWT's header and payload must decode to JSON objects.
@@ -488,6 +511,18 @@ mod tests {
         assert!(detect("akiaiosfodnn7example").is_empty());
         assert!(detect("password = ${DB_PASSWORD}").is_empty());
         assert!(detect("just a report about ports").is_empty());
+        // References, code and plain words are not secret values.
+        assert!(detect("PASSWORD=$(get-password)").is_empty());
+        assert!(detect("password = os.getenv(\"DB_PASSWORD\")").is_empty());
+        assert!(detect("token: settings.api_token_value").is_empty());
+        assert!(detect("not_secret = notapassword").is_empty());
+        assert!(detect("secret_name = DATABASE_MASTER_KEY").is_empty());
+        // A literal with a digit, mixed case or a symbol is one.
+        assert_eq!(
+            detect("db_password = \"S3cr3t-Pa55\""),
+            ["secret_assignment"]
+        );
+        assert_eq!(detect("--password Tr0ub4dor&3"), ["secret_assignment"]);
     }
 
     #[test]
