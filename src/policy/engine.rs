@@ -235,7 +235,10 @@ impl<'a> Facts<'a> {
         let caps: Vec<Capabilities> = commands.iter().map(capability::analyse).collect();
         for (cmd, cap) in commands.iter().zip(&caps) {
             let before = hosts.len();
-            if matches!(cmd.program.as_str(), "ssh" | "scp" | "sftp" | "rsync") {
+            if matches!(
+                cmd.program.as_str(),
+                "ssh" | "scp" | "sftp" | "rsync" | "sshfs"
+            ) {
                 for arg in cmd.positional() {
                     if let Some(host) = remote_host(arg) {
                         hosts.push(host);

@@ -499,10 +499,54 @@ fn remote_command<'a>(program: &str, args: &'a [String]) -> Option<&'a [String]>
     (!inner.is_empty()).then_some(inner)
 }
 
+/// The command a package manager or environment tool runs for you:
+/// `bundle exec cmd`, `cabal exec -- cmd`, `poetry run cmd`, `uv run cmd`,
+/// `conda run -n env cmd`, `npx cmd`, `direnv exec dir cmd`.
+fn runner_command<'a>(program: &str, args: &'a [String]) -> Option<&'a [String]> {
+    let verb = match program {
+        "npx" | "bunx" | "pnpx" => None,
+        "bundle" | "cabal" | "pnpm" | "yarn" | "npm" | "direnv" | "stack" => Some("exec"),
+        "poetry" | "uv" | "pipenv" | "pdm" | "hatch" | "conda" | "mamba" | "pipx" | "rye" => {
+            Some("run")
+        }
+        _ => return None,
+    };
+    let mut i = 0;
+    if let Some(verb) = verb {
+        i = args.iter().position(|a| !a.starts_with('-'))?;
+        if args[i] != verb {
+            return None;
+        }
+        i += 1;
+    }
+    while let Some(a) = args.get(i) {
+        if a == "--" {
+            i += 1;
+            break;
+        }
+        if !a.starts_with('-') {
+            break;
+        }
+        let takes_value = matches!(
+            a.as_str(),
+            "-n" | "--name" | "-p" | "--prefix" | "-e" | "--env"
+        );
+        i += if takes_value { 2 } else { 1 };
+    }
+    if program == "direnv" {
+        i += 1; // the directory
+    }
+    let inner = args.get(i..)?;
+    (!inner.is_empty()).then_some(inner)
+}
+
 /// Commands run through options: `find … -exec cmd … ;`, `-execdir`,
 /// `-ok`, `-okdir`.
 fn exec_options<'a>(program: &str, args: &'a [String]) -> Vec<&'a [String]> {
     let mut found = Vec::new();
+    if let Some(inner) = runner_command(program, args) {
+        found.push(inner);
+    }
     if program != "find" {
         return found;
     }

@@ -256,6 +256,38 @@ fn program_facts(c: &Command<'_>, caps: &mut Capabilities) {
     }
     if matches!(
         name,
+        "ghci"
+            | "pry"
+            | "irb"
+            | "jshell"
+            | "csi"
+            | "scala"
+            | "guile"
+            | "racket"
+            | "sbcl"
+            | "erl"
+            | "ocaml"
+            | "swipl"
+            | "julia"
+            | "octave-cli"
+            | "psysh"
+            | "pdb"
+    ) && !has_operand
+    {
+        caps.add(DynamicCode, "a REPL reading its program from its input");
+    }
+    if cmd.args.iter().any(|a| {
+        matches!(
+            a.trim_start_matches('-'),
+            "shell-escape" | "enable-write18" | "enable-pipes"
+        )
+    }) || (matches!(name, "nroff" | "groff" | "troff" | "pic")
+        && cmd.args.iter().any(|a| a == "-U"))
+    {
+        caps.add(ShellEscape, "a document processor allowed to run commands");
+    }
+    if matches!(
+        name,
         "tmux" | "screen" | "byobu" | "script" | "dtach" | "abduco"
     ) && !cmd.args.iter().any(|a| {
         matches!(
@@ -481,6 +513,12 @@ fn network_facts(c: &Command<'_>, caps: &mut Capabilities) {
     {
         caps.add(Network, "connects to a remote URL");
     }
+    if !c.data_program
+        && c.class & SOCKET == 0
+        && cmd.args.iter().any(|a| a.contains(':') && host_and_port(a))
+    {
+        caps.add(Network, "names a remote host and port");
+    }
     if program == "openssl"
         && cmd
             .args
@@ -694,6 +732,32 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
 
 #[cfg(test)]
 mod tests;
+
+/// True when `arg` is `host:port` (a domain or an IPv4 address), alone or
+/// as an option's value (`-h attacker.example:12345`, `--server=10.0.0.9:80`).
+fn host_and_port(arg: &str) -> bool {
+    let value = arg.rsplit('=').next().unwrap_or(arg);
+    let Some((host, port)) = value.rsplit_once(':') else {
+        return false;
+    };
+    let host = host.rsplit('@').next().unwrap_or(host);
+    let ipv4 = host.split('.').count() == 4
+        && host
+            .split('.')
+            .all(|o| !o.is_empty() && o.parse::<u8>().is_ok());
+    let domain = host.contains('.')
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && host
+            .rsplit('.')
+            .next()
+            .is_some_and(|tld| tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic()));
+    !port.is_empty()
+        && port.len() <= 5
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && (ipv4 || domain)
+}
 
 /// True when a sed script has a substitution with the `e` flag
 /// (`s/x/id/e`: the replaced pattern space runs as a command).

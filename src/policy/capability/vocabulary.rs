@@ -2,7 +2,7 @@
 
 pub(super) const SHELLS: &[&str] = &[
     "sh", "bash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "ash", "fish", "yash", "rbash",
-    "busybox",
+    "busybox", "sash",
 ];
 
 pub(super) fn is_interpreter(program: &str) -> bool {
@@ -89,6 +89,8 @@ pub(super) const SOCKET_TOOLS: &[&str] = &[
     "chisel",
     "proxychains",
     "torsocks",
+    "sshfs",
+    "msfconsole",
 ];
 
 /// Programs that only print or test their arguments: a shell path in them
