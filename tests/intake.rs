@@ -13,7 +13,7 @@ fn route(upstream: std::net::SocketAddr) -> String {
     format!("[adapter]\nstore_file = \"adapter/actions.jsonl\"\n\n[[routes]]\nname = \"tools\"\nprefix = \"/\"\nupstream = \"http://{upstream}\"\n")
 }
 
-const AWS_KEY: &str = "AKIAZ7QKX4EXAMPLEKEY";
+const AWS_KEY: &str = "AKIAZ7QKX4RT2M9PLQKE";
 const DB_PASSWORD: &str = "s3cr3t-Pa55w0rd-xyz";
 
 #[tokio::test(flavor = "multi_thread")]
