@@ -44,6 +44,24 @@ fn start_chromedriver() -> (Driver, u16) {
 }
 
 /// A WebDriver session with headless Chromium.
+/// Clicks the element `css` names, finding it again when the live page
+/// re-rendered it between the find and the click (a stale element).
+async fn click_live(browser: &fantoccini::Client, css: &str) {
+    for _ in 0..20 {
+        let element = browser.find(Locator::Css(css)).await.unwrap();
+        match element.click().await {
+            Ok(()) => return,
+            Err(fantoccini::error::CmdError::Standard(e))
+                if e.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("click {css}: {e}"),
+        }
+    }
+    panic!("{css} kept being replaced for two seconds");
+}
+
 async fn open_browser(dir: &std::path::Path, port: u16) -> fantoccini::Client {
     let profile = dir.join("chromium-profile");
     let mut caps = serde_json::Map::new();
@@ -96,7 +114,7 @@ async fn a_held_call_appears_live_and_approve_in_the_browser_releases_it() {
         let body = r#"{"command": "git push https://bot:ghp_0123456789abcdefghijABCDEFGHIJ012345@github.com/o/r main", "note": "<img id=injected src=x>"}"#;
         post_json(&http1(), &url, body).await
     });
-    let approve = browser
+    browser
         .wait()
         .at_most(Duration::from_secs(20))
         .for_element(Locator::Css("button.approve"))
@@ -140,7 +158,7 @@ async fn a_held_call_appears_live_and_approve_in_the_browser_releases_it() {
         .unwrap()
         .is_empty());
     assert_eq!(state.hits.load(Ordering::SeqCst), 0);
-    approve.click().await.unwrap();
+    click_live(&browser, "button.approve").await;
 
     let answer = tokio::time::timeout(Duration::from_secs(20), held)
         .await
@@ -293,13 +311,13 @@ async fn with_auth_on_the_dashboard_signs_in_and_another_origin_cannot_approve()
         .click()
         .await
         .unwrap();
-    let approve = browser
+    browser
         .wait()
         .at_most(Duration::from_secs(20))
         .for_element(Locator::Css("button.approve"))
         .await
         .expect("signed in, the held call shows");
-    approve.click().await.unwrap();
+    click_live(&browser, "button.approve").await;
     let answer = tokio::time::timeout(Duration::from_secs(20), held)
         .await
         .expect("the held request completes after Approve")
