@@ -196,7 +196,12 @@ fn interpreter_flag(program: &str) -> Option<&'static [&'static str]> {
         "node" | "nodejs" | "deno" | "bun" => Some(&["-e", "--eval", "-p", "--print"]),
         "perl" | "ruby" => Some(&["-e", "-E"]),
         "php" => Some(&["-r"]),
-        "osascript" => Some(&["-e"]),
+        "osascript" | "lua" | "luajit" | "R" | "Rscript" | "groovy" | "jrunscript" | "scala"
+        | "elixir" | "racket" => Some(&["-e"]),
+        "julia" => Some(&["-e", "--eval", "-E", "--print"]),
+        "octave" | "octave-cli" | "sbcl" => Some(&["--eval"]),
+        "erl" => Some(&["-eval"]),
+        "guile" => Some(&["-c"]),
         "powershell" | "pwsh" => Some(&[
             "-c",
             "-command",
@@ -212,6 +217,12 @@ fn interpreter_flag(program: &str) -> Option<&'static [&'static str]> {
 
 /// The program's name: no directory (`/`, or `\` on Windows) and no `.exe`.
 fn basename(word: &str) -> String {
+    let tail = word.rsplit('/').next().unwrap_or(word);
+    if tail.contains(['$', '`']) {
+        // Computed at run time (`$'\x73\x68'`, `$a$b`; not `$HOME/bin/x`):
+        // kept whole, so the analysis sees that it is not a name.
+        return word.to_owned();
+    }
     let name = word.rsplit(['/', '\\']).next().unwrap_or(word);
     let name = name
         .strip_suffix(".exe")

