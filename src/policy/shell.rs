@@ -398,6 +398,9 @@ fn simple_with(
             argv => simple_with(argv.to_vec(), Vec::new(), out, depth + 1),
         }
     }
+    if let Some(script) = fleet_command(&program, &args) {
+        parse_into(script, out, depth + 1);
+    }
     for inner in exec_options(&program, &args) {
         simple_with(inner.to_vec(), Vec::new(), out, depth + 1);
     }
@@ -508,6 +511,44 @@ fn remote_command<'a>(program: &str, args: &'a [String]) -> Option<&'a [String]>
     };
     let inner = &args[rest.min(args.len())..];
     (!inner.is_empty()).then_some(inner)
+}
+
+/// The command line a fleet tool runs on many hosts: `ansible all -m shell
+/// -a 'cmd'`, `salt '*' cmd.run 'cmd'`, `pdsh -w hosts 'cmd'`.
+fn fleet_command<'a>(program: &str, args: &'a [String]) -> Option<&'a str> {
+    let value_of = |names: &[&str]| {
+        args.iter().enumerate().find_map(|(i, a)| {
+            if names.contains(&a.as_str()) {
+                return args.get(i + 1).map(String::as_str);
+            }
+            names
+                .iter()
+                .find_map(|n| a.strip_prefix(n).and_then(|v| v.strip_prefix('=')))
+        })
+    };
+    match program {
+        "ansible" => {
+            let module = value_of(&["-m", "--module-name"]).unwrap_or("command");
+            let module = module.rsplit('.').next().unwrap_or(module);
+            matches!(module, "command" | "shell" | "raw" | "script")
+                .then(|| value_of(&["-a", "--args"]))
+                .flatten()
+        }
+        "salt" | "salt-ssh" | "salt-call" => {
+            let at = args.iter().position(|a| {
+                matches!(
+                    a.as_str(),
+                    "cmd.run" | "cmd.shell" | "cmd.run_all" | "cmd.run_stdout" | "cmd.exec_code"
+                )
+            })?;
+            args.get(at + 1).map(String::as_str)
+        }
+        "pdsh" | "clush" | "pssh" | "parallel-ssh" | "prsh" | "dsh" => args
+            .last()
+            .filter(|a| !a.starts_with('-'))
+            .map(String::as_str),
+        _ => None,
+    }
 }
 
 /// The command a package manager or environment tool runs for you:

@@ -735,6 +735,31 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
     {
         caps.add(Destroys, "a destructive verb");
     }
+    if c.class & WORKTREE != 0
+        && !asks_help
+        && cmd
+            .positional()
+            .take(2)
+            .any(|v| REGISTRY_VERBS.contains(&v))
+    {
+        caps.add(Destroys, "withdraws a published package or a credential");
+    }
+    if destroy_program_name(program) && !asks_help {
+        caps.add(Destroys, "a program whose name says it destroys");
+    }
+    if matches!(
+        program,
+        "iptables" | "ip6tables" | "ebtables" | "arptables" | "iptables-legacy" | "iptables-nft"
+    ) && cmd
+        .args
+        .iter()
+        .any(|a| matches!(a.as_str(), "-F" | "-X" | "-D" | "-Z" | "--zero"))
+    {
+        caps.add(Destroys, "flushes or deletes firewall rules");
+    }
+    if scales_to_zero(cmd) {
+        caps.add(Destroys, "scales a service to zero");
+    }
     if removes_by_trailing_dash(cmd) {
         caps.add(Destroys, "removes a key (trailing `-`)");
     }
@@ -880,4 +905,26 @@ fn is_ipv4(arg: &str) -> bool {
         && arg
             .split('.')
             .all(|o| !o.is_empty() && o.len() <= 3 && o.parse::<u8>().is_ok())
+}
+
+/// True when a command sets a replica or instance count to zero
+/// (`kubectl scale --replicas=0`, `--desired-count 0`, `--max-size 0`).
+fn scales_to_zero(cmd: &SimpleCommand) -> bool {
+    const COUNTS: &[&str] = &[
+        "--replicas",
+        "--desired-count",
+        "--desired-capacity",
+        "--max-size",
+        "--size",
+        "--num-nodes",
+        "--instances",
+        "--count",
+    ];
+    cmd.args.iter().enumerate().any(|(i, a)| {
+        let (name, value) = match a.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (a.as_str(), cmd.args.get(i + 1).map(String::as_str)),
+        };
+        COUNTS.contains(&name) && value == Some("0")
+    })
 }

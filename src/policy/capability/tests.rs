@@ -187,6 +187,20 @@ fn writes_persistence_privilege_destroys() {
         "unset HISTFILE",
         "history -c",
         "HISTSIZE=0 bash x.sh",
+        "dropdb prod",
+        "userdel -r alice",
+        "lvremove -f vg/lv",
+        "iptables -F",
+        "nft flush ruleset",
+        "hdfs dfs -rm -r /data",
+        "crictl rmp -a",
+        "aws kms schedule-key-deletion --key-id k",
+        "kubectl scale deployment web --replicas=0",
+        "npm unpublish pkg@1.0.0",
+        "npm deprecate pkg gone",
+        "ansible all -m shell -a 'dropdb prod'",
+        "salt '*' cmd.run 'userdel bob'",
+        "pdsh -w web[1-3] 'iptables -F'",
     ] {
         assert!(caps(line).contains(&"destroys"), "{line}: {:?}", caps(line));
     }
@@ -205,6 +219,14 @@ fn writes_persistence_privilege_destroys() {
         "docker rm --help",
         "history",
         "echo $HISTFILE",
+        "resolvectl flush-caches",
+        "iptables -L -n",
+        "kubectl scale deployment web --replicas=3",
+        "npm publish --dry-run",
+        "model --help",
+        "dropbox status",
+        "delta a b",
+        "ansible all -m ping",
     ] {
         assert!(
             !caps(line).contains(&"destroys"),

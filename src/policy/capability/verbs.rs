@@ -80,7 +80,11 @@ pub(super) fn destroy_verb(cmd: &SimpleCommand) -> Option<&str> {
         after_option = false;
         // The word, or any part of a compound (`delete-stack`,
         // `batch-delete-image`, `apps:destroy`, `db_drop`).
-        if is_destroy_verb(arg) || arg.split([':', '-', '_']).any(is_destroy_verb) {
+        // Emptying a cache loses nothing (`resolvectl flush-caches`).
+        let cache = arg
+            .split([':', '-', '_'])
+            .any(|w| w == "cache" || w == "caches");
+        if !cache && (is_destroy_verb(arg) || arg.split([':', '-', '_']).any(is_destroy_verb)) {
             return Some(arg);
         }
     }

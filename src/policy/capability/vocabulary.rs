@@ -184,7 +184,53 @@ pub(super) const DESTROY_VERBS: &[&str] = &[
     "replace",
     "evict",
     "kill",
+    // Emptying rule sets, caches of record, queues (`iptables --flush`,
+    // `nft flush ruleset`, `ip route flush`).
+    "flush",
+    // `rm` with a kind letter (`crictl rmp`, `zkCli rmr`).
+    "rmp",
+    "rmr",
+    // Nouns of destruction in a compound verb (`schedule-key-deletion`).
+    "deletion",
+    "removal",
+    "destruction",
 ];
+
+/// Verbs of programs whose other verbs only touch the working tree: these
+/// act on a registry or an account (`npm unpublish`, `cargo yank`).
+pub(super) const REGISTRY_VERBS: &[&str] = &["unpublish", "yank", "deprecate", "revoke"];
+
+/// True when the program's own name says it destroys: `<noun>del`,
+/// `<noun>remove`, `drop<noun>` (`userdel`, `lvremove`, `dropdb`), or a name
+/// ending in a destructive verb (`vgremove`, `pvremove`, `snap-remove`).
+pub(super) fn destroy_program_name(program: &str) -> bool {
+    const NOUNS: &[&str] = &[
+        "user", "group", "db", "database", "lang", "lv", "vg", "pv", "part", "mod", "snap", "port",
+        "key", "zone", "role", "queue", "topic", "table", "schema", "volume", "disk",
+    ];
+    let stem = program.trim_end_matches(|c: char| c.is_ascii_digit());
+    let noun_then = |verb: &str| {
+        stem.strip_suffix(verb)
+            .map(|n| n.trim_end_matches(['-', '_']))
+            .is_some_and(|n| NOUNS.contains(&n))
+    };
+    let then_noun = |verb: &str| {
+        stem.strip_prefix(verb)
+            .map(|n| n.trim_start_matches(['-', '_']))
+            .is_some_and(|n| NOUNS.contains(&n))
+    };
+    noun_then("del")
+        || noun_then("remove")
+        || noun_then("rm")
+        || then_noun("drop")
+        || then_noun("del")
+        || then_noun("rm")
+        || [
+            "-delete", "-destroy", "-remove", "-purge", "-wipe", "_delete", "_destroy",
+        ]
+        .iter()
+        .any(|v| stem.ends_with(v))
+}
 
 /// Programs whose destructive verbs only touch the working tree or its
 /// dependencies (their own rules cover the rest).
@@ -237,7 +283,12 @@ pub(super) const WORKTREE_PROGRAMS: &[&str] = &[
 /// Flags that destroy whatever the program is.
 pub(super) fn destroy_flag(arg: &str) -> bool {
     let Some(long) = arg.strip_prefix("--") else {
-        return false;
+        // Verbs spelled as single-dash words (`hdfs dfs -rm -r`, `-rmr`,
+        // `-expunge`, `-skipTrash`).
+        return matches!(
+            arg,
+            "-rm" | "-rmr" | "-rmdir" | "-expunge" | "-skipTrash" | "-purge" | "-destroy" | "-drop"
+        );
     };
     let name = long.split('=').next().unwrap_or(long);
     matches!(
@@ -257,6 +308,9 @@ pub(super) fn destroy_flag(arg: &str) -> bool {
             | "drop"
             | "overwrite-all"
             | "no-preserve-root"
+            | "flush"
+            | "delete-chain"
+            | "expunge"
             // The verb as a bare flag (`pool-autostart --disable`), not a
             // feature switch (`--disable-gpu`).
             | "disable"
