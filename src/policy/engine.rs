@@ -169,10 +169,7 @@ impl Facts<'_> {
             (!self.arg_keys.is_empty(), needs::ARG_KEYS),
             (!self.arg_values.is_empty(), needs::ARG_VALUES),
             (!self.hosts.is_empty(), needs::HOSTS),
-            (
-                self.tool.external.is_some() || self.tool.credentials.is_some(),
-                needs::TOOL_EFFECTS,
-            ),
+            (!self.tool.is_empty(), needs::TOOL_EFFECTS),
             (!self.secrets.is_empty(), needs::SECRETS),
         ]
         .into_iter()
@@ -751,12 +748,7 @@ impl Policy {
         }
         if let Some(effects) = &when.tool_effects {
             let effect = effects.iter().find(|e| facts.tool.has(**e))?;
-            let why = match effect {
-                tool_call::ToolEffect::ExternalDestination => facts.tool.external.clone(),
-                tool_call::ToolEffect::CredentialChange => {
-                    facts.tool.credentials.map(str::to_owned)
-                }
-            };
+            let why = facts.tool.why(*effect);
             evidence.push(format!("{}: {}", effect.as_str(), why.unwrap_or_default()));
         }
         if let Some(want) = when.secrets {

@@ -23,6 +23,15 @@ pub enum ToolEffect {
     ExternalDestination,
     /// The tool changes passwords, keys, tokens, permissions or sharing.
     CredentialChange,
+    /// The tool deletes, cancels or wipes (its name, or an `action`
+    /// argument such as `"delete"`).
+    Destroys,
+    /// The tool moves money or assets: pays, transfers, withdraws, trades,
+    /// buys, places orders.
+    MovesMoney,
+    /// The tool acts on the physical world: locks, doors, cameras, home
+    /// devices, robots, vehicles, traffic, emergency dispatch.
+    Physical,
 }
 
 impl ToolEffect {
@@ -31,6 +40,9 @@ impl ToolEffect {
         match self {
             ToolEffect::ExternalDestination => "external_destination",
             ToolEffect::CredentialChange => "credential_change",
+            ToolEffect::Destroys => "destroys",
+            ToolEffect::MovesMoney => "moves_money",
+            ToolEffect::Physical => "physical",
         }
     }
 }
@@ -53,6 +65,12 @@ pub struct ToolEffects {
     pub external: Option<String>,
     /// Why it changes credentials, when it does.
     pub credentials: Option<&'static str>,
+    /// Why it destroys, when it does.
+    pub destroys: Option<&'static str>,
+    /// Why it moves money, when it does.
+    pub money: Option<&'static str>,
+    /// Why it acts on the physical world, when it does.
+    pub physical: Option<&'static str>,
 }
 
 impl ToolEffects {
@@ -61,6 +79,25 @@ impl ToolEffects {
         match effect {
             ToolEffect::ExternalDestination => self.external.is_some(),
             ToolEffect::CredentialChange => self.credentials.is_some(),
+            ToolEffect::Destroys => self.destroys.is_some(),
+            ToolEffect::MovesMoney => self.money.is_some(),
+            ToolEffect::Physical => self.physical.is_some(),
+        }
+    }
+
+    /// True when the call has no effect at all.
+    pub fn is_empty(&self) -> bool {
+        *self == ToolEffects::default()
+    }
+
+    /// Why the call has `effect`, when it does.
+    pub fn why(&self, effect: ToolEffect) -> Option<String> {
+        match effect {
+            ToolEffect::ExternalDestination => self.external.clone(),
+            ToolEffect::CredentialChange => self.credentials.map(str::to_owned),
+            ToolEffect::Destroys => self.destroys.map(str::to_owned),
+            ToolEffect::MovesMoney => self.money.map(str::to_owned),
+            ToolEffect::Physical => self.physical.map(str::to_owned),
         }
     }
 }
@@ -128,6 +165,8 @@ fn is_read_verb(w: &str) -> bool {
             | "lookup"
             | "count"
             | "browse"
+            | "navigate"
+            | "visit"
             | "download"
             | "open"
             | "preview"
@@ -232,6 +271,135 @@ const CHANGE_VERBS: &[&str] = &[
     "put",
     "patch",
 ];
+
+/// Destructive verbs of tool names (`delete_file`, `GitHubDeleteRepository`,
+/// `ExpediaCancelReservations`).
+const DESTROY_WORDS: &[&str] = &[
+    "delete",
+    "remove",
+    "destroy",
+    "drop",
+    "truncate",
+    "wipe",
+    "overwrite",
+    "purge",
+    "erase",
+    "cancel",
+    "terminate",
+    "uninstall",
+    "unpublish",
+    "kill",
+    "shred",
+];
+
+/// Verbs that move money or assets whatever they name.
+const MONEY_VERBS: &[&str] = &[
+    "pay", "withdraw", "deposit", "trade", "sell", "buy", "purchase", "donate", "tip", "invest",
+    "checkout", "refund", "stake", "swap", "bid",
+];
+
+/// Nouns of money and assets: with any verb that is not a read, the call
+/// moves them (`send_money`, `BankManagerTransferFunds`, `AmazonPlaceOrder`).
+const MONEY_NOUNS: &[&str] = &[
+    "money",
+    "funds",
+    "fund",
+    "payment",
+    "payments",
+    "transaction",
+    "transactions",
+    "order",
+    "orders",
+    "stock",
+    "stocks",
+    "shares",
+    "ether",
+    "eth",
+    "bitcoin",
+    "btc",
+    "crypto",
+    "coin",
+    "coins",
+    "wire",
+    "invoice",
+    "bill",
+    "bills",
+    "loan",
+    "mortgage",
+    "remittance",
+];
+
+/// Things in the physical world a tool can act on.
+const PHYSICAL_NOUNS: &[&str] = &[
+    "device",
+    "devices",
+    "lock",
+    "locks",
+    "door",
+    "doors",
+    "alarm",
+    "alarms",
+    "camera",
+    "cameras",
+    "thermostat",
+    "oven",
+    "stove",
+    "heater",
+    "boiler",
+    "robot",
+    "drone",
+    "vehicle",
+    "traffic",
+    "dispatch",
+    "valve",
+    "valves",
+    "sprinkler",
+    "garage",
+    "gate",
+    "gates",
+    "light",
+    "lights",
+    "appliance",
+    "appliances",
+    "siren",
+    "elevator",
+    "pump",
+    "power",
+    "grid",
+    "medication",
+    "insulin",
+    "ventilator",
+];
+
+/// Argument keys naming what the call does (`"action": "delete"`).
+fn action_key(key: &str) -> bool {
+    matches!(
+        key.to_ascii_lowercase().as_str(),
+        "action" | "operation" | "op" | "mode" | "command" | "verb" | "method" | "type"
+    )
+}
+
+/// Argument keys and values that open something to everyone
+/// (`"visibility": "public"`, `"sharing_level": "anyone"`).
+fn opens_access(key: &str, value: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    let access = [
+        "visibility",
+        "privacy",
+        "access",
+        "sharing",
+        "permission",
+        "acl",
+        "audience",
+    ]
+    .iter()
+    .any(|w| k.contains(w));
+    access
+        && matches!(
+            value.trim().to_ascii_lowercase().as_str(),
+            "public" | "anyone" | "everyone" | "world" | "all" | "open" | "anyone_with_link"
+        )
+}
 
 /// Argument keys that carry a new credential.
 fn credential_key(key: &str) -> bool {
@@ -389,6 +557,22 @@ fn untrusted_destination(value: &str, key: &str, trust: &Trust) -> Option<String
     None
 }
 
+/// The lower-case words of an argument value (`"Delete record"` → delete, record).
+fn words_of_value(value: &str) -> impl Iterator<Item = String> + '_ {
+    value
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty() && w.len() <= 24)
+        .take(8)
+        .map(str::to_ascii_lowercase)
+}
+
+/// Recipient keys that hold an address of any form (a wallet, a crypto or
+/// postal destination): `destination_address`, `to_address`, `wallet`.
+fn recipient_address_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    recipient_key(&k) && (k.contains("address") || k.contains("wallet") || k.contains("iban"))
+}
+
 /// Argument keys that name who receives money or a message: an account,
 /// a phone number, a wallet (`to_account_number`, `recipient`, `phone`).
 fn recipient_key(key: &str) -> bool {
@@ -440,9 +624,52 @@ pub fn analyse(tool: &str, arguments: Option<&serde_json::Value>, trust: &Trust)
             .iter()
             .find_map(|(key, value)| untrusted_destination(value, key, trust));
     }
-    let noun = words.iter().any(|w| CREDENTIAL_NOUNS.contains(&w.as_str()));
-    let verb = words.iter().any(|w| CHANGE_VERBS.contains(&w.as_str()));
-    if noun && verb && !read_only(&words) {
+    let reads = read_only(&words);
+    let has = |list: &[&str]| words.iter().any(|w| list.contains(&w.as_str()));
+    if !reads {
+        if has(DESTROY_WORDS) {
+            effects.destroys = Some("the tool's name says it deletes, cancels or wipes");
+        } else if values.iter().any(|(k, v)| {
+            action_key(k) && words_of_value(v).any(|w| DESTROY_WORDS.contains(&w.as_str()))
+        }) {
+            effects.destroys = Some("an `action` argument asks to delete, cancel or wipe");
+        }
+        // A payment to recipients that are all trusted is the operator's
+        // standing order; anything else waits for a person.
+        let mut recipients = values.iter().filter(|(k, _)| recipient_key(k)).peekable();
+        let to_trusted = recipients.peek().is_some()
+            && recipients.all(|(_, v)| {
+                trust
+                    .recipients
+                    .contains(&v.trim().to_ascii_lowercase().replace(' ', ""))
+            });
+        if (has(MONEY_VERBS) || has(MONEY_NOUNS)) && !to_trusted {
+            effects.money = Some("the tool moves money or assets");
+        }
+        if has(PHYSICAL_NOUNS) {
+            effects.physical = Some("the tool acts on a device or the physical world");
+        }
+        if effects.external.is_none() {
+            if has(&["share", "tweet", "retweet", "publish", "broadcast"]) {
+                effects.external =
+                    Some("the tool shares or publishes to parties outside the trusted ones".into());
+            } else if values.iter().any(|(k, v)| {
+                recipient_address_key(k)
+                    && !v.trim().is_empty()
+                    && !trust
+                        .recipients
+                        .contains(&v.trim().to_ascii_lowercase().replace(' ', ""))
+            }) {
+                effects.external =
+                    Some("a destination address not in settings.trusted_recipients".into());
+            }
+        }
+    }
+    let noun = has(CREDENTIAL_NOUNS);
+    let verb = has(CHANGE_VERBS);
+    if !reads && values.iter().any(|(k, v)| opens_access(k, v)) {
+        effects.credentials = Some("an argument opens access to everyone");
+    } else if noun && verb && !reads {
         effects.credentials = Some("the tool's name says it changes credentials or access");
     } else if !read_only(&words) {
         if let Some(serde_json::Value::Object(map)) = arguments {
@@ -593,6 +820,75 @@ mod tests {
                 .credentials
                 .is_none()
         );
+    }
+
+    #[test]
+    fn money_devices_destruction_and_access() {
+        let money = |t: &str, a| effects(t, a).money.is_some();
+        assert!(money(
+            "TDAmeritradeTradeStock",
+            serde_json::json!({"ticker": "X"})
+        ));
+        assert!(money(
+            "AmazonPlaceOrder",
+            serde_json::json!({"products": []})
+        ));
+        assert!(money(
+            "VenmoWithdrawMoney",
+            serde_json::json!({"amount": 5})
+        ));
+        assert!(!money(
+            "get_most_recent_transactions",
+            serde_json::json!({})
+        ));
+        assert!(!money(
+            "send_money",
+            serde_json::json!({"recipient": "GB33 BUKB 2020 1555 5555 55", "amount": 3})
+        ));
+        assert!(!money(
+            "create_calendar_event",
+            serde_json::json!({"title": "x"})
+        ));
+        let physical = |t: &str| effects(t, serde_json::json!({})).physical.is_some();
+        assert!(physical("GoogleHomeControlDevice"));
+        assert!(physical("IndoorRobotGoToRoom"));
+        assert!(physical("TrafficControlManageTrafficLightState"));
+        assert!(!physical("GoogleHomeListDevices"));
+        assert!(!physical("reserve_car_rental"));
+        let destroys = |t: &str, a| effects(t, a).destroys.is_some();
+        assert!(destroys("GitHubDeleteRepository", serde_json::json!({})));
+        assert!(destroys("TeladocCancelAppointment", serde_json::json!({})));
+        assert!(destroys(
+            "EpicFHIRManagePatientRecords",
+            serde_json::json!({"action": "delete"})
+        ));
+        assert!(!destroys(
+            "DropboxListFilesAndFolders",
+            serde_json::json!({})
+        ));
+        assert!(!destroys("DropboxUploadFile", serde_json::json!({})));
+        assert!(
+            effects("RepoUpdate", serde_json::json!({"visibility": "public"}))
+                .credentials
+                .is_some()
+        );
+        assert!(
+            effects("RepoUpdate", serde_json::json!({"visibility": "private"}))
+                .credentials
+                .is_none()
+        );
+        assert!(effects(
+            "The23andMeShareData",
+            serde_json::json!({"third_party_id": "x"})
+        )
+        .external
+        .is_some());
+        assert!(effects(
+            "BinanceWithdraw",
+            serde_json::json!({"destination_address": "abcdefghijklmn"})
+        )
+        .external
+        .is_some());
     }
 
     #[test]
