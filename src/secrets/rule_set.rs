@@ -115,6 +115,8 @@ struct Rule {
     entropy: Option<f64>,
     secret_group: Option<usize>,
     allows: Vec<Allow>,
+    /// The pattern's leading `[\w.-]{0,50}?` was dropped (see [`compile`]).
+    widens_left: bool,
 }
 
 /// The compiled rule set.
@@ -225,6 +227,7 @@ impl RuleSet {
                 entropy: spec.entropy,
                 secret_group: spec.secret_group,
                 allows: spec.allowlists.iter().filter_map(Allow::compile).collect(),
+                widens_left: pattern.contains(r"[\w.-]{0,50}?"),
             });
         }
         // A full DFA: an overlapping search (every keyword present) has no
@@ -331,11 +334,23 @@ impl RuleSet {
             .position(|&b| b == b'\n')
             .map_or(text.len(), |i| whole.end() + i);
         let line = &text[line_start..line_end];
-        if self.global.allows(secret, whole.as_bytes(), line)
-            || rule
-                .allows
-                .iter()
-                .any(|a| a.allows(secret, whole.as_bytes(), line))
+        // The match as gitleaks sees it: a rule whose leading lazy
+        // `[\w.-]{0,50}?` was dropped for speed starts its match up to 50
+        // such bytes further left (`X-MS-Exchange-Organization-AuthSource`),
+        // which `regexTarget = "match"` allowlists look at.
+        let mut start = whole.start();
+        if rule.widens_left {
+            let floor = start.saturating_sub(50).max(line_start);
+            while start > floor
+                && (text[start - 1].is_ascii_alphanumeric()
+                    || matches!(text[start - 1], b'.' | b'-' | b'_'))
+            {
+                start -= 1;
+            }
+        }
+        let whole = &text[start..whole.end()];
+        if self.global.allows(secret, whole, line)
+            || rule.allows.iter().any(|a| a.allows(secret, whole, line))
         {
             return false;
         }
@@ -377,6 +392,17 @@ mod tests {
             .any(|i| i.contains("github")));
         assert!(ids("token = ghp_000000000000000000000000000000000000").is_empty());
         assert!(!ids("let url = \"https://example.com/api\";")
+            .iter()
+            .any(|i| i.contains("generic")));
+    }
+
+    #[test]
+    fn match_allowlists_see_the_match_gitleaks_sees() {
+        // The generic rule's allowlist names the header; the header's name
+        // starts before the keyword the match is anchored on.
+        let header = "X-MS-Exchange-Organization-AuthSource: sm02915.int.contoso.com";
+        assert!(!ids(header).iter().any(|i| i.contains("generic")));
+        assert!(ids("X-Custom-AuthSource: sm02915.int.contoso.com")
             .iter()
             .any(|i| i.contains("generic")));
     }

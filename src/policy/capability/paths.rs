@@ -37,6 +37,7 @@ pub(super) fn written_paths(cmd: &SimpleCommand) -> Vec<&str> {
             paths.extend(positional.iter().skip(1).copied())
         }
         "dd" => paths.extend(cmd.args.iter().filter_map(|a| a.strip_prefix("of="))),
+        "patch" => paths.extend(positional.first().copied()),
         // Editors write the files they open.
         "vi" | "vim" | "nvim" | "vimdiff" | "gvim" | "ex" | "ed" | "nano" | "pico" | "emacs"
         | "joe" | "jed" | "micro" | "mcedit" | "ne" | "kak" | "hx" | "helix" | "sudoedit"
@@ -44,6 +45,16 @@ pub(super) fn written_paths(cmd: &SimpleCommand) -> Vec<&str> {
             paths.extend(positional.iter().copied().filter(|a| !a.starts_with('+')))
         }
         _ => {}
+    }
+    // Files inline code writes (`file_put_contents("/etc/cron.d/x", …)`,
+    // `open(F, ">>", $ENV{HOME}."/.bashrc")`).
+    if let Some(code) = cmd.code.as_deref().filter(|code| code_writes(code)) {
+        paths.extend(
+            code.split(['"', '\''])
+                .skip(1)
+                .step_by(2)
+                .filter(|lit| lit.starts_with(['/', '~'])),
+        );
     }
     // Output options of any program (`gcc -o`, `curl -o`, `wget -O`).
     for (i, a) in cmd.args.iter().enumerate() {
@@ -65,15 +76,42 @@ pub(super) fn written_paths(cmd: &SimpleCommand) -> Vec<&str> {
     paths
 }
 
-/// Paths a command reads (its file operands and input redirections).
+/// True when inline code writes or appends to files.
+fn code_writes(code: &str) -> bool {
+    [
+        "write", "append", "put", "print F", ">>", "\">\"", "'>'", "'w'", "\"w\"", "'a'", "\"a\"",
+    ]
+    .iter()
+    .any(|w| code.contains(w))
+}
+
+/// Paths a command reads (its file operands, input redirections and the
+/// file lists it reads from a here-string: `cpio -o <<< /etc/shadow`).
 pub(super) fn read_paths(cmd: &SimpleCommand) -> impl Iterator<Item = &str> {
     cmd.redirects
         .iter()
         .filter(|r| !r.write)
         .map(|r| r.target.as_str())
+        .chain(
+            cmd.input
+                .iter()
+                .flat_map(|text| text.lines().map(str::trim)),
+        )
         .chain(cmd.args.iter().map(|a| {
-            // `--file=~/.aws/credentials`, `if=/etc/shadow`, `@~/.netrc`.
+            // `--file=~/.aws/credentials`, `if=/etc/shadow`, `@~/.netrc`,
+            // `man:/etc/shadow`.
             let value = a.split_once('=').map_or(a.as_str(), |(_, v)| v);
+            let value = match value.split_once(':') {
+                Some((scheme, rest))
+                    if rest.starts_with(['/', '~'])
+                        && !scheme.is_empty()
+                        && scheme.bytes().all(|b| b.is_ascii_alphabetic()) =>
+                {
+                    // `file:///etc/shadow`: the path after the authority.
+                    rest.strip_prefix("//").unwrap_or(rest)
+                }
+                _ => value,
+            };
             value.trim_start_matches('@')
         }))
         .chain(

@@ -163,6 +163,16 @@ fn writes_persistence_privilege_destroys() {
     assert!(caps("nano ~/.bashrc").contains(&"persists"));
     assert!(caps("vim /etc/hosts").contains(&"writes_outside"));
     assert!(!caps("vim src/main.rs").contains(&"writes_outside"));
+    assert!(caps("patch /etc/passwd < x.patch").contains(&"privilege"));
+    assert!(
+        caps("php -r 'file_put_contents(\"/etc/cron.d/x\", \"* * * * * root sh\");'")
+            .contains(&"persists")
+    );
+    assert!(
+        caps("perl -e 'open(F,\">>\",$ENV{HOME}.\"/.bashrc\"); print F \"id\"'")
+            .contains(&"persists")
+    );
+    assert!(!caps("python3 -c 'print(open(\"/etc/hostname\").read())'").contains(&"writes_outside"));
     assert!(!caps("chmod 755 run.sh").contains(&"privilege"));
     for line in [
         "aws --profile prod s3 rb s3://bucket --force",
@@ -244,6 +254,9 @@ fn sensitive_reads_loaders_dynamic_code() {
         "tar czf x.tgz $HOME/.ssh",
         "cat /proc/1/environ",
         "cp ~/.kube/config /tmp/k",
+        "cpio -o <<< /etc/shadow",
+        "yelp man:/etc/shadow",
+        "lwp-download file:///etc/shadow /tmp/x",
     ] {
         assert!(
             caps(line).contains(&"reads_sensitive"),
