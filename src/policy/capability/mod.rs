@@ -546,6 +546,36 @@ fn network_facts(c: &Command<'_>, caps: &mut Capabilities) {
     {
         caps.add(Network, "names a remote host and port");
     }
+    // Code passed to a program that is not an interpreter (`gdb -ex
+    // 'python import socket…'`, `vim -c ':py3 …'`, `gimp -b '…'`).
+    if !c.data_program
+        && cmd.code.is_none()
+        && cmd.args.iter().any(|a| {
+            a.contains('(')
+                && a.contains(' ')
+                && (p.code_network.is_match(a) || (a.contains('.') && p.ipv4.is_match(a)))
+        })
+    {
+        caps.add(Network, "code in an argument that opens connections");
+    }
+    if is_interpreter(program)
+        && cmd.args.windows(2).any(|w| {
+            w[0] == "-m"
+                && matches!(
+                    w[1].as_str(),
+                    "http.server"
+                        | "SimpleHTTPServer"
+                        | "CGIHTTPServer"
+                        | "pyftpdlib"
+                        | "smtpd"
+                        | "aiosmtpd"
+                        | "xmlrpc.server"
+                        | "wsgiref.simple_server"
+                )
+        })
+    {
+        caps.add(Network, "serves files or mail over the network");
+    }
     if !c.data_program
         && (cmd.args.iter().any(|a| is_ipv4(a))
             || cmd

@@ -114,6 +114,10 @@ fn network() {
         "zsh -c 'zmodload zsh/net/tcp; ztcp 10.0.0.1 4444'",
         "node -e 'require(\"net\").connect(4444,\"10.0.0.1\")'",
         "mongo --host 10.0.0.1",
+        "gdb -nx -ex 'python import socket; socket.create_connection((\"h\", 1))' -ex quit",
+        "python3 -m pyftpdlib -p 2121",
+        "stunnel /tmp/x.conf",
+        "tor",
     ] {
         assert!(caps(line).contains(&"network"), "{line}: {:?}", caps(line));
     }
@@ -127,6 +131,8 @@ fn network() {
         "docker pull registry.example.com:5000/app:v2",
         "ghci Main.hs",
         "pip install requests==2.31.0",
+        "gh pr create --title 'Close the socket on error' --body 'see #12'",
+        "python3 -m pytest tests/test_socket.py",
         "node -e 'console.log(require(\"http\").STATUS_CODES[404])'",
     ] {
         assert!(!caps(line).contains(&"network"), "{line}: {:?}", caps(line));

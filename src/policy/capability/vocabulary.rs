@@ -91,6 +91,27 @@ pub(super) const SOCKET_TOOLS: &[&str] = &[
     "torsocks",
     "sshfs",
     "msfconsole",
+    // Tunnels and relays: their job is carrying traffic somewhere else.
+    "stunnel",
+    "stunnel4",
+    "tor",
+    "autossh",
+    "sshuttle",
+    "corkscrew",
+    "proxytunnel",
+    "iodine",
+    "dns2tcp",
+    "dnscat",
+    "frpc",
+    "frps",
+    "rathole",
+    "bore",
+    "gost",
+    "microsocks",
+    "websocat",
+    "ztcp",
+    "nping",
+    "zmap",
 ];
 
 /// Programs that only print or test their arguments: a shell path in them
