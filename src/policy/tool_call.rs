@@ -643,7 +643,13 @@ pub fn analyse(tool: &str, arguments: Option<&serde_json::Value>, trust: &Trust)
                     .recipients
                     .contains(&v.trim().to_ascii_lowercase().replace(' ', ""))
             });
-        if (has(MONEY_VERBS) || has(MONEY_NOUNS)) && !to_trusted {
+        // A booking commits money too (`reserve_hotel`, `CityMapperBookRide`,
+        // `book_flight`; not an address `book` at the end of a name).
+        let books = has(&["reserve", "reservation", "reservations", "booking", "rent"])
+            || words
+                .split_last()
+                .is_some_and(|(_, head)| head.iter().any(|w| w == "book"));
+        if (has(MONEY_VERBS) || has(MONEY_NOUNS) || books) && !to_trusted {
             effects.money = Some("the tool moves money or assets");
         }
         if has(PHYSICAL_NOUNS) {
@@ -848,6 +854,12 @@ mod tests {
         assert!(!money(
             "create_calendar_event",
             serde_json::json!({"title": "x"})
+        ));
+        assert!(money("reserve_hotel", serde_json::json!({"hotel": "x"})));
+        assert!(money("CityMapperBookRide", serde_json::json!({})));
+        assert!(!money(
+            "add_to_address_book",
+            serde_json::json!({"name": "x"})
         ));
         let physical = |t: &str| effects(t, serde_json::json!({})).physical.is_some();
         assert!(physical("GoogleHomeControlDevice"));
