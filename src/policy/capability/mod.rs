@@ -314,7 +314,12 @@ fn assignment_facts(c: &Command<'_>, caps: &mut Capabilities) {
     let cmd = c.cmd;
     let program = c.program;
     if (program == "unset" && cmd.args.iter().any(|a| a.starts_with("HIST")))
-        || (program == "history" && cmd.args.iter().any(|a| a.starts_with("-c") || a == "-w"))
+        || (program == "history"
+            && (cmd.args.iter().any(|a| a.starts_with("-c"))
+                || cmd
+                    .args
+                    .windows(2)
+                    .any(|w| w[0] == "-w" && w[1] == "/dev/null")))
         || (program == "set"
             && cmd
                 .args
