@@ -58,6 +58,15 @@ pub struct Trust {
     pub recipients: std::collections::HashSet<String>,
 }
 
+impl Trust {
+    /// True when `value` is a trusted recipient (compared without case,
+    /// spaces or surrounding blanks).
+    fn trusts_recipient(&self, value: &str) -> bool {
+        self.recipients
+            .contains(&value.trim().to_ascii_lowercase().replace(' ', ""))
+    }
+}
+
 /// The effects of a call, with the destination that made it external.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ToolEffects {
@@ -508,22 +517,21 @@ fn file_extension(tld: &str) -> bool {
 
 /// The untrusted destinations in one string value.
 fn untrusted_destination(value: &str, key: &str, trust: &Trust) -> Option<String> {
-    let normalised = |s: &str| s.to_ascii_lowercase().replace(' ', "");
-    if trust.recipients.contains(&normalised(value.trim())) {
+    if trust.trusts_recipient(value) {
         return None;
     }
     let mut has_email = false;
     for cap in email().captures_iter(value) {
         has_email = true;
         let address = cap.get(0).map_or("", |m| m.as_str());
-        if !trust.recipients.contains(&normalised(address))
+        if !trust.trusts_recipient(address)
             && !trust.email_domains.is_match(cap[1].to_ascii_lowercase())
         {
             return Some(format!("e-mail address at `{}`", &cap[1]));
         }
     }
     for m in iban().find_iter(value) {
-        if !trust.recipients.contains(&normalised(m.as_str())) {
+        if !trust.trusts_recipient(m.as_str()) {
             return Some("an IBAN not in settings.trusted_recipients".into());
         }
     }
@@ -619,12 +627,12 @@ pub fn analyse(tool: &str, arguments: Option<&serde_json::Value>, trust: &Trust)
     if let Some(args) = arguments {
         walk(args, "", &mut values, 0);
     }
-    if !read_only(&words) {
+    let reads = read_only(&words);
+    if !reads {
         effects.external = values
             .iter()
             .find_map(|(key, value)| untrusted_destination(value, key, trust));
     }
-    let reads = read_only(&words);
     let has = |list: &[&str]| words.iter().any(|w| list.contains(&w.as_str()));
     if !reads {
         if has(DESTROY_WORDS) {
@@ -637,12 +645,8 @@ pub fn analyse(tool: &str, arguments: Option<&serde_json::Value>, trust: &Trust)
         // A payment to recipients that are all trusted is the operator's
         // standing order; anything else waits for a person.
         let mut recipients = values.iter().filter(|(k, _)| recipient_key(k)).peekable();
-        let to_trusted = recipients.peek().is_some()
-            && recipients.all(|(_, v)| {
-                trust
-                    .recipients
-                    .contains(&v.trim().to_ascii_lowercase().replace(' ', ""))
-            });
+        let to_trusted =
+            recipients.peek().is_some() && recipients.all(|(_, v)| trust.trusts_recipient(v));
         // A booking commits money too (`reserve_hotel`, `CityMapperBookRide`,
         // `book_flight`; not an address `book` at the end of a name).
         let books = has(&["reserve", "reservation", "reservations", "booking", "rent"])
@@ -655,16 +659,17 @@ pub fn analyse(tool: &str, arguments: Option<&serde_json::Value>, trust: &Trust)
         if has(PHYSICAL_NOUNS) {
             effects.physical = Some("the tool acts on a device or the physical world");
         }
+        // A share or post whose party is named only by an id (or not at
+        // all): no address to check against the trusted ones.
+        let names_party = values
+            .iter()
+            .any(|(_, v)| email().is_match(v) || iban().is_match(v) || trust.trusts_recipient(v));
         if effects.external.is_none() {
-            if has(&["share", "tweet", "retweet", "publish", "broadcast"]) {
+            if has(&["share", "tweet", "retweet", "publish", "broadcast"]) && !names_party {
                 effects.external =
                     Some("the tool shares or publishes to parties outside the trusted ones".into());
             } else if values.iter().any(|(k, v)| {
-                recipient_address_key(k)
-                    && !v.trim().is_empty()
-                    && !trust
-                        .recipients
-                        .contains(&v.trim().to_ascii_lowercase().replace(' ', ""))
+                recipient_address_key(k) && !v.trim().is_empty() && !trust.trusts_recipient(v)
             }) {
                 effects.external =
                     Some("a destination address not in settings.trusted_recipients".into());
@@ -677,7 +682,7 @@ pub fn analyse(tool: &str, arguments: Option<&serde_json::Value>, trust: &Trust)
         effects.credentials = Some("an argument opens access to everyone");
     } else if noun && verb && !reads {
         effects.credentials = Some("the tool's name says it changes credentials or access");
-    } else if !read_only(&words) {
+    } else if !reads {
         if let Some(serde_json::Value::Object(map)) = arguments {
             let set = |v: &serde_json::Value| {
                 v.as_str()
@@ -895,6 +900,13 @@ mod tests {
         )
         .external
         .is_some());
+        // Shared with a trusted address: nothing external.
+        assert!(effects(
+            "share_file",
+            serde_json::json!({"file_id": "3", "email": "emma@example.com"})
+        )
+        .external
+        .is_none());
         assert!(effects(
             "BinanceWithdraw",
             serde_json::json!({"destination_address": "abcdefghijklmn"})
