@@ -218,12 +218,28 @@ pub async fn handle(
         }
     }
     record_metrics(&state, route.as_deref(), &outcome, stage, started);
-    // One line per request (target `cpos::request`; silence it with
-    // `log.level = "info,cpos::request=warn"`): metadata only, as on the tape.
+    // One line per request when `log.requests` is on (target
+    // `cpos::request`): metadata only, as on the tape.
+    if state.config.load().log.requests {
+        log_request(&request_id, route.as_deref(), verdict, stage, &outcome);
+    }
+    with_request_id(response, &request_id)
+}
+
+/// The request line: kept out of [`handle`] so the request's future does
+/// not carry the formatter's state.
+#[inline(never)]
+fn log_request(
+    request_id: &str,
+    route: Option<&ResolvedRoute>,
+    verdict: Option<&str>,
+    stage: Option<&str>,
+    outcome: &Outcome,
+) {
     tracing::info!(
         target: "cpos::request",
         request_id,
-        route = route.as_deref().map_or("-", |r| &*r.name.0),
+        route = route.map_or("-", |r| &*r.name.0),
         verdict = verdict.unwrap_or("-"),
         status = outcome.status,
         code = outcome.code.unwrap_or("-"),
@@ -232,7 +248,6 @@ pub async fn handle(
         duration_us = outcome.duration_us,
         "request"
     );
-    with_request_id(response, &request_id)
 }
 
 /// Owns a request's context while it is decided and acted on; dropped

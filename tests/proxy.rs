@@ -334,7 +334,7 @@ async fn an_info_log_line_per_request_and_openmetrics_from_the_admin_plane() {
     let (up, _) = upstream::start().await;
     let routes =
         format!("[[routes]]\nname = \"tools\"\nprefix = \"/tools/\"\nupstream = \"http://{up}\"\n");
-    let sidecar = Sidecar::start(dir.path(), &routes);
+    let sidecar = Sidecar::start(dir.path(), &format!("[log]\nrequests = true\n\n{routes}"));
     let answer = get(&http1(), &sidecar.url("/tools/hello?q=find-me-value")).await;
     assert_eq!(answer.status, 200);
     assert_eq!(get(&http1(), &sidecar.url("/elsewhere")).await.status, 404);
@@ -389,7 +389,7 @@ async fn an_info_log_line_per_request_and_openmetrics_from_the_admin_plane() {
     let json_dir = tempfile::tempdir().unwrap();
     let sidecar = Sidecar::start(
         json_dir.path(),
-        &format!("[log]\nformat = \"json\"\n\n{routes}"),
+        &format!("[log]\nformat = \"json\"\nrequests = true\n\n{routes}"),
     );
     assert_eq!(get(&http1(), &sidecar.url("/tools/x")).await.status, 200);
     common::wait_for("a JSON request line", || {
@@ -401,4 +401,24 @@ async fn an_info_log_line_per_request_and_openmetrics_from_the_admin_plane() {
             })
         })
     });
+
+    // Off by default: the tape holds every request; the log only what went wrong.
+    let quiet_dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let sidecar = Sidecar::start(
+        quiet_dir.path(),
+        &format!(
+            "[log]\nformat = \"json\"\n\n{routes}\n[[routes]]\nname = \"dead\"\nprefix = \"/dead/\"\nupstream = \"http://{closed}\"\n"
+        ),
+    );
+    assert_eq!(get(&http1(), &sidecar.url("/tools/x")).await.status, 200);
+    assert_eq!(get(&http1(), &sidecar.url("/dead/x")).await.status, 502);
+    common::wait_for("the upstream failure's warning", || {
+        sidecar.stderr().contains("upstream failure")
+    });
+    let log = sidecar.stderr();
+    assert!(!log.contains("cpos::request"), "{log}");
 }

@@ -44,10 +44,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging(config.log.format, &config.log.level);
     super::install_crypto_provider();
     refuse_unsafe_start(&config)?;
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if config.runtime.worker_threads > 0 {
-        builder.worker_threads(config.runtime.worker_threads);
-    }
+    // One worker is one thread: the current-thread scheduler, with no
+    // cross-thread queues or wake-ups (the tape writer has its own thread).
+    let mut builder = match config.runtime.worker_threads {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        n => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            if n > 0 {
+                b.worker_threads(n);
+            }
+            b
+        }
+    };
     let runtime = builder.enable_all().thread_name("cpos-worker").build()?;
     runtime.block_on(async move {
         // Handlers first: a SIGTERM right after the ready line must drain, not kill.
