@@ -111,27 +111,27 @@ impl ToolEffects {
     }
 }
 
-/// Words of a tool name: `sendMoney`, `send-money`, `send_money` → send, money.
+/// Words of a tool name: `sendMoney`, `send-money`, `send_money` → send,
+/// money; an acronym ends before the next word's capital
+/// (`AWSIAMCreateAccessKey` → awsiam, create, access, key).
 fn words(name: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let mut word = String::new();
-    let mut prev_lower = false;
-    for c in name.chars() {
-        if !c.is_ascii_alphanumeric() {
-            if !word.is_empty() {
-                out.push(std::mem::take(&mut word));
+    for token in name.split(|c: char| !c.is_ascii_alphanumeric()) {
+        let b = token.as_bytes();
+        let mut start = 0;
+        for i in 1..b.len() {
+            let upper = b[i].is_ascii_uppercase();
+            let after_lower = b[i - 1].is_ascii_lowercase() || b[i - 1].is_ascii_digit();
+            let acronym_end = b[i - 1].is_ascii_uppercase()
+                && b.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+            if upper && (after_lower || acronym_end) {
+                out.push(token[start..i].to_ascii_lowercase());
+                start = i;
             }
-            prev_lower = false;
-            continue;
         }
-        if c.is_ascii_uppercase() && prev_lower && !word.is_empty() {
-            out.push(std::mem::take(&mut word));
+        if start < b.len() {
+            out.push(token[start..].to_ascii_lowercase());
         }
-        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
-        word.push(c.to_ascii_lowercase());
-    }
-    if !word.is_empty() {
-        out.push(word);
     }
     out
 }
@@ -358,6 +358,13 @@ const PHYSICAL_NOUNS: &[&str] = &[
     "robot",
     "drone",
     "vehicle",
+    "vehicles",
+    "car",
+    "cars",
+    "shipment",
+    "shipments",
+    "parcel",
+    "parcels",
     "traffic",
     "dispatch",
     "valve",
@@ -378,6 +385,12 @@ const PHYSICAL_NOUNS: &[&str] = &[
     "medication",
     "insulin",
     "ventilator",
+    // The care of a person: records a clinician acts on.
+    "patient",
+    "patients",
+    "prescription",
+    "prescriptions",
+    "dosage",
 ];
 
 /// Argument keys naming what the call does (`"action": "delete"`).
@@ -656,7 +669,8 @@ pub fn analyse(tool: &str, arguments: Option<&serde_json::Value>, trust: &Trust)
         if (has(MONEY_VERBS) || has(MONEY_NOUNS) || books) && !to_trusted {
             effects.money = Some("the tool moves money or assets");
         }
-        if has(PHYSICAL_NOUNS) {
+        // (A rental or purchase of one is a payment: `reserve_car_rental`.)
+        if has(PHYSICAL_NOUNS) && effects.money.is_none() {
             effects.physical = Some("the tool acts on a device or the physical world");
         }
         // A share or post whose party is named only by an id (or not at
@@ -665,7 +679,17 @@ pub fn analyse(tool: &str, arguments: Option<&serde_json::Value>, trust: &Trust)
             .iter()
             .any(|(_, v)| email().is_match(v) || iban().is_match(v) || trust.trusts_recipient(v));
         if effects.external.is_none() {
-            if has(&["share", "tweet", "retweet", "publish", "broadcast"]) && !names_party {
+            let publishes = has(&[
+                "share",
+                "tweet",
+                "retweet",
+                "repost",
+                "publish",
+                "broadcast",
+                "follow",
+                "unfollow",
+            ]);
+            if publishes && !names_party {
                 effects.external =
                     Some("the tool shares or publishes to parties outside the trusted ones".into());
             } else if values.iter().any(|(k, v)| {
@@ -682,6 +706,23 @@ pub fn analyse(tool: &str, arguments: Option<&serde_json::Value>, trust: &Trust)
         effects.credentials = Some("an argument opens access to everyone");
     } else if noun && verb && !reads {
         effects.credentials = Some("the tool's name says it changes credentials or access");
+    } else if !reads
+        && has(&["leave", "quit"])
+        && has(&[
+            "channel",
+            "channels",
+            "group",
+            "groups",
+            "team",
+            "teams",
+            "organization",
+            "org",
+            "workspace",
+            "community",
+            "server",
+        ])
+    {
+        effects.credentials = Some("the tool gives up a membership (alerts and access go with it)");
     } else if !reads {
         if let Some(serde_json::Value::Object(map)) = arguments {
             let set = |v: &serde_json::Value| {
@@ -717,6 +758,60 @@ mod tests {
         assert_eq!(words("sendMoney"), ["send", "money"]);
         assert_eq!(words("update_password"), ["update", "password"]);
         assert_eq!(words("post-webpage"), ["post", "webpage"]);
+        assert_eq!(
+            words("AWSIAMCreateAccessKey"),
+            ["awsiam", "create", "access", "key"]
+        );
+        assert_eq!(
+            words("EpicFHIRUpdatePatientRecord"),
+            ["epic", "fhir", "update", "patient", "record"]
+        );
+        assert_eq!(words("get2FACodes"), ["get2", "fa", "codes"]);
+    }
+
+    #[test]
+    fn vehicles_shipments_memberships_and_care() {
+        let e = |tool: &str, args| effects(tool, args);
+        assert!(e("TeslaUnlockCar", serde_json::json!({"vehicle_id": "v"}))
+            .physical
+            .is_some());
+        assert!(e(
+            "FedExShipManagerRedirectShipment",
+            serde_json::json!({"tracking_number": "1", "new_address": "9 Elm St"})
+        )
+        .physical
+        .is_some());
+        assert!(e("FedExShipManagerGetQuote", serde_json::json!({"to": "NYC"})).is_empty());
+        assert!(e(
+            "EpicFHIRUpdatePatientRecord",
+            serde_json::json!({"patient_id": "p1"})
+        )
+        .physical
+        .is_some());
+        assert!(e(
+            "EpicFHIRGetPatientDetails",
+            serde_json::json!({"patient_id": "p1"})
+        )
+        .is_empty());
+        assert!(e(
+            "SlackLeaveChannel",
+            serde_json::json!({"channel": "#alerts"})
+        )
+        .credentials
+        .is_some());
+        assert!(e(
+            "AWSIAMCreateAccessKey",
+            serde_json::json!({"user": "admin"})
+        )
+        .credentials
+        .is_some());
+        assert!(e(
+            "TwitterFollowUsers",
+            serde_json::json!({"user_ids": ["u1"]})
+        )
+        .external
+        .is_some());
+        assert!(e("TwitterSearchTweets", serde_json::json!({"query": "rust"})).is_empty());
     }
 
     #[test]

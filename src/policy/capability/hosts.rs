@@ -27,10 +27,19 @@ pub fn bare_hosts(cmd: &SimpleCommand, out: &mut Vec<String>) {
             out.push(h);
         }
     };
+    let remotes = super::names_remotes(cmd);
+    if remotes {
+        if let Some(host) = super::host_option(cmd) {
+            push(host);
+        }
+    }
     for arg in cmd.args.iter().chain(&cmd.assignments) {
         let dots = arg.bytes().filter(|&b| b == b'.').count();
         if dots == 0 {
             continue;
+        }
+        if let Some(host) = super::scp_target(arg).filter(|_| remotes) {
+            push(host);
         }
         if arg.contains(':') {
             for cap in p.host_port.captures_iter(arg) {

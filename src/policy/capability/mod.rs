@@ -527,16 +527,7 @@ fn network_facts(c: &Command<'_>, caps: &mut Capabilities) {
     {
         caps.add(Network, "serves files over HTTP");
     }
-    let url_operands = if program == "git" {
-        cmd.positional().next().is_some_and(|sub| {
-            matches!(
-                sub,
-                "clone" | "fetch" | "pull" | "push" | "remote" | "submodule" | "ls-remote"
-            )
-        })
-    } else {
-        !c.data_program
-    };
+    let url_operands = names_remotes(cmd);
     if url_operands
         && cmd
             .args
@@ -550,6 +541,41 @@ fn network_facts(c: &Command<'_>, caps: &mut Capabilities) {
         && cmd.args.iter().any(|a| a.contains(':') && host_and_port(a))
     {
         caps.add(Network, "names a remote host and port");
+    }
+    if url_operands
+        && cmd
+            .args
+            .iter()
+            .any(|a| a.contains('@') && scp_target(a).is_some())
+    {
+        caps.add(Network, "names a remote host (user@host:path)");
+    }
+    if !c.data_program && host_option(cmd).is_some() {
+        caps.add(Network, "names a remote host (--host)");
+    }
+    if is_interpreter(program)
+        && cmd.args.iter().any(|a| {
+            let lib = a
+                .strip_prefix("-r")
+                .or_else(|| a.strip_prefix("-M"))
+                .unwrap_or("");
+            matches!(
+                lib.split('=').next().unwrap_or(lib),
+                "socket"
+                    | "net/http"
+                    | "open-uri"
+                    | "IO::Socket"
+                    | "IO::Socket::INET"
+                    | "Socket"
+                    | "LWP::Simple"
+                    | "LWP::UserAgent"
+                    | "HTTP::Tiny"
+                    | "Net::FTP"
+                    | "Net::SMTP"
+            )
+        })
+    {
+        caps.add(Network, "loads a socket or HTTP library");
     }
     // Code passed to a program that is not an interpreter (`gdb -ex
     // 'python import socket…'`, `vim -c ':py3 …'`, `gimp -b '…'`).
@@ -833,6 +859,13 @@ mod tests;
 /// as an option's value (`-h attacker.example:12345`, `--server=10.0.0.9:80`).
 fn host_and_port(arg: &str) -> bool {
     let value = arg.rsplit('=').next().unwrap_or(arg);
+    // `203.0.113.3:5000/image`: an address and port before a path (a named
+    // registry with a port, `registry.example.com:5000/app`, is an image
+    // name the registry's own allowlist governs).
+    let value = match value.split_once('/') {
+        Some((authority, _)) if authority.split(':').next().is_some_and(is_ipv4) => authority,
+        _ => value,
+    };
     let Some((host, port)) = value.rsplit_once(':') else {
         return false;
     };
@@ -853,6 +886,86 @@ fn host_and_port(arg: &str) -> bool {
         && port.len() <= 5
         && port.bytes().all(|b| b.is_ascii_digit())
         && (ipv4 || domain)
+}
+
+/// True when the command's operands may name remote places: any program
+/// that is not a data program, and git's remote-facing subcommands.
+pub(super) fn names_remotes(cmd: &SimpleCommand) -> bool {
+    if cmd.program == "git" {
+        return cmd.positional().next().is_some_and(|sub| {
+            matches!(
+                sub,
+                "clone" | "fetch" | "pull" | "push" | "remote" | "submodule" | "ls-remote"
+            )
+        });
+    }
+    program_class(&cmd.program) & DATA == 0
+}
+
+/// The host of an scp-style target, `user@host:path`
+/// (`git@evil.example:loot.git`, `root@203.0.113.9:/tmp/`).
+pub(super) fn scp_target(arg: &str) -> Option<&str> {
+    let (user, rest) = arg.split_once('@')?;
+    let (host, _path) = rest.split_once(':')?;
+    let user_ok = !user.is_empty()
+        && user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    (user_ok && is_hostname(host)).then_some(host)
+}
+
+/// The value of a host option (`--host x`, `--hostname=x`, `--server x`,
+/// `-h x`) when it names a machine elsewhere: an IPv4 address or a dotted
+/// name under a common top-level domain (`-h` also means help or
+/// human-readable, so a file name such as `notes.txt` is not a host).
+pub(super) fn host_option(cmd: &crate::policy::shell::SimpleCommand) -> Option<&str> {
+    let mut args = cmd.args.iter().map(String::as_str).peekable();
+    while let Some(arg) = args.next() {
+        let (option, inline) = match arg.split_once('=') {
+            Some((o, v)) => (o, Some(v)),
+            None => (arg, None),
+        };
+        if !matches!(
+            option,
+            "--host" | "--hostname" | "--server" | "--remote-host" | "--broker" | "-h" | "-H"
+        ) {
+            continue;
+        }
+        let Some(value) = inline.or_else(|| args.peek().copied()) else {
+            continue;
+        };
+        let host = value.rsplit('@').next().unwrap_or(value);
+        let host = host.split(':').next().unwrap_or(host);
+        if is_ipv4(host) && !host.starts_with("127.") {
+            return Some(host);
+        }
+        let tld = host.rsplit('.').next().unwrap_or("");
+        if is_hostname(host) && COMMON_TLDS.contains(&tld) {
+            return Some(host);
+        }
+    }
+    None
+}
+
+/// Top-level domains that name hosts, not file types.
+const COMMON_TLDS: &[&str] = &[
+    "com", "net", "org", "io", "dev", "ai", "co", "app", "cloud", "example", "internal", "local",
+    "lan", "corp", "biz", "info", "me", "us", "uk", "de", "fr", "nl", "ru", "cn", "xyz", "top",
+    "site", "online", "tech", "edu", "gov", "onion",
+];
+
+/// A dotted host name: letters, digits and hyphens, an alphabetic TLD.
+fn is_hostname(host: &str) -> bool {
+    is_ipv4(host)
+        || (host.contains('.')
+            && !host.starts_with('.')
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+            && host
+                .rsplit('.')
+                .next()
+                .is_some_and(|tld| tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic())))
 }
 
 /// True when a sed script has a substitution with the `e` flag

@@ -73,7 +73,7 @@ pub(super) fn patterns() -> &'static Patterns {
             )
             .expect("static code pattern"),
             code_network: Regex::new(
-                r#"(?i:Net\.Sockets|TCPClient|WebClient|DownloadString|DownloadFile|Invoke-WebRequest|\bIWR\b|Invoke-RestMethod)|\b(?:socket|urllib|urlopen|requests\.(?:get|post|put|delete)|http\.client|httplib|http\.(?:get|request)|https\.(?:get|request)|fetch\s*\(|net\.(?:connect|createConnection|createServer|Socket)|Net::HTTP|IO::Socket|TCPSocket|UDPSocket|TCPServer|fsockopen|stream_socket_client|curl_exec|file_get_contents\s*\(\s*['\x22]https?:|HttpClient|WebSocket|XMLHttpRequest|LWP::|HTTP::Tiny|open-uri|dgram\b|require\s*\(\s*['"](?:net|tls|dgram)['"])"#,
+                r#"(?i:Net\.Sockets|TCPClient|WebClient|DownloadString|DownloadFile|Invoke-WebRequest|\bIWR\b|Invoke-RestMethod)|\b(?:socket|urllib|urlopen|requests\.(?:get|post|put|delete)|http\.client|httplib|http\.(?:get|request)|https\.(?:get|request)|fetch\s*\(|net\.(?:connect|createConnection|createServer|Socket)|Net::HTTP|IO::Socket|TCPSocket|UDPSocket|TCPServer|fsockopen|stream_socket_client|curl_exec|file_get_contents\s*\(\s*['\x22]https?:|HttpClient|WebSocket|XMLHttpRequest|LWP::|HTTP::Tiny|open-uri|dgram\b|require\s*\(\s*['"](?:node:)?(?:net|tls|dgram)['"]|from\s*['"](?:node:)?(?:net|tls|dgram)['"]|\bcreateServer\b|\.listen\s*\(\s*\d)"#,
             )
             .expect("static code pattern"),
             code_native: Regex::new(

