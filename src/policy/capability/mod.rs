@@ -870,22 +870,10 @@ fn host_and_port(arg: &str) -> bool {
         return false;
     };
     let host = host.rsplit('@').next().unwrap_or(host);
-    let ipv4 = host.split('.').count() == 4
-        && host
-            .split('.')
-            .all(|o| !o.is_empty() && o.parse::<u8>().is_ok());
-    let domain = host.contains('.')
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-        && host
-            .rsplit('.')
-            .next()
-            .is_some_and(|tld| tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic()));
     !port.is_empty()
         && port.len() <= 5
         && port.bytes().all(|b| b.is_ascii_digit())
-        && (ipv4 || domain)
+        && is_hostname(host)
 }
 
 /// True when the command's operands may name remote places: any program
