@@ -821,6 +821,27 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
     if scales_to_zero(cmd) {
         caps.add(Destroys, "scales a service to zero");
     }
+    // `docker compose down -v`, `podman-compose down --rmi all`: taking a
+    // stack down is routine, taking its volumes or images with it is not.
+    if !asks_help
+        && cmd.positional().take(3).any(|v| v == "down")
+        && cmd
+            .args
+            .iter()
+            .any(|a| matches!(a.as_str(), "-v" | "--volumes" | "--rmi") || a.starts_with("--rmi="))
+    {
+        caps.add(Destroys, "removes volumes or images with the stack");
+    }
+    // Configuration management declaring something gone (`ansible all -m
+    // file -a 'path=/data state=absent'`, `-m user -a 'name=x state=absent'`).
+    if program.starts_with("ansible")
+        && cmd
+            .args
+            .iter()
+            .any(|a| a.contains("state=absent") || a.contains("state: absent"))
+    {
+        caps.add(Destroys, "declares a resource absent");
+    }
     if removes_by_trailing_dash(cmd) {
         caps.add(Destroys, "removes a key (trailing `-`)");
     }

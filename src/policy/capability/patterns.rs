@@ -144,7 +144,7 @@ pub(super) fn patterns() -> &'static Patterns {
             )
             .expect("static sed pattern"),
             remote_url: Regex::new(
-                r"(?i)\b(?:https?|ftps?|sftp|scp|ssh|git|rsync|telnet|gopher|dict|tftp|ldaps?|smb|ws|wss|tcp|udp|nfs|imaps?|smtps?|pop3s?|irc|mqtt|redis|mongodb(?:\+srv)?|mysql|postgres(?:ql)?|amqps?)://[^/\s]",
+                r"(?i)\b(?:https?|ftps?|sftp|scp|ssh|git|rsync|telnet|gopher|dict|tftp|ldaps?|smb|ws|wss|tcp|udp|nfs|imaps?|smtps?|pop3s?|irc|mqtt|redis|mongodb(?:\+srv)?|mysql|postgres(?:ql)?|amqps?|davs?|webdavs?|socks[45]?h?|rtmps?|rtsp|nntp|xmpp|sips?)://[^/\s]",
             )
             .expect("static URL pattern"),
             git_hook_key: Regex::new(

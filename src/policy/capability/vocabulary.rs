@@ -2,7 +2,7 @@
 
 pub(super) const SHELLS: &[&str] = &[
     "sh", "bash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "ash", "fish", "yash", "rbash",
-    "busybox", "sash",
+    "busybox", "sash", "posh", "oksh", "loksh", "pdksh", "ksh93", "elvish", "xonsh", "pwsh",
 ];
 
 pub(super) fn is_interpreter(program: &str) -> bool {
