@@ -2,6 +2,7 @@
 //! log with one record per request. See docs/TAPE.md for the format.
 
 pub mod chain;
+mod encode;
 mod record;
 mod segments;
 pub mod verify;

@@ -270,8 +270,7 @@ impl Writer {
             record.seq = self.seq + 1;
             record.ts = now_rfc3339();
             self.canonical.clear();
-            serde_json::to_writer(&mut self.canonical, &record)
-                .map_err(|e| TapeError::Io(format!("serialising a tape record: {e}")))?;
+            super::encode::write_record(&mut self.canonical, &record);
             let hash = chain::row_hash(&self.prev, &self.canonical);
             let before = self.buf.len();
             chain::write_line(&mut self.buf, &self.prev, &hash, &self.canonical);
