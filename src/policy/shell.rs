@@ -182,11 +182,17 @@ pub(crate) fn is_wrapper(program: &str) -> bool {
     )
 }
 
+/// Programs that are shells: `-c` takes a script, input is commands. The
+/// capability analysis uses the same list.
+pub(crate) const SHELLS: &[&str] = &[
+    "sh", "bash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "ash", "fish", "yash", "rbash",
+    "busybox", "sash", "posh", "oksh", "loksh", "pdksh", "ksh93", "elvish", "xonsh", "pwsh",
+];
+
+/// A shell whose `-c` script is shell syntax (PowerShell's is not: its
+/// code is handled as an interpreter's).
 fn is_shell(program: &str) -> bool {
-    matches!(
-        program,
-        "sh" | "bash" | "zsh" | "dash" | "ksh" | "fish" | "ash" | "busybox"
-    )
+    program != "pwsh" && SHELLS.contains(&program)
 }
 
 fn interpreter_flag(program: &str) -> Option<&'static [&'static str]> {

@@ -21,7 +21,7 @@ mod vocabulary;
 pub use hosts::{bare_hosts, url_hosts};
 pub use verbs::{http_method, is_http_client};
 
-use paths::{outside_workspace, read_paths, written_paths};
+use paths::{outside_workspace, read_paths, reads_outside, written_paths};
 use patterns::patterns;
 use verbs::{destroy_verb, removes_by_trailing_dash};
 use vocabulary::*;
@@ -59,11 +59,14 @@ pub enum Capability {
     /// interpreter reading its input, `$'\x..'`, a program name that is a
     /// variable).
     DynamicCode,
+    /// Reads outside the workspace: an absolute path other than the system
+    /// locations every tool reads, a home dotfile, a climb out of the tree.
+    ReadsOutside,
 }
 
 impl Capability {
     /// Every capability, in bit order.
-    pub const ALL: [Capability; 9] = [
+    pub const ALL: [Capability; 10] = [
         Capability::ShellEscape,
         Capability::Network,
         Capability::WritesOutside,
@@ -73,6 +76,7 @@ impl Capability {
         Capability::Persists,
         Capability::LoadsCode,
         Capability::DynamicCode,
+        Capability::ReadsOutside,
     ];
 
     fn bit(self) -> u16 {
@@ -96,6 +100,7 @@ impl Capability {
             Capability::Persists => "persists",
             Capability::LoadsCode => "loads_code",
             Capability::DynamicCode => "dynamic_code",
+            Capability::ReadsOutside => "reads_outside",
         }
     }
 }
@@ -105,7 +110,7 @@ impl Capability {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Capabilities {
     bits: u16,
-    why: [&'static str; 9],
+    why: [&'static str; Capability::ALL.len()],
 }
 
 impl Capabilities {
@@ -696,7 +701,7 @@ fn write_facts(c: &Command<'_>, caps: &mut Capabilities) {
     }
 }
 
-/// Read paths: credential locations, environment dumps.
+/// Read paths: credential locations, environment dumps, outside the workspace.
 fn read_facts(c: &Command<'_>, caps: &mut Capabilities) {
     use Capability::*;
     let p = patterns();
@@ -712,6 +717,9 @@ fn read_facts(c: &Command<'_>, caps: &mut Capabilities) {
         && cmd.assignments.is_empty()
     {
         caps.add(ReadsSensitive, "dumps the environment");
+    }
+    if reads_outside(cmd) {
+        caps.add(ReadsOutside, "reads outside the workspace");
     }
 }
 

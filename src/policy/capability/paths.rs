@@ -85,9 +85,158 @@ fn code_writes(code: &str) -> bool {
     .any(|w| code.contains(w))
 }
 
-/// Paths a command reads (its file operands, input redirections and the
-/// file lists it reads from a here-string: `cpio -o <<< /etc/shadow`).
+/// Paths a command reads (its file operands, input redirections, the file
+/// lists it reads from a here-string: `cpio -o <<< /etc/shadow`, and the
+/// values of its variable assignments).
 pub(super) fn read_paths(cmd: &SimpleCommand) -> impl Iterator<Item = &str> {
+    read_operands(cmd).chain(
+        cmd.assignments
+            .iter()
+            .filter_map(|a| a.split_once('=').map(|(_, v)| v)),
+    )
+}
+
+/// True when a command reads a location outside the workspace: an absolute
+/// path, a home dotfile or a climb out of the tree (`../..`) among its
+/// operands, option values and input redirections, other than the system
+/// locations every tool reads (`/usr`, `/etc/os-release`, `/proc/self`,
+/// `/dev/null`). Programs that only print their arguments read nothing, and
+/// the pattern of a search or the script of a text filter is not a path.
+/// Changing directory reads nothing (what runs there is judged itself).
+pub(super) fn reads_outside(cmd: &SimpleCommand) -> bool {
+    let program = cmd.program.as_str();
+    if matches!(
+        program,
+        "echo"
+            | "printf"
+            | "which"
+            | "whereis"
+            | "type"
+            | "command"
+            | "hash"
+            | "test"
+            | "["
+            | "basename"
+            | "dirname"
+            | "realpath"
+            | "readlink"
+            | "alias"
+            | "export"
+            | "mkdir"
+            | "man"
+            | "info"
+            | "help"
+            | "whatis"
+            | "apropos"
+            | "tldr"
+            | "cd"
+            | "pushd"
+    ) {
+        return false;
+    }
+    let pattern = matches!(
+        program,
+        "grep"
+            | "egrep"
+            | "fgrep"
+            | "rg"
+            | "ag"
+            | "ack"
+            | "awk"
+            | "gawk"
+            | "mawk"
+            | "nawk"
+            | "sed"
+            | "jq"
+            | "yq"
+    )
+    .then(|| cmd.positional().next())
+    .flatten();
+    // Resource names shaped like paths (`--resource-id /subscriptions/…`,
+    // `--raw /api/v1/…`) are not files.
+    let names_a_resource = |path: &str| {
+        cmd.args.iter().enumerate().any(|(i, a)| {
+            let (option, value) = match a.split_once('=') {
+                Some((option, value)) if option.starts_with('-') => (option, value),
+                _ if i > 0 && cmd.args[i - 1].starts_with('-') => {
+                    (cmd.args[i - 1].as_str(), a.as_str())
+                }
+                _ => return false,
+            };
+            value == path && is_resource_option(option)
+        })
+    };
+    read_operands(cmd).any(|path| {
+        Some(path) != pattern
+            && is_path_like(path)
+            && !names_a_resource(path)
+            && outside_workspace(path)
+            && !system_readable(path)
+    })
+}
+
+/// An option whose value names an API resource, not a file.
+fn is_resource_option(option: &str) -> bool {
+    let name = option.trim_start_matches('-').to_ascii_lowercase();
+    name.ends_with("id")
+        || name.ends_with("ids")
+        || [
+            "scope", "raw", "url", "uri", "endpoint", "route", "resource", "api-path",
+        ]
+        .iter()
+        .any(|w| name.ends_with(w))
+}
+
+/// A word that names a file: starts like a path, no shell or regex syntax.
+fn is_path_like(word: &str) -> bool {
+    (word.starts_with(['/', '~'])
+        || word.starts_with("$HOME")
+        || word.starts_with("${HOME}")
+        || word.contains("../.."))
+        && !word.contains([
+            ' ', '(', ')', '{', '}', '|', '^', '\\', '\'', '"', '<', '>', ';',
+        ])
+}
+
+/// System locations any program may read: binaries, libraries, the OS's
+/// identity, CA certificates, the process's own entries, harmless devices.
+fn system_readable(path: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "/usr/",
+        "/bin/",
+        "/sbin/",
+        "/lib/",
+        "/lib32/",
+        "/lib64/",
+        "/nix/store/",
+        "/proc/self/",
+        "/etc/ssl/certs",
+        "/etc/ca-certificates",
+        "/etc/os-release",
+        "/etc/lsb-release",
+        "/etc/debian_version",
+        "/etc/alpine-release",
+        "/etc/redhat-release",
+        "/etc/hostname",
+        "/etc/hosts",
+        "/etc/resolv.conf",
+        "/etc/timezone",
+        "/etc/localtime",
+        "/proc/cpuinfo",
+        "/proc/meminfo",
+        "/proc/version",
+        "/proc/loadavg",
+        "/proc/uptime",
+        "/dev/zero",
+        "/dev/urandom",
+        "/dev/random",
+    ];
+    matches!(path, "/usr" | "/bin" | "/sbin" | "/lib" | "/lib64")
+        || PREFIXES.iter().any(|p| path.starts_with(p))
+}
+
+/// What a command reads, without its assignments.
+fn read_operands(cmd: &SimpleCommand) -> impl Iterator<Item = &str> {
     cmd.redirects
         .iter()
         .filter(|r| !r.write)
@@ -114,12 +263,21 @@ pub(super) fn read_paths(cmd: &SimpleCommand) -> impl Iterator<Item = &str> {
             };
             value.trim_start_matches('@')
         }))
-        .chain(
-            cmd.assignments
-                .iter()
-                .filter_map(|a| a.split_once('=').map(|(_, v)| v)),
-        )
 }
+
+/// Where agents' workspaces live in containers (the sandbox's is
+/// `/workspace`; dev containers use `/workspaces`, images `/app`, `/src`).
+const WORKSPACE_ROOTS: &[&str] = &[
+    "/workspace",
+    "/workspaces",
+    "/repo",
+    "/app",
+    "/src",
+    "/code",
+    "/project",
+    "/projects",
+    "/work",
+];
 
 /// True for a path outside the workspace and temporary directories.
 pub(super) fn outside_workspace(path: &str) -> bool {
@@ -165,6 +323,9 @@ pub(super) fn outside_workspace(path: &str) -> bool {
         || path.starts_with("/dev/fd/")
         || path.starts_with("/dev/tty")
         || path.starts_with("/proc/self/fd/")
-        || path.starts_with("/workspace")
+        || WORKSPACE_ROOTS.iter().any(|root| {
+            path.strip_prefix(root)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
         || path.starts_with("/dev/shm/"))
 }

@@ -301,3 +301,57 @@ fn sensitive_reads_loaders_dynamic_code() {
     assert!(caps("ghci").contains(&"dynamic_code"));
     assert!(!caps("julia script.jl").contains(&"dynamic_code"));
 }
+
+#[test]
+fn reads_outside_the_workspace() {
+    for line in [
+        "xxd /srv/data/report.bin",
+        "diff --line-format=%L /dev/null /opt/app/config.yml",
+        "apache2 -f /srv/site.conf",
+        "as @/var/lib/x",
+        "sort < /var/log/syslog",
+        "cat ~/.bash_history",
+        "tail ../../../etc/x",
+        "curl file:///srv/x",
+    ] {
+        assert!(
+            caps(line).contains(&"reads_outside"),
+            "{line}: {:?}",
+            caps(line)
+        );
+    }
+    for line in [
+        "cat src/main.rs",
+        "cat /tmp/x /workspace/y /workspaces/z/w /app/a",
+        "python3 /usr/lib/python3/x.py",
+        "cat /etc/os-release /proc/self/status",
+        "head -c 16 /dev/urandom",
+        "echo /srv/x",
+        "awk '/srv/ {print}' log.txt",
+        "sed -n '/begin/,/end/p' notes.md",
+        "kubectl get --raw /api/v1/nodes",
+        "cat $HOME/project/README.md",
+        "cat \"$1\"",
+    ] {
+        assert!(
+            !caps(line).contains(&"reads_outside"),
+            "{line}: {:?}",
+            caps(line)
+        );
+    }
+}
+
+#[test]
+fn every_shell_runs_its_dash_c_script() {
+    for shell in crate::policy::shell::SHELLS
+        .iter()
+        .filter(|s| **s != "pwsh")
+    {
+        let line = format!("{shell} -c 'echo x >> /etc/cron.d/job'");
+        assert!(
+            caps(&line).contains(&"persists"),
+            "{line}: {:?}",
+            caps(&line)
+        );
+    }
+}

@@ -1,9 +1,6 @@
 //! The words the analysis knows: program classes, variables, verbs, flags.
 
-pub(super) const SHELLS: &[&str] = &[
-    "sh", "bash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "ash", "fish", "yash", "rbash",
-    "busybox", "sash", "posh", "oksh", "loksh", "pdksh", "ksh93", "elvish", "xonsh", "pwsh",
-];
+pub(super) use crate::policy::shell::SHELLS;
 
 pub(super) fn is_interpreter(program: &str) -> bool {
     let base = program.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
