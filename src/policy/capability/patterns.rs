@@ -20,7 +20,7 @@ pub(super) struct Patterns {
     pub(super) ex_command: Regex,
     /// `setuid(0)`, `setresuid(0, …)`.
     pub(super) setuid_root: Regex,
-    /// `/dev/tcp/…`, `/dev/udp/…`.
+    /// `/dev/tcp/…`, `/dev/udp/…`, gawk's `/inet/tcp/…` special files.
     pub(super) dev_socket: Regex,
     /// URL of any scheme, `host:port`, IPv4.
     pub(super) url: Regex,
@@ -89,7 +89,7 @@ pub(super) fn patterns() -> &'static Patterns {
             )
             .expect("static ex pattern"),
             setuid_root: Regex::new(r"\bset(?:res|re)?[ug]id\s*\(\s*0\b").expect("static pattern"),
-            dev_socket: Regex::new(r"/dev/(?:tcp|udp)/").expect("static pattern"),
+            dev_socket: Regex::new(r"/dev/(?:tcp|udp)/|/inet[46]?/(?:tcp|udp)/").expect("static pattern"),
             url: Regex::new(
                 r#"(?i)\b[a-z][a-z0-9+.-]{1,15}://(?:[^@/\s'"]+@)?(\[[0-9a-f:]+\]|[a-z0-9.\-_]+)"#,
             )

@@ -294,7 +294,9 @@ fn sensitive_reads_loaders_dynamic_code() {
     assert!(caps("echo 'print(1)' | python3").contains(&"dynamic_code"));
     assert!(caps("$CMD -la").contains(&"dynamic_code"));
     assert!(caps("$'\\x73\\x68'").contains(&"dynamic_code"));
-    assert!(caps("a=s;b=h;$a$b").contains(&"dynamic_code"));
+    assert!(caps("$a$b").contains(&"dynamic_code"));
+    // Variables the line sets are expanded: the program is seen as `sh`.
+    assert!(caps("a=s;b=h;$a$b").contains(&"shell_escape"));
     assert!(!caps("$HOME/.cargo/bin/cargo build").contains(&"dynamic_code"));
     assert!(!caps("python3 -m pytest").contains(&"dynamic_code"));
     assert!(!caps("python3 script.py").contains(&"dynamic_code"));
@@ -354,4 +356,61 @@ fn every_shell_runs_its_dash_c_script() {
             caps(&line)
         );
     }
+}
+
+#[test]
+fn generalised_loaders_sockets_hooks_and_packages() {
+    for (line, cap) in [
+        (
+            "gawk 'BEGIN { s = \"/inet/tcp/0/h/1\"; print 1 |& s }'",
+            "network",
+        ),
+        ("bash -c 'enable -f ./lib.so x'", "loads_code"),
+        (
+            "gdb -nx -ex 'python from ctypes import cdll; cdll.LoadLibrary(\"x.so\")'",
+            "loads_code",
+        ),
+        ("CRASHPAGER=/tmp/x crash -h", "shell_escape"),
+        ("sysctl 'kernel.core_pattern=|/tmp/x'", "privilege"),
+        ("dpkg -i x_1.0_all.deb", "privilege"),
+        ("rpm -Uvh x.rpm", "privilege"),
+        ("apt install ./x.deb", "privilege"),
+        ("code tunnel --name box", "network"),
+        (
+            "X=/inet/udp/0/h/53\ngawk -v s=$X 'BEGIN { print 1 |& s }'",
+            "network",
+        ),
+    ] {
+        assert!(caps(line).contains(&cap), "{line}: {:?}", caps(line));
+    }
+    for line in [
+        "rpm -qi bash",
+        "dpkg -l",
+        "apt install jq",
+        "sysctl -a",
+        "enable -n echo",
+    ] {
+        let found = caps(line);
+        assert!(
+            !found.contains(&"privilege") && !found.contains(&"loads_code"),
+            "{line}: {found:?}"
+        );
+    }
+}
+
+#[test]
+fn written_and_removed_paths_are_not_reads() {
+    for line in [
+        "rm -rf /srv/old",
+        "touch /srv/x",
+        "gcc -o /opt/bin/x main.c",
+        "cp a.txt /srv/b",
+    ] {
+        assert!(
+            !caps(line).contains(&"reads_outside"),
+            "{line}: {:?}",
+            caps(line)
+        );
+    }
+    assert!(caps("cp /srv/a.txt b").contains(&"reads_outside"));
 }
