@@ -155,8 +155,32 @@ impl Variables {
     const MAX_VALUE: usize = 4096;
 
     /// Records `NAME=value` words of a command that has no program, or of
-    /// `export`/`readonly`/`declare`/`local`/`typeset`.
+    /// `export`/`readonly`/`declare`/`local`/`typeset`. A command that can
+    /// set variables some other way (`read`, `source`, `eval`, a `for` loop,
+    /// `printf -v`, `unset`…) makes every value unknown again, so a later
+    /// `$X` is judged as a variable, never as a stale value.
     fn learn(&mut self, words: &[String]) {
+        if words.iter().any(|w| {
+            matches!(
+                w.as_str(),
+                "read"
+                    | "source"
+                    | "."
+                    | "eval"
+                    | "mapfile"
+                    | "readarray"
+                    | "getopts"
+                    | "for"
+                    | "select"
+                    | "unset"
+                    | "let"
+                    | "set"
+            )
+        }) || Self::sets_by_option(words)
+        {
+            self.known.clear();
+            return;
+        }
         let setter = words.first().is_some_and(|w| {
             matches!(
                 w.as_str(),
@@ -175,6 +199,20 @@ impl Variables {
             if self.known.len() < Self::MAX_VARIABLES {
                 self.known.push((name.to_owned(), value.to_owned()));
             }
+        }
+    }
+
+    /// `printf -v X …`, and namerefs (`declare -n X=Y`).
+    fn sets_by_option(words: &[String]) -> bool {
+        let flag = |f: char| {
+            words[1..]
+                .iter()
+                .any(|w| w.starts_with('-') && !w.starts_with("--") && w.contains(f))
+        };
+        match words.first().map(String::as_str) {
+            Some("printf") => flag('v'),
+            Some("declare" | "local" | "typeset") => flag('n'),
+            _ => false,
         }
     }
 
@@ -1033,6 +1071,18 @@ mod tests {
         // A prefix assignment belongs to its command only.
         let cmds = split("A=1 true; echo $A");
         assert_eq!(cmds.last().unwrap().args, ["$A"]);
+        // Anything that may set it otherwise makes the value unknown again.
+        for reset in [
+            "read X",
+            "source ./env.sh",
+            "for X in / ; do :; done",
+            "printf -v X /",
+            "unset X",
+        ] {
+            let cmds = split(&format!("X=safe; {reset}; rm -rf $X"));
+            let rm = cmds.iter().find(|c| c.program == "rm").unwrap();
+            assert_eq!(rm.args, ["-rf", "$X"], "{reset}");
+        }
     }
 
     #[test]

@@ -309,7 +309,7 @@ fn program_facts(c: &Command<'_>, caps: &mut Capabilities) {
         && cmd
             .args
             .iter()
-            .any(|a| a.starts_with("-") && a.contains('f'))
+            .any(|a| a.starts_with('-') && a.contains('f'))
     {
         caps.add(LoadsCode, "loads a shell builtin from a shared object");
     }
@@ -775,7 +775,7 @@ fn read_facts(c: &Command<'_>, caps: &mut Capabilities) {
     let p = patterns();
     let cmd = c.cmd;
     let program = c.program;
-    if !matches!(program, "echo" | "printf" | "which" | "ls" | "test" | "[")
+    if !(PRINT_ONLY.contains(&program) || program == "ls")
         && read_paths(cmd).any(|path| path.contains(['.', '/']) && p.sensitive.is_match(path))
     {
         caps.add(ReadsSensitive, "names a credential location");

@@ -1,6 +1,7 @@
 //! What a command writes and reads, and which locations are outside the
 //! workspace.
 
+use super::vocabulary::PRINT_ONLY;
 use crate::policy::shell::SimpleCommand;
 
 /// Paths a command writes: redirection targets, `tee` files, `dd of=`, the
@@ -100,55 +101,27 @@ pub(super) fn read_paths(cmd: &SimpleCommand) -> impl Iterator<Item = &str> {
 /// path, a home dotfile or a climb out of the tree (`../..`) among its
 /// operands, option values and input redirections, other than the system
 /// locations every tool reads (`/usr`, `/etc/os-release`, `/proc/self`,
-/// `/dev/null`). Programs that only print their arguments read nothing, and
-/// the pattern of a search or the script of a text filter is not a path.
-/// Changing directory reads nothing (what runs there is judged itself).
+/// `/dev/null`). Programs that only print their arguments read nothing;
+/// changing directory reads nothing (what runs there is judged itself).
 pub(super) fn reads_outside(cmd: &SimpleCommand) -> bool {
     let program = cmd.program.as_str();
-    if matches!(
-        program,
-        "echo"
-            | "printf"
-            | "which"
-            | "whereis"
-            | "type"
-            | "command"
-            | "hash"
-            | "test"
-            | "["
-            | "basename"
-            | "dirname"
-            | "realpath"
-            | "readlink"
-            | "alias"
-            | "export"
-            | "mkdir"
-            | "man"
-            | "info"
-            | "help"
-            | "whatis"
-            | "apropos"
-            | "tldr"
-            | "cd"
-            | "pushd"
-            // Their operands are written or removed, not read (the write
-            // and destroy facts judge them).
-            | "rm"
-            | "rmdir"
-            | "unlink"
-            | "shred"
-            | "touch"
-            | "chmod"
-            | "chown"
-            | "chgrp"
-            | "ln"
-            | "truncate"
-            | "setfacl"
-            | "chattr"
-            | "tee"
-    ) {
+    // Printed words; setters; directory changes; operands that are removed
+    // (the destroy facts judge those; written ones are skipped below).
+    if PRINT_ONLY.contains(&program)
+        || matches!(
+            program,
+            "export" | "cd" | "pushd" | "rm" | "rmdir" | "unlink"
+        )
+    {
         return false;
     }
+    let mut candidates = read_operands(cmd)
+        .filter(|path| is_path_like(path) && outside_workspace(path) && !system_readable(path))
+        .peekable();
+    if candidates.peek().is_none() {
+        return false;
+    }
+    // The pattern of a search or the script of a text filter is not a path.
     let pattern = matches!(
         program,
         "grep"
@@ -167,28 +140,24 @@ pub(super) fn reads_outside(cmd: &SimpleCommand) -> bool {
     )
     .then(|| cmd.positional().next())
     .flatten();
-    // Resource names shaped like paths (`--resource-id /subscriptions/…`,
-    // `--raw /api/v1/…`) are not files.
-    let names_a_resource = |path: &str| {
-        cmd.args.iter().enumerate().any(|(i, a)| {
-            let (option, value) = match a.split_once('=') {
-                Some((option, value)) if option.starts_with('-') => (option, value),
-                _ if i > 0 && cmd.args[i - 1].starts_with('-') => {
-                    (cmd.args[i - 1].as_str(), a.as_str())
-                }
-                _ => return false,
-            };
-            value == path && is_resource_option(option)
-        })
-    };
     let written = written_paths(cmd);
-    read_operands(cmd).any(|path| {
-        Some(path) != pattern
-            && !written.contains(&path)
-            && is_path_like(path)
-            && !names_a_resource(path)
-            && outside_workspace(path)
-            && !system_readable(path)
+    candidates.any(|path| {
+        Some(path) != pattern && !written.contains(&path) && !names_a_resource(cmd, path)
+    })
+}
+
+/// True when `path` is the value of an option naming an API resource shaped
+/// like a path (`--resource-id /subscriptions/…`, `--raw /api/v1/…`).
+fn names_a_resource(cmd: &SimpleCommand, path: &str) -> bool {
+    cmd.args.iter().enumerate().any(|(i, a)| {
+        let (option, value) = match a.split_once('=') {
+            Some((option, value)) if option.starts_with('-') => (option, value),
+            _ if i > 0 && cmd.args[i - 1].starts_with('-') => {
+                (cmd.args[i - 1].as_str(), a.as_str())
+            }
+            _ => return false,
+        };
+        value == path && is_resource_option(option)
     })
 }
 

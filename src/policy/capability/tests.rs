@@ -315,6 +315,7 @@ fn reads_outside_the_workspace() {
         "cat ~/.bash_history",
         "tail ../../../etc/x",
         "curl file:///srv/x",
+        "man /srv/page.1",
     ] {
         assert!(
             caps(line).contains(&"reads_outside"),

@@ -123,6 +123,13 @@ pub(super) const DATA_PROGRAMS: &[&str] = &[
     "info", "help", "hash", "whatis", "apropos", "tldr", "alias", "unalias",
 ];
 
+/// Programs whose operands are words they print, test or resolve, not
+/// files whose contents they read (`echo /etc/x`, `realpath ~/.ssh/id_rsa`).
+pub(super) const PRINT_ONLY: &[&str] = &[
+    "echo", "printf", "which", "whereis", "type", "command", "hash", "test", "[", "basename",
+    "dirname", "realpath", "readlink", "alias", "help", "whatis", "apropos", "tldr",
+];
+
 /// Variables that make a program run a command.
 pub(super) const HOOK_VARIABLES: &[&str] = &[
     "PAGER",
