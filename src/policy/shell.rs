@@ -533,7 +533,7 @@ fn simple_with(
             argv => simple_with(argv.to_vec(), Vec::new(), out, depth + 1),
         }
     }
-    if let Some(script) = fleet_command(&program, &args) {
+    if let Some(script) = script_argument(&program, &args) {
         parse_into(script, out, depth + 1);
     }
     for inner in exec_options(&program, &args) {
@@ -648,9 +648,10 @@ fn remote_command<'a>(program: &str, args: &'a [String]) -> Option<&'a [String]>
     (!inner.is_empty()).then_some(inner)
 }
 
-/// The command line a fleet tool runs on many hosts: `ansible all -m shell
-/// -a 'cmd'`, `salt '*' cmd.run 'cmd'`, `pdsh -w hosts 'cmd'`.
-fn fleet_command<'a>(program: &str, args: &'a [String]) -> Option<&'a str> {
+/// A command line another program hands to a shell: what a fleet tool runs
+/// on many hosts (`ansible all -m shell -a 'cmd'`, `salt '*' cmd.run 'cmd'`,
+/// `pdsh -w hosts 'cmd'`) and filter options (`split --filter='cmd'`).
+fn script_argument<'a>(program: &str, args: &'a [String]) -> Option<&'a str> {
     let value_of = |names: &[&str]| {
         args.iter().enumerate().find_map(|(i, a)| {
             if names.contains(&a.as_str()) {
@@ -682,14 +683,20 @@ fn fleet_command<'a>(program: &str, args: &'a [String]) -> Option<&'a str> {
             .last()
             .filter(|a| !a.starts_with('-'))
             .map(String::as_str),
+        "split" | "gsplit" => value_of(&["--filter"]),
         _ => None,
     }
 }
 
 /// The command a package manager or environment tool runs for you:
 /// `bundle exec cmd`, `cabal exec -- cmd`, `poetry run cmd`, `uv run cmd`,
-/// `conda run -n env cmd`, `npx cmd`, `direnv exec dir cmd`.
+/// `conda run -n env cmd`, `npx cmd`, `direnv exec dir cmd`; the program a
+/// monitor starts (`pidstat -e cmd`).
 fn runner_command<'a>(program: &str, args: &'a [String]) -> Option<&'a [String]> {
+    if program == "pidstat" {
+        let at = args.iter().position(|a| a == "-e")?;
+        return args.get(at + 1..).filter(|inner| !inner.is_empty());
+    }
     let verb = match program {
         "npx" | "bunx" | "pnpx" => None,
         "bundle" | "cabal" | "pnpm" | "yarn" | "npm" | "direnv" | "stack" => Some("exec"),

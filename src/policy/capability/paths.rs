@@ -1,6 +1,7 @@
 //! What a command writes and reads, and which locations are outside the
 //! workspace.
 
+use super::patterns::patterns;
 use super::vocabulary::PRINT_ONLY;
 use crate::policy::shell::SimpleCommand;
 
@@ -221,8 +222,14 @@ fn system_readable(path: &str) -> bool {
         || PREFIXES.iter().any(|p| path.starts_with(p))
 }
 
-/// What a command reads, without its assignments.
+/// What a command reads, without its assignments: its operands and the
+/// paths its code opens.
 fn read_operands(cmd: &SimpleCommand) -> impl Iterator<Item = &str> {
+    let opened = cmd
+        .args
+        .iter()
+        .chain(&cmd.input)
+        .flat_map(|text| opened_paths(text));
     cmd.redirects
         .iter()
         .filter(|r| !r.write)
@@ -249,6 +256,17 @@ fn read_operands(cmd: &SimpleCommand) -> impl Iterator<Item = &str> {
             };
             value.trim_start_matches('@')
         }))
+        .chain(opened)
+}
+
+/// Path literals that code in `text` opens (`open("/etc/shadow")`,
+/// `io.open('/x', 'rb')`, `\\verbatiminput{/x}`).
+fn opened_paths(text: &str) -> impl Iterator<Item = &str> {
+    text.contains(['(', '{'])
+        .then(|| patterns().code_path.captures_iter(text))
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get(1).or_else(|| c.get(2)).map(|m| m.as_str()))
 }
 
 /// Where agents' workspaces live in containers (the sandbox's is

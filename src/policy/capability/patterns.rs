@@ -26,6 +26,10 @@ pub(super) struct Patterns {
     pub(super) url: Regex,
     pub(super) host_port: Regex,
     pub(super) ipv4: Regex,
+    /// A path literal handed to a file-opening call in code
+    /// (`open("/etc/shadow")`, `new FileReader("/x")`, `\\input{/x}`); the
+    /// path is the first capture group that matched.
+    pub(super) code_path: Regex,
     /// Credential locations (paths, robust to `~`, `$HOME`, quotes, globs).
     pub(super) sensitive: RegexSet,
     /// Places writing to which is persistence.
@@ -100,6 +104,10 @@ pub(super) fn patterns() -> &'static Patterns {
             .expect("static pattern"),
             ipv4: Regex::new(r"(?:^|[^\d.])((?:\d{1,3}\.){3}\d{1,3})(?:$|[^\d.])")
                 .expect("static pattern"),
+            code_path: Regex::new(
+                r#"(?i)(?:open|read|file|load|include|require|input|source|slurp|contents|path)\w*\s*\(\s*["']((?:/|~/)[\w.~-][^"'\s]*)["']|\\\w*(?:input|include|open|read)\w*\s*\{\s*((?:/|~/)[\w.~-][^}\s]*)\}"#,
+            )
+            .expect("static code path pattern"),
             sensitive: RegexSet::new([
                 r#"(?:^|[/~"'=:\s])\.ssh/(?:id_|identity|.*key|authorized_keys|config)"#,
                 r#"(?:^|[/~"'=\s])\.ssh/?\*?["']?$"#,

@@ -316,6 +316,13 @@ fn reads_outside_the_workspace() {
         "tail ../../../etc/x",
         "curl file:///srv/x",
         "man /srv/page.1",
+        // Paths opened by code, whatever the language.
+        "lua -e 'local f=io.open(\"/srv/x\", \"rb\"); print(f:read(\"*a\"))'",
+        "jrunscript -e 'new java.io.FileReader(\"/srv/x\")'",
+        "gdb -nx -ex 'python print(open(\"/srv/x\").read())' -ex quit",
+        "octave-cli --eval 'fid = fopen(\"/srv/x\")'",
+        "pdflatex '\\documentclass{article}\\begin{document}\\verbatiminput{/srv/x}\\end{document}'",
+        "terraform console <<< 'file(\"/srv/x\")'",
     ] {
         assert!(
             caps(line).contains(&"reads_outside"),
@@ -335,6 +342,11 @@ fn reads_outside_the_workspace() {
         "kubectl get --raw /api/v1/nodes",
         "cat $HOME/project/README.md",
         "cat \"$1\"",
+        "python3 -c 'print(open(\"README.md\").read())'",
+        "python3 -c 'print(\"a/b\".replace(\"/\", \"_\"))'",
+        "node -e 'require(\"./lib\")'",
+        "python3 -c 'open(\"/tmp/out.txt\").read()'",
+        "jq '.paths[] | select(startswith(\"/srv\"))' x.json",
     ] {
         assert!(
             !caps(line).contains(&"reads_outside"),
@@ -414,4 +426,28 @@ fn written_and_removed_paths_are_not_reads() {
         );
     }
     assert!(caps("cp /srv/a.txt b").contains(&"reads_outside"));
+}
+
+#[test]
+fn credential_paths_opened_by_code_are_sensitive_reads() {
+    for line in [
+        "python3 -c 'print(open(\"/etc/shadow\").read())'",
+        "perl -e 'open(X,\"/home/u/.ssh/id_rsa\");print <X>'",
+        "gimp -idf -b 'print(open(\"~/.aws/credentials\").read())'",
+    ] {
+        assert!(
+            caps(line).contains(&"reads_sensitive"),
+            "{line}: {:?}",
+            caps(line)
+        );
+    }
+}
+
+#[test]
+fn options_that_hand_a_command_to_a_shell() {
+    assert!(caps("split --filter='sh -i' /dev/stdin").contains(&"shell_escape"));
+    assert!(caps("echo | split --filter=/bin/sh /dev/stdin").contains(&"shell_escape"));
+    assert!(caps("pidstat -e /bin/bash -i").contains(&"shell_escape"));
+    assert!(caps("split --filter='gzip -c' -l 1000 big.log").is_empty());
+    assert!(caps("pidstat -u 1 5").is_empty());
 }
