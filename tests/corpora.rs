@@ -51,12 +51,12 @@ fn secret_detector_on_the_development_corpus() {
     for m in missed.iter().take(60) {
         println!("  {m}");
     }
-    // detect-secrets' tests count x-filled and documented example keys
-    // (`AP6xxxxxxxxxx`, `SKxxxx…`, `…EXAMPLEKEY`) as finds; gitleaks' count
-    // them as false positives, and so do we (placeholders are not secrets):
-    // the 22 such rows are this corpus's misses besides 4 length-boundary
-    // cases.
-    assert!(recall >= 0.84, "recall {recall:.3}");
+    // detect-secrets' tests count x-filled, counting and documented example
+    // keys (`AP6xxxxxxxxxx`, `SKxxxx…`, `…EXAMPLEKEY`,
+    // `1234567890abcdef1234…`) as finds; gitleaks' count them as false
+    // positives, and so do we (made-up values are not secrets): the 29 such
+    // rows are this corpus's misses besides 4 length-boundary cases.
+    assert!(recall >= 0.8, "recall {recall:.3}");
     assert!(precision >= 0.9, "precision {precision:.3}");
 }
 
@@ -264,8 +264,50 @@ fn secret_detector_on_gitleaks_rule_examples() {
         let recall = found as f64 / pos as f64;
         let fp_rate = flagged as f64 / neg as f64;
         println!("gitleaks rule examples ({split}): recall {found}/{pos} ({recall:.3}), false positives {flagged}/{neg} ({fp_rate:.3})");
-        // Today: dev 0.909 / 0.074, held 1.000 / 0.068.
-        assert!(recall >= 0.9, "{split}: recall {recall:.3}");
-        assert!(fp_rate <= 0.08, "{split}: false positives {fp_rate:.3}");
+        // Today: dev 0.891 / 0.029, held 1.000 / 0.054. Two of the dev
+        // misses are anthropic.go's: the same made-up key (`…abc123xyz…
+        // klmnopqrstuvwx…`) is listed there as a true and a false positive.
+        assert!(recall >= 0.88, "{split}: recall {recall:.3}");
+        assert!(fp_rate <= 0.06, "{split}: false positives {fp_rate:.3}");
+    }
+}
+
+/// The examples Nosey Parker writes next to each of its rules (Apache-2.0;
+/// `tests/data/noseyparker.examples.jsonl`, from
+/// `policies/secrets/noseyparker_import.py`). Only rules that find secrets
+/// count: identifier rules (bucket names, ARNs, OAuth client ids) are not
+/// secrets. A rule's negative examples are what *that* rule must not match,
+/// often a real secret of another kind, so the false-positive figure is an
+/// upper bound; it is printed, and held under a loose ceiling.
+#[test]
+fn secret_detector_on_noseyparker_rule_examples() {
+    let rows = corpus("noseyparker.examples.jsonl");
+    let verbose = std::env::var_os("CORPUS_VERBOSE").is_some();
+    for split in ["dev", "held"] {
+        let (mut pos, mut found, mut neg, mut flagged) = (0, 0, 0, 0);
+        for row in rows
+            .iter()
+            .filter(|r| r["split"] == split && r["secret_rule"] == true)
+        {
+            let text = row["text"].as_str().unwrap();
+            let hit = cpos::secrets::contains_secret(text);
+            let positive = row["label"] == "positive";
+            if positive {
+                pos += 1;
+                found += hit as usize;
+            } else {
+                neg += 1;
+                flagged += hit as usize;
+            }
+            if verbose && split == "dev" && hit != positive {
+                let kind = if positive { "FN" } else { "FP" };
+                println!("  {kind} {}: {:.150}", row["rule"], text.replace('\n', "⏎"));
+            }
+        }
+        let recall = found as f64 / pos as f64;
+        let fp_rate = flagged as f64 / neg as f64;
+        println!("Nosey Parker rule examples ({split}): recall {found}/{pos} ({recall:.3}), other rules' negatives flagged {flagged}/{neg} ({fp_rate:.3})");
+        assert!(recall >= 0.85, "{split}: recall {recall:.3}");
+        assert!(fp_rate <= 0.5, "{split}: negatives flagged {fp_rate:.3}");
     }
 }

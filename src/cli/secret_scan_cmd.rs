@@ -94,10 +94,15 @@ fn walk(path: &Path, exclude: &[String], out: &mut Vec<(String, Finding)>) -> an
     }
     let text = String::from_utf8_lossy(&bytes);
     let display = path.display().to_string();
+    // The whole file at once: some formats span lines (netrc entries, PEM
+    // blocks, `user = …` then `password = …`); findings name their line.
     let mut found = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        secrets::scan_text(line, &format!("{display}:{}", n + 1), &mut found);
-    }
-    out.extend(found.into_iter().map(|f| (display.clone(), f)));
+    secrets::scan_text(&text, &display, &mut found);
+    out.extend(found.into_iter().map(|mut f| {
+        if !text.contains('\n') {
+            f.location = format!("{display}:1");
+        }
+        (display.clone(), f)
+    }));
     Ok(())
 }

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 mod rule_set;
 
-pub use rule_set::{entropy, RuleSet, GITLEAKS_RULES};
+pub use rule_set::{entropy, RuleSet, GITLEAKS_RULES, NOSEYPARKER_RULES};
 
 /// One detector: a name and a pattern.
 struct Detector {
@@ -188,7 +188,7 @@ pub struct Finding {
 
 /// Scans free text; `location` names the text (a field or file). The
 /// hand-written detectors run first; the maintained rule set
-/// ([`RuleSet::gitleaks`]) adds what they do not cover on that line.
+/// ([`RuleSet::embedded`]) adds what they do not cover on that line.
 pub fn scan_text(text: &str, location: &str, out: &mut Vec<Finding>) {
     let c = compiled();
     let multi_line = text.contains('\n');
@@ -228,12 +228,13 @@ pub fn scan_text(text: &str, location: &str, out: &mut Vec<Finding>) {
             }
         }
     }
-    RuleSet::gitleaks().scan(text, |detector, range, secret| {
+    RuleSet::embedded().scan(text, |detector, range, secret| {
         // The same filters as the hand-written detectors: placeholders and
         // examples are not secrets, a JWT must decode.
         // Byte ranges: a match may end inside a multi-byte character.
         let piece = |r: std::ops::Range<usize>| String::from_utf8_lossy(&text.as_bytes()[r]);
-        if c.placeholder.is_match(&piece(secret))
+        if c.placeholder.is_match(&piece(secret.clone()))
+            || counts_or_repeats(&text.as_bytes()[secret])
             || (detector.contains("jwt")
                 && !jwt_is_real(&piece(range.clone()), &c.each[jwt_index()]))
         {
@@ -249,6 +250,19 @@ pub fn scan_text(text: &str, location: &str, out: &mut Vec<Finding>) {
         }
         out.push(Finding { detector, location });
     });
+}
+
+/// True when a value holds a run no random secret has: six characters
+/// counting up (`123456`, `abcdef`) or six of the same (`000000`, `######`),
+/// the marks of a made-up example. A random 40-character base62 token has
+/// such a run with odds below one in a million.
+fn counts_or_repeats(value: &[u8]) -> bool {
+    const RUN: usize = 6;
+    value.windows(RUN).any(|w| {
+        w.windows(2)
+            .all(|p| p[1] == p[0] + 1 && p[0].is_ascii_alphanumeric())
+            || w.iter().all(|&b| b == w[0])
+    })
 }
 
 /// The index of the JWT detector.
@@ -321,10 +335,16 @@ fn names_a_reference(assignment: &str) -> bool {
 }
 
 /// A value an assignment could hide a secret in: not code or a reference
-/// (`os.getenv(…)`, `settings.api_token`, `MY_TOKEN`), not plain words
-/// (`notapassword`, `shorter-version`): a digit, mixed case or a symbol.
+/// (`os.getenv(…)`, `settings.api_token`, `MY_TOKEN`, `$BASE/x`, a path,
+/// a `#selector`, an `arn:`, escaped markup `&lt;…`), not plain words
+/// (`notapassword`, `shorter-version`), not a made-up run (`0000000`):
+/// a digit, mixed case or a symbol.
 fn looks_like_secret_value(value: &str) -> bool {
-    if value.contains(['(', ')', '[', ']', '{', '}']) {
+    if value.contains(['(', ')', '[', ']', '{', '}'])
+        || value.starts_with(['/', '#', '$', '&'])
+        || value.starts_with("arn:")
+        || counts_or_repeats(value.as_bytes())
+    {
         return false;
     }
     let (mut digit, mut upper, mut lower, mut symbol) = (false, false, false, false);
@@ -458,7 +478,7 @@ pub fn mask_text(text: &str) -> String {
     }
     // What only the maintained rule set recognises: its secret part.
     let mut ranges = Vec::new();
-    RuleSet::gitleaks().scan(&out, |_, _, secret| ranges.push(secret));
+    RuleSet::embedded().scan(&out, |_, _, secret| ranges.push(secret));
     ranges.sort_by_key(|r| std::cmp::Reverse(r.start));
     let mut last_start = usize::MAX;
     for r in ranges {

@@ -1,11 +1,14 @@
-//! The maintained secret rule set: gitleaks' default rules (MIT, vendored
-//! in `policies/secrets/gitleaks.toml` with its licence), compiled once.
+//! The maintained secret rule sets, compiled once into one set: gitleaks'
+//! default rules (MIT, `policies/secrets/gitleaks.toml`) and Nosey Parker's
+//! secret rules (Apache-2.0, `policies/secrets/noseyparker.toml`), each
+//! vendored with its licence.
 //!
 //! As gitleaks does: a rule runs only when one of its keywords occurs in the
 //! text (one Aho-Corasick pass over all keywords), its secret must reach the
 //! rule's entropy, and the global and per-rule allowlists (placeholders,
 //! variables, stopwords) drop what is not a secret. GitHub tokens must also
-//! carry a valid checksum.
+//! carry a valid checksum. Rules that name no keywords (Nosey Parker's) get
+//! the literals every match must contain, read off the pattern.
 
 use std::sync::OnceLock;
 
@@ -13,8 +16,11 @@ use aho_corasick::AhoCorasick;
 use regex::bytes::{Regex, RegexBuilder};
 use serde::Deserialize;
 
-/// The vendored rule file.
+/// The vendored gitleaks rule file.
 pub const GITLEAKS_RULES: &str = include_str!("../../policies/secrets/gitleaks.toml");
+
+/// The vendored Nosey Parker rules, converted to the same schema.
+pub const NOSEYPARKER_RULES: &str = include_str!("../../policies/secrets/noseyparker.toml");
 
 #[derive(Deserialize)]
 struct RuleFile {
@@ -117,13 +123,19 @@ struct Rule {
     allows: Vec<Allow>,
     /// The pattern's leading `[\w.-]{0,50}?` was dropped (see [`compile`]).
     widens_left: bool,
+    /// The keyword groups that must all occur (one bit each).
+    needs: u8,
+    /// From a later file: defers to an earlier file's rule that matched the
+    /// same bytes and judged them not a secret (an allowlisted example key).
+    defers: bool,
 }
 
 /// The compiled rule set.
 pub struct RuleSet {
     rules: Vec<Rule>,
-    /// Keyword pattern → the rules it enables.
-    keyword_rules: Vec<Vec<usize>>,
+    /// Keyword pattern → the rules it enables, with the keyword group of the
+    /// rule it belongs to.
+    keyword_rules: Vec<Vec<(usize, u8)>>,
     keywords: AhoCorasick,
     /// Rules without keywords: always run.
     always: Vec<usize>,
@@ -149,6 +161,76 @@ fn compile(pattern: &str) -> Option<Regex> {
         .ok()
 }
 
+/// Keyword groups read off `pattern`: each group is a set of literals
+/// (lower-case, 2 bytes or more) one of which every match contains. The
+/// prefixes of the pattern, or of the tails of its top-level sequence:
+/// the two most selective (longest shortest literal), so `(?:facebook|fb)
+/// .? (?:api|app) …` runs only where both occur. Empty when there are none
+/// (the rule then runs on every text).
+fn required_literals(pattern: &str) -> Vec<Vec<String>> {
+    use regex_syntax::hir::{Hir, HirKind};
+    /// The prefixes every match of `hir` starts with, when usable.
+    fn prefixes(hir: &Hir) -> Option<Vec<String>> {
+        let mut extractor = regex_syntax::hir::literal::Extractor::new();
+        extractor.limit_total(4096).limit_class(4);
+        let mut out: Vec<String> = extractor
+            .extract(hir)
+            .literals()?
+            .iter()
+            .map(|l| String::from_utf8_lossy(l.as_bytes()).to_ascii_lowercase())
+            .collect();
+        out.sort();
+        out.dedup();
+        (!out.is_empty() && out.iter().all(|l| l.len() >= 2) && out.len() <= 64).then_some(out)
+    }
+    fn shortest(literals: &[String]) -> usize {
+        literals.iter().map(String::len).min().unwrap_or(0)
+    }
+    /// Every usable group of `hir`, in no particular order.
+    fn groups(hir: &Hir, out: &mut Vec<Vec<String>>) {
+        match hir.kind() {
+            HirKind::Capture(c) => groups(&c.sub, out),
+            // Every tail of a sequence is part of every match.
+            HirKind::Concat(parts) => {
+                for (i, part) in parts.iter().enumerate() {
+                    match prefixes(&Hir::concat(parts[i..].to_vec())) {
+                        Some(literals) => out.push(literals),
+                        None if matches!(part.kind(), HirKind::Capture(_)) => groups(part, out),
+                        None => {}
+                    }
+                }
+            }
+            _ => out.extend(prefixes(hir)),
+        }
+    }
+    let Ok(hir) = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+    else {
+        return Vec::new();
+    };
+    let mut all = Vec::new();
+    groups(&hir, &mut all);
+    // Most selective first; a tail's prefixes often repeat a longer tail's.
+    all.sort_by_key(|g| std::cmp::Reverse(shortest(g)));
+    let mut chosen: Vec<Vec<String>> = Vec::new();
+    for group in all {
+        let overlaps = chosen.iter().any(|c| {
+            c.iter().any(|a| {
+                group
+                    .iter()
+                    .any(|b| a.contains(b.as_str()) || b.contains(a.as_str()))
+            })
+        });
+        if !overlaps && chosen.len() < 2 {
+            chosen.push(group);
+        }
+    }
+    chosen
+}
+
 /// Shannon entropy in bits per byte.
 pub fn entropy(text: &[u8]) -> f64 {
     let mut counts = [0u32; 256];
@@ -166,12 +248,13 @@ pub fn entropy(text: &[u8]) -> f64 {
         .sum()
 }
 
-/// A GitHub token's last six characters are the base62 CRC32 of the rest.
+/// A GitHub token's last six characters are the base62 CRC32 of the rest;
+/// true for anything that is not shaped like a GitHub token.
 fn github_checksum_ok(token: &[u8]) -> bool {
-    let Some(body) = std::str::from_utf8(token)
-        .ok()
-        .and_then(|t| t.split_once('_'))
-        .map(|(_, body)| body)
+    let Some(body) = [b"ghp_", b"gho_", b"ghu_", b"ghs_", b"ghr_"]
+        .iter()
+        .find_map(|p| token.strip_prefix(p.as_slice()))
+        .and_then(|body| std::str::from_utf8(body).ok())
     else {
         return true;
     };
@@ -190,45 +273,64 @@ fn github_checksum_ok(token: &[u8]) -> bool {
 }
 
 impl RuleSet {
-    /// Compiles a gitleaks-format rule file.
+    /// Compiles a gitleaks-format rule file; rule ids get `gitleaks.`.
     pub fn from_toml(text: &str) -> Result<RuleSet, String> {
-        let file: RuleFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        RuleSet::from_files(&[("gitleaks.", text)])
+    }
+
+    /// Compiles rule files (gitleaks' schema) into one set: `(id prefix,
+    /// file text)`. The first file's global allowlist applies to every rule.
+    pub fn from_files(files: &[(&str, &str)]) -> Result<RuleSet, String> {
         let mut rules = Vec::new();
         let mut skipped = Vec::new();
         let mut keyword_list: Vec<String> = Vec::new();
-        let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
+        let mut keyword_rules: Vec<Vec<(usize, u8)>> = Vec::new();
         let mut always = Vec::new();
-        for spec in file.rules {
-            let Some(pattern) = &spec.regex else {
-                continue; // path-only rules
-            };
-            let Some(regex) = compile(pattern) else {
-                skipped.push(spec.id);
-                continue;
-            };
-            let index = rules.len();
-            if spec.keywords.is_empty() {
-                always.push(index);
-            }
-            for keyword in &spec.keywords {
-                let keyword = keyword.to_ascii_lowercase();
-                match keyword_list.iter().position(|k| *k == keyword) {
-                    Some(at) => keyword_rules[at].push(index),
-                    None => {
-                        keyword_list.push(keyword);
-                        keyword_rules.push(vec![index]);
+        let mut global = None;
+        for (file_index, (prefix, text)) in files.iter().enumerate() {
+            let file: RuleFile = toml::from_str(text).map_err(|e| e.to_string())?;
+            global = global.or_else(|| Allow::compile(&file.allowlist));
+            for spec in file.rules {
+                let Some(pattern) = &spec.regex else {
+                    continue; // path-only rules
+                };
+                let Some(regex) = compile(pattern) else {
+                    skipped.push(spec.id);
+                    continue;
+                };
+                let index = rules.len();
+                let groups = match spec.keywords.is_empty() {
+                    true => required_literals(pattern),
+                    false => vec![spec.keywords.clone()],
+                };
+                if groups.is_empty() {
+                    always.push(index);
+                }
+                for (group, keywords) in groups.iter().enumerate() {
+                    for keyword in keywords {
+                        let keyword = keyword.to_ascii_lowercase();
+                        let entry = (index, group as u8);
+                        match keyword_list.iter().position(|k| *k == keyword) {
+                            Some(at) => keyword_rules[at].push(entry),
+                            None => {
+                                keyword_list.push(keyword);
+                                keyword_rules.push(vec![entry]);
+                            }
+                        }
                     }
                 }
+                rules.push(Rule {
+                    // Rule ids live as long as the process: the set is built once.
+                    id: Box::leak(format!("{prefix}{}", spec.id).into_boxed_str()),
+                    regex,
+                    entropy: spec.entropy,
+                    secret_group: spec.secret_group,
+                    allows: spec.allowlists.iter().filter_map(Allow::compile).collect(),
+                    widens_left: pattern.contains(r"[\w.-]{0,50}?"),
+                    needs: (1u8 << groups.len()) - 1,
+                    defers: file_index > 0,
+                });
             }
-            rules.push(Rule {
-                // Rule ids live as long as the process: the set is built once.
-                id: Box::leak(format!("gitleaks.{}", spec.id).into_boxed_str()),
-                regex,
-                entropy: spec.entropy,
-                secret_group: spec.secret_group,
-                allows: spec.allowlists.iter().filter_map(Allow::compile).collect(),
-                widens_left: pattern.contains(r"[\w.-]{0,50}?"),
-            });
         }
         // A full DFA: an overlapping search (every keyword present) has no
         // prefilter, and the DFA is twice as fast as the NFAs at it.
@@ -237,7 +339,7 @@ impl RuleSet {
             .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(&keyword_list)
             .map_err(|e| e.to_string())?;
-        let global = Allow::compile(&file.allowlist).unwrap_or(Allow {
+        let global = global.unwrap_or(Allow {
             regexes: Vec::new(),
             stopwords: Vec::new(),
             target: Target::Secret,
@@ -253,11 +355,14 @@ impl RuleSet {
         })
     }
 
-    /// The vendored gitleaks rules, compiled on first use.
-    pub fn gitleaks() -> &'static RuleSet {
+    /// The vendored gitleaks and Nosey Parker rules, compiled on first use.
+    pub fn embedded() -> &'static RuleSet {
         static SET: OnceLock<RuleSet> = OnceLock::new();
-        // The vendored file is tested by `the_vendored_rules_compile`.
-        SET.get_or_init(|| RuleSet::from_toml(GITLEAKS_RULES).expect("vendored gitleaks rules"))
+        // The vendored files are tested by `the_vendored_rules_compile`.
+        SET.get_or_init(|| {
+            RuleSet::from_files(&[("gitleaks.", GITLEAKS_RULES), ("", NOSEYPARKER_RULES)])
+                .expect("vendored secret rules")
+        })
     }
 
     /// Number of rules in use.
@@ -277,14 +382,15 @@ impl RuleSet {
         text: &str,
         mut found: impl FnMut(&'static str, std::ops::Range<usize>, std::ops::Range<usize>),
     ) {
-        let mut candidates = vec![false; self.rules.len()];
+        // Which keyword groups of each rule occur (a rule runs when all do).
+        let mut seen = vec![0u8; self.rules.len()];
         for &i in &self.always {
-            candidates[i] = true;
+            seen[i] = self.rules[i].needs;
         }
         let mut any = !self.always.is_empty();
         for m in self.keywords.find_overlapping_iter(text) {
-            for &i in &self.keyword_rules[m.pattern().as_usize()] {
-                candidates[i] = true;
+            for &(i, group) in &self.keyword_rules[m.pattern().as_usize()] {
+                seen[i] |= 1 << group;
                 any = true;
             }
         }
@@ -292,7 +398,14 @@ impl RuleSet {
             return;
         }
         let bytes = text.as_bytes();
-        for (rule, _) in self.rules.iter().zip(&candidates).filter(|(_, c)| **c) {
+        // Secrets an earlier file's rule rejected (rarely any: no allocation).
+        let mut rejected: Vec<std::ops::Range<usize>> = Vec::new();
+        for (rule, _) in self
+            .rules
+            .iter()
+            .zip(&seen)
+            .filter(|(rule, seen)| **seen == rule.needs)
+        {
             for caps in rule.regex.captures_iter(bytes) {
                 let whole = caps.get(0).expect("group 0");
                 let secret = match rule.secret_group {
@@ -300,8 +413,18 @@ impl RuleSet {
                     None => caps.iter().skip(1).flatten().find(|m| !m.is_empty()),
                 }
                 .unwrap_or(whole);
+                let range = secret.range();
+                if rule.defers
+                    && rejected
+                        .iter()
+                        .any(|r| r.start < range.end && range.start < r.end)
+                {
+                    continue;
+                }
                 if self.is_real(rule, bytes, secret.as_bytes(), whole) {
-                    found(rule.id, whole.range(), secret.range());
+                    found(rule.id, whole.range(), range);
+                } else if !rule.defers {
+                    rejected.push(range);
                 }
             }
         }
@@ -354,7 +477,7 @@ impl RuleSet {
         {
             return false;
         }
-        !rule.id.starts_with("gitleaks.github-") || github_checksum_ok(secret)
+        github_checksum_ok(secret)
     }
 }
 
@@ -364,15 +487,45 @@ mod tests {
 
     fn ids(text: &str) -> Vec<&'static str> {
         let mut out = Vec::new();
-        RuleSet::gitleaks().scan(text, |id, _, _| out.push(id));
+        RuleSet::embedded().scan(text, |id, _, _| out.push(id));
         out
     }
 
     #[test]
     fn the_vendored_rules_compile() {
-        let set = RuleSet::gitleaks();
-        assert!(set.len() >= 200, "{} rules", set.len());
+        let set = RuleSet::embedded();
+        assert!(set.len() >= 380, "{} rules", set.len());
         assert!(set.skipped.is_empty(), "not compiled: {:?}", set.skipped);
+        // Every Nosey Parker rule got keywords from its pattern.
+        let without: Vec<_> = set.always.iter().map(|&i| set.rules[i].id).collect();
+        assert!(without.is_empty(), "rules without keywords: {without:?}");
+    }
+
+    #[test]
+    fn keywords_are_read_off_patterns() {
+        let lits = |p: &str| required_literals(p).first().cloned().unwrap_or_default();
+        assert_eq!(lits(r"\b(xoxb-[0-9]{10,12})\b"), ["xoxb-"]);
+        assert_eq!(lits(r"(?i)secret.{0,20}\b([0-9a-z]{32,64})\b"), ["secret"]);
+        assert_eq!(
+            lits(r"(?x)(?i)(?: api_key | apikey ) .{0,3} = (\w{30})"),
+            ["api_key", "apikey"]
+        );
+        // The most selective part of a sequence.
+        assert_eq!(
+            lits(r"\b([a-z0-9]{40})\.apps\.example\.com"),
+            [".apps.example.com"]
+        );
+        assert_eq!(
+            lits(r"(?i)(?:mailgun|mg).{0,20}key-([a-z0-9]{32})"),
+            ["key-"]
+        );
+        assert_eq!(lits(r"(?i)\b([a-z0-9]{6}[a-f0-9]{30}nral)\b"), ["nral"]);
+        assert!(required_literals(r"\b[A-Za-z0-9]{32}\b").is_empty());
+        // Two groups where two parts are required.
+        assert_eq!(
+            required_literals(r"(?i)\b(?:facebook|fb).?(?:api|app|secret)\b([a-z0-9]{32})"),
+            [vec!["api", "app", "secret"], vec!["facebook", "fb"]]
+        );
     }
 
     #[test]
