@@ -264,10 +264,10 @@ fn secret_detector_on_gitleaks_rule_examples() {
         let recall = found as f64 / pos as f64;
         let fp_rate = flagged as f64 / neg as f64;
         println!("gitleaks rule examples ({split}): recall {found}/{pos} ({recall:.3}), false positives {flagged}/{neg} ({fp_rate:.3})");
-        // Today: dev 0.891 / 0.029, held 1.000 / 0.054. Two of the dev
+        // Today: dev 0.927 / 0.029, held 1.000 / 0.054. Two of the dev
         // misses are anthropic.go's: the same made-up key (`…abc123xyz…
         // klmnopqrstuvwx…`) is listed there as a true and a false positive.
-        assert!(recall >= 0.88, "{split}: recall {recall:.3}");
+        assert!(recall >= 0.9, "{split}: recall {recall:.3}");
         assert!(fp_rate <= 0.06, "{split}: false positives {fp_rate:.3}");
     }
 }

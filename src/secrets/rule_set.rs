@@ -231,6 +231,20 @@ fn required_literals(pattern: &str) -> Vec<Vec<String>> {
     chosen
 }
 
+/// True for `scheme://…` or `host.name/…`.
+fn is_url(text: &[u8]) -> bool {
+    if let Some(at) = text.windows(3).position(|w| w == b"://") {
+        return at > 0;
+    }
+    text.iter().position(|&b| b == b'/').is_some_and(|slash| {
+        let host = &text[..slash];
+        host.contains(&b'.')
+            && host
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    })
+}
+
 /// Shannon entropy in bits per byte.
 pub fn entropy(text: &[u8]) -> f64 {
     let mut counts = [0u32; 256];
@@ -442,9 +456,12 @@ impl RuleSet {
         }
         // A fixed-length format matched inside a longer token is not that
         // format: the token must end where the match ends.
+        // A URL's secret path (`hooks.slack.com/workflows/…`) has no fixed
+        // length, whatever bound the pattern puts on it.
         let next = text.get(whole.end()).copied();
         if next.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
             && secret.last() == whole.as_bytes().last()
+            && !is_url(whole.as_bytes())
         {
             return false;
         }
@@ -558,6 +575,14 @@ mod tests {
         assert!(ids("X-Custom-AuthSource: sm02915.int.contoso.com")
             .iter()
             .any(|i| i.contains("generic")));
+    }
+
+    #[test]
+    fn url_secrets_have_no_fixed_length() {
+        let long = "https://hooks.slack.com/workflows/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";
+        assert!(ids(long).iter().any(|i| i.contains("slack-webhook")));
+        assert!(is_url(b"hooks.slack.com/services/x"));
+        assert!(!is_url(b"wJalrXUtnFEMI/K7MDENG/bPxRfiCY"));
     }
 
     #[test]
