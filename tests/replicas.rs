@@ -574,7 +574,13 @@ async fn without_redis_a_call_needing_a_person_is_refused_or_held_locally_as_con
     let refused = post_json(&http1(), &closed.url("/tools/exec"), RISKY).await;
     assert_eq!(refused.status, 503, "{}", refused.json());
     assert_eq!(refused.json()["error"], "escalation_unavailable");
-    assert!(started.elapsed() < Duration::from_secs(2));
+    // Refused at once, not after the 30 s hold: the bound leaves room for a
+    // loaded CI machine's Redis connect timeouts.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(upstream.hits.load(std::sync::atomic::Ordering::SeqCst), 0);
 
     // Fallback: held on this replica, decided through its own admin API.
