@@ -336,17 +336,20 @@ fn names_a_reference(assignment: &str) -> bool {
 
 /// A value an assignment could hide a secret in: not code or a reference
 /// (`os.getenv(…)`, `settings.api_token`, `MY_TOKEN`, `$BASE/x`, a path,
-/// a `#selector`, an `arn:`, escaped markup `&lt;…`), not plain words
+/// a `#selector`, escaped markup `&lt;…`), not plain words
 /// (`notapassword`, `shorter-version`), not a made-up run (`0000000`):
 /// a digit, mixed case or a symbol.
 fn looks_like_secret_value(value: &str) -> bool {
     if value.contains(['(', ')', '[', ']', '{', '}'])
-        || value.starts_with(['/', '#', '$', '&'])
-        || value.starts_with("arn:")
+        || value.starts_with(['/', '$'])
+        || (value.starts_with('&') && value.contains(';'))
         || counts_or_repeats(value.as_bytes())
     {
         return false;
     }
+    // A leading `#` marks a selector or an anchor (`#add-password`); what
+    // follows must look like a secret by itself.
+    let value = value.strip_prefix('#').unwrap_or(value);
     let (mut digit, mut upper, mut lower, mut symbol) = (false, false, false, false);
     for b in value.bytes() {
         match b {
@@ -617,6 +620,13 @@ mod tests {
             ["secret_assignment"]
         );
         assert_eq!(detect("--password Tr0ub4dor&3"), ["secret_assignment"]);
+        // Selectors, paths, escaped markup and made-up runs are not.
+        assert!(detect("this.addPassword = \"#add-password\";").is_empty());
+        assert!(detect("\"password\": \"&lt;YOURPASSWORD&gt;\"").is_empty());
+        assert!(detect("RESET_PASSWORD=$BASE_URL/forgot_password").is_empty());
+        assert!(detect("okta_api_token: 000000000000000000000000000000000000000000aa").is_empty());
+        assert!(detect("api_token = \"1234567890abcdef1234567890abcdef\"").is_empty());
+        assert_eq!(detect("password = \"#gets0m3\""), ["secret_assignment"]);
     }
 
     #[test]
