@@ -568,7 +568,6 @@ async fn decide_and_act(
             e.problem(route)
         })?;
     ctx.upstream_status = Some(response.status().as_u16());
-    let response = response.map(|body| body.map_err(Into::into).boxed());
     match &route.mcp {
         // The server's own stream (GET) is screened like a POST's answer:
         // a listing is filtered wherever it arrives.

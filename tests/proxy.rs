@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -158,6 +160,103 @@ async fn sse_events_arrive_while_the_upstream_is_still_sending() {
     state.release.notify_one();
     let rest = body.collect().await.unwrap().to_bytes();
     assert_eq!(rest, Bytes::from_static(b"event: second\ndata: 2\n\n"));
+}
+
+/// A raw HTTP/1.1 upstream that counts its connections, keeps them alive,
+/// and closes one right after answering `/close` (no `Connection: close`:
+/// what an upstream's idle timeout does to a pooled connection). Counts
+/// connections accepted and connections the other side closed.
+async fn counting_upstream() -> (std::net::SocketAddr, Arc<[AtomicUsize; 2]>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let counts = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+    let count = counts.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            count[0].fetch_add(1, Ordering::SeqCst);
+            let count = count.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let Ok(n) = stream.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        count[1].fetch_add(1, Ordering::SeqCst);
+                        return;
+                    }
+                    head.extend_from_slice(&buf[..n]);
+                    while let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let request: Vec<u8> = head.drain(..end + 4).collect();
+                        let close = request.starts_with(b"GET /close ");
+                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if stream.write_all(answer).await.is_err() || close {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, counts)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_connections_are_reused_and_a_closed_one_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, counts) = counting_upstream().await;
+    let accepted = &counts[0];
+    let sidecar = Sidecar::start(dir.path(), &route(up));
+    let client = http1();
+    for _ in 0..5 {
+        let answer = get(&client, &sidecar.url("/a")).await;
+        assert_eq!((answer.status, &answer.body[..]), (200, &b"ok"[..]));
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "one kept-alive connection"
+    );
+
+    // The upstream closes the pooled connection; the next request opens one.
+    assert_eq!(get(&client, &sidecar.url("/close")).await.status, 200);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let answer = get(&client, &sidecar.url("/b")).await;
+    assert_eq!((answer.status, &answer.body[..]), (200, &b"ok"[..]));
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+
+    // Concurrent requests each get a connection, given back afterwards.
+    let url = sidecar.url("/c");
+    let calls = (0..8).map(|_| get(&client, &url));
+    for answer in futures_util::future::join_all(calls).await {
+        assert_eq!(answer.status, 200);
+    }
+    let opened = accepted.load(Ordering::SeqCst);
+    assert!((2..=10).contains(&opened), "{opened} connections");
+    for _ in 0..5 {
+        assert_eq!(get(&client, &sidecar.url("/d")).await.status, 200);
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), opened, "idle ones reused");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_upstream_connections_are_closed_after_the_pool_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, counts) = counting_upstream().await;
+    let sidecar = Sidecar::start(
+        dir.path(),
+        &format!("[upstream]\npool_idle_timeout_ms = 300\n\n{}", route(up)),
+    );
+    assert_eq!(get(&http1(), &sidecar.url("/a")).await.status, 200);
+    assert_eq!(counts[1].load(Ordering::SeqCst), 0, "kept while fresh");
+    wait_for("the idle connection to be closed", || {
+        counts[1].load(Ordering::SeqCst) == 1
+    });
+    assert_eq!(get(&http1(), &sidecar.url("/b")).await.status, 200);
+    assert_eq!(counts[0].load(Ordering::SeqCst), 2, "a new one afterwards");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -19,7 +19,7 @@ use crate::escalation::review::ReviewView;
 use crate::policy::Decision;
 use crate::problem::json_response;
 use crate::problem::Problem;
-use crate::proxy::{BoxError, ProxyBody, ResolvedRoute};
+use crate::proxy::{ProxyBody, ResolvedRoute};
 use crate::server::ConnInfo;
 use crate::state::AppState;
 use crate::tape::{ActionSummary, Recorded, TapeRecord};
@@ -296,7 +296,6 @@ pub async fn post(
             e.problem(route)
         })?;
     note.upstream_status = Some(response.status().as_u16());
-    let response = response.map(|b| b.map_err(|e| -> BoxError { Box::new(e) }).boxed());
 
     // 4. Screen what the server sends back (listings filtered wherever they
     //    arrive) and merge the refusals into it.

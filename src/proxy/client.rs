@@ -1,12 +1,14 @@
-//! The pooled upstream client and the forward step: it rewrites the request
-//! for the upstream, bounds the wait for response headers, and hands the
-//! response body back as a stream.
+//! The upstream clients and the forward step: it rewrites the request for
+//! the upstream, bounds the wait for response headers, and hands the
+//! response body back as a stream. Cleartext HTTP/1.1 upstreams use the
+//! route's own connection pool (`pool.rs`); TLS and h2c upstreams use
+//! hyper-util's pooled client.
 
 use std::time::Duration;
 
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode, Uri, Version};
-use hyper::body::Incoming;
+use http_body_util::BodyExt;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -16,7 +18,8 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
 use super::headers::{add_forwarded, strip_hop_by_hop};
-use super::{ProxyBody, ResolvedRoute};
+use super::pool::{self, Http1Pool, Limits, PooledBody};
+use super::{BoxError, ProxyBody, ResolvedRoute};
 use crate::config::{HostMode, UpstreamSettings};
 use crate::problem::Problem;
 
@@ -28,6 +31,8 @@ pub struct UpstreamClient {
     http: HyperClient,
     h2c: HyperClient,
     response_timeout: Duration,
+    connect_timeout: Duration,
+    limits: Limits,
 }
 
 /// Why forwarding failed.
@@ -132,6 +137,11 @@ impl UpstreamClient {
             http: build(false),
             h2c: build(true),
             response_timeout: Duration::from_millis(settings.response_timeout_ms),
+            connect_timeout: Duration::from_millis(settings.connect_timeout_ms),
+            limits: Limits {
+                max_idle: settings.pool_max_idle_per_host,
+                idle_timeout: Duration::from_millis(settings.pool_idle_timeout_ms),
+            },
         })
     }
 
@@ -146,20 +156,13 @@ impl UpstreamClient {
         conn: &crate::server::ConnInfo,
         mut req: Request<ProxyBody>,
         _recorded: &crate::tape::Recorded,
-    ) -> Result<Response<Incoming>, ForwardError> {
+    ) -> Result<Response<ProxyBody>, ForwardError> {
         let host = req.headers().get(header::HOST).cloned().or_else(|| {
             req.uri()
                 .authority()
                 .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
         });
         let path = route.upstream_path(req.uri().path(), req.uri().query());
-        let uri = Uri::builder()
-            .scheme(route.scheme.clone())
-            .authority(route.authority.clone())
-            .path_and_query(path)
-            .build()
-            .map_err(|e| ForwardError::BadRequest(e.to_string()))?;
-        *req.uri_mut() = uri;
         *req.version_mut() = if route.http2 {
             Version::HTTP_2
         } else {
@@ -182,20 +185,93 @@ impl UpstreamClient {
                 headers.remove(header::HOST);
             }
         }
-        let client = if route.http2 { &self.h2c } else { &self.http };
-        let response = tokio::time::timeout(self.response_timeout, client.request(req))
-            .await
-            .map_err(|_| ForwardError::Timeout(self.response_timeout))?
-            .map_err(|e| {
-                if e.is_connect() {
-                    ForwardError::Connect(error_chain(&e))
-                } else {
-                    ForwardError::Exchange(error_chain(&e))
+        let exchange = async {
+            match &route.pool {
+                Some(pool) => {
+                    // Origin-form, with the `Host` a pooled client would add.
+                    *req.uri_mut() =
+                        Uri::try_from(path).map_err(|e| ForwardError::BadRequest(e.to_string()))?;
+                    if !req.headers().contains_key(header::HOST) {
+                        let value = HeaderValue::from_str(route.authority.as_str())
+                            .map_err(|e| ForwardError::BadRequest(e.to_string()))?;
+                        req.headers_mut().insert(header::HOST, value);
+                    }
+                    self.send_pooled(route, pool, req).await
                 }
-            })?;
+                None => {
+                    *req.uri_mut() = Uri::builder()
+                        .scheme(route.scheme.clone())
+                        .authority(route.authority.clone())
+                        .path_and_query(path)
+                        .build()
+                        .map_err(|e| ForwardError::BadRequest(e.to_string()))?;
+                    self.send_hyper_util(route, req).await
+                }
+            }
+        };
+        let response = tokio::time::timeout(self.response_timeout, exchange)
+            .await
+            .map_err(|_| ForwardError::Timeout(self.response_timeout))??;
         let (mut parts, body) = response.into_parts();
         strip_hop_by_hop(&mut parts.headers);
         Ok(Response::from_parts(parts, body))
+    }
+
+    /// Sends on an idle connection of the route's pool, or a new one. A
+    /// request that an idle connection closed under before taking it is
+    /// sent again, on the next idle connection or a new one.
+    async fn send_pooled(
+        &self,
+        route: &ResolvedRoute,
+        pool: &std::sync::Arc<Http1Pool>,
+        mut req: Request<ProxyBody>,
+    ) -> Result<Response<ProxyBody>, ForwardError> {
+        loop {
+            let (mut sender, reused) = match pool.checkout(self.limits) {
+                Some(sender) => (sender, true),
+                None => {
+                    let sender = pool::connect(&route.authority, self.connect_timeout)
+                        .await
+                        .map_err(|e| ForwardError::Connect(e.to_string()))?;
+                    (sender, false)
+                }
+            };
+            if let Err(e) = sender.ready().await {
+                if reused {
+                    continue;
+                }
+                return Err(ForwardError::Exchange(error_chain(&e)));
+            }
+            match sender.try_send_request(req).await {
+                Ok(response) => {
+                    let limits = self.limits;
+                    return Ok(response
+                        .map(|body| PooledBody::new(body, sender, pool.clone(), limits))
+                        .map(|body| body.map_err(BoxError::from).boxed()));
+                }
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) if reused => req = unsent,
+                    _ => return Err(ForwardError::Exchange(error_chain(&e.into_error()))),
+                },
+            }
+        }
+    }
+
+    /// Sends through hyper-util's pooled client (TLS and h2c upstreams).
+    async fn send_hyper_util(
+        &self,
+        route: &ResolvedRoute,
+        req: Request<ProxyBody>,
+    ) -> Result<Response<ProxyBody>, ForwardError> {
+        let client = if route.http2 { &self.h2c } else { &self.http };
+        let response = client.request(req).await.map_err(|e| {
+            if e.is_connect() {
+                ForwardError::Connect(error_chain(&e))
+            } else {
+                ForwardError::Exchange(error_chain(&e))
+            }
+        })?;
+        Ok(response.map(|body| body.map_err(BoxError::from).boxed()))
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod client;
 mod headers;
+mod pool;
 mod routes;
 mod target;
 

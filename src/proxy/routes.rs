@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use http::uri::{Authority, Scheme};
 
+use super::pool::Http1Pool;
 use super::UpstreamTarget;
 use crate::config::{HostMode, InspectMode, Protocol, Route};
 use crate::mcp::ToolFilter;
@@ -35,6 +36,9 @@ pub struct ResolvedRoute {
     pub inspect: InspectMode,
     /// For MCP routes: the tools the agent may see and call.
     pub mcp: Option<Arc<ToolFilter>>,
+    /// Idle connections, for a cleartext HTTP/1.1 upstream (the others use
+    /// a pooled client shared by all routes).
+    pub pool: Option<Arc<Http1Pool>>,
 }
 
 impl ResolvedRoute {
@@ -102,6 +106,7 @@ impl RouteTable {
                     (Scheme::HTTP, authority, String::new())
                 }
             };
+            let pool = (scheme == Scheme::HTTP && !route.http2).then(Arc::default);
             resolved.push(Arc::new(ResolvedRoute {
                 name: RouteName(Arc::from(route.name.as_str())),
                 prefix: route.prefix.trim_end_matches('/').to_owned(),
@@ -123,6 +128,7 @@ impl RouteTable {
                         Some(Arc::new(filter))
                     }
                 },
+                pool,
             }));
         }
         resolved.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
