@@ -211,7 +211,8 @@ pub struct UpstreamSettings {
     pub response_timeout_ms: u64,
     /// Idle pooled connections are closed after this.
     pub pool_idle_timeout_ms: u64,
-    /// Idle pooled connections kept per upstream host.
+    /// Idle pooled connections kept: per route for `http://` upstreams,
+    /// per host for `https://` and h2c ones.
     pub pool_max_idle_per_host: usize,
     /// Extra PEM CA bundle trusted for `https://` upstreams (besides the system roots).
     #[serde(default)]
