@@ -132,7 +132,7 @@ const DETECTORS: &[Detector] = &[
         // `name = value`, `name: value`; whitespace separates a value only
         // after an option (`--password hunter2`), not after any word
         // (`aws secretsmanager list-secrets` is not an assignment).
-        pattern: r#"(?i)(?:\b[a-z0-9_.\-]*(?:password|passwd|pwd|_pass\b|secret|token|api[_\-]?key|apikey|private[_\-]?key|credential)[a-z0-9_.\-]*['"]?\s*(?::=|=>|[:=])\s*|(?:^|\s)--?[a-z0-9_.\-]*(?:password|passwd|pwd|pass|secret|token|api[_\-]?key|apikey|private[_\-]?key|credential)[a-z0-9_\-]*\s+)['"]?[^\s'"]{8,}"#,
+        pattern: r#"(?i)(?:\b[a-z0-9_.\-]*(?:password|passwd|pwd|_pass\b|secret|token|api[_\-]?key|apikey|private[_\-]?key|credential)[a-z0-9_.\-]*['"]?\s*(?::=|=>|[:=])\s*|(?:^|\s)--?[a-z0-9_.\-]*(?:password|passwd|pwd|pass|secret|token|api[_\-]?key|apikey|private[_\-]?key|credential)[a-z0-9_\-]*\s+)['"]?(?P<value>[^\s'"]{8,})"#,
     },
 ];
 
@@ -300,20 +300,17 @@ fn token_is_real(line: &str, re: &Regex) -> bool {
     })
 }
 
+/// An assignment whose value (everything after the key's separator, so
+/// `user:Pa55`, `arn:…:x/y` and base64's `==` stay whole) could be a secret.
 fn assignment_is_real(line: &str, re: &Regex) -> bool {
     let c = compiled();
-    re.find_iter(line).any(|m| {
-        let value = m
-            .as_str()
-            .rsplit(['=', ':', ' '])
-            .next()
-            .unwrap_or("")
-            .trim()
-            .trim_matches(|ch| ch == '"' || ch == '\'');
+    re.captures_iter(line).any(|caps| {
+        let assignment = caps.get(0).map_or("", |m| m.as_str());
+        let value = caps.name("value").map_or("", |m| m.as_str());
         !made_up(value)
-            && !c.placeholder.is_match(m.as_str())
+            && !c.placeholder.is_match(assignment)
             && looks_like_secret_value(value)
-            && !names_a_reference(m.as_str())
+            && !names_a_reference(assignment)
     })
 }
 
@@ -349,6 +346,7 @@ fn names_a_reference(assignment: &str) -> bool {
 fn looks_like_secret_value(value: &str) -> bool {
     if value.contains(['(', ')', '[', ']', '{', '}'])
         || value.starts_with(['/', '$'])
+        || is_plain_url(value)
         || (value.starts_with('&') && value.contains(';'))
     {
         return false;
@@ -368,6 +366,22 @@ fn looks_like_secret_value(value: &str) -> bool {
     }
     let reference = value.contains('.') && !digit && !symbol;
     !reference && (digit || (upper && lower) || symbol)
+}
+
+/// A URL without credentials in it (`https://host/reset`): an address,
+/// not a secret. One with `user:password@` is the URL detectors' to judge.
+fn is_plain_url(value: &str) -> bool {
+    value.split_once("://").is_some_and(|(scheme, rest)| {
+        !scheme.is_empty()
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+')
+            && !rest
+                .split(['/', '?', '#'])
+                .next()
+                .unwrap_or("")
+                .contains('@')
+    })
 }
 
 /// A JWT's header and payload must decode to JSON objects.
@@ -633,6 +647,19 @@ mod tests {
         assert!(detect("okta_api_token: 000000000000000000000000000000000000000000aa").is_empty());
         assert!(detect("api_token = \"1234567890abcdef1234567890abcdef\"").is_empty());
         assert_eq!(detect("password = \"#gets0m3\""), ["secret_assignment"]);
+        // The value is everything after the key's separator: base64 padding
+        // and colons inside it stay part of it.
+        assert_eq!(
+            detect("auth_token=c2VjcmV0LXZhbHVl=="),
+            ["secret_assignment"]
+        );
+        assert_eq!(
+            detect("password: \"deploy:correcthorse\""),
+            ["secret_assignment"]
+        );
+        // An address is not a secret; one with credentials in it is.
+        assert!(detect("password_reset: https://example.com/account/reset").is_empty());
+        assert!(!detect("token: https://bot:Xy9pQ2wer77@git.corp.internal/x").is_empty());
     }
 
     #[test]
