@@ -58,6 +58,15 @@ pub(super) fn written_paths(cmd: &SimpleCommand) -> Vec<&str> {
                 .filter(|lit| lit.starts_with(['/', '~'])),
         );
     }
+    // Output redirections inside code (`print "x" > "/etc/cron.d/y"`).
+    if let Some(code) = program_text(cmd).filter(|code| code.contains('>')) {
+        paths.extend(
+            patterns()
+                .code_redirect
+                .captures_iter(code)
+                .filter_map(|c| c.get(1).map(|m| m.as_str())),
+        );
+    }
     // Output options of any program (`gcc -o`, `curl -o`, `wget -O`).
     for (i, a) in cmd.args.iter().enumerate() {
         if matches!(
@@ -79,6 +88,16 @@ pub(super) fn written_paths(cmd: &SimpleCommand) -> Vec<&str> {
 }
 
 /// True when inline code writes or appends to files.
+/// The program text a command runs: its inline code, or an awk program
+/// (awk's first operand).
+fn program_text(cmd: &SimpleCommand) -> Option<&str> {
+    cmd.code.as_deref().or_else(|| {
+        matches!(cmd.program.as_str(), "awk" | "gawk" | "mawk" | "nawk")
+            .then(|| cmd.positional().next())
+            .flatten()
+    })
+}
+
 fn code_writes(code: &str) -> bool {
     [
         "write", "append", "put", "print F", ">>", "\">\"", "'>'", "'w'", "\"w\"", "'a'", "\"a\"",

@@ -30,6 +30,9 @@ pub(super) struct Patterns {
     /// (`open("/etc/shadow")`, `new FileReader("/x")`, `\\input{/x}`); the
     /// path is the first capture group that matched.
     pub(super) code_path: Regex,
+    /// An output redirection to a path literal inside code
+    /// (`print "x" > "/etc/cron.d/y"` in awk, `>> '/x'`).
+    pub(super) code_redirect: Regex,
     /// Credential locations (paths, robust to `~`, `$HOME`, quotes, globs).
     pub(super) sensitive: RegexSet,
     /// Places writing to which is persistence.
@@ -108,6 +111,8 @@ pub(super) fn patterns() -> &'static Patterns {
                 r#"(?i)(?:open|read|file|load|include|require|input|source|slurp|contents|path)\w*\s*\(\s*["']((?:/|~/)[\w.~-][^"'\s]*)["']|\\\w*(?:input|include|open|read)\w*\s*\{\s*((?:/|~/)[\w.~-][^}\s]*)\}"#,
             )
             .expect("static code path pattern"),
+            code_redirect: Regex::new(r#">>?\s*["']((?:/|~/)[\w.~-][^"'\s]*)["']"#)
+                .expect("static code redirect pattern"),
             sensitive: RegexSet::new([
                 r#"(?:^|[/~"'=:\s])\.ssh/(?:id_|identity|.*key|authorized_keys|config)"#,
                 r#"(?:^|[/~"'=\s])\.ssh/?\*?["']?$"#,

@@ -192,6 +192,10 @@ fn writes_persistence_privilege_destroys() {
             .contains(&"persists")
     );
     assert!(!caps("python3 -c 'print(open(\"/etc/hostname\").read())'").contains(&"writes_outside"));
+    // Output redirections inside code.
+    assert!(caps("gawk 'BEGIN { print \"x\" >> \"/etc/cron.d/x\" }'").contains(&"persists"));
+    assert!(caps("awk '{ print > \"/usr/local/bin/y\" }' f").contains(&"writes_outside"));
+    assert!(!caps("awk '$3 > \"2024-01-01\"' f").contains(&"writes_outside"));
     assert!(!caps("chmod 755 run.sh").contains(&"privilege"));
     for line in [
         "aws --profile prod s3 rb s3://bucket --force",
