@@ -21,7 +21,7 @@ mod vocabulary;
 pub use hosts::{bare_hosts, url_hosts};
 pub use verbs::{http_method, is_http_client};
 
-use paths::{outside_workspace, read_paths, reads_outside, written_paths};
+use paths::{awk_program, outside_workspace, read_paths, reads_outside, written_paths};
 use patterns::patterns;
 use verbs::{destroy_verb, removes_by_trailing_dash};
 use vocabulary::*;
@@ -514,14 +514,12 @@ fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
             }
         }
     }
-    if program == "awk" || program == "gawk" || program == "mawk" || program == "nawk" {
-        if let Some(script) = cmd.positional().next() {
-            if script.contains("system(") || script.contains("| getline") || script.contains("|&") {
-                caps.add(ShellEscape, "an awk program that runs commands");
-            }
-            if script.contains("/inet/") {
-                caps.add(Network, "an awk program that opens connections");
-            }
+    if let Some(script) = awk_program(cmd) {
+        if script.contains("system(") || script.contains("| getline") || script.contains("|&") {
+            caps.add(ShellEscape, "an awk program that runs commands");
+        }
+        if script.contains("/inet/") {
+            caps.add(Network, "an awk program that opens connections");
         }
     }
 }

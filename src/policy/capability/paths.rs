@@ -88,14 +88,16 @@ pub(super) fn written_paths(cmd: &SimpleCommand) -> Vec<&str> {
 }
 
 /// True when inline code writes or appends to files.
-/// The program text a command runs: its inline code, or an awk program
-/// (awk's first operand).
+/// The program text a command runs: its inline code, or an awk program.
 fn program_text(cmd: &SimpleCommand) -> Option<&str> {
-    cmd.code.as_deref().or_else(|| {
-        matches!(cmd.program.as_str(), "awk" | "gawk" | "mawk" | "nawk")
-            .then(|| cmd.positional().next())
-            .flatten()
-    })
+    cmd.code.as_deref().or_else(|| awk_program(cmd))
+}
+
+/// An awk program (awk's first operand).
+pub(super) fn awk_program(cmd: &SimpleCommand) -> Option<&str> {
+    matches!(cmd.program.as_str(), "awk" | "gawk" | "mawk" | "nawk")
+        .then(|| cmd.positional().next())
+        .flatten()
 }
 
 fn code_writes(code: &str) -> bool {
