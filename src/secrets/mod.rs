@@ -112,6 +112,11 @@ const DETECTORS: &[Detector] = &[
         pattern: r#"\b[a-z][a-z0-9+.\-]{1,20}://[^\s:/@'"]+:[^\s:/@'"]{3,}@[^\s/'"]+"#,
     },
     Detector {
+        name: "netrc_password",
+        // `.netrc` and `curl --netrc` syntax: `machine h login u password p`.
+        pattern: r"\bmachine\s+\S+\s+(?:login\s+\S+\s+)?password\s+(?P<value>\S+)",
+    },
+    Detector {
         name: "ibm_cloud_iam_key",
         pattern: r#"(?i)(?:ibm|iam|cloud)[_\-.]?(?:api)?[_\-.]?key['"]?\s*[:=]\s*['"]?[A-Za-z0-9_\-]{44}\b"#,
     },
@@ -207,14 +212,26 @@ pub fn scan_text(text: &str, location: &str, out: &mut Vec<Finding>) {
                 if name == "jwt" && !jwt_is_real(line, &c.each[idx]) {
                     continue;
                 }
+                if name == "connection_string_password" && !url_password_is_real(line) {
+                    continue;
+                }
+                if name == "netrc_password" && !assigned_value_is_real(line, &c.each[idx]) {
+                    continue;
+                }
                 if MAINTAINED.contains(&name) {
                     continue;
                 }
                 if name == "private_key_pem" && empty_pem_block(line) {
                     continue;
                 }
-                if !matches!(name, "secret_assignment" | "jwt" | "private_key_pem")
-                    && !token_is_real(line, &c.each[idx])
+                if !matches!(
+                    name,
+                    "secret_assignment"
+                        | "jwt"
+                        | "private_key_pem"
+                        | "connection_string_password"
+                        | "netrc_password"
+                ) && !token_is_real(line, &c.each[idx])
                 {
                     continue;
                 }
@@ -275,10 +292,15 @@ fn counts_or_repeats(value: &[u8]) -> bool {
 
 /// The index of the JWT detector.
 fn jwt_index() -> usize {
+    detector_index("jwt")
+}
+
+/// The index of a detector named in this file.
+fn detector_index(name: &str) -> usize {
     DETECTORS
         .iter()
-        .position(|d| d.name == "jwt")
-        .expect("a jwt detector")
+        .position(|d| d.name == name)
+        .expect("a detector named in this file")
 }
 
 /// A PEM header followed at once by its footer: a key with no body.
@@ -311,6 +333,39 @@ fn assignment_is_real(line: &str, re: &Regex) -> bool {
             && !c.placeholder.is_match(assignment)
             && looks_like_secret_value(value)
             && !names_a_reference(assignment)
+    })
+}
+
+/// A `scheme://user:password@host` whose password is not a placeholder
+/// (`user:password@`, `:****@`, `:${DB_PASS}@`). The password alone is
+/// judged: a documentation host (`db.example.com`) does not make a real
+/// password made up.
+fn url_password_is_real(line: &str) -> bool {
+    let c = compiled();
+    c.each[detector_index("connection_string_password")]
+        .find_iter(line)
+        .any(|m| {
+            let rest = m.as_str().split_once("://").map_or("", |(_, r)| r);
+            let userinfo = rest.rsplit_once('@').map_or("", |(u, _)| u);
+            let password = userinfo.split_once(':').map_or("", |(_, p)| p);
+            !made_up(password) && !is_word_placeholder(password)
+        })
+}
+
+/// Words that stand for a credential in examples: `password`, `pass`,
+/// `secret`, `pwd`, `passwd` (any case).
+fn is_word_placeholder(value: &str) -> bool {
+    ["password", "passwd", "pass", "pwd", "secret", "pw"]
+        .iter()
+        .any(|w| value.eq_ignore_ascii_case(w))
+}
+
+/// A detector whose pattern names its value `(?P<value>…)`: the value is
+/// neither made up nor a reference.
+fn assigned_value_is_real(line: &str, re: &Regex) -> bool {
+    re.captures_iter(line).any(|caps| {
+        let value = caps.name("value").map_or("", |m| m.as_str());
+        !made_up(value) && !is_word_placeholder(value) && looks_like_secret_value(value)
     })
 }
 
@@ -660,6 +715,32 @@ mod tests {
         // An address is not a secret; one with credentials in it is.
         assert!(detect("password_reset: https://example.com/account/reset").is_empty());
         assert!(!detect("token: https://bot:Xy9pQ2wer77@git.corp.internal/x").is_empty());
+    }
+
+    #[test]
+    fn connection_strings_are_judged_on_their_password() {
+        // A real password at a documentation host is still a password.
+        assert_eq!(
+            detect("mongodb://app:D1fficultP%40ssw0rd@db0.example.com:27017/?authSource=admin"),
+            ["connection_string_password"]
+        );
+        assert!(detect("postgres://user:password@db.example.com/app").is_empty());
+        assert!(detect("mysql://root:${MYSQL_ROOT_PASSWORD}@db/app").is_empty());
+        assert!(detect("redis://default:xxxxxxxx@cache:6379").is_empty());
+    }
+
+    #[test]
+    fn netrc_credentials() {
+        assert_eq!(
+            detect("machine api.github.com login octo password gh7Hq2xVp9"),
+            ["netrc_password"]
+        );
+        assert_eq!(
+            detect("machine ftp.corp.internal password S3cure!pass"),
+            ["netrc_password"]
+        );
+        assert!(detect("machine api.github.com login octo password $TOKEN").is_empty());
+        assert!(detect("the machine has a login password screen").is_empty());
     }
 
     #[test]
