@@ -469,6 +469,12 @@ fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
             caps.add(Destroys, "a destructive flag");
         }
     }
+    if writes_text_naming_a_shell(cmd) {
+        caps.add(
+            ShellEscape,
+            "writes text that starts a shell into a file (a manifest's script, a hook, a stand-in program)",
+        );
+    }
     if let Some(code) = &cmd.code {
         if names_shell(code) && p.code_spawn.is_match(code) {
             caps.add(ShellEscape, "inline code that starts a shell");
@@ -1092,6 +1098,31 @@ fn sed_substitute_exec(script: &str) -> bool {
         i = j;
     }
     false
+}
+
+/// True when a command writes text into a file (`echo … > f`, `printf …
+/// >> f`, `cat > f <<EOF`, `tee f <<<…`) and that text starts a shell:
+/// `system("/bin/sh")` in a Gemfile, `"scripts": {"x": "/bin/sh"}` in a
+/// package manifest, `/bin/sh` as a stand-in program that a later command
+/// runs. A script's own `#!/bin/sh` line is not such a text.
+fn writes_text_naming_a_shell(cmd: &SimpleCommand) -> bool {
+    let to_file = cmd
+        .redirects
+        .iter()
+        .any(|r| r.write && !r.target.starts_with("/dev/"))
+        || (cmd.program == "tee" && cmd.positional().next().is_some());
+    if !to_file {
+        return false;
+    }
+    let names = |text: &str| {
+        text.lines()
+            .any(|line| !line.trim_start().starts_with("#!") && names_shell(line))
+    };
+    match cmd.program.as_str() {
+        "echo" | "printf" => cmd.args.iter().any(|a| names(a)),
+        "cat" | "tee" => cmd.input.iter().any(|text| names(text)),
+        _ => false,
+    }
 }
 
 /// True when `text` names a shell (`/bin/sh`, `!sh`, `exec=bash`, `"zsh"`).

@@ -55,6 +55,10 @@ fn shell_escapes() {
         "dc -e '!/bin/sh'",
         "aria2c --on-download-error=/tmp/x.sh http://127.0.0.1/x",
         "borg create --post-hook='sh -c id' ::a .",
+        "echo 'system(\"/bin/sh\")' >Gemfile\nbundle install",
+        "echo '{\"scripts\": {\"preinstall\": \"/bin/sh\"}}' >package.json",
+        "echo /bin/sh >groff\nchmod +x groff",
+        "cat > hooks/x <<EOF\n#!/bin/sh\nexec /bin/sh -i\nEOF",
     ] {
         assert!(
             caps(line).contains(&"shell_escape"),
@@ -64,6 +68,10 @@ fn shell_escapes() {
     }
     for line in [
         "echo '#!/bin/sh' > run.sh",
+        "printf '#!/bin/bash\\nset -e\\n' > build.sh",
+        "cat > run.sh <<EOF\n#!/bin/sh\nmake test\nEOF",
+        "echo 'error: /bin/sh not found' > /dev/stderr",
+        "echo 'uses /bin/sh'",
         "bash scripts/build.sh",
         "sh -c 'make test'",
         "git log --no-pager",
