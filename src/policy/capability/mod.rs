@@ -21,7 +21,7 @@ mod vocabulary;
 pub use hosts::{bare_hosts, url_hosts};
 pub use verbs::{http_method, is_http_client};
 
-use paths::{awk_program, outside_workspace, read_paths, reads_outside, written_paths};
+use paths::{awk_program, outside_workspace, read_paths, reads_outside, sed_script, written_paths};
 use patterns::patterns;
 use verbs::{destroy_verb, removes_by_trailing_dash};
 use vocabulary::*;
@@ -365,7 +365,11 @@ fn assignment_facts(c: &Command<'_>, caps: &mut Capabilities) {
         let Some((name, value)) = assignment.split_once('=') else {
             continue;
         };
-        if (HOOK_VARIABLES.contains(&name) || name.ends_with("PAGER") || name.ends_with("EDITOR"))
+        if (HOOK_VARIABLES.contains(&name)
+            || name.ends_with("PAGER")
+            || name.ends_with("EDITOR")
+            || name.ends_with("_COMMAND")
+            || name.ends_with("PASSCOMMAND"))
             && !value.is_empty()
         {
             caps.add(
@@ -491,20 +495,8 @@ fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
             caps.add(DynamicCode, "inline code that runs decoded code");
         }
     }
-    if program == "sed" || program == "gsed" {
-        let script = cmd
-            .args
-            .iter()
-            .enumerate()
-            .filter(|(i, a)| {
-                !a.starts_with('-')
-                    || (*i > 0 && matches!(cmd.args[i - 1].as_str(), "-e" | "--expression"))
-            })
-            .map(|(_, a)| a.as_str())
-            .next();
-        if script.is_some_and(|s| p.sed_exec.is_match(s) || sed_substitute_exec(s)) {
-            caps.add(ShellEscape, "a sed script that runs commands (`e`)");
-        }
+    if sed_script(cmd).is_some_and(|s| p.sed_exec.is_match(s) || sed_substitute_exec(s)) {
+        caps.add(ShellEscape, "a sed script that runs commands (`e`)");
     }
     if is_vi(program) {
         let commands = cmd.args.iter().enumerate().filter_map(|(i, a)| {

@@ -59,11 +59,20 @@ pub(super) fn written_paths(cmd: &SimpleCommand) -> Vec<&str> {
         );
     }
     // Output redirections inside code (`print "x" > "/etc/cron.d/y"`).
-    if let Some(code) = program_text(cmd).filter(|code| code.contains('>')) {
+    if let Some(code) = program_text(cmd).filter(|code| code.contains(['>', '-'])) {
         paths.extend(
             patterns()
                 .code_redirect
                 .captures_iter(code)
+                .filter_map(|c| c.get(1).or_else(|| c.get(2)).map(|m| m.as_str())),
+        );
+    }
+    // A sed script's `w file` (`1s/.*/x/w /etc/y`).
+    if let Some(script) = sed_script(cmd) {
+        paths.extend(
+            patterns()
+                .sed_write
+                .captures_iter(script)
                 .filter_map(|c| c.get(1).map(|m| m.as_str())),
         );
     }
@@ -87,7 +96,6 @@ pub(super) fn written_paths(cmd: &SimpleCommand) -> Vec<&str> {
     paths
 }
 
-/// True when inline code writes or appends to files.
 /// The program text a command runs: its inline code, or an awk program.
 fn program_text(cmd: &SimpleCommand) -> Option<&str> {
     cmd.code.as_deref().or_else(|| awk_program(cmd))
@@ -100,6 +108,23 @@ pub(super) fn awk_program(cmd: &SimpleCommand) -> Option<&str> {
         .flatten()
 }
 
+/// A sed script: the value of the first `-e`, or the first operand.
+pub(super) fn sed_script(cmd: &SimpleCommand) -> Option<&str> {
+    if !matches!(cmd.program.as_str(), "sed" | "gsed") {
+        return None;
+    }
+    cmd.args
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| {
+            !a.starts_with('-')
+                || (*i > 0 && matches!(cmd.args[i - 1].as_str(), "-e" | "--expression"))
+        })
+        .map(|(_, a)| a.as_str())
+        .next()
+}
+
+/// True when inline code writes or appends to files.
 fn code_writes(code: &str) -> bool {
     [
         "write", "append", "put", "print F", ">>", "\">\"", "'>'", "'w'", "\"w\"", "'a'", "\"a\"",

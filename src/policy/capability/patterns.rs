@@ -31,7 +31,9 @@ pub(super) struct Patterns {
     /// path is the first capture group that matched.
     pub(super) code_path: Regex,
     /// An output redirection to a path literal inside code
-    /// (`print "x" > "/etc/cron.d/y"` in awk, `>> '/x'`).
+    /// (`print "x" > "/etc/cron.d/y"` in awk, `>> '/x'`; group 1), or a
+    /// PowerShell cmdlet writing a file (`Out-File /x`, `Set-Content -Path
+    /// '/x'`; group 2).
     pub(super) code_redirect: Regex,
     /// Credential locations (paths, robust to `~`, `$HOME`, quotes, globs).
     pub(super) sensitive: RegexSet,
@@ -43,6 +45,8 @@ pub(super) struct Patterns {
     pub(super) sql: RegexSet,
     /// A sed script's `e` command (run a command line).
     pub(super) sed_exec: Regex,
+    /// A sed script's `w file` command or `s///w file` flag (group 1).
+    pub(super) sed_write: Regex,
     /// A URL whose scheme is a network protocol (not `file:`, not cloud
     /// storage paths such as `s3://bucket`).
     pub(super) remote_url: Regex,
@@ -72,7 +76,7 @@ pub(super) fn patterns() -> &'static Patterns {
             ])
             .expect("static shell patterns"),
             exec_option: Regex::new(
-                r"(?i)^--?(?:[a-z0-9]+[-_])*(?:exec|command|cmd|rsh|pager|editor|proxy-?command|local-?command|compress-?program|to-?command|checkpoint-action|info-script|new-volume-script|unzip-command|hook)(?:=|$)|^--on-[a-z0-9-]+=\S*[/ ]",
+                r"(?i)^--?(?:[a-z0-9]+[-_])*(?:exec|command|cmd|rsh|pager|editor|proxy-?command|local-?command|compress-?program|to-?command|checkpoint-action|unzip-command|hook)(?:=|$)|^--?(?:[a-z0-9]+[-_])+script(?:=|$)|^--on-[a-z0-9-]+=\S*[/ ]",
             )
             .expect("static option pattern"),
             code_spawn: Regex::new(
@@ -111,8 +115,10 @@ pub(super) fn patterns() -> &'static Patterns {
                 r#"(?i)(?:open|read|file|load|include|require|input|source|slurp|contents|path)\w*\s*\(\s*["']((?:/|~/)[\w.~-][^"'\s]*)["']|\\\w*(?:input|include|open|read)\w*\s*\{\s*((?:/|~/)[\w.~-][^}\s]*)\}"#,
             )
             .expect("static code path pattern"),
-            code_redirect: Regex::new(r#">>?\s*["']((?:/|~/)[\w.~-][^"'\s]*)["']"#)
-                .expect("static code redirect pattern"),
+            code_redirect: Regex::new(
+                r#">>?\s*["']((?:/|~/)[\w.~-][^"'\s]*)["']|(?i:\b(?:Out-File|Set-Content|Add-Content|Tee-Object)\s+(?:-(?:File)?Path\s+|-LiteralPath\s+)?)["']?((?:/|~/)[\w.~-][^"'\s|;)]*)"#,
+            )
+            .expect("static code redirect pattern"),
             sensitive: RegexSet::new([
                 r#"(?:^|[/~"'=:\s])\.ssh/(?:id_|identity|.*key|authorized_keys|config)"#,
                 r#"(?:^|[/~"'=\s])\.ssh/?\*?["']?$"#,
@@ -156,6 +162,8 @@ pub(super) fn patterns() -> &'static Patterns {
                 r"(?:^|[;{}\n])\s*(?:(?:\d+|\$|/[^/]*/)(?:,(?:\d+|\$|/[^/]*/))?\s*)?!?\s*e(?:\s|;|$)",
             )
             .expect("static sed pattern"),
+            sed_write: Regex::new(r"(?:^|[;{}\n\d$/]|/[gpiImMe0-9]+)\s*[wW]\s+([^\s;}]+)")
+                .expect("static sed pattern"),
             remote_url: Regex::new(
                 r"(?i)\b(?:https?|ftps?|sftp|scp|ssh|git|rsync|telnet|gopher|dict|tftp|ldaps?|smb|ws|wss|tcp|udp|nfs|imaps?|smtps?|pop3s?|irc|mqtt|redis|mongodb(?:\+srv)?|mysql|postgres(?:ql)?|amqps?|davs?|webdavs?|socks[45]?h?|rtmps?|rtsp|nntp|xmpp|sips?)://[^/\s]",
             )

@@ -59,6 +59,8 @@ fn shell_escapes() {
         "echo '{\"scripts\": {\"preinstall\": \"/bin/sh\"}}' >package.json",
         "echo /bin/sh >groff\nchmod +x groff",
         "cat > hooks/x <<EOF\n#!/bin/sh\nexec /bin/sh -i\nEOF",
+        "RESTIC_PASSWORD_COMMAND='/tmp/x' restic backup",
+        "dnsmasq --conf-script='/tmp/x 1>&2'",
     ] {
         assert!(
             caps(line).contains(&"shell_escape"),
@@ -91,6 +93,8 @@ fn shell_escapes() {
         "Rscript -e 'summary(read.csv(\"d.csv\"))'",
         "aria2c --on-download-complete=notify x.torrent",
         "pre-commit install --hook-type pre-push",
+        "npm run-script build",
+        "node --script-mode x.js",
     ] {
         assert!(
             !caps(line).contains(&"shell_escape"),
@@ -204,6 +208,15 @@ fn writes_persistence_privilege_destroys() {
     assert!(caps("gawk 'BEGIN { print \"x\" >> \"/etc/cron.d/x\" }'").contains(&"persists"));
     assert!(caps("awk '{ print > \"/usr/local/bin/y\" }' f").contains(&"writes_outside"));
     assert!(!caps("awk '$3 > \"2024-01-01\"' f").contains(&"writes_outside"));
+    // sed's `w` command and flag; PowerShell cmdlets that write files.
+    assert!(caps("sed -n '1s/.*/x/w /etc/cron.d/y' /etc/hosts").contains(&"persists"));
+    assert!(caps("sed -n '/root/w /opt/out' /etc/passwd").contains(&"writes_outside"));
+    assert!(!caps("sed -n '/w x/p; s/a/b/w out.txt' f").contains(&"writes_outside"));
+    assert!(caps("pwsh -c '\"x\" | Out-File /usr/local/bin/y'").contains(&"writes_outside"));
+    assert!(caps("pwsh -c 'Set-Content -Path ~/.bashrc -Value x'").contains(&"persists"));
+    assert!(
+        !caps("pwsh -c 'Get-Content ./notes.txt | Out-File out.txt'").contains(&"writes_outside")
+    );
     assert!(!caps("chmod 755 run.sh").contains(&"privilege"));
     for line in [
         "aws --profile prod s3 rb s3://bucket --force",
