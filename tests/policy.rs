@@ -105,6 +105,26 @@ fn secret_scan_exit_codes_and_json_never_show_values() {
     assert_eq!(v["count"], 1);
     assert_eq!(v["findings"][0]["line"], 2);
     assert_eq!(v["findings"][0]["detector"], "aws_access_key");
+
+    // `-` reads standard input (`git diff | cpos secret-scan -`).
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cpos"))
+        .args(["secret-scan", "-", "--json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        format!("+ok\n+aws = '{key}'\n").as_bytes(),
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains(key), "values are never printed");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["findings"][0]["path"], "(stdin)");
+    assert_eq!(v["findings"][0]["line"], 2);
 }
 
 /// `policy.files` layer on the embedded default: a new rule fires, the

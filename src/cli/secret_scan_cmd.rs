@@ -11,7 +11,8 @@ use crate::secrets::{self, Finding};
 #[derive(Debug, Args)]
 #[command(after_help = "Exit status: 0 nothing found, 1 findings, 2 usage or I/O error.")]
 pub struct SecretScanArgs {
-    /// Files or directories to scan.
+    /// Files or directories to scan; `-` reads standard input
+    /// (`git diff | cpos secret-scan -`).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Directory names to skip (repeatable); .git, target, node_modules, .venv, __pycache__ always are.
@@ -34,6 +35,13 @@ const ALWAYS_EXCLUDED: &[&str] = &[
 pub fn run(args: SecretScanArgs) -> anyhow::Result<ExitCode> {
     let mut findings: Vec<(String, Finding)> = Vec::new();
     for path in &args.paths {
+        if path.as_os_str() == "-" {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
+                .map_err(|e| anyhow::anyhow!("cannot read standard input: {e}"))?;
+            scan_bytes("(stdin)", &bytes, &mut findings);
+            continue;
+        }
         if !path.exists() {
             anyhow::bail!("{} does not exist", path.display());
         }
@@ -89,20 +97,24 @@ fn walk(path: &Path, exclude: &[String], out: &mut Vec<(String, Finding)>) -> an
     let Ok(bytes) = std::fs::read(path) else {
         return Ok(());
     };
+    scan_bytes(&path.display().to_string(), &bytes, out);
+    Ok(())
+}
+
+/// Scans one file's (or standard input's) bytes, named `display`.
+fn scan_bytes(display: &str, bytes: &[u8], out: &mut Vec<(String, Finding)>) {
     if bytes.contains(&0) {
-        return Ok(()); // binary
+        return; // binary
     }
-    let text = String::from_utf8_lossy(&bytes);
-    let display = path.display().to_string();
+    let text = String::from_utf8_lossy(bytes);
     // The whole file at once: some formats span lines (netrc entries, PEM
     // blocks, `user = …` then `password = …`); findings name their line.
     let mut found = Vec::new();
-    secrets::scan_text(&text, &display, &mut found);
+    secrets::scan_text(&text, display, &mut found);
     out.extend(found.into_iter().map(|mut f| {
         if !text.contains('\n') {
             f.location = format!("{display}:1");
         }
-        (display.clone(), f)
+        (display.to_owned(), f)
     }));
-    Ok(())
 }
