@@ -330,6 +330,8 @@ fn interpreter_flag(program: &str) -> Option<&'static [&'static str]> {
         "python" | "pypy" => Some(&["-c"]),
         "node" | "nodejs" | "deno" | "bun" => Some(&["-e", "--eval", "-p", "--print"]),
         "perl" | "ruby" => Some(&["-e", "-E"]),
+        // latexmk's `-e` and `-r` take Perl code and a Perl file; `-e` is code.
+        "latexmk" => Some(&["-e"]),
         "php" => Some(&["-r"]),
         "osascript" | "lua" | "luajit" | "R" | "Rscript" | "groovy" | "jrunscript" | "scala"
         | "elixir" | "racket" => Some(&["-e"]),

@@ -312,7 +312,7 @@ fn opened_paths(text: &str) -> impl Iterator<Item = &str> {
         .then(|| patterns().code_path.captures_iter(text))
         .into_iter()
         .flatten()
-        .filter_map(|c| c.get(1).or_else(|| c.get(2)).map(|m| m.as_str()))
+        .filter_map(|c| c.iter().skip(1).flatten().next().map(|m| m.as_str()))
 }
 
 /// Where agents' workspaces live in containers (the sandbox's is

@@ -27,8 +27,9 @@ pub(super) struct Patterns {
     pub(super) host_port: Regex,
     pub(super) ipv4: Regex,
     /// A path literal handed to a file-opening call in code
-    /// (`open("/etc/shadow")`, `new FileReader("/x")`, `\\input{/x}`); the
-    /// path is the first capture group that matched.
+    /// (`open("/etc/shadow")`, `new FileReader("/x")`, `\\input{/x}`, Perl's
+    /// `open(FH, "/x")` and `open(my $fh, "<", "/x")`); the path is the
+    /// capture group that matched.
     pub(super) code_path: Regex,
     /// An output redirection to a path literal inside code
     /// (`print "x" > "/etc/cron.d/y"` in awk, `>> '/x'`; group 1), or a
@@ -112,7 +113,7 @@ pub(super) fn patterns() -> &'static Patterns {
             ipv4: Regex::new(r"(?:^|[^\d.])((?:\d{1,3}\.){3}\d{1,3})(?:$|[^\d.])")
                 .expect("static pattern"),
             code_path: Regex::new(
-                r#"(?i)(?:open|read|file|load|include|require|input|source|slurp|contents|path)\w*\s*\(\s*["']((?:/|~/)[\w.~-][^"'\s]*)["']|\\\w*(?:input|include|open|read)\w*\s*\{\s*((?:/|~/)[\w.~-][^}\s]*)\}"#,
+                r#"(?i)(?:open|read|file|load|include|require|input|source|slurp|contents|path)\w*\s*\(\s*["']((?:/|~/)[\w.~-][^"'\s]*)["']|\\\w*(?:input|include|open|read)\w*\s*\{\s*((?:/|~/)[\w.~-][^}\s]*)\}|\bopen\s*\(\s*(?:my\s+)?[\w$]+\s*,\s*(?:["']\+?<["']\s*,\s*)?["']\+?<?\s*((?:/|~/)[\w.~-][^"'\s]*)["']"#,
             )
             .expect("static code path pattern"),
             code_redirect: Regex::new(

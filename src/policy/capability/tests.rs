@@ -209,6 +209,8 @@ fn writes_persistence_privilege_destroys() {
     assert!(caps("awk '{ print > \"/usr/local/bin/y\" }' f").contains(&"writes_outside"));
     assert!(!caps("awk '$3 > \"2024-01-01\"' f").contains(&"writes_outside"));
     // sed's `w` command and flag; PowerShell cmdlets that write files.
+    assert!(caps("latexmk -e 'open(X,\">>\",\"/etc/cron.d/x\")'").contains(&"persists"));
+    assert!(!caps("latexmk -pdf paper.tex").contains(&"writes_outside"));
     assert!(caps("sed -n '1s/.*/x/w /etc/cron.d/y' /etc/hosts").contains(&"persists"));
     assert!(caps("sed -n '/root/w /opt/out' /etc/passwd").contains(&"writes_outside"));
     assert!(!caps("sed -n '/w x/p; s/a/b/w out.txt' f").contains(&"writes_outside"));
@@ -348,6 +350,9 @@ fn reads_outside_the_workspace() {
         "octave-cli --eval 'fid = fopen(\"/srv/x\")'",
         "pdflatex '\\documentclass{article}\\begin{document}\\verbatiminput{/srv/x}\\end{document}'",
         "terraform console <<< 'file(\"/srv/x\")'",
+        "perl -e 'open(X, \"/srv/x\"); print <X>'",
+        "perl -e 'open(my $fh, \"<\", \"/srv/x\") or die'",
+        "latexmk -e 'open(X,\"/srv/x\");while(<X>){print $_;}exit'",
     ] {
         assert!(
             caps(line).contains(&"reads_outside"),
@@ -371,6 +376,7 @@ fn reads_outside_the_workspace() {
         "python3 -c 'print(\"a/b\".replace(\"/\", \"_\"))'",
         "node -e 'require(\"./lib\")'",
         "python3 -c 'open(\"/tmp/out.txt\").read()'",
+        "perl -e 'open(X, \"data.txt\"); print <X>'",
         "jq '.paths[] | select(startswith(\"/srv\"))' x.json",
     ] {
         assert!(
