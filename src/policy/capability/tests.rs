@@ -208,9 +208,10 @@ fn writes_persistence_privilege_destroys() {
     assert!(caps("gawk 'BEGIN { print \"x\" >> \"/etc/cron.d/x\" }'").contains(&"persists"));
     assert!(caps("awk '{ print > \"/usr/local/bin/y\" }' f").contains(&"writes_outside"));
     assert!(!caps("awk '$3 > \"2024-01-01\"' f").contains(&"writes_outside"));
-    // sed's `w` command and flag; PowerShell cmdlets that write files.
+    // latexmk's `-e` is Perl code.
     assert!(caps("latexmk -e 'open(X,\">>\",\"/etc/cron.d/x\")'").contains(&"persists"));
     assert!(!caps("latexmk -pdf paper.tex").contains(&"writes_outside"));
+    // sed's `w` command and flag; PowerShell cmdlets that write files.
     assert!(caps("sed -n '1s/.*/x/w /etc/cron.d/y' /etc/hosts").contains(&"persists"));
     assert!(caps("sed -n '/root/w /opt/out' /etc/passwd").contains(&"writes_outside"));
     assert!(!caps("sed -n '/w x/p; s/a/b/w out.txt' f").contains(&"writes_outside"));
