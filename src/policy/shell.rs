@@ -217,8 +217,30 @@ impl Variables {
     }
 
     /// Replaces `$NAME` and `${NAME}` of known variables in `words` and
-    /// redirection targets.
+    /// redirection targets, and environment lookups in inline code
+    /// (`ENV["NAME"]`, `getenv("NAME")`, `os.environ["NAME"]`,
+    /// `$env:NAME`, `process.env.NAME`, `$ENV{NAME}`) with the quoted value
+    /// the program will read: a known variable or one of the command's own
+    /// prefix assignments (`F=/x python3 -c '…os.environ["F"]…'`).
     fn expand(&self, words: &mut [String], redirects: &mut [Redirect]) {
+        let prefix = words.iter().take_while(|w| is_assignment(w)).count();
+        if prefix > 0 || !self.known.is_empty() {
+            let (assigned, rest) = words.split_at_mut(prefix);
+            let lookup = |name: &str| {
+                assigned
+                    .iter()
+                    .rev()
+                    .filter_map(|w| w.split_once('='))
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_owned())
+                    .or_else(|| self.value(name).map(str::to_owned))
+            };
+            for word in rest.iter_mut() {
+                if let Some(expanded) = expand_environment_lookups(word, &lookup) {
+                    *word = expanded;
+                }
+            }
+        }
         if self.known.is_empty() {
             return;
         }
@@ -230,6 +252,14 @@ impl Variables {
                 }
             }
         }
+    }
+
+    /// The value of a known variable.
+    fn value(&self, name: &str) -> Option<&str> {
+        self.known
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn expand_word(&self, word: &str) -> Option<String> {
@@ -266,6 +296,43 @@ impl Variables {
         out.push_str(rest);
         changed.then_some(out)
     }
+}
+
+/// Replaces environment lookups in code (`ENV["F"]`, `getenv("F")`,
+/// `os.environ["F"]`, `os.environ.get("F")`, `$env:F`, `process.env.F`,
+/// `$ENV{F}`) whose variable `lookup` knows with its value in double
+/// quotes; `None` when there is none to replace.
+fn expand_environment_lookups(
+    word: &str,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Option<String> {
+    static LOOKUP: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    if !word.contains("env") && !word.contains("ENV") && !word.contains("environ") {
+        return None;
+    }
+    let re = LOOKUP.get_or_init(|| {
+        regex::Regex::new(
+            r#"(?i:\bENV\[\s*["'](\w+)["']\s*\]|\bgetenv\(\s*["'](\w+)["']\s*\)|\b(?:os\.)?environ(?:\.get\(\s*|\[\s*)["'](\w+)["']\s*[\])]|\$env:(\w+)|\bprocess\.env\.(\w+)|\$ENV\{\s*["']?(\w+)["']?\s*\})"#,
+        )
+        .expect("static environment lookup pattern")
+    });
+    let mut changed = false;
+    let out = re.replace_all(word, |caps: &regex::Captures<'_>| {
+        let name = caps
+            .iter()
+            .skip(1)
+            .flatten()
+            .next()
+            .map_or("", |m| m.as_str());
+        match lookup(name) {
+            Some(value) => {
+                changed = true;
+                format!("\"{value}\"")
+            }
+            None => caps[0].to_owned(),
+        }
+    });
+    changed.then(|| out.into_owned())
 }
 
 /// Wrappers that run their arguments as a command, with how many leading
@@ -1065,6 +1132,37 @@ mod tests {
         assert_eq!(
             programs("rg -n \"rm -rf\" README.md"),
             ["rg -n rm -rf README.md"]
+        );
+    }
+
+    #[test]
+    fn environment_lookups_in_code_read_known_values() {
+        let code = |line: &str| {
+            split(line)
+                .into_iter()
+                .find_map(|c| c.code)
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            code("export F=/etc/cron.d/x\nphp -r 'file_put_contents(getenv(\"F\"), \"x\");'"),
+            "file_put_contents(\"/etc/cron.d/x\", \"x\");"
+        );
+        assert_eq!(
+            code("F=/srv/x python3 -c 'print(open(os.environ[\"F\"]).read())'"),
+            "print(open(\"/srv/x\").read())"
+        );
+        assert_eq!(
+            code("export F=~/.bashrc\npwsh -c '\"x\" | Out-File $env:F'"),
+            "\"x\" | Out-File \"~/.bashrc\""
+        );
+        assert_eq!(
+            code("export F=/x\njulia -e 'open(f->write(f, \"D\"), ENV[\"F\"], \"w\")'"),
+            "open(f->write(f, \"D\"), \"/x\", \"w\")"
+        );
+        // Unknown variables stay lookups.
+        assert_eq!(
+            code("python3 -c 'print(os.environ[\"HOME\"])'"),
+            "print(os.environ[\"HOME\"])"
         );
     }
 

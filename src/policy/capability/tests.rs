@@ -208,6 +208,12 @@ fn writes_persistence_privilege_destroys() {
     assert!(caps("gawk 'BEGIN { print \"x\" >> \"/etc/cron.d/x\" }'").contains(&"persists"));
     assert!(caps("awk '{ print > \"/usr/local/bin/y\" }' f").contains(&"writes_outside"));
     assert!(!caps("awk '$3 > \"2024-01-01\"' f").contains(&"writes_outside"));
+    // Code reading the path from the environment reads the value set.
+    assert!(
+        caps("export F=/etc/cron.d/x\nphp -r 'file_put_contents(getenv(\"F\"), \"x\");'")
+            .contains(&"persists")
+    );
+    assert!(caps("export F=~/.bashrc\npwsh -c '\"x\" | Out-File $env:F'").contains(&"persists"));
     // latexmk's `-e` is Perl code.
     assert!(caps("latexmk -e 'open(X,\">>\",\"/etc/cron.d/x\")'").contains(&"persists"));
     assert!(!caps("latexmk -pdf paper.tex").contains(&"writes_outside"));
@@ -352,6 +358,7 @@ fn reads_outside_the_workspace() {
         "pdflatex '\\documentclass{article}\\begin{document}\\verbatiminput{/srv/x}\\end{document}'",
         "terraform console <<< 'file(\"/srv/x\")'",
         "perl -e 'open(X, \"/srv/x\"); print <X>'",
+        "F=/srv/x python3 -c 'print(open(os.environ[\"F\"]).read())'",
         "perl -e 'open(my $fh, \"<\", \"/srv/x\") or die'",
         "latexmk -e 'open(X,\"/srv/x\");while(<X>){print $_;}exit'",
     ] {
