@@ -15,10 +15,46 @@ mod rule_set;
 
 pub use rule_set::{entropy, RuleSet, GITLEAKS_RULES, NOSEYPARKER_RULES};
 
-/// One detector: a name and a pattern.
+/// One detector: a name, a pattern, and what a match must pass to count.
 struct Detector {
     name: &'static str,
     pattern: &'static str,
+    check: Check,
+}
+
+/// What a detector's match must pass to be a finding.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// A fixed-format token: not a placeholder ([`token_is_real`]).
+    Token,
+    /// `key = value`: the value (the pattern's `value` group) could be a
+    /// secret and the key does not name a reference ([`assignment_is_real`]).
+    Assignment,
+    /// The pattern's `value` group could be a secret ([`value_is_real`]).
+    Value,
+    /// A URL's password is not a placeholder ([`url_password_is_real`]).
+    UrlPassword,
+    /// A JWT whose header and payload decode ([`jwt_is_real`]).
+    Jwt,
+    /// A PEM header with a body after it ([`empty_pem_block`]).
+    PemBlock,
+    /// The maintained rule set covers the format more precisely (its
+    /// allowlists of published keys, entropy and shape checks): it decides.
+    Maintained,
+}
+
+impl Check {
+    fn passes(self, line: &str, re: &Regex) -> bool {
+        match self {
+            Check::Token => token_is_real(line, re),
+            Check::Assignment => assignment_is_real(line, re),
+            Check::Value => value_is_real(line, re),
+            Check::UrlPassword => url_password_is_real(line, re),
+            Check::Jwt => jwt_is_real(line, re),
+            Check::PemBlock => !empty_pem_block(line),
+            Check::Maintained => false,
+        }
+    }
 }
 
 /// The detectors, most specific first.
@@ -26,111 +62,138 @@ const DETECTORS: &[Detector] = &[
     Detector {
         name: "private_key_pem",
         pattern: r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----",
+        check: Check::PemBlock,
     },
     Detector {
         name: "aws_access_key",
         pattern: r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA|ASCA)[0-9A-Z]{16}\b",
+        check: Check::Token,
     },
     Detector {
         name: "aws_secret_key",
         pattern: r#"(?i)aws.{0,20}?(?:secret|key).{0,20}?['"=:\s]\s*['"]?[A-Za-z0-9/+]{40}\b"#,
+        check: Check::Token,
     },
     Detector {
         name: "github_token",
         pattern: r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b",
+        check: Check::Token,
     },
     Detector {
         name: "gitlab_token",
         pattern: r"\b(?:glpat|gldt|glft|glsoat|glrt|glcbt|glwt)-[A-Za-z0-9_\-]{20,50}\b|\bGR1348941[A-Za-z0-9_\-]{20,50}\b|\bglptt-[0-9a-f]{40}\b|\bgloas-[A-Za-z0-9_\-]{64}(?:[^A-Za-z0-9_\-]|$)|\bglimt-[A-Za-z0-9_\-]{25}(?:[^A-Za-z0-9_\-]|$)|\bglagent-[A-Za-z0-9_\-]{50,1024}",
+        check: Check::Token,
     },
     Detector {
         name: "slack_token",
         pattern: r"\bxox(?:a|b|p|o|s|r)-(?:\d+-)+[a-z0-9]+\b|https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+",
+        check: Check::Maintained,
     },
     Detector {
         name: "stripe_key",
         pattern: r"\b(?:r|s)k_live_[0-9a-zA-Z]{24,99}\b",
+        check: Check::Token,
     },
     Detector {
         name: "openai_key",
         pattern: r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,}\b|\bsk-[A-Za-z0-9]{48}\b|\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{40,}\b",
+        check: Check::Token,
     },
     Detector {
         name: "anthropic_key",
         pattern: r"\bsk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_\-]{80,}\b",
+        check: Check::Maintained,
     },
     Detector {
         name: "google_api_key",
         pattern: r"\bAIza[0-9A-Za-z_\-]{35}\b",
+        check: Check::Maintained,
     },
     Detector {
         name: "jwt",
         pattern: r"\beyJ[A-Za-z0-9_\-]{2,}={0,2}\.eyJ[A-Za-z0-9_\-]{2,}={0,2}(?:\.[A-Za-z0-9_\-]{2,}={0,2})?",
+        check: Check::Jwt,
     },
     Detector {
         name: "vault_token",
         pattern: r"\b(?:hvs|hvb|hvr)\.[A-Za-z0-9_\-]{24,}\b|\bs\.[A-Za-z0-9]{24}\b",
+        check: Check::Maintained,
     },
     Detector {
         name: "npm_token",
         pattern: r"\bnpm_[A-Za-z0-9]{36}\b|_authToken=[A-Za-z0-9][A-Za-z0-9\-_.]{15,}",
+        check: Check::Token,
     },
     Detector {
         name: "pypi_token",
         pattern: r"\bpypi-AgE[A-Za-z0-9_\-]{100,}",
+        check: Check::Token,
     },
     Detector {
         name: "sendgrid_key",
         pattern: r"\bSG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}\b",
+        check: Check::Token,
     },
     Detector {
         name: "twilio_key",
         pattern: r"\b(?:AC|SK)[a-z0-9]{32}\b",
+        check: Check::Token,
     },
     Detector {
         name: "mailchimp_key",
         pattern: r"\b[0-9a-z]{32}-us[0-9]{1,2}\b",
+        check: Check::Token,
     },
     Detector {
         name: "telegram_bot_token",
         pattern: r"\b\d{8,10}:[0-9A-Za-z_\-]{35}\b",
+        check: Check::Token,
     },
     Detector {
         name: "discord_bot_token",
         pattern: r"\b[A-Z][A-Za-z0-9_\-]{23,27}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38}\b",
+        check: Check::Token,
     },
     Detector {
         name: "artifactory_token",
         pattern: r#"(?:\s|=|:|"|^)AKC[a-zA-Z0-9]{10,}(?:\s|"|$)|(?:\s|=|:|"|^)AP[\dABCDEF][a-zA-Z0-9]{8,}(?:\s|"|$)"#,
+        check: Check::Token,
     },
     Detector {
         name: "azure_storage_key",
         pattern: r"AccountKey=[A-Za-z0-9+/=]{40,}",
+        check: Check::Token,
     },
     Detector {
         name: "connection_string_password",
         pattern: r#"\b[a-z][a-z0-9+.\-]{1,20}://[^\s:/@'"]+:[^\s:/@'"]{3,}@[^\s/'"]+"#,
+        check: Check::UrlPassword,
     },
     Detector {
         name: "netrc_password",
         // `.netrc` and `curl --netrc` syntax: `machine h login u password p`.
         pattern: r"\bmachine\s+\S+\s+(?:login\s+\S+\s+)?password\s+(?P<value>\S+)",
+        check: Check::Value,
     },
     Detector {
         name: "ibm_cloud_iam_key",
         pattern: r#"(?i)(?:ibm|iam|cloud)[_\-.]?(?:api)?[_\-.]?key['"]?\s*[:=]\s*['"]?[A-Za-z0-9_\-]{44}\b"#,
+        check: Check::Token,
     },
     Detector {
         name: "softlayer_key",
         pattern: r#"(?i)(?:softlayer|\bsl)[_\-.]?(?:api)?[_\-.]?key['"]?\s*[:=]\s*['"]?[a-z0-9]{64}\b|api\.softlayer\.com/(?:soap|rest)/v3(?:\.1)?/[^\s]*[a-z0-9]{64}"#,
+        check: Check::Token,
     },
     Detector {
         name: "ibm_cos_hmac_secret",
         pattern: r#"(?i)secret[_\-.]?access[_\-.]?key['"]?\s*[:=]\s*['"]?[a-f0-9]{48}\b"#,
+        check: Check::Token,
     },
     Detector {
         name: "cloudant_credential",
         pattern: r#"(?i)cl(?:ou(?:dant)?|ant)?[_\-.]?(?:api)?[_\-.]?(?:key|pw|pwd|password|secret)['"]?\s*(?::=|[:=])\s*['"]?[a-z0-9]{24,64}\b|https?://[\w\-]+:[a-z0-9]{24,64}@[\w\-]+\.cloudant\.com"#,
+        check: Check::Token,
     },
     Detector {
         name: "secret_assignment",
@@ -138,17 +201,8 @@ const DETECTORS: &[Detector] = &[
         // after an option (`--password hunter2`), not after any word
         // (`aws secretsmanager list-secrets` is not an assignment).
         pattern: r#"(?i)(?:\b[a-z0-9_.\-]*(?:password|passwd|pwd|_pass\b|secret|token|api[_\-]?key|apikey|private[_\-]?key|credential)[a-z0-9_.\-]*['"]?\s*(?::=|=>|[:=])\s*|(?:^|\s)--?[a-z0-9_.\-]*(?:password|passwd|pwd|pass|secret|token|api[_\-]?key|apikey|private[_\-]?key|credential)[a-z0-9_\-]*\s+)['"]?(?P<value>[^\s'"]{8,})"#,
+        check: Check::Assignment,
     },
-];
-
-/// Hand-written detectors whose formats the maintained rule set covers
-/// more precisely (its allowlists of published keys, entropy and shape
-/// checks for Slack and Vault tokens): the maintained rule decides.
-const MAINTAINED: &[&str] = &[
-    "google_api_key",
-    "slack_token",
-    "anthropic_key",
-    "vault_token",
 ];
 
 /// Key names that hold secrets (JSON keys, form fields, env names).
@@ -205,34 +259,7 @@ pub fn scan_text(text: &str, location: &str, out: &mut Vec<Finding>) {
     if c.set.is_match(text) {
         for (line_no, line) in text.lines().enumerate() {
             for idx in c.set.matches(line).iter() {
-                let name = DETECTORS[idx].name;
-                if name == "secret_assignment" && !assignment_is_real(line, &c.each[idx]) {
-                    continue;
-                }
-                if name == "jwt" && !jwt_is_real(line, &c.each[idx]) {
-                    continue;
-                }
-                if name == "connection_string_password" && !url_password_is_real(line) {
-                    continue;
-                }
-                if name == "netrc_password" && !assigned_value_is_real(line, &c.each[idx]) {
-                    continue;
-                }
-                if MAINTAINED.contains(&name) {
-                    continue;
-                }
-                if name == "private_key_pem" && empty_pem_block(line) {
-                    continue;
-                }
-                if !matches!(
-                    name,
-                    "secret_assignment"
-                        | "jwt"
-                        | "private_key_pem"
-                        | "connection_string_password"
-                        | "netrc_password"
-                ) && !token_is_real(line, &c.each[idx])
-                {
+                if !DETECTORS[idx].check.passes(line, &c.each[idx]) {
                     continue;
                 }
                 let finding = Finding {
@@ -292,15 +319,10 @@ fn counts_or_repeats(value: &[u8]) -> bool {
 
 /// The index of the JWT detector.
 fn jwt_index() -> usize {
-    detector_index("jwt")
-}
-
-/// The index of a detector named in this file.
-fn detector_index(name: &str) -> usize {
     DETECTORS
         .iter()
-        .position(|d| d.name == name)
-        .expect("a detector named in this file")
+        .position(|d| d.check == Check::Jwt)
+        .expect("a jwt detector")
 }
 
 /// A PEM header followed at once by its footer: a key with no body.
@@ -340,16 +362,13 @@ fn assignment_is_real(line: &str, re: &Regex) -> bool {
 /// (`user:password@`, `:****@`, `:${DB_PASS}@`). The password alone is
 /// judged: a documentation host (`db.example.com`) does not make a real
 /// password made up.
-fn url_password_is_real(line: &str) -> bool {
-    let c = compiled();
-    c.each[detector_index("connection_string_password")]
-        .find_iter(line)
-        .any(|m| {
-            let rest = m.as_str().split_once("://").map_or("", |(_, r)| r);
-            let userinfo = rest.rsplit_once('@').map_or("", |(u, _)| u);
-            let password = userinfo.split_once(':').map_or("", |(_, p)| p);
-            !made_up(password) && !is_word_placeholder(password)
-        })
+fn url_password_is_real(line: &str, re: &Regex) -> bool {
+    re.find_iter(line).any(|m| {
+        let rest = m.as_str().split_once("://").map_or("", |(_, r)| r);
+        let userinfo = rest.rsplit_once('@').map_or("", |(u, _)| u);
+        let password = userinfo.split_once(':').map_or("", |(_, p)| p);
+        !made_up(password) && !is_word_placeholder(password)
+    })
 }
 
 /// Words that stand for a credential in examples: `password`, `pass`,
@@ -361,12 +380,16 @@ fn is_word_placeholder(value: &str) -> bool {
 }
 
 /// A detector whose pattern names its value `(?P<value>…)`: the value is
-/// neither made up nor a reference.
-fn assigned_value_is_real(line: &str, re: &Regex) -> bool {
-    re.captures_iter(line).any(|caps| {
-        let value = caps.name("value").map_or("", |m| m.as_str());
-        !made_up(value) && !is_word_placeholder(value) && looks_like_secret_value(value)
-    })
+/// neither made up nor a reference (`machine h password p`).
+fn value_is_real(line: &str, re: &Regex) -> bool {
+    re.captures_iter(line)
+        .any(|caps| could_be_secret(caps.name("value").map_or("", |m| m.as_str())))
+}
+
+/// A value that is not made up, not a word standing for a credential and
+/// not code or a reference.
+fn could_be_secret(value: &str) -> bool {
+    !made_up(value) && !is_word_placeholder(value) && looks_like_secret_value(value)
 }
 
 /// True when an assignment's key names something about a secret, not the
