@@ -32,6 +32,8 @@ pub struct Policy {
     origin: String,
     /// Program name → bitset of the rules anchored on it.
     by_program: std::collections::HashMap<String, Vec<u64>, foldhash::fast::RandomState>,
+    /// Program name prefix → bitset of the rules anchored on it.
+    by_prefix: Vec<(String, Vec<u64>)>,
     /// Bitset of rules anchored on programs (skipped unless a command names one).
     anchored: Vec<u64>,
     /// Per rule: the inputs and contract kinds it needs ([`Rule::prerequisites`]).
@@ -219,7 +221,10 @@ impl<'a> Facts<'a> {
                 raw.push(text.to_owned());
             }
         }
-        let commands: Vec<SimpleCommand> = raw.iter().flat_map(|line| shell::split(line)).collect();
+        let mut commands = Vec::with_capacity(8);
+        for line in &raw {
+            shell::split_into(line, &mut commands);
+        }
         let lines = commands.iter().map(SimpleCommand::line).collect();
         let mut hosts = Vec::new();
         for text in raw
@@ -380,8 +385,8 @@ fn command_matches(cond: &CommandCond, facts: &Facts<'_>, i: usize) -> bool {
             return false;
         }
     }
-    if let Some(anchors) = &cond.line_programs {
-        if !anchors.contains(&cmd.program) {
+    if let Some(anchor) = &cond.line_anchor {
+        if !anchor.admits(&cmd.program) {
             return false;
         }
     }
@@ -506,16 +511,27 @@ impl Policy {
         let mut by_program: std::collections::HashMap<String, Vec<u64>, _> =
             std::collections::HashMap::with_hasher(foldhash::fast::RandomState::default());
         let mut anchored = vec![0u64; words];
+        let mut by_prefix: Vec<(String, Vec<u64>)> = Vec::new();
         for (i, rule) in compiled.iter().enumerate() {
-            if let Some(programs) = rule.anchor_programs() {
+            if let Some(anchor) = rule.anchor() {
                 set_bit(&mut anchored, i);
-                for p in programs {
+                for p in &anchor.exact {
                     set_bit(
                         by_program
                             .entry(p.clone())
                             .or_insert_with(|| vec![0; words]),
                         i,
                     );
+                }
+                for p in &anchor.prefixes {
+                    let at = match by_prefix.iter().position(|(q, _)| q == p) {
+                        Some(at) => at,
+                        None => {
+                            by_prefix.push((p.clone(), vec![0; words]));
+                            by_prefix.len() - 1
+                        }
+                    };
+                    set_bit(&mut by_prefix[at].1, i);
                 }
             }
         }
@@ -537,6 +553,7 @@ impl Policy {
             trust,
             origin: origin.to_owned(),
             by_program,
+            by_prefix,
             anchored,
             prerequisites,
         })
@@ -580,7 +597,7 @@ impl Policy {
         mut firings: Option<&mut Vec<Firing>>,
     ) -> Decision {
         let facts = Facts::new(contract, &self.trust, |program| {
-            self.by_program.contains_key(program)
+            self.anchored_on(program).next().is_some()
         });
         let mut decision = Decision {
             risk: contract.metadata.risk.unwrap_or(Risk::Low),
@@ -593,7 +610,7 @@ impl Policy {
         // Rules anchored on programs no command names cannot fire: skip them.
         let mut candidates = vec![0u64; self.anchored.len()];
         for cmd in &facts.commands {
-            if let Some(bits) = self.by_program.get(&cmd.program) {
+            for bits in self.anchored_on(&cmd.program) {
                 candidates.iter_mut().zip(bits).for_each(|(c, b)| *c |= b);
             }
         }
@@ -642,6 +659,18 @@ impl Policy {
         }
         decision.secrets = facts.secrets;
         decision
+    }
+
+    /// Bitsets of the rules anchored on `program`, by name and by prefix
+    /// (prefixes compared without ASCII case).
+    fn anchored_on<'s>(&'s self, program: &'s str) -> impl Iterator<Item = &'s [u64]> + 's {
+        let by_name = self.by_program.get(program).map(Vec::as_slice);
+        let by_prefix = self
+            .by_prefix
+            .iter()
+            .filter(move |(p, _)| super::anchor::starts_with(program, p))
+            .map(|(_, bits)| bits.as_slice());
+        by_name.into_iter().chain(by_prefix)
     }
 
     /// `Some(evidence)` when every condition of `when` holds.

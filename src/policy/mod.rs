@@ -1,6 +1,7 @@
 //! Risk classification: compiled declarative rules turn an action contract
 //! into a [`Decision`] (risk, route, reasons). See docs/POLICY.md.
 
+mod anchor;
 pub mod capability;
 mod engine;
 pub mod rules;

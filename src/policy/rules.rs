@@ -12,6 +12,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use regex::RegexSet;
 use serde::Deserialize;
 
+use super::anchor::Anchor;
 use super::capability::Capability;
 use super::tool_call::ToolEffect;
 use crate::action::{Kind, Risk};
@@ -215,6 +216,9 @@ pub(crate) struct When {
 pub(crate) struct Programs {
     exact: HashSet<String>,
     globs: Option<GlobSet>,
+    /// The names and name prefixes the list pins, unless a glob is more
+    /// than a trailing `*`.
+    anchor: Option<Anchor>,
 }
 
 impl Programs {
@@ -224,8 +228,6 @@ impl Programs {
 }
 
 impl Rule {
-    /// The exact program names one of which a command must have for this
-    /// rule to fire, when the rule pins them (no globs, no un-anchored lines).
     /// What a contract must carry for this rule to be worth evaluating:
     /// the [`needs`] bits of its conditions that can only hold on something
     /// present (a command, a changed file, a text…), and the contract kinds
@@ -257,13 +259,14 @@ impl Rule {
         (need, kinds)
     }
 
-    pub(crate) fn anchor_programs(&self) -> Option<&HashSet<String>> {
+    /// The programs one of which a command must run for this rule to
+    /// fire, when its `commands` or its `line` patterns pin them.
+    pub(crate) fn anchor(&self) -> Option<&Anchor> {
         let cond = self.when.command.as_ref()?;
-        match (&cond.programs, &cond.line_programs) {
-            (Some(p), _) if p.globs.is_none() => Some(&p.exact),
-            (None, Some(lines)) => Some(lines),
-            _ => None,
-        }
+        cond.programs
+            .as_ref()
+            .and_then(|p| p.anchor.as_ref())
+            .or(cond.line_anchor.as_ref())
     }
 }
 
@@ -271,8 +274,8 @@ impl Rule {
 pub(crate) struct CommandCond {
     pub programs: Option<Programs>,
     /// Programs every `line` pattern is anchored on (`^git …`), when that
-    /// can be read off the patterns exactly: a cheap filter before the regexes.
-    pub line_programs: Option<HashSet<String>>,
+    /// can be read off the patterns: a cheap filter before the regexes.
+    pub line_anchor: Option<Anchor>,
     pub subcommands: Option<HashSet<String>>,
     pub flags_all: Vec<Vec<String>>,
     pub flags_any: Vec<Vec<String>>,
@@ -331,10 +334,12 @@ pub fn compile(spec: RuleSpec) -> Result<Rule, String> {
             programs: match w.commands {
                 None => None,
                 Some(list) => {
+                    let anchor = Anchor::from_commands(&list);
                     let (patterns, exact): (Vec<String>, Vec<String>) = list
                         .into_iter()
                         .partition(|p| p.contains(['*', '?', '[', '{']));
                     Some(Programs {
+                        anchor,
                         exact: exact.into_iter().collect(),
                         globs: if patterns.is_empty() {
                             None
@@ -349,7 +354,7 @@ pub fn compile(spec: RuleSpec) -> Result<Rule, String> {
             flags_any: flags(w.flags_any),
             args_any: regexes(w.args_any, "args_any")?,
             args_not_all: regexes(w.args_not_all, "args_not_all")?,
-            line_programs: w.line.as_deref().and_then(anchored_programs),
+            line_anchor: w.line.as_deref().and_then(Anchor::from_line_patterns),
             line: regexes(w.line, "line")?,
         })
     } else {
@@ -443,58 +448,6 @@ pub fn compile(spec: RuleSpec) -> Result<Rule, String> {
     })
 }
 
-/// The programs a list of `line` patterns is anchored on, when every
-/// pattern is `^word…` or `^(w1|w2)…` followed by a space, `$` or a group
-/// starting with a space (`\b` is not enough: `^pytest\b` matches `pytest-3`). `None` when any pattern is not that simple.
-pub(crate) fn anchored_programs(patterns: &[String]) -> Option<HashSet<String>> {
-    fn word(s: &str) -> Option<(String, &str)> {
-        let mut out = String::new();
-        let mut rest = s;
-        loop {
-            let mut chars = rest.chars();
-            match chars.next() {
-                Some('\\') if rest[1..].starts_with('.') => {
-                    out.push('.');
-                    rest = &rest[2..];
-                }
-                Some(c) if c.is_ascii_alphanumeric() || c == '_' || c == '-' => {
-                    out.push(c);
-                    rest = chars.as_str();
-                }
-                _ => break,
-            }
-        }
-        (!out.is_empty()).then_some((out, rest))
-    }
-    fn bounded(rest: &str) -> bool {
-        rest.is_empty() || rest.starts_with(' ') || rest.starts_with('$') || rest.starts_with("( ")
-    }
-    let mut programs = HashSet::default();
-    for pattern in patterns {
-        let body = pattern.strip_prefix('^')?;
-        if let Some(group) = body.strip_prefix('(') {
-            let close = group.find(')')?;
-            for alt in group[..close].split('|') {
-                let (w, rest) = word(alt)?;
-                if !rest.is_empty() {
-                    return None;
-                }
-                programs.insert(w);
-            }
-            if !bounded(&group[close + 1..]) || group[close + 1..].is_empty() {
-                return None;
-            }
-        } else {
-            let (w, rest) = word(body)?;
-            if !bounded(rest) {
-                return None;
-            }
-            programs.insert(w);
-        }
-    }
-    Some(programs)
-}
-
 /// Compiles glob patterns for host allowlists.
 pub fn host_globs(hosts: &[String]) -> Result<GlobSet, String> {
     let mut builder = GlobSetBuilder::new();
@@ -505,60 +458,6 @@ pub fn host_globs(hosts: &[String]) -> Result<GlobSet, String> {
         );
     }
     builder.build().map_err(|e| e.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn progs(p: &[&str]) -> Option<Vec<String>> {
-        let list: Vec<String> = p.iter().map(|s| s.to_string()).collect();
-        anchored_programs(&list).map(|s| {
-            let mut v: Vec<String> = s.into_iter().collect();
-            v.sort();
-            v
-        })
-    }
-
-    #[test]
-    fn anchors_are_read_only_when_exact() {
-        assert_eq!(
-            progs(&[r"^systemctl( --\S+)* (stop)\b", r"^service \S+ stop"]),
-            Some(vec!["service".into(), "systemctl".into()])
-        );
-        assert_eq!(
-            progs(&[r"^(npm|yarn|pnpm) publish\b", r"^(twine upload|x)"]),
-            None
-        );
-        assert_eq!(
-            progs(&[r"^(pytest|py\.test|tox)\b"]),
-            None,
-            "\\b does not end the program name"
-        );
-        assert_eq!(
-            progs(&[r"^(gh|hub) (pr|release)"]),
-            Some(vec!["gh".into(), "hub".into()])
-        );
-        assert_eq!(progs(&[r"^python[0-9.]* -m"]), None);
-        assert_eq!(
-            progs(&[r"^(mkfs|wipefs)"]),
-            None,
-            "mkfs.ext4 must still reach the regex"
-        );
-        assert_eq!(progs(&[r".*(--host)"]), None);
-        assert_eq!(
-            progs(&[r"^make( (test|check))?$"]),
-            Some(vec!["make".into()])
-        );
-        assert_eq!(
-            progs(&[r"^(shutdown|reboot)( |$)"]),
-            Some(vec!["reboot".into(), "shutdown".into()])
-        );
-        assert_eq!(
-            progs(&[r"^git( -C \S+)? stash", r"^git( -C \S+)? branch"]),
-            Some(vec!["git".into()])
-        );
-    }
 }
 
 /// Inputs a rule's conditions may need to be non-empty

@@ -61,7 +61,9 @@ impl SimpleCommand {
 
     /// The program and arguments joined by spaces.
     pub fn line(&self) -> String {
-        let mut s = self.program.clone();
+        let len = self.program.len() + self.args.iter().map(|a| a.len() + 1).sum::<usize>();
+        let mut s = String::with_capacity(len);
+        s.push_str(&self.program);
         for a in &self.args {
             s.push(' ');
             s.push_str(a);
@@ -72,9 +74,14 @@ impl SimpleCommand {
 
 /// Parses `line` into every simple command it would run.
 pub fn split(line: &str) -> Vec<SimpleCommand> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(8);
     parse_into(line, &mut out, 0);
     out
+}
+
+/// Appends every simple command `line` would run to `out`.
+pub fn split_into(line: &str, out: &mut Vec<SimpleCommand>) {
+    parse_into(line, out, 0);
 }
 
 const MAX_DEPTH: usize = 8;
@@ -114,7 +121,7 @@ fn parse_into(line: &str, out: &mut Vec<SimpleCommand>, depth: usize) {
                     .iter()
                     .find(|w| !is_assignment(w))
                     .map(|w| basename(w));
-                if program.as_deref().is_some_and(is_shell) {
+                if program.is_some_and(is_shell) {
                     // `bash <<<'rm -rf /'`: the input is a script.
                     for script in inputs.drain(..) {
                         parse_into(&script, out, depth + 1);
@@ -420,19 +427,17 @@ fn interpreter_flag(program: &str) -> Option<&'static [&'static str]> {
 }
 
 /// The program's name: no directory (`/`, or `\` on Windows) and no `.exe`.
-fn basename(word: &str) -> String {
+fn basename(word: &str) -> &str {
     let tail = word.rsplit('/').next().unwrap_or(word);
     if tail.contains(['$', '`']) {
         // Computed at run time (`$'\x73\x68'`, `$a$b`; not `$HOME/bin/x`):
         // kept whole, so the analysis sees that it is not a name.
-        return word.to_owned();
+        return word;
     }
     let name = word.rsplit(['/', '\\']).next().unwrap_or(word);
-    let name = name
-        .strip_suffix(".exe")
+    name.strip_suffix(".exe")
         .or_else(|| name.strip_suffix(".EXE"))
-        .unwrap_or(name);
-    name.to_owned()
+        .unwrap_or(name)
 }
 
 fn is_assignment(word: &str) -> bool {
@@ -501,8 +506,17 @@ fn simple_with(
         }
         return;
     };
-    let program = basename(first);
-    let args: Vec<String> = words.split_off(1);
+    // The first word becomes the program (its own buffer when it is its
+    // basename already); the rest, in order, are the arguments.
+    let program = match basename(first) {
+        name if name.len() == first.len() => words.remove(0),
+        name => {
+            let name = name.to_owned();
+            words.remove(0);
+            name
+        }
+    };
+    let args = words;
     let command =
         |program: String, args: Vec<String>, assignments: Vec<String>, code| SimpleCommand {
             code,
@@ -856,12 +870,17 @@ fn string_literals(code: &str) -> Vec<String> {
 
 /// Lexes a line into words and separators; command substitutions found
 /// anywhere (also inside double quotes) are pushed to `nested`.
+///
+/// Works on bytes: every character with a meaning to the shell is ASCII,
+/// so runs of ordinary characters are copied whole and a multi-byte
+/// character is only decoded to ask whether it is white space.
 fn lex(line: &str, nested: &mut Vec<String>) -> Vec<Tok> {
-    let chars: Vec<char> = line.chars().collect();
-    let mut toks = Vec::new();
+    let b = line.as_bytes();
+    let n = b.len();
+    let mut toks = Vec::with_capacity(16);
     let mut word = String::with_capacity(64);
     let mut in_word = false;
-    let mut pending_heredocs: Vec<(String, bool)> = Vec::new();
+    let mut pending_heredocs: Vec<&str> = Vec::new();
     let mut i = 0;
     let flush = |word: &mut String, in_word: &mut bool, toks: &mut Vec<Tok>| {
         if *in_word {
@@ -871,174 +890,177 @@ fn lex(line: &str, nested: &mut Vec<String>) -> Vec<Tok> {
             *in_word = false;
         }
     };
-    while i < chars.len() {
-        let c = chars[i];
+    while i < n {
+        let c = b[i];
+        let next = b.get(i + 1).copied();
         match c {
-            '\\' => {
-                if let Some(&n) = chars.get(i + 1) {
-                    if n != '\n' {
-                        word.push(n);
+            b'\\' => {
+                match next {
+                    Some(b'\n') | None => {}
+                    Some(_) => {
+                        let ch = char_at(line, i + 1);
+                        word.push(ch);
                         in_word = true;
+                        i += ch.len_utf8() - 1;
                     }
                 }
                 i += 2;
             }
-            '\'' => {
+            b'\'' => {
                 in_word = true;
-                i += 1;
-                while i < chars.len() && chars[i] != '\'' {
-                    word.push(chars[i]);
-                    i += 1;
-                }
-                i += 1;
+                let end = find_byte(b, i + 1, b'\'');
+                word.push_str(&line[i + 1..end]);
+                i = end + 1;
             }
-            '"' => {
+            b'"' => {
                 in_word = true;
                 i += 1;
-                while i < chars.len() && chars[i] != '"' {
-                    match chars[i] {
-                        '\\' if i + 1 < chars.len() => {
-                            word.push(chars[i + 1]);
-                            i += 2;
+                while i < n && b[i] != b'"' {
+                    let run = i;
+                    while i < n && !matches!(b[i], b'"' | b'\\' | b'$' | b'`') {
+                        i += 1;
+                    }
+                    word.push_str(&line[run..i]);
+                    match b.get(i) {
+                        Some(b'\\') if i + 1 < n => {
+                            let ch = char_at(line, i + 1);
+                            word.push(ch);
+                            i += 1 + ch.len_utf8();
                         }
-                        '$' if chars.get(i + 1) == Some(&'(') => {
-                            let (inner, end) = balanced(&chars, i + 2, '(', ')');
-                            nested.push(inner.clone());
+                        Some(b'$') if b.get(i + 1) == Some(&b'(') => {
+                            let (inner, end) = balanced(line, i + 2, b'(', b')');
+                            nested.push(inner.to_owned());
                             word.push_str("$(");
-                            word.push_str(&inner);
+                            word.push_str(inner);
                             word.push(')');
                             i = end;
                         }
-                        '`' => {
-                            let (inner, end) = until(&chars, i + 1, '`');
-                            nested.push(inner.clone());
-                            word.push_str(&inner);
+                        Some(b'`') => {
+                            let (inner, end) = until(line, i + 1, b'`');
+                            nested.push(inner.to_owned());
+                            word.push_str(inner);
                             i = end;
                         }
-                        ch => {
-                            word.push(ch);
+                        Some(b'\\' | b'$') => {
+                            word.push(b[i] as char);
                             i += 1;
                         }
+                        _ => {}
                     }
                 }
                 i += 1;
             }
-            '$' if chars.get(i + 1) == Some(&'(') && chars.get(i + 2) != Some(&'(') => {
-                let (inner, end) = balanced(&chars, i + 2, '(', ')');
-                nested.push(inner.clone());
+            b'$' if next == Some(b'(') && b.get(i + 2) != Some(&b'(') => {
+                let (inner, end) = balanced(line, i + 2, b'(', b')');
+                nested.push(inner.to_owned());
                 word.push_str("$(");
-                word.push_str(&inner);
+                word.push_str(inner);
                 word.push(')');
                 in_word = true;
                 i = end;
             }
-            '`' => {
-                let (inner, end) = until(&chars, i + 1, '`');
-                nested.push(inner);
+            b'`' => {
+                let (inner, end) = until(line, i + 1, b'`');
+                nested.push(inner.to_owned());
                 in_word = true;
                 i = end;
             }
-            '<' if chars.get(i + 1) == Some(&'(') || chars.get(i + 1) == Some(&'<') => {
+            b'<' if next == Some(b'(') || next == Some(b'<') => {
                 flush(&mut word, &mut in_word, &mut toks);
-                if chars.get(i + 1) == Some(&'(') {
+                if next == Some(b'(') {
                     // Process substitution `<(cmd)`.
-                    let (inner, end) = balanced(&chars, i + 2, '(', ')');
-                    nested.push(inner);
+                    let (inner, end) = balanced(line, i + 2, b'(', b')');
+                    nested.push(inner.to_owned());
                     i = end;
-                } else if chars.get(i + 2) == Some(&'<') {
+                } else if b.get(i + 2) == Some(&b'<') {
                     // Here-string `<<< word`.
-                    i += 3;
-                    let (text, end) = read_word(&chars, i);
-                    toks.push(Tok::Input(text));
+                    let (text, end) = read_word(line, i + 3);
+                    toks.push(Tok::Input(text.to_owned()));
                     i = end;
                 } else {
                     // Heredoc `<<[-]DELIM`: its body (after the line) is data.
                     i += 2;
-                    if chars.get(i) == Some(&'-') {
+                    if b.get(i) == Some(&b'-') {
                         i += 1;
                     }
-                    let (delim, end) = read_word(&chars, i);
-                    pending_heredocs.push((delim, true));
+                    let (delim, end) = read_word(line, i);
+                    pending_heredocs.push(delim);
                     i = end;
                 }
             }
-            '>' | '<' => {
+            b'>' | b'<' => {
                 // Redirection: the target is not an argument. A file
                 // descriptor number in front (`2>`) belongs to it.
-                if in_word && !word.is_empty() && word.chars().all(|c| c.is_ascii_digit()) {
+                if in_word && !word.is_empty() && word.bytes().all(|c| c.is_ascii_digit()) {
                     word.clear();
                     in_word = false;
                 }
                 flush(&mut word, &mut in_word, &mut toks);
-                let write = c == '>';
+                let write = c == b'>';
                 i += 1;
-                while i < chars.len() && matches!(chars[i], '>' | '&' | '|') {
+                while i < n && matches!(b[i], b'>' | b'&' | b'|') {
                     i += 1;
                 }
-                if chars.get(i.saturating_sub(1)) == Some(&'&')
-                    && chars
-                        .get(i)
-                        .is_some_and(|c| c.is_ascii_digit() || *c == '-')
-                {
+                if b[i - 1] == b'&' && b.get(i).is_some_and(|c| c.is_ascii_digit() || *c == b'-') {
                     i += 1;
                     continue;
                 }
-                let (target, end) = read_word(&chars, i);
-                toks.push(Tok::Redirect(Redirect { write, target }));
+                let (target, end) = read_word(line, i);
+                toks.push(Tok::Redirect(Redirect {
+                    write,
+                    target: target.to_owned(),
+                }));
                 i = end;
             }
-            '&' if chars.get(i + 1) == Some(&'>') => {
+            b'&' if next == Some(b'>') => {
                 // `&> file`: both streams to the file.
                 flush(&mut word, &mut in_word, &mut toks);
                 i += 1;
             }
-            '(' if chars.get(i + 1) == Some(&'(') => {
+            b'(' if next == Some(b'(') => {
                 // Arithmetic `(( … ))`: not a command.
-                let (_, end) = balanced(&chars, i + 2, '(', ')');
+                let (_, end) = balanced(line, i + 2, b'(', b')');
                 i = end + 1;
             }
-            ';' | '&' | '|' | '(' | ')' | '\n' => {
+            b';' | b'&' | b'|' | b'(' | b')' | b'\n' => {
                 flush(&mut word, &mut in_word, &mut toks);
-                if c == '\n' && !pending_heredocs.is_empty() {
+                if c == b'\n' && !pending_heredocs.is_empty() {
                     // Heredoc bodies run up to each delimiter line; they
                     // belong to the command before the newline.
-                    for (delim, _) in pending_heredocs.drain(..) {
-                        let delim = delim.trim_matches(|c| c == '\'' || c == '"').to_owned();
-                        let mut j = (i + 1).min(chars.len());
-                        let mut body = String::new();
-                        loop {
-                            let start = j;
-                            while j < chars.len() && chars[j] != '\n' {
-                                j += 1;
-                            }
-                            let text: String = chars[start..j].iter().collect();
-                            if text.trim() == delim || j >= chars.len() {
-                                break;
-                            }
-                            body.push_str(&text);
-                            body.push('\n');
-                            j += 1;
-                        }
+                    for delim in pending_heredocs.drain(..) {
+                        let delim = delim.trim_matches(|c| c == '\'' || c == '"');
+                        let (body, end) = heredoc_body(line, (i + 1).min(n), delim);
                         toks.push(Tok::Input(body));
-                        i = j;
+                        i = end;
                     }
                 }
                 toks.push(Tok::Sep);
                 i += 1;
             }
-            '#' if !in_word => {
-                while i < chars.len() && chars[i] != '\n' {
-                    i += 1;
-                }
-            }
-            c if c.is_whitespace() => {
+            b'#' if !in_word => i = find_byte(b, i, b'\n'),
+            b' ' | b'\t' | b'\r' | 0x0b | 0x0c => {
                 flush(&mut word, &mut in_word, &mut toks);
                 i += 1;
             }
+            0x80.. => {
+                let ch = char_at(line, i);
+                if ch.is_whitespace() {
+                    flush(&mut word, &mut in_word, &mut toks);
+                } else {
+                    word.push(ch);
+                    in_word = true;
+                }
+                i += ch.len_utf8();
+            }
             _ => {
-                word.push(c);
-                in_word = true;
+                // A run of ordinary characters (`#` inside a word is one).
+                let run = i;
                 i += 1;
+                while i < n && !ends_run(b[i]) {
+                    i += 1;
+                }
+                word.push_str(&line[run..i]);
+                in_word = true;
             }
         }
     }
@@ -1046,56 +1068,108 @@ fn lex(line: &str, nested: &mut Vec<String>) -> Vec<Tok> {
     toks
 }
 
-fn read_word(chars: &[char], mut i: usize) -> (String, usize) {
-    while i < chars.len() && chars[i] == ' ' {
-        i += 1;
-    }
-    let mut w = String::new();
-    let quote = chars.get(i).copied().filter(|c| *c == '\'' || *c == '"');
-    if let Some(q) = quote {
-        i += 1;
-        while i < chars.len() && chars[i] != q {
-            w.push(chars[i]);
-            i += 1;
-        }
-        return (w, i + 1);
-    }
-    while i < chars.len()
-        && !chars[i].is_whitespace()
-        && !matches!(chars[i], ';' | '&' | '|' | '(' | ')' | '<' | '>')
-    {
-        w.push(chars[i]);
-        i += 1;
-    }
-    (w, i)
+/// True for a byte that ends a run of ordinary word characters.
+fn ends_run(c: u8) -> bool {
+    matches!(
+        c,
+        b'\\'
+            | b'\''
+            | b'"'
+            | b'$'
+            | b'`'
+            | b'<'
+            | b'>'
+            | b'&'
+            | b'('
+            | b')'
+            | b';'
+            | b'|'
+            | b'\n'
+            | b' '
+            | b'\t'
+            | b'\r'
+            | 0x0b
+            | 0x0c
+            | 0x80..
+    )
 }
 
-fn balanced(chars: &[char], mut i: usize, open: char, close: char) -> (String, usize) {
+/// The character starting at byte `i` (a character boundary).
+fn char_at(line: &str, i: usize) -> char {
+    line[i..].chars().next().unwrap_or('\u{fffd}')
+}
+
+/// The index of the first `byte` at or after `from`, or the end.
+fn find_byte(b: &[u8], from: usize, byte: u8) -> usize {
+    b.get(from..)
+        .and_then(|rest| rest.iter().position(|c| *c == byte))
+        .map_or(b.len(), |at| from + at)
+}
+
+/// A heredoc body starting at `start`: the lines up to the one that is
+/// `delim` (or the end of the input), and the index of that line's end.
+fn heredoc_body(line: &str, start: usize, delim: &str) -> (String, usize) {
+    let b = line.as_bytes();
+    let mut body = String::new();
+    let mut j = start;
+    loop {
+        let end = find_byte(b, j, b'\n');
+        let text = &line[j..end];
+        if text.trim() == delim || end >= b.len() && text.is_empty() {
+            return (body, end);
+        }
+        body.push_str(text);
+        body.push('\n');
+        if end >= b.len() {
+            return (body, end);
+        }
+        j = end + 1;
+    }
+}
+
+/// A redirection target or heredoc delimiter: a quoted string, or a run
+/// up to white space or an operator. Leading spaces are skipped.
+fn read_word(line: &str, mut i: usize) -> (&str, usize) {
+    let b = line.as_bytes();
+    while b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    if let Some(&q @ (b'\'' | b'"')) = b.get(i) {
+        let end = find_byte(b, i + 1, q);
+        return (&line[i + 1..end], end + 1);
+    }
+    let start = i.min(b.len());
+    let end = line[start..]
+        .find(|c: char| c.is_whitespace() || matches!(c, ';' | '&' | '|' | '(' | ')' | '<' | '>'))
+        .map_or(b.len(), |at| start + at);
+    (&line[start..end], end)
+}
+
+/// The text up to the `close` that balances an already open `open`, and
+/// the index after it (or the end of the input).
+fn balanced(line: &str, mut i: usize, open: u8, close: u8) -> (&str, usize) {
+    let b = line.as_bytes();
+    let start = i.min(b.len());
     let mut depth = 1;
-    let mut s = String::new();
-    while i < chars.len() {
-        let c = chars[i];
-        if c == open {
+    while i < b.len() {
+        if b[i] == open {
             depth += 1;
-        } else if c == close {
+        } else if b[i] == close {
             depth -= 1;
             if depth == 0 {
-                return (s, i + 1);
+                return (&line[start..i], i + 1);
             }
         }
-        s.push(c);
         i += 1;
     }
-    (s, i)
+    (&line[start..], b.len())
 }
 
-fn until(chars: &[char], mut i: usize, end: char) -> (String, usize) {
-    let mut s = String::new();
-    while i < chars.len() && chars[i] != end {
-        s.push(chars[i]);
-        i += 1;
-    }
-    (s, i + 1)
+/// The text up to the next `end` byte, and the index after it.
+fn until(line: &str, i: usize, end: u8) -> (&str, usize) {
+    let start = i.min(line.len());
+    let at = find_byte(line.as_bytes(), start, end);
+    (&line[start..at], at + 1)
 }
 
 #[cfg(test)]
@@ -1242,5 +1316,22 @@ mod tests {
             programs("sh <<EOF\ngit reset --hard\nEOF"),
             ["git reset --hard", "sh"]
         );
+        // A body the input ends inside still reaches the shell, last line too.
+        assert_eq!(
+            programs("bash <<'X'\necho ok\nrm -rf /srv"),
+            ["echo ok", "rm -rf /srv", "bash"]
+        );
+    }
+
+    #[test]
+    fn multi_byte_characters_are_kept_and_unicode_spaces_split() {
+        assert_eq!(programs("echo 'héllo wörld' ünï"), ["echo héllo wörld ünï"]);
+        assert_eq!(programs("rm\u{a0}-rf /x"), ["rm -rf /x"]);
+        assert_eq!(
+            programs("echo \"a\\é$(whoami)\""),
+            ["whoami", "echo aé$(whoami)"]
+        );
+        assert_eq!(programs("echo a\\ü b"), ["echo aü b"]);
+        assert_eq!(programs("ls #ça\nid"), ["ls", "id"]);
     }
 }
