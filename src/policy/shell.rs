@@ -428,27 +428,40 @@ fn interpreter_flag(program: &str) -> Option<&'static [&'static str]> {
 
 /// The program's name: no directory (`/`, or `\` on Windows) and no `.exe`.
 fn basename(word: &str) -> &str {
-    let tail = word.rsplit('/').next().unwrap_or(word);
-    if tail.contains(['$', '`']) {
+    let b = word.as_bytes();
+    let after = |sep: &[u8]| {
+        b.iter()
+            .rposition(|c| sep.contains(c))
+            .map_or(0, |at| at + 1)
+    };
+    if b[after(b"/")..].iter().any(|c| matches!(c, b'$' | b'`')) {
         // Computed at run time (`$'\x73\x68'`, `$a$b`; not `$HOME/bin/x`):
         // kept whole, so the analysis sees that it is not a name.
         return word;
     }
-    let name = word.rsplit(['/', '\\']).next().unwrap_or(word);
+    let name = &word[after(b"/\\")..];
     name.strip_suffix(".exe")
         .or_else(|| name.strip_suffix(".EXE"))
         .unwrap_or(name)
 }
 
 fn is_assignment(word: &str) -> bool {
-    match word.split_once('=') {
-        Some((name, _)) => {
-            !name.is_empty()
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && !name.starts_with(|c: char| c.is_ascii_digit())
-        }
-        None => false,
+    let b = word.as_bytes();
+    if !b
+        .first()
+        .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+    {
+        return false;
     }
+    for &c in &b[1..] {
+        if c == b'=' {
+            return true;
+        }
+        if !(c.is_ascii_alphanumeric() || c == b'_') {
+            return false;
+        }
+    }
+    false
 }
 
 fn simple(words: Vec<String>, out: &mut Vec<SimpleCommand>, depth: usize) {

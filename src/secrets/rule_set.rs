@@ -396,29 +396,36 @@ impl RuleSet {
         text: &str,
         mut found: impl FnMut(&'static str, std::ops::Range<usize>, std::ops::Range<usize>),
     ) {
-        // Which keyword groups of each rule occur (a rule runs when all do).
-        let mut seen = vec![0u8; self.rules.len()];
-        for &i in &self.always {
-            seen[i] = self.rules[i].needs;
-        }
-        let mut any = !self.always.is_empty();
+        // Which keyword groups of each rule occur (a rule runs when all
+        // do), and which rules any keyword touched, in rule order. Nothing
+        // is allocated for a text without keywords.
+        let mut seen: Vec<u8> = Vec::new();
+        let mut touched: Vec<usize> = self.always.clone();
         for m in self.keywords.find_overlapping_iter(text) {
+            if seen.is_empty() {
+                seen = vec![0u8; self.rules.len()];
+                self.always
+                    .iter()
+                    .for_each(|&i| seen[i] = self.rules[i].needs);
+            }
             for &(i, group) in &self.keyword_rules[m.pattern().as_usize()] {
+                if seen[i] == 0 {
+                    touched.push(i);
+                }
                 seen[i] |= 1 << group;
-                any = true;
             }
         }
-        if !any {
+        if touched.is_empty() {
             return;
         }
+        touched.sort_unstable();
         let bytes = text.as_bytes();
         // Secrets an earlier file's rule rejected (rarely any: no allocation).
         let mut rejected: Vec<std::ops::Range<usize>> = Vec::new();
-        for (rule, _) in self
-            .rules
+        for rule in touched
             .iter()
-            .zip(&seen)
-            .filter(|(rule, seen)| **seen == rule.needs)
+            .filter(|&&i| seen.is_empty() || seen[i] == self.rules[i].needs)
+            .map(|&i| &self.rules[i])
         {
             for caps in rule.regex.captures_iter(bytes) {
                 let whole = caps.get(0).expect("group 0");
