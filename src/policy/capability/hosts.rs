@@ -7,8 +7,9 @@ use crate::policy::shell::SimpleCommand;
 
 /// The hosts of the URLs (any scheme) in `text`, lower-cased.
 pub fn url_hosts(text: &str) -> impl Iterator<Item = String> + '_ {
-    let text = if text.contains("://") { text } else { "" };
-    patterns().url.captures_iter(text).map(|cap| {
+    // No search (and no captures allocated) without a `://`.
+    let urls = super::has(text, "://").then(|| patterns().url.captures_iter(text));
+    urls.into_iter().flatten().map(|cap| {
         cap[1]
             .trim_matches(|c| c == '[' || c == ']')
             .to_ascii_lowercase()

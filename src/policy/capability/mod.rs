@@ -429,16 +429,16 @@ fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
         ) || arg.starts_with("-javaagent:")
             || arg.starts_with("-agentpath:")
             || arg.starts_with("--load-extension=")
-            || (program == "sqlite3" && arg.contains(".load"))
+            || (program == "sqlite3" && has(arg, ".load"))
             || (program.starts_with("ssh")
                 && matches!(arg.as_str(), "-D" | "-I" | "-s" | "-S")
                 && program != "ssh")
-            || arg.contains("PKCS11Provider=")
-            || arg.contains("SecurityKeyProvider=")
+            || has(arg, "PKCS11Provider=")
+            || has(arg, "SecurityKeyProvider=")
         {
             caps.add(LoadsCode, "loads a plugin or native library");
         }
-        if (arg.contains("/dev/") || arg.contains("/inet")) && p.dev_socket.is_match(arg) {
+        if (has(arg, "/dev/") || has(arg, "/inet")) && p.dev_socket.is_match(arg) {
             caps.add(Network, "a /dev/tcp or /dev/udp socket");
         }
         if matches!(program, "socat" | "ncat" | "nc" | "netcat") && p.socket_address.is_match(arg) {
@@ -466,7 +466,7 @@ fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
                 }
             }
         }
-        if arg.contains("uid") && p.setuid_root.is_match(arg) {
+        if has(arg, "uid") && p.setuid_root.is_match(arg) {
             caps.add(Privilege, "code that switches to uid 0");
         }
         if destroy_flag(arg) && program != "git" {
@@ -555,7 +555,7 @@ fn network_facts(c: &Command<'_>, caps: &mut Capabilities) {
         && cmd
             .args
             .iter()
-            .any(|a| a.contains("://") && p.remote_url.is_match(a))
+            .any(|a| has(a, "://") && p.remote_url.is_match(a))
     {
         caps.add(Network, "connects to a remote URL");
     }
@@ -1002,6 +1002,9 @@ pub(super) fn scp_target(arg: &str) -> Option<&str> {
 pub(super) fn host_option(cmd: &crate::policy::shell::SimpleCommand) -> Option<&str> {
     let mut args = cmd.args.iter().map(String::as_str).peekable();
     while let Some(arg) = args.next() {
+        if !arg.starts_with('-') {
+            continue;
+        }
         let (option, inline) = match arg.split_once('=') {
             Some((o, v)) => (o, Some(v)),
             None => (arg, None),
@@ -1118,8 +1121,20 @@ fn writes_text_naming_a_shell(cmd: &SimpleCommand) -> bool {
 }
 
 /// True when `text` names a shell (`/bin/sh`, `!sh`, `exec=bash`, `"zsh"`).
+/// `text.contains(needle)` for the short words of a command line: a plain
+/// scan, without the set-up a substring searcher pays on every call.
+pub(super) fn has(text: &str, needle: &str) -> bool {
+    let (text, needle) = (text.as_bytes(), needle.as_bytes());
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    text.len() >= needle.len()
+        && (0..=text.len() - needle.len())
+            .any(|i| text[i] == first && text[i + 1..].starts_with(rest))
+}
+
 fn names_shell(text: &str) -> bool {
-    (text.contains("sh") || text.contains("SHELL")) && patterns().shell_in_arg.is_match(text)
+    (has(text, "sh") || has(text, "SHELL")) && patterns().shell_in_arg.is_match(text)
 }
 
 /// True for the vi family (`vim`, `nvim`, `view`, `vimdiff`, `ex`, …).
@@ -1154,7 +1169,8 @@ fn turns_off_history(name: &str, value: &str) -> bool {
 
 /// True when `arg` is an IPv4 address and nothing else (`10.0.0.9`).
 fn is_ipv4(arg: &str) -> bool {
-    arg.len() >= 7
+    (7..=15).contains(&arg.len())
+        && arg.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         && arg.split('.').count() == 4
         && arg
             .split('.')

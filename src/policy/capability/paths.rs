@@ -225,7 +225,7 @@ fn is_path_like(word: &str) -> bool {
     (word.starts_with(['/', '~'])
         || word.starts_with("$HOME")
         || word.starts_with("${HOME}")
-        || word.contains("../.."))
+        || super::has(word, "../.."))
         && !word.contains([
             ' ', '(', ')', '{', '}', '|', '^', '\\', '\'', '"', '<', '>', ';',
         ])
@@ -285,30 +285,37 @@ fn read_operands(cmd: &SimpleCommand) -> impl Iterator<Item = &str> {
                 .iter()
                 .flat_map(|text| text.lines().map(str::trim)),
         )
-        .chain(cmd.args.iter().map(|a| {
-            // `--file=~/.aws/credentials`, `if=/etc/shadow`, `@~/.netrc`,
-            // `man:/etc/shadow`.
-            let value = a.split_once('=').map_or(a.as_str(), |(_, v)| v);
-            let value = match value.split_once(':') {
-                Some((scheme, rest))
-                    if rest.starts_with(['/', '~'])
-                        && !scheme.is_empty()
-                        && scheme.bytes().all(|b| b.is_ascii_alphabetic()) =>
-                {
-                    // `file:///etc/shadow`: the path after the authority.
-                    rest.strip_prefix("//").unwrap_or(rest)
-                }
-                _ => value,
-            };
-            value.trim_start_matches('@')
-        }))
+        .chain(cmd.args.iter().map(|a| operand_value(a)))
         .chain(opened)
+}
+
+/// The path an argument names: the value of `--file=~/.aws/credentials`
+/// or `if=/etc/shadow`, `@~/.netrc` without its `@`, the path of
+/// `man:/etc/shadow` or `file:///etc/shadow`. Byte searches: arguments are
+/// short, and a character searcher's set-up costs more than the scan.
+fn operand_value(arg: &str) -> &str {
+    let find = |s: &str, byte: u8| s.bytes().position(|b| b == byte);
+    let value = find(arg, b'=').map_or(arg, |at| &arg[at + 1..]);
+    let value = match find(value, b':') {
+        Some(at)
+            if at > 0
+                && value[at + 1..].starts_with(['/', '~'])
+                && value[..at].bytes().all(|b| b.is_ascii_alphabetic()) =>
+        {
+            let rest = &value[at + 1..];
+            // `file:///etc/shadow`: the path after the authority.
+            rest.strip_prefix("//").unwrap_or(rest)
+        }
+        _ => value,
+    };
+    value.trim_start_matches('@')
 }
 
 /// Path literals that code in `text` opens (`open("/etc/shadow")`,
 /// `io.open('/x', 'rb')`, `\\verbatiminput{/x}`).
 fn opened_paths(text: &str) -> impl Iterator<Item = &str> {
-    text.contains(['(', '{'])
+    text.bytes()
+        .any(|b| b == b'(' || b == b'{')
         .then(|| patterns().code_path.captures_iter(text))
         .into_iter()
         .flatten()
