@@ -14,10 +14,10 @@ pub(super) fn written_paths(cmd: &SimpleCommand) -> Vec<&str> {
         .filter(|r| r.write)
         .map(|r| r.target.as_str())
         .collect();
-    let positional: Vec<&str> = cmd.positional().collect();
+    let positional = || cmd.positional();
     match cmd.program.as_str() {
         "tee" | "touch" | "truncate" | "mkdir" | "ln" | "chmod" | "chown" | "chgrp" | "setfacl"
-        | "chattr" | "shred" => paths.extend(positional.iter().copied()),
+        | "chattr" | "shred" => paths.extend(positional()),
         "cp" | "mv" | "install" | "rsync" | "scp" | "rename" | "ditto" => {
             if let Some(target) = cmd
                 .args
@@ -26,8 +26,8 @@ pub(super) fn written_paths(cmd: &SimpleCommand) -> Vec<&str> {
                 .and_then(|i| cmd.args.get(i + 1))
             {
                 paths.push(target);
-            } else if positional.len() >= 2 {
-                paths.push(positional[positional.len() - 1]);
+            } else if positional().nth(1).is_some() {
+                paths.extend(positional().last());
             }
         }
         "sed" | "perl" | "ruby"
@@ -36,15 +36,15 @@ pub(super) fn written_paths(cmd: &SimpleCommand) -> Vec<&str> {
                 .iter()
                 .any(|a| a == "-i" || a.starts_with("-i") || a == "--in-place") =>
         {
-            paths.extend(positional.iter().skip(1).copied())
+            paths.extend(positional().skip(1))
         }
         "dd" => paths.extend(cmd.args.iter().filter_map(|a| a.strip_prefix("of="))),
-        "patch" => paths.extend(positional.first().copied()),
+        "patch" => paths.extend(positional().next()),
         // Editors write the files they open.
         "vi" | "vim" | "nvim" | "vimdiff" | "gvim" | "ex" | "ed" | "nano" | "pico" | "emacs"
         | "joe" | "jed" | "micro" | "mcedit" | "ne" | "kak" | "hx" | "helix" | "sudoedit"
         | "gedit" | "kate" | "mousepad" | "leafpad" => {
-            paths.extend(positional.iter().copied().filter(|a| !a.starts_with('+')))
+            paths.extend(positional().filter(|a| !a.starts_with('+')))
         }
         _ => {}
     }
