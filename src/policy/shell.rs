@@ -90,6 +90,8 @@ const MAX_DEPTH: usize = 8;
 enum Tok {
     Word(String),
     Sep,
+    /// `|` or `|&`: the command before feeds the one after.
+    Pipe,
     /// A here-string or heredoc body: data, unless the command is a shell.
     Input(String),
     /// A redirection and its target.
@@ -109,18 +111,26 @@ fn parse_into(line: &str, out: &mut Vec<SimpleCommand>, depth: usize) {
     let mut inputs: Vec<String> = Vec::new();
     let mut redirects: Vec<Redirect> = Vec::new();
     let mut vars = Variables::default();
+    // What `echo …` or `printf …` prints into the next command of a pipe.
+    let mut printed: Option<String> = None;
     for tok in tokens.into_iter().chain(std::iter::once(Tok::Sep)) {
         match tok {
             Tok::Word(w) => words.push(w),
             Tok::Input(text) => inputs.push(text),
             Tok::Redirect(r) => redirects.push(r),
-            Tok::Sep => {
+            Tok::Sep | Tok::Pipe => {
+                // Text piped in is input, as a here-string's is
+                // (`echo 'rm -rf /' | sh`, `echo '!sh' | ftp`).
+                inputs.extend(printed.take());
                 vars.expand(&mut words, &mut redirects);
                 vars.learn(&words);
                 let program = words
                     .iter()
                     .find(|w| !is_assignment(w))
                     .map(|w| basename(w));
+                if matches!(tok, Tok::Pipe) {
+                    printed = program.and_then(|p| printed_text(p, &words));
+                }
                 if program.is_some_and(is_shell) {
                     // `bash <<<'rm -rf /'`: the input is a script.
                     for script in inputs.drain(..) {
@@ -147,6 +157,30 @@ fn parse_into(line: &str, out: &mut Vec<SimpleCommand>, depth: usize) {
             }
         }
     }
+}
+
+/// The text `echo` or `printf` prints (its words after the program and
+/// `echo`'s options), for the command it is piped into.
+fn printed_text(program: &str, words: &[String]) -> Option<String> {
+    if !matches!(program, "echo" | "printf") {
+        return None;
+    }
+    let at = words.iter().position(|w| basename(w) == program)?;
+    let mut args = words[at + 1..].iter().peekable();
+    let mut escapes = program == "printf";
+    while let Some(option) = args
+        .next_if(|w| program == "echo" && matches!(w.as_str(), "-e" | "-n" | "-E" | "-ne" | "-en"))
+    {
+        escapes |= option.contains('e');
+    }
+    let text = args.map(String::as_str).collect::<Vec<_>>().join(" ");
+    // Line breaks written as `\n` are line breaks in what is printed.
+    let text = if escapes {
+        text.replace("\\n", "\n")
+    } else {
+        text
+    };
+    (!text.is_empty()).then_some(text)
 }
 
 /// Variables a script sets (`H=evil.example; curl "$H"`), so later commands
@@ -1030,12 +1064,26 @@ fn lex(line: &str, nested: &mut Vec<String>) -> Vec<Tok> {
                 flush(&mut word, &mut in_word, &mut toks);
                 i += 1;
             }
+            b'|' => {
+                flush(&mut word, &mut in_word, &mut toks);
+                // `||` separates; `|` and `|&` pipe.
+                toks.push(if next == Some(b'|') {
+                    Tok::Sep
+                } else {
+                    Tok::Pipe
+                });
+                i += if matches!(next, Some(b'|' | b'&')) {
+                    2
+                } else {
+                    1
+                };
+            }
             b'(' if next == Some(b'(') => {
                 // Arithmetic `(( … ))`: not a command.
                 let (_, end) = balanced(line, i + 2, b'(', b')');
                 i = end + 1;
             }
-            b';' | b'&' | b'|' | b'(' | b')' | b'\n' => {
+            b';' | b'&' | b'(' | b')' | b'\n' => {
                 flush(&mut word, &mut in_word, &mut toks);
                 if c == b'\n' && !pending_heredocs.is_empty() {
                     // Heredoc bodies run up to each delimiter line; they
@@ -1334,6 +1382,24 @@ mod tests {
             programs("bash <<'X'\necho ok\nrm -rf /srv"),
             ["echo ok", "rm -rf /srv", "bash"]
         );
+    }
+
+    #[test]
+    fn text_echoed_into_a_pipe_is_the_next_commands_input() {
+        assert_eq!(
+            programs("echo 'rm -rf /srv' | bash"),
+            ["echo rm -rf /srv", "rm -rf /srv", "bash"]
+        );
+        assert_eq!(
+            programs("printf 'id' |& sh -s"),
+            ["printf id", "id", "sh -s"]
+        );
+        let cmds = split("echo -n a b | m4 | wc -l");
+        assert_eq!(cmds[1].input, ["a b"]);
+        assert!(cmds[2].input.is_empty(), "only the next command reads it");
+        // `||` runs the next command instead; it reads nothing.
+        assert!(split("echo hi || m4")[1].input.is_empty());
+        assert!(split("echo hi; m4")[1].input.is_empty());
     }
 
     #[test]

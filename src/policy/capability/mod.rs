@@ -479,6 +479,20 @@ fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
             "writes text that starts a shell into a file (a manifest's script, a hook, a stand-in program)",
         );
     }
+    if !cmd.input.is_empty() && !is_shell && !data_program && !TEXT_FILTERS.contains(&program) {
+        let runs_a_shell = |line: &str| {
+            let line = line.trim_start();
+            names_shell(line)
+                && (line.trim_start_matches([':', '\\']).starts_with('!')
+                    || p.code_spawn.is_match(line))
+        };
+        if cmd.input.iter().any(|text| text.lines().any(runs_a_shell)) {
+            caps.add(
+                ShellEscape,
+                "reads commands that start a shell on its input (`echo '!sh' | ftp`, `m4 <<< 'esyscmd(sh)'`)",
+            );
+        }
+    }
     if let Some(code) = &cmd.code {
         if names_shell(code) && p.code_spawn.is_match(code) {
             caps.add(ShellEscape, "inline code that starts a shell");
@@ -1120,7 +1134,6 @@ fn writes_text_naming_a_shell(cmd: &SimpleCommand) -> bool {
     }
 }
 
-/// True when `text` names a shell (`/bin/sh`, `!sh`, `exec=bash`, `"zsh"`).
 /// `text.contains(needle)` for the short words of a command line: a plain
 /// scan, without the set-up a substring searcher pays on every call.
 pub(super) fn has(text: &str, needle: &str) -> bool {
@@ -1133,6 +1146,7 @@ pub(super) fn has(text: &str, needle: &str) -> bool {
             .any(|i| text[i] == first && text[i + 1..].starts_with(rest))
 }
 
+/// True when `text` names a shell (`/bin/sh`, `!sh`, `exec=bash`, `"zsh"`).
 fn names_shell(text: &str) -> bool {
     (has(text, "sh") || has(text, "SHELL")) && patterns().shell_in_arg.is_match(text)
 }

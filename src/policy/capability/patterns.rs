@@ -81,7 +81,7 @@ pub(super) fn patterns() -> &'static Patterns {
             )
             .expect("static option pattern"),
             code_spawn: Regex::new(
-                r"\b(?:os\.system|os\.exec\w*|os\.spawn\w*|os\.popen|subprocess|pty\.spawn|commands\.getoutput|child_process|execSync|spawnSync|execFile|Runtime\.getRuntime|ProcessBuilder|Kernel\.(?:exec|system|spawn)|IO\.popen|Open3|proc_open|shell_exec|passthru|pcntl_exec|system\s*\(|exec\s*\(|popen\s*\(|spawn\s*\(|qx\{|`)",
+                r"\b(?:os\.system|os\.exec\w*|os\.spawn\w*|os\.popen|subprocess|pty\.spawn|commands\.getoutput|child_process|execSync|spawnSync|execFile|Runtime\.getRuntime|ProcessBuilder|Kernel\.(?:exec|system|spawn)|IO\.popen|Open3|proc_open|shell_exec|passthru|pcntl_exec|system\s*\(|e?syscmd\s*\(|exec\s*\(|popen\s*\(|spawn\s*\(|qx\{|`)",
             )
             .expect("static code pattern"),
             code_network: Regex::new(

@@ -490,3 +490,40 @@ fn options_that_hand_a_command_to_a_shell() {
     assert!(caps("split --filter='gzip -c' -l 1000 big.log").is_empty());
     assert!(caps("pidstat -u 1 5").is_empty());
 }
+
+#[test]
+fn text_piped_in_is_judged_as_input() {
+    // Commands that start a shell, fed to a program that reads commands.
+    for line in [
+        "echo 'esyscmd(/bin/sh 0<&2 1>&2)' | m4",
+        "echo '!/bin/sh' | ftp",
+        "printf '!sh\\n' | gdb -q",
+        "m4 <<< 'syscmd(/bin/sh)'",
+        "echo 'os.execute(\"/bin/sh\")' |& lua5.3 -",
+    ] {
+        assert!(
+            caps(line).contains(&"shell_escape"),
+            "{line}: {:?}",
+            caps(line)
+        );
+    }
+    // Printed, paged, counted or searched text is data, whatever it says.
+    for line in [
+        "echo '!/bin/sh' | cat",
+        "echo 'system(\"/bin/sh\")' | grep system",
+        "echo $SHELL | cut -d/ -f3",
+        "echo '!sh' | wc -c",
+        "cat <<EOF\nsystem(\"/bin/sh\")\nEOF",
+        "echo '!sh' || ftp",
+    ] {
+        assert!(
+            !caps(line).contains(&"shell_escape"),
+            "{line}: {:?}",
+            caps(line)
+        );
+    }
+    // File names piped to a program that reads the files it is given.
+    assert!(caps("echo /etc/shadow | cpio -o").contains(&"reads_sensitive"));
+    assert!(caps("echo /srv/data/x | xargs cat").contains(&"reads_outside"));
+    assert!(!caps("echo src/main.rs | xargs cat").contains(&"reads_outside"));
+}

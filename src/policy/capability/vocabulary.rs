@@ -130,6 +130,45 @@ pub(super) const PRINT_ONLY: &[&str] = &[
     "dirname", "realpath", "readlink", "alias", "help", "whatis", "apropos", "tldr",
 ];
 
+/// Programs that print, page, count or transform the text they read: text
+/// piped into them is data, whatever it says.
+pub(super) const TEXT_FILTERS: &[&str] = &[
+    "cat",
+    "tac",
+    "tee",
+    "less",
+    "more",
+    "most",
+    "head",
+    "tail",
+    "sort",
+    "uniq",
+    "wc",
+    "tr",
+    "cut",
+    "fold",
+    "fmt",
+    "nl",
+    "rev",
+    "column",
+    "paste",
+    "base64",
+    "xxd",
+    "od",
+    "hexdump",
+    "iconv",
+    "strings",
+    "md5sum",
+    "sha1sum",
+    "sha256sum",
+    "sha512sum",
+    "cksum",
+    "jq",
+    "yq",
+    "sed",
+    "awk",
+];
+
 /// Variables that make a program run a command.
 pub(super) const HOOK_VARIABLES: &[&str] = &[
     "PAGER",
