@@ -124,6 +124,26 @@ impl Decision {
     }
 }
 
+/// What made a rule fire, written down only when someone asks
+/// (`cpos policy explain`): classifying builds no evidence text.
+struct Evidence(Option<Vec<String>>);
+
+impl Evidence {
+    fn recording(on: bool) -> Evidence {
+        Evidence(on.then(Vec::new))
+    }
+
+    fn note(&mut self, what: impl FnOnce() -> String) {
+        if let Some(parts) = &mut self.0 {
+            parts.push(what());
+        }
+    }
+
+    fn text(self) -> String {
+        self.0.map(|parts| parts.join("; ")).unwrap_or_default()
+    }
+}
+
 /// One rule that fired, with what made it fire (for `cpos policy explain`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Firing {
@@ -607,24 +627,34 @@ impl Policy {
             secrets: Vec::new(),
             escalation: None,
         };
-        // Rules anchored on programs no command names cannot fire: skip them.
-        let mut candidates = vec![0u64; self.anchored.len()];
-        for cmd in &facts.commands {
+        // Which anchored rules each command's program admits, and all of
+        // them together: a rule anchored on programs no command names
+        // cannot fire, and is only tried on the commands that name one.
+        let words = self.anchored.len();
+        let mut admitted = vec![0u64; words * (facts.commands.len() + 1)];
+        let (candidates, per_command) = admitted.split_at_mut(words);
+        for (cmd, own) in facts.commands.iter().zip(per_command.chunks_mut(words)) {
             for bits in self.anchored_on(&cmd.program) {
-                candidates.iter_mut().zip(bits).for_each(|(c, b)| *c |= b);
+                own.iter_mut().zip(bits).for_each(|(c, b)| *c |= b);
             }
+            candidates.iter_mut().zip(&*own).for_each(|(c, b)| *c |= b);
         }
+        let candidates = &*candidates;
+        let per_command = &*per_command;
         let present = facts.present();
         let kind = rules::kind_bit(contract.kind);
         for (i, rule) in self.rules.iter().enumerate() {
-            if bit(&self.anchored, i) && !bit(&candidates, i) {
+            if bit(&self.anchored, i) && !bit(candidates, i) {
                 continue;
             }
             let (needs, kinds) = self.prerequisites[i];
             if needs & !present != 0 || kinds & kind == 0 {
                 continue;
             }
-            let Some(evidence) = self.fires(&rule.when, &facts) else {
+            let anchored = bit(&self.anchored, i);
+            let tried = |c: usize| !anchored || bit(&per_command[c * words..], i);
+            let recording = Evidence::recording(firings.is_some());
+            let Some(evidence) = self.fires(&rule.when, &facts, &tried, recording) else {
                 continue;
             };
             decision.route = decision.route.max(rule.route);
@@ -643,7 +673,7 @@ impl Policy {
                     route: rule.route,
                     risk: rule.risk,
                     reason: rule.reason.clone(),
-                    evidence,
+                    evidence: evidence.text(),
                 });
             }
         }
@@ -674,9 +704,16 @@ impl Policy {
     }
 
     /// `Some(evidence)` when every condition of `when` holds.
-    fn fires(&self, when: &When, facts: &Facts<'_>) -> Option<String> {
+    /// `tried(i)`: whether command `i` can meet the rule's command condition
+    /// (its program admits the rule's anchor).
+    fn fires(
+        &self,
+        when: &When,
+        facts: &Facts<'_>,
+        tried: &dyn Fn(usize) -> bool,
+        mut evidence: Evidence,
+    ) -> Option<Evidence> {
         let c = facts.contract;
-        let mut evidence = Vec::new();
         if let Some(kinds) = &when.kinds {
             if !kinds.contains(&c.kind) {
                 return None;
@@ -685,13 +722,13 @@ impl Policy {
         let opt_glob = |set: &Option<GlobSet>,
                         value: Option<&str>,
                         what: &str,
-                        evidence: &mut Vec<String>|
+                        evidence: &mut Evidence|
          -> bool {
             match set {
                 None => true,
                 Some(set) => match value {
                     Some(v) if set.is_match(v) => {
-                        evidence.push(format!("{what} `{v}`"));
+                        evidence.note(|| format!("{what} `{v}`"));
                         true
                     }
                     _ => false,
@@ -717,12 +754,13 @@ impl Policy {
             }
         }
         if let Some(cond) = &when.command {
-            let i = (0..facts.commands.len()).find(|&i| command_matches(cond, facts, i))?;
-            evidence.push(format!("command `{}`", facts.lines[i]));
+            let i =
+                (0..facts.commands.len()).find(|&i| tried(i) && command_matches(cond, facts, i))?;
+            evidence.note(|| format!("command `{}`", facts.lines[i]));
         }
         if let Some(set) = &when.raw {
             let line = facts.raw.iter().find(|l| set.is_match(l))?;
-            evidence.push(format!("command line `{line}`"));
+            evidence.note(|| format!("command line `{line}`"));
         }
         if let Some(set) = &when.code {
             let code = facts
@@ -730,23 +768,23 @@ impl Policy {
                 .iter()
                 .filter_map(|c| c.code.as_deref())
                 .find(|code| set.is_match(code))?;
-            evidence.push(format!("inline code `{code}`"));
+            evidence.note(|| format!("inline code `{code}`"));
         }
         if let Some(set) = &when.files {
             let file = c.changed_files.iter().find(|f| set.is_match(f.as_str()))?;
-            evidence.push(format!("changed file `{file}`"));
+            evidence.note(|| format!("changed file `{file}`"));
         }
         if let Some(set) = &when.texts {
             let (i, _) = c.texts.iter().enumerate().find(|(_, t)| set.is_match(t))?;
-            evidence.push(format!("texts[{i}]"));
+            evidence.note(|| format!("texts[{i}]"));
         }
         if let Some(set) = &when.arg_keys {
             let key = facts.arg_keys.iter().find(|k| set.is_match(k))?;
-            evidence.push(format!("argument key `{key}`"));
+            evidence.note(|| format!("argument key `{key}`"));
         }
         if let Some(set) = &when.arg_values {
             facts.arg_values.iter().find(|v| set.is_match(v))?;
-            evidence.push("an argument value".to_owned());
+            evidence.note(|| "an argument value".to_owned());
         }
         if let Some(want) = when.hosts_outside_allowlist {
             let outside = facts
@@ -755,7 +793,7 @@ impl Policy {
                 .find(|h| !self.allowed_hosts.is_match(h.as_str()));
             match (want, outside) {
                 (true, Some(host)) => {
-                    evidence.push(format!("host `{host}` is not in settings.allowed_hosts"))
+                    evidence.note(|| format!("host `{host}` is not in settings.allowed_hosts"))
                 }
                 (false, None) => {}
                 _ => return None,
@@ -768,17 +806,19 @@ impl Policy {
                 .enumerate()
                 .find(|(_, c)| c.matches(any, all))?;
             let first = cap.first_of(any | all).unwrap_or(Capability::ShellEscape);
-            evidence.push(format!(
-                "command `{}` {}: {}",
-                facts.lines[i],
-                first.as_str(),
-                cap.why(first).unwrap_or_default()
-            ));
+            evidence.note(|| {
+                format!(
+                    "command `{}` {}: {}",
+                    facts.lines[i],
+                    first.as_str(),
+                    cap.why(first).unwrap_or_default()
+                )
+            });
         }
         if let Some(effects) = &when.tool_effects {
             let effect = effects.iter().find(|e| facts.tool.has(**e))?;
             let why = facts.tool.why(*effect);
-            evidence.push(format!("{}: {}", effect.as_str(), why.unwrap_or_default()));
+            evidence.note(|| format!("{}: {}", effect.as_str(), why.unwrap_or_default()));
         }
         if let Some(want) = when.secrets {
             let found = !facts.secrets.is_empty();
@@ -786,12 +826,14 @@ impl Policy {
                 return None;
             }
             if want {
-                let what: Vec<String> = facts
-                    .secrets
-                    .iter()
-                    .map(|f| format!("{} at {}", f.detector, f.location))
-                    .collect();
-                evidence.push(format!("secret-like value ({})", what.join(", ")));
+                evidence.note(|| {
+                    let what: Vec<String> = facts
+                        .secrets
+                        .iter()
+                        .map(|f| format!("{} at {}", f.detector, f.location))
+                        .collect();
+                    format!("secret-like value ({})", what.join(", "))
+                });
             }
         }
         if let Some(meta) = &when.metadata {
@@ -809,18 +851,18 @@ impl Policy {
                 if value.unwrap_or(false) != *want {
                     return None;
                 }
-                evidence.push(format!("metadata.{name} = {want}"));
+                evidence.note(|| format!("metadata.{name} = {want}"));
             }
             if let Some(envs) = &meta.environment {
                 let env = m.environment.as_deref().filter(|e| envs.is_match(e))?;
-                evidence.push(format!("metadata.environment `{env}`"));
+                evidence.note(|| format!("metadata.environment `{env}`"));
             }
             if let Some(risks) = &meta.risk {
                 let risk = m.risk.filter(|r| risks.contains(r))?;
-                evidence.push(format!("metadata.risk `{}`", risk.as_str()));
+                evidence.note(|| format!("metadata.risk `{}`", risk.as_str()));
             }
         }
-        Some(evidence.join("; "))
+        Some(evidence)
     }
 }
 

@@ -4,6 +4,7 @@
 mod anchor;
 pub mod capability;
 mod engine;
+mod prefilter;
 pub mod rules;
 pub mod shell;
 pub mod testing;

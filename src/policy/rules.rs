@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 type HashSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use regex::RegexSet;
 use serde::Deserialize;
 
 use super::anchor::Anchor;
 use super::capability::Capability;
+use super::prefilter::PatternSet;
 use super::tool_call::ToolEffect;
 use crate::action::{Kind, Risk};
 
@@ -197,12 +197,12 @@ pub(crate) struct When {
     pub methods: Option<Vec<String>>,
     pub paths: Option<GlobSet>,
     pub command: Option<CommandCond>,
-    pub raw: Option<RegexSet>,
-    pub code: Option<RegexSet>,
+    pub raw: Option<PatternSet>,
+    pub code: Option<PatternSet>,
     pub files: Option<GlobSet>,
-    pub texts: Option<RegexSet>,
-    pub arg_keys: Option<RegexSet>,
-    pub arg_values: Option<RegexSet>,
+    pub texts: Option<PatternSet>,
+    pub arg_keys: Option<PatternSet>,
+    pub arg_values: Option<PatternSet>,
     pub hosts_outside_allowlist: Option<bool>,
     /// Bit masks: any of `.0`, and all of `.1`, on one command.
     pub capabilities: Option<(u16, u16)>,
@@ -279,9 +279,9 @@ pub(crate) struct CommandCond {
     pub subcommands: Option<HashSet<String>>,
     pub flags_all: Vec<Vec<String>>,
     pub flags_any: Vec<Vec<String>>,
-    pub args_any: Option<RegexSet>,
-    pub args_not_all: Option<RegexSet>,
-    pub line: Option<RegexSet>,
+    pub args_any: Option<PatternSet>,
+    pub args_not_all: Option<PatternSet>,
+    pub line: Option<PatternSet>,
 }
 
 #[derive(Debug, Default)]
@@ -310,9 +310,9 @@ pub fn compile(spec: RuleSpec) -> Result<Rule, String> {
             .map(Some)
             .map_err(|e| format!("when.{field}: {e}"))
     };
-    let regexes = |list: Option<Vec<String>>, field: &str| -> Result<Option<RegexSet>, String> {
+    let regexes = |list: Option<Vec<String>>, field: &str| -> Result<Option<PatternSet>, String> {
         let Some(list) = list else { return Ok(None) };
-        RegexSet::new(&list)
+        PatternSet::new(&list)
             .map(Some)
             .map_err(|e| format!("when.{field}: {e}"))
     };

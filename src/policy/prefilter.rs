@@ -1,0 +1,273 @@
+//! Rule patterns with a literal screen in front of them.
+//!
+//! Most patterns in a policy cannot match unless some literal occurs in the
+//! text (`authorized_keys`, `0.0.0.0` or `::`, `.ssh`, `drop`…). Those
+//! literals are read off each pattern's syntax tree once, when the policy is
+//! compiled, and an Aho-Corasick search for any of them (ignoring ASCII
+//! case, so it can only admit more than the patterns do) runs before the
+//! regexes. A pattern from which no literal can be read (`\S+`, `.*`)
+//! turns the screen off for its set: the screen never changes what
+//! matches, only how often the regexes run.
+
+use aho_corasick::AhoCorasick;
+use regex::RegexSet;
+use regex_syntax::hir::{Class, Hir, HirKind};
+
+/// Most literals a pattern's alternatives and classes expand to before the
+/// reading gives up on that part of the pattern.
+const MAX_LITERALS: usize = 64;
+
+/// A class of at most this many characters (`[Dd]`, `[Kk\u{212A}]`) counts
+/// as a literal of each.
+const MAX_CLASS: usize = 4;
+
+/// A regex set behind a literal screen.
+#[derive(Debug)]
+pub(crate) struct PatternSet {
+    set: RegexSet,
+    screen: Option<AhoCorasick>,
+}
+
+impl PatternSet {
+    /// Compiles `patterns`; errors are the regex crate's.
+    pub(crate) fn new(patterns: &[String]) -> Result<PatternSet, regex::Error> {
+        let set = RegexSet::new(patterns)?;
+        Ok(PatternSet {
+            screen: screen(patterns),
+            set,
+        })
+    }
+
+    /// True when any pattern matches `text`.
+    pub(crate) fn is_match(&self, text: &str) -> bool {
+        self.screen.as_ref().is_none_or(|s| s.is_match(text)) && self.set.is_match(text)
+    }
+
+    /// True when the set has a literal screen.
+    #[cfg(test)]
+    fn screened(&self) -> bool {
+        self.screen.is_some()
+    }
+}
+
+/// The screen of a set: the literals one of which every match contains,
+/// lowercased, or `None` when some pattern has none.
+fn screen(patterns: &[String]) -> Option<AhoCorasick> {
+    let mut literals: Vec<Vec<u8>> = Vec::new();
+    for pattern in patterns {
+        let hir = regex_syntax::parse(pattern).ok()?;
+        literals.extend(required(&hir)?);
+    }
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(minimal(literals))
+        .ok()
+}
+
+/// `literals` without those that contain another (a text holding
+/// `/.ssh/` holds `.ssh`), shortest first.
+fn minimal(mut literals: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    literals.sort_by(|a, b| a.len().cmp(&b.len()).then(a.cmp(b)));
+    let mut kept: Vec<Vec<u8>> = Vec::new();
+    for l in literals {
+        if !kept
+            .iter()
+            .any(|k| l.windows(k.len()).any(|w| w == k.as_slice()))
+        {
+            kept.push(l);
+        }
+    }
+    kept
+}
+
+/// Literals one of which every match of `hir` contains (none empty), or
+/// `None` when no such set can be read.
+fn required(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+    if let Some(set) = exact(hir) {
+        return set.iter().all(|l| !l.is_empty()).then_some(set);
+    }
+    match hir.kind() {
+        HirKind::Capture(c) => required(&c.sub),
+        HirKind::Repetition(r) if r.min >= 1 => required(&r.sub),
+        HirKind::Alternation(alts) => {
+            let mut all = Vec::new();
+            for alt in alts {
+                all.extend(required(alt)?);
+            }
+            (all.len() <= MAX_LITERALS).then_some(all)
+        }
+        HirKind::Concat(parts) => {
+            // Runs of parts that match exact strings join into longer
+            // literals; the run (or inexact part) with the longest
+            // shortest literal is the most selective screen.
+            let mut best: Option<Vec<Vec<u8>>> = None;
+            let mut run: Option<Vec<Vec<u8>>> = None;
+            let mut consider = |candidate: Option<Vec<Vec<u8>>>| {
+                if let Some(c) = candidate.filter(|c| c.iter().all(|l| !l.is_empty())) {
+                    if best.as_ref().is_none_or(|b| shortest(&c) > shortest(b)) {
+                        best = Some(c);
+                    }
+                }
+            };
+            for part in parts {
+                match exact(part) {
+                    Some(set) => {
+                        run = match run.take() {
+                            None => Some(set),
+                            Some(prefix) => match cross(&prefix, &set) {
+                                Some(joined) => Some(joined),
+                                None => {
+                                    consider(Some(prefix));
+                                    Some(set)
+                                }
+                            },
+                        }
+                    }
+                    None => {
+                        consider(run.take());
+                        consider(required(part));
+                    }
+                }
+            }
+            consider(run);
+            best
+        }
+        _ => None,
+    }
+}
+
+/// The strings `hir` matches when they are few and finite (lowercased).
+fn exact(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => Some(vec![Vec::new()]),
+        HirKind::Literal(l) => Some(vec![l.0.to_ascii_lowercase()]),
+        HirKind::Class(Class::Unicode(c)) => {
+            let chars = c.iter().flat_map(|r| r.start()..=r.end());
+            small_class(chars.map(|ch| ch.to_string().into_bytes()))
+        }
+        HirKind::Class(Class::Bytes(c)) => {
+            let bytes = c.iter().flat_map(|r| r.start()..=r.end());
+            small_class(bytes.map(|b| vec![b]))
+        }
+        HirKind::Capture(c) => exact(&c.sub),
+        HirKind::Repetition(r) if r.min == 1 && r.max == Some(1) => exact(&r.sub),
+        HirKind::Repetition(r) if r.min == 0 && r.max == Some(1) => {
+            let mut set = exact(&r.sub)?;
+            set.push(Vec::new());
+            dedup(set)
+        }
+        HirKind::Concat(parts) => parts
+            .iter()
+            .try_fold(vec![Vec::new()], |acc, part| cross(&acc, &exact(part)?)),
+        HirKind::Alternation(alts) => {
+            let mut all = Vec::new();
+            for alt in alts {
+                all.extend(exact(alt)?);
+            }
+            dedup(all)
+        }
+        _ => None,
+    }
+}
+
+/// A class's members as literals, when there are few of them.
+fn small_class(members: impl Iterator<Item = Vec<u8>>) -> Option<Vec<Vec<u8>>> {
+    let mut set = Vec::new();
+    for m in members {
+        if set.len() == MAX_CLASS {
+            return None;
+        }
+        set.push(m.to_ascii_lowercase());
+    }
+    dedup(set)
+}
+
+/// Every literal of `a` followed by every literal of `b`, if not too many.
+fn cross(a: &[Vec<u8>], b: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
+    if a.len() * b.len() > MAX_LITERALS {
+        return None;
+    }
+    let joined = a
+        .iter()
+        .flat_map(|x| b.iter().map(move |y| [x.as_slice(), y].concat()))
+        .collect();
+    dedup(joined)
+}
+
+fn dedup(mut set: Vec<Vec<u8>>) -> Option<Vec<Vec<u8>>> {
+    set.sort();
+    set.dedup();
+    (set.len() <= MAX_LITERALS).then_some(set)
+}
+
+fn shortest(set: &[Vec<u8>]) -> usize {
+    set.iter().map(Vec::len).min().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn literals(pattern: &str) -> Option<Vec<String>> {
+        let hir = regex_syntax::parse(pattern).unwrap();
+        required(&hir).map(|set| {
+            minimal(set)
+                .into_iter()
+                .map(|l| String::from_utf8(l).unwrap())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn literals_are_read_off_patterns() {
+        assert_eq!(
+            literals(r"authorized_keys2?\b").unwrap(),
+            ["authorized_keys"]
+        );
+        assert_eq!(literals(r"^php -S\b").unwrap(), ["php -s"]);
+        // A run of exact parts joins into longer literals; alternatives
+        // are all kept, minus those that hold a shorter one.
+        assert_eq!(
+            literals(r"\s(--[a-z]+|-[ab])[ =](0\.0\.0\.0|\[?::\]?)").unwrap(),
+            [" ::", "=::", " [::", "=[::", " 0.0.0.0", "=0.0.0.0"]
+        );
+        // Case-insensitive classes fold to one lowercase literal, but a
+        // non-ASCII member (the Kelvin sign) is kept as its own.
+        assert_eq!(literals(r"(?i)drop\s+table").unwrap(), ["table"]);
+        assert_eq!(literals(r"(?i)kill").unwrap().len(), 2);
+        // Nothing to read: the set runs unscreened.
+        assert_eq!(literals(r"^\S+$"), None);
+        assert_eq!(literals(r"(a|\w+)x?"), None);
+        assert_eq!(literals(r"a*"), None);
+    }
+
+    #[test]
+    fn a_screen_never_changes_what_matches() {
+        let patterns: Vec<String> = [
+            r"(?i)\b(drop\s+(table|database)|truncate\s+(table\s+)?\w+)",
+            r"(^|/)\.ssh(/|$)",
+            r"^/etc/(shadow|sudoers)$",
+        ]
+        .map(str::to_owned)
+        .into();
+        let screened = PatternSet::new(&patterns).unwrap();
+        assert!(screened.screened());
+        let plain = RegexSet::new(&patterns).unwrap();
+        for text in [
+            "DROP   TABLE users",
+            "psql -c 'Truncate Table x'",
+            "truncatex",
+            "cat ~/.ssh/id_rsa",
+            "/etc/shadow",
+            "/etc/shadowx",
+            "ls -la",
+            "dRoP\tDaTaBaSe prod",
+            "",
+        ] {
+            assert_eq!(screened.is_match(text), plain.is_match(text), "{text}");
+        }
+        let open = PatternSet::new(&[r"^\S+$".to_owned(), "x".to_owned()]).unwrap();
+        assert!(!open.screened());
+        assert!(open.is_match("abc"));
+    }
+}
