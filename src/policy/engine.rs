@@ -644,14 +644,14 @@ impl Policy {
         let present = facts.present();
         let kind = rules::kind_bit(contract.kind);
         for (i, rule) in self.rules.iter().enumerate() {
-            if bit(&self.anchored, i) && !bit(candidates, i) {
+            let anchored = bit(&self.anchored, i);
+            if anchored && !bit(candidates, i) {
                 continue;
             }
             let (needs, kinds) = self.prerequisites[i];
             if needs & !present != 0 || kinds & kind == 0 {
                 continue;
             }
-            let anchored = bit(&self.anchored, i);
             let tried = |c: usize| !anchored || bit(&per_command[c * words..], i);
             let recording = Evidence::recording(firings.is_some());
             let Some(evidence) = self.fires(&rule.when, &facts, &tried, recording) else {
