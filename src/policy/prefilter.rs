@@ -8,9 +8,15 @@
 //! regexes. A pattern from which no literal can be read (`\S+`, `.*`)
 //! turns the screen off for its set: the screen never changes what
 //! matches, only how often the regexes run.
+//!
+//! A screened set needs no prefilter of the regex engine's own (which for
+//! literal-heavy patterns is a dense Aho-Corasick automaton, over 1 MiB
+//! across the default policy): the screen has already found a literal when
+//! the regexes run.
 
 use aho_corasick::AhoCorasick;
-use regex::RegexSet;
+use regex_automata::meta::{self, Regex};
+use regex_automata::nfa::thompson::WhichCaptures;
 use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// Most literals a pattern's alternatives and classes expand to before the
@@ -24,18 +30,22 @@ const MAX_CLASS: usize = 4;
 /// A regex set behind a literal screen.
 #[derive(Debug)]
 pub(crate) struct PatternSet {
-    set: RegexSet,
+    set: Regex,
     screen: Option<AhoCorasick>,
 }
 
 impl PatternSet {
-    /// Compiles `patterns`; errors are the regex crate's.
-    pub(crate) fn new(patterns: &[String]) -> Result<PatternSet, regex::Error> {
-        let set = RegexSet::new(patterns)?;
-        Ok(PatternSet {
-            screen: screen(patterns),
-            set,
-        })
+    /// Compiles `patterns` (the `regex` crate's syntax and defaults).
+    pub(crate) fn new(patterns: &[String]) -> Result<PatternSet, meta::BuildError> {
+        let screen = screen(patterns);
+        let set = Regex::builder()
+            .configure(
+                Regex::config()
+                    .which_captures(WhichCaptures::None)
+                    .auto_prefilter(screen.is_none()),
+            )
+            .build_many(patterns)?;
+        Ok(PatternSet { set, screen })
     }
 
     /// True when any pattern matches `text`.
@@ -206,6 +216,8 @@ fn shortest(set: &[Vec<u8>]) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use regex::RegexSet;
+
     use super::*;
 
     fn literals(pattern: &str) -> Option<Vec<String>> {
