@@ -908,6 +908,13 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.rule, "x");
         assert!(err.to_string().starts_with("my.toml: x:"), "{err}");
+        // The pattern and the parser's own reason, not only its index.
+        assert!(
+            err.to_string()
+                .contains("`(unclosed` is not a valid regex: regex parse error")
+                && err.to_string().contains("unclosed group"),
+            "{err}"
+        );
         let err = Policy::from_toml(
             "[[rules]]\nid = \"y\"\ndescription = \"d\"\nrisk = \"high\"\nroute = \"human\"\nreason = \"r\"\n[rules.when]\nkinds = [\"http.request\"]\n",
             "my.toml",

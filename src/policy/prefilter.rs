@@ -15,7 +15,7 @@
 //! the regexes run.
 
 use aho_corasick::AhoCorasick;
-use regex_automata::meta::{self, Regex};
+use regex_automata::meta::Regex;
 use regex_automata::nfa::thompson::WhichCaptures;
 use regex_syntax::hir::{Class, Hir, HirKind};
 
@@ -35,8 +35,9 @@ pub(crate) struct PatternSet {
 }
 
 impl PatternSet {
-    /// Compiles `patterns` (the `regex` crate's syntax and defaults).
-    pub(crate) fn new(patterns: &[String]) -> Result<PatternSet, meta::BuildError> {
+    /// Compiles `patterns` (the `regex` crate's syntax and defaults); the
+    /// error says which pattern is wrong and why.
+    pub(crate) fn new(patterns: &[String]) -> Result<PatternSet, String> {
         let screen = screen(patterns);
         let set = Regex::builder()
             .configure(
@@ -44,7 +45,14 @@ impl PatternSet {
                     .which_captures(WhichCaptures::None)
                     .auto_prefilter(screen.is_none()),
             )
-            .build_many(patterns)?;
+            .build_many(patterns)
+            .map_err(|e| match (e.pattern(), e.syntax_error()) {
+                (Some(i), Some(syntax)) => format!(
+                    "`{}` is not a valid regex: {syntax}",
+                    patterns[i.as_usize()]
+                ),
+                _ => e.to_string(),
+            })?;
         Ok(PatternSet { set, screen })
     }
 
