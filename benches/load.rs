@@ -41,7 +41,6 @@
 
 mod support;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -50,15 +49,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hdrhistogram::Histogram;
-use http::{Request, Response};
+use http::Request;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use support::servers::{start_mcp_upstream, start_plain_proxy, McpAnswer};
+use hyper_util::rt::TokioExecutor;
+use support::servers::{start_mcp_upstream, start_plain_proxy, start_static_upstream, McpAnswer};
 use support::{env_or, free_port, start_redis};
 use tokio::sync::Mutex;
 
@@ -138,7 +134,7 @@ fn main() {
         MCP_SESSION.set(open_session(addr)).unwrap();
         (addr, node)
     } else {
-        (start_upstream(), None)
+        (start_static_upstream(), None)
     };
     let mut results = Vec::new();
     let mut rss = None;
@@ -382,39 +378,6 @@ async fn closed_loop(
         errors += e;
     }
     (all, errors)
-}
-
-fn start_upstream() -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            loop {
-                let (stream, _) = listener.accept().await.unwrap();
-                let _ = stream.set_nodelay(true);
-                tokio::spawn(async move {
-                    let svc = service_fn(|req: Request<Incoming>| async move {
-                        let _ = req.into_body().collect().await;
-                        let mut resp = Response::new(Full::new(Bytes::from_static(
-                            br#"{"ok":true,"result":"hello"}"#,
-                        )));
-                        resp.headers_mut()
-                            .insert("content-type", "application/json".parse().unwrap());
-                        Ok::<_, Infallible>(resp)
-                    });
-                    let _ = auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
-        });
-    });
-    rx.recv().unwrap()
 }
 
 fn nginx_binary() -> Option<String> {

@@ -21,6 +21,7 @@ use hyper::service::service_fn;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 
 /// Runs `serve` for every connection accepted on a fresh loopback port, on
 /// a thread of its own; returns the port's address.
@@ -165,4 +166,39 @@ fn status(code: StatusCode) -> Response<Full<Bytes>> {
         .header("mcp-session-id", SESSION)
         .body(Full::new(Bytes::new()))
         .unwrap()
+}
+
+/// A static upstream: every request is read whole and answered with a
+/// small JSON body.
+pub fn start_static_upstream() -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(async move {
+                    let svc = service_fn(|req: Request<Incoming>| async move {
+                        let _ = req.into_body().collect().await;
+                        let mut resp = Response::new(Full::new(Bytes::from_static(
+                            br#"{"ok":true,"result":"hello"}"#,
+                        )));
+                        resp.headers_mut()
+                            .insert("content-type", "application/json".parse().unwrap());
+                        Ok::<_, Infallible>(resp)
+                    });
+                    let _ = auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+    });
+    rx.recv().unwrap()
 }

@@ -5,6 +5,7 @@
 mod activity;
 pub mod loopback;
 pub mod tls;
+mod trim;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -154,6 +155,8 @@ where
     let max = options.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let permits = Arc::new(Semaphore::new(max));
     let per_ip = Arc::new(PerIpConnections::new(options.max_connections_per_ip));
+    let count = Arc::new(trim::ConnectionCount::default());
+    let trimmer = tokio::spawn(trim::trim_after_closes(count.clone(), shutdown.clone()));
     let mut accept_backoff = ACCEPT_BACKOFF_MIN;
     loop {
         let permit = tokio::select! {
@@ -200,12 +203,15 @@ where
         let tls = tls.as_ref().map(|t| TlsAcceptor::from(t.load_full()));
         let shutdown = shutdown.clone();
         let metrics = metrics.clone();
+        let count = count.clone();
         tokio::spawn(async move {
             if let Some(m) = &metrics {
                 m.connections.inc();
                 m.open_connections.inc();
             }
+            count.opened();
             serve_tcp(stream, peer, tls, &options, handler, shutdown).await;
+            count.closed();
             if let Some(m) = &metrics {
                 m.open_connections.dec();
             }
@@ -214,12 +220,18 @@ where
         });
     }
     drop(listener);
+    trimmer.abort();
     let drained = tokio::time::timeout(options.grace, permits.acquire_many(max as u32)).await;
     match drained {
         Ok(_) => 0,
         Err(_) => max - permits.available_permits(),
     }
 }
+
+/// A request's response future, boxed (see `serve_io`).
+type ResponseFuture = std::pin::Pin<
+    Box<dyn Future<Output = Result<Response<GuardedBody<ProxyBody>>, Infallible>> + Send>,
+>;
 
 async fn serve_tcp<H, Fut>(
     stream: TcpStream,
@@ -235,7 +247,9 @@ async fn serve_tcp<H, Fut>(
     match tls {
         None => {
             let info = Arc::new(ConnInfo::new(peer, false, None));
-            serve_io(stream, info, options, handler, shutdown).await;
+            // Boxed per transport: a plain connection's task does not
+            // reserve room for a TLS session it never has.
+            Box::pin(serve_io(stream, info, options, handler, shutdown)).await;
         }
         Some(acceptor) => {
             match tokio::time::timeout(options.header_read_timeout, acceptor.accept(stream)).await {
@@ -247,7 +261,7 @@ async fn serve_tcp<H, Fut>(
                         .and_then(|chain| chain.first())
                         .map(|leaf| crate::gate::client_cert::CertFingerprints::of(leaf));
                     let info = Arc::new(ConnInfo::new(peer, true, client_cert));
-                    serve_io(stream, info, options, handler, shutdown).await;
+                    Box::pin(serve_io(stream, info, options, handler, shutdown)).await;
                 }
                 Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -270,15 +284,18 @@ async fn serve_io<I, H, Fut>(
     let peer = info.peer;
     let activity = Activity::new();
     let io = TokioIo::new(ActiveIo::new(io, activity.clone()));
+    // Each request's future is boxed when the request arrives: hyper keeps
+    // room for one in-flight future per connection for the connection's
+    // whole life, so an unboxed one (~11 KiB) would be held by every idle
+    // keep-alive connection.
     let service = {
         let activity = activity.clone();
-        service_fn(move |req: Request<Incoming>| {
+        service_fn(move |req: Request<Incoming>| -> ResponseFuture {
             let guard = activity.begin();
             let response = handler(req, info.clone());
-            async move {
-                let response = response.await;
-                Ok::<_, Infallible>(response.map(|body| GuardedBody::new(body, guard)))
-            }
+            Box::pin(async move {
+                Ok::<_, Infallible>(response.await.map(|body| GuardedBody::new(body, guard)))
+            })
         })
     };
     let mut builder = auto::Builder::new(TokioExecutor::new());

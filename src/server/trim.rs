@@ -1,0 +1,106 @@
+//! Gives memory back to the operating system after many connections close.
+//!
+//! An open connection holds some tens of KiB (hyper's read and write
+//! buffers, its task). glibc keeps what closed connections freed in its
+//! arenas, so one burst of 10,000 connections would leave the process at
+//! its peak size for good. When the open connections have fallen well
+//! below their peak, `malloc_trim` hands the free pages back, on a blocking
+//! thread so the async workers never wait for it.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+/// How often the open-connection count is compared with its peak.
+const CHECK_EVERY: Duration = Duration::from_secs(5);
+
+/// Fewer closed connections than this are not worth a trim.
+const MIN_CLOSED: usize = 256;
+
+/// Open connections of one listener and their peak since the last trim.
+#[derive(Debug, Default)]
+pub(super) struct ConnectionCount {
+    open: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl ConnectionCount {
+    /// Counts a connection opened.
+    pub(super) fn opened(&self) {
+        let open = self.open.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak.fetch_max(open, Ordering::Relaxed);
+    }
+
+    /// Counts a connection closed.
+    pub(super) fn closed(&self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// True when enough connections have closed since the peak that their
+/// memory is worth returning: at least [`MIN_CLOSED`], and half the peak.
+fn worth_trimming(peak: usize, open: usize) -> bool {
+    peak >= open + MIN_CLOSED && open <= peak / 2
+}
+
+/// Runs until `shutdown`: every [`CHECK_EVERY`], trims when
+/// [`worth_trimming`] says so, then measures the next peak from now.
+pub(super) async fn trim_after_closes(
+    count: Arc<ConnectionCount>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(CHECK_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        let open = count.open.load(Ordering::Relaxed);
+        let peak = count.peak.load(Ordering::Relaxed);
+        if !worth_trimming(peak, open) {
+            continue;
+        }
+        count.peak.store(open, Ordering::Relaxed);
+        let _ = tokio::task::spawn_blocking(release_free_memory).await;
+        tracing::debug!(
+            open,
+            peak,
+            "connections closed; freed memory returned to the OS"
+        );
+    }
+}
+
+/// Returns free heap pages to the OS (glibc only; elsewhere a no-op).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trims_only_after_many_connections_closed() {
+        // A burst of 10,000 that has closed: trim.
+        assert!(worth_trimming(10_000, 0));
+        assert!(worth_trimming(10_000, 5_000));
+        // Half still open, or too few closed to matter: leave it.
+        assert!(!worth_trimming(10_000, 5_001));
+        assert!(!worth_trimming(300, 100));
+        assert!(!worth_trimming(0, 0));
+        let count = ConnectionCount::default();
+        for _ in 0..3 {
+            count.opened();
+        }
+        count.closed();
+        assert_eq!(count.open.load(Ordering::Relaxed), 2);
+        assert_eq!(count.peak.load(Ordering::Relaxed), 3);
+    }
+}
