@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -292,10 +293,12 @@ async fn serve_io<I, H, Fut>(
         let activity = activity.clone();
         service_fn(move |req: Request<Incoming>| -> ResponseFuture {
             let guard = activity.begin();
-            let response = handler(req, info.clone());
-            Box::pin(async move {
-                Ok::<_, Infallible>(response.await.map(|body| GuardedBody::new(body, guard)))
-            })
+            // A combinator, not an `async` block: a block awaiting the
+            // captured future would hold it twice (its capture and its
+            // awaitee), doubling what is boxed and copied.
+            Box::pin(handler(req, info.clone()).map(move |response| {
+                Ok::<_, Infallible>(response.map(|body| GuardedBody::new(body, guard)))
+            }))
         })
     };
     let mut builder = auto::Builder::new(TokioExecutor::new());
