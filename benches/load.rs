@@ -55,7 +55,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use support::servers::{start_mcp_upstream, start_plain_proxy, start_static_upstream, McpAnswer};
-use support::{env_or, free_port, start_redis};
+use support::{env_or, free_port, spawn_cpos, start_redis};
 use tokio::sync::Mutex;
 
 const BODY: &str = r#"{"tool":"echo","arguments":{"text":"hello from the load harness"}}"#;
@@ -503,7 +503,6 @@ fn start_cpos(
     target: &str,
     redis: Option<String>,
 ) -> (SocketAddr, Child) {
-    use std::io::BufRead;
     let baseline = target == "baseline";
     let extra: String = env_or("CPOS_BENCH_ARGS", String::new());
     let binary = if baseline {
@@ -514,37 +513,23 @@ fn start_cpos(
     };
     let dir = &dir.join(target);
     std::fs::create_dir_all(dir).unwrap();
-    let mut child = Command::new(binary)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-        ])
-        .args(if mcp_scenario() {
-            Vec::new()
-        } else {
-            vec!["--upstream".to_owned(), format!("http://{upstream}")]
-        })
-        .arg("--tape-dir")
-        .arg(dir.join("tape"))
-        .arg("--config")
-        .arg(cpos_config(dir, upstream, redis.as_deref()))
-        .args(extra.split_whitespace())
-        .env("RUST_LOG", "warn")
-        .envs(workers().map(|n| ("CPOS_RUNTIME__WORKER_THREADS", n.to_string())))
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start cpos");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let ready: serde_json::Value = serde_json::from_str(&line).expect("cpos ready line");
+    let mut args: Vec<std::ffi::OsString> = Vec::new();
+    if !mcp_scenario() {
+        args.push("--upstream".into());
+        args.push(format!("http://{upstream}").into());
+    }
+    args.push("--tape-dir".into());
+    args.push(dir.join("tape").into());
+    args.push("--config".into());
+    args.push(cpos_config(dir, upstream, redis.as_deref()).into());
+    args.extend(extra.split_whitespace().map(Into::into));
+    let envs: Vec<(&str, String)> = workers()
+        .map(|n| ("CPOS_RUNTIME__WORKER_THREADS", n.to_string()))
+        .into_iter()
+        .collect();
+    let started = spawn_cpos(&binary, dir, &args, &envs);
     std::thread::sleep(Duration::from_millis(200));
-    (ready["data"].as_str().unwrap().parse().unwrap(), child)
+    started
 }
 
 /// The cpos configuration for this run: gates and the MCP route as asked.

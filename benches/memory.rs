@@ -11,7 +11,7 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,8 +20,8 @@ use http::Request;
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use support::env_or;
 use support::servers::start_static_upstream;
+use support::{env_or, spawn_cpos};
 
 /// Resident memory of a process, in KiB: all of it, and its private
 /// (anonymous) part, which excludes the binary's shared, reclaimable pages.
@@ -184,7 +184,6 @@ async fn get(sender: &mut SendRequest<Empty<Bytes>>) -> bool {
 /// cpos on embedded defaults in front of `upstream`, admitting `max`
 /// connections and idling none out during the run.
 fn start_cpos(dir: &std::path::Path, upstream: SocketAddr, max: usize) -> (SocketAddr, Child) {
-    use std::io::BufRead;
     let config = dir.join("memory.toml");
     std::fs::write(
         &config,
@@ -193,31 +192,15 @@ fn start_cpos(dir: &std::path::Path, upstream: SocketAddr, max: usize) -> (Socke
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cpos"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--upstream")
-        .arg(format!("http://{upstream}"))
-        .arg("--tape-dir")
-        .arg(dir.join("tape"))
-        .arg("--config")
-        .arg(&config)
-        .env("RUST_LOG", "warn")
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start cpos");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let ready: serde_json::Value = serde_json::from_str(&line).expect("cpos ready line");
-    (ready["data"].as_str().unwrap().parse().unwrap(), child)
+    let args: Vec<std::ffi::OsString> = vec![
+        "--upstream".into(),
+        format!("http://{upstream}").into(),
+        "--tape-dir".into(),
+        dir.join("tape").into(),
+        "--config".into(),
+        config.into(),
+    ];
+    spawn_cpos(env!("CARGO_BIN_EXE_cpos"), dir, &args, &[])
 }
 
 /// Lifts this process's open-file limit (inherited by cpos) to `want`, or

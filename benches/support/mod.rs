@@ -47,6 +47,39 @@ pub fn start_redis() -> (String, Child) {
     (format!("redis://127.0.0.1:{port}/"), child)
 }
 
+/// `cpos serve` on loopback ports of its own, in `dir`, with `args` after
+/// the listen flags; returns once it prints its ready line, with the data
+/// listener's address.
+pub fn spawn_cpos(
+    binary: &str,
+    dir: &Path,
+    args: &[std::ffi::OsString],
+    envs: &[(&str, String)],
+) -> (std::net::SocketAddr, Child) {
+    use std::io::BufRead;
+    let mut child = Command::new(binary)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .envs(envs.iter().map(|(k, v)| (k, v)))
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start cpos");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&line).expect("cpos ready line");
+    (ready["data"].as_str().unwrap().parse().unwrap(), child)
+}
+
 /// Every gate on: the fingerprint header from a trusted proxy, an IP
 /// allowlist, rate limits too high to refuse, HMAC with a key registry.
 /// Writes its files into `dir`; `extra` is appended to the configuration.

@@ -287,8 +287,8 @@ async fn serve_io<I, H, Fut>(
     let io = TokioIo::new(ActiveIo::new(io, activity.clone()));
     // Each request's future is boxed when the request arrives: hyper keeps
     // room for one in-flight future per connection for the connection's
-    // whole life, so an unboxed one (~11 KiB) would be held by every idle
-    // keep-alive connection.
+    // whole life, so an unboxed one (5.6 KiB of request state) would be
+    // held by every idle keep-alive connection.
     let service = {
         let activity = activity.clone();
         service_fn(move |req: Request<Incoming>| -> ResponseFuture {
