@@ -23,14 +23,23 @@ impl RedisServer {
         Self::start_inner(Some(pki))
     }
 
+    /// Tests run in parallel: a port found free can be taken before
+    /// redis-server binds it, so a server that exits at once is started
+    /// again on another port.
     fn start_inner(tls: Option<super::Pki>) -> RedisServer {
         let mut server = RedisServer {
             port: super::mcp::free_port(),
             child: None,
             tls,
         };
-        server.resume();
-        server
+        for _ in 0..5 {
+            if server.try_resume() {
+                return server;
+            }
+            server.stop();
+            server.port = super::mcp::free_port();
+        }
+        panic!("redis-server did not start on any of 5 free ports");
     }
 
     /// `redis://127.0.0.1:<port>/`, or `rediss://…` for a TLS server.
@@ -65,6 +74,16 @@ impl RedisServer {
 
     /// Starts the server (again) on its port and waits until it answers.
     pub fn resume(&mut self) {
+        assert!(
+            self.try_resume(),
+            "redis-server did not start on port {}",
+            self.port
+        );
+    }
+
+    /// Starts the server on its port; false when it exited (its port was
+    /// taken) or did not answer within 10 s.
+    fn try_resume(&mut self) -> bool {
         let child = Command::new("redis-server")
             .args(self.port_args())
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
@@ -76,9 +95,16 @@ impl RedisServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while self.cli(&["PING"]).trim() != "PONG" {
-            assert!(Instant::now() < deadline, "redis-server did not start");
+            let exited = self
+                .child
+                .as_mut()
+                .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))));
+            if exited || Instant::now() >= deadline {
+                return false;
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
+        true
     }
 
     /// Kills the server (its data goes with it: persistence is off).
