@@ -156,7 +156,7 @@ where
     let max = options.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let permits = Arc::new(Semaphore::new(max));
     let per_ip = Arc::new(PerIpConnections::new(options.max_connections_per_ip));
-    let count = Arc::new(trim::ConnectionCount::default());
+    let count = Arc::new(trim::ConnectionCount::new(permits.clone(), max));
     let trimmer = tokio::spawn(trim::trim_after_closes(count.clone(), shutdown.clone()));
     let mut accept_backoff = ACCEPT_BACKOFF_MIN;
     loop {
@@ -198,21 +198,19 @@ where
             drop(stream);
             continue;
         };
+        count.accepted();
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
         let options = options.clone();
         let tls = tls.as_ref().map(|t| TlsAcceptor::from(t.load_full()));
         let shutdown = shutdown.clone();
         let metrics = metrics.clone();
-        let count = count.clone();
         tokio::spawn(async move {
             if let Some(m) = &metrics {
                 m.connections.inc();
                 m.open_connections.inc();
             }
-            count.opened();
             serve_tcp(stream, peer, tls, &options, handler, shutdown).await;
-            count.closed();
             if let Some(m) = &metrics {
                 m.open_connections.dec();
             }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 /// How often the open-connection count is compared with its peak.
 const CHECK_EVERY: Duration = Duration::from_secs(5);
@@ -19,23 +19,32 @@ const CHECK_EVERY: Duration = Duration::from_secs(5);
 /// Fewer closed connections than this are not worth a trim.
 const MIN_CLOSED: usize = 256;
 
-/// Open connections of one listener and their peak since the last trim.
-#[derive(Debug, Default)]
+/// Open connections of one listener (read off its connection permits) and
+/// their peak since the last trim.
+#[derive(Debug)]
 pub(super) struct ConnectionCount {
-    open: AtomicUsize,
+    permits: Arc<Semaphore>,
+    max: usize,
     peak: AtomicUsize,
 }
 
 impl ConnectionCount {
-    /// Counts a connection opened.
-    pub(super) fn opened(&self) {
-        let open = self.open.fetch_add(1, Ordering::Relaxed) + 1;
-        self.peak.fetch_max(open, Ordering::Relaxed);
+    /// Counts what `permits`, a semaphore of `max` permits, has handed out.
+    pub(super) fn new(permits: Arc<Semaphore>, max: usize) -> ConnectionCount {
+        ConnectionCount {
+            permits,
+            max,
+            peak: AtomicUsize::new(0),
+        }
     }
 
-    /// Counts a connection closed.
-    pub(super) fn closed(&self) {
-        self.open.fetch_sub(1, Ordering::Relaxed);
+    fn open(&self) -> usize {
+        self.max.saturating_sub(self.permits.available_permits())
+    }
+
+    /// Notes a connection accepted (its permit held).
+    pub(super) fn accepted(&self) {
+        self.peak.fetch_max(self.open(), Ordering::Relaxed);
     }
 }
 
@@ -58,7 +67,7 @@ pub(super) async fn trim_after_closes(
             _ = tick.tick() => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        let open = count.open.load(Ordering::Relaxed);
+        let open = count.open();
         let peak = count.peak.load(Ordering::Relaxed);
         if !worth_trimming(peak, open) {
             continue;
@@ -95,12 +104,17 @@ mod tests {
         assert!(!worth_trimming(10_000, 5_001));
         assert!(!worth_trimming(300, 100));
         assert!(!worth_trimming(0, 0));
-        let count = ConnectionCount::default();
-        for _ in 0..3 {
-            count.opened();
-        }
-        count.closed();
-        assert_eq!(count.open.load(Ordering::Relaxed), 2);
+        let permits = Arc::new(Semaphore::new(10));
+        let count = ConnectionCount::new(permits.clone(), 10);
+        let mut held: Vec<_> = (0..3)
+            .map(|_| {
+                let permit = permits.clone().try_acquire_owned().unwrap();
+                count.accepted();
+                permit
+            })
+            .collect();
+        held.pop();
+        assert_eq!(count.open(), 2);
         assert_eq!(count.peak.load(Ordering::Relaxed), 3);
     }
 }
