@@ -166,8 +166,10 @@ struct Facts<'a> {
     contract: &'a ActionContract,
     raw: Vec<String>,
     commands: Vec<SimpleCommand>,
-    /// Per command: its text, built once.
-    lines: Vec<String>,
+    /// Every command's text, built once into one buffer: see [`Facts::line`].
+    lines: String,
+    /// Where each command's text ends in `lines`.
+    line_ends: Vec<usize>,
     /// Per command: what it can do.
     caps: Vec<Capabilities>,
     /// What the tool call does, judged on its arguments.
@@ -179,6 +181,12 @@ struct Facts<'a> {
 }
 
 impl Facts<'_> {
+    /// Command `i`'s program and arguments joined by spaces.
+    fn line(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.line_ends[i - 1] };
+        &self.lines[start..self.line_ends[i]]
+    }
+
     /// Which inputs are non-empty, as [`rules::needs`] bits.
     fn present(&self) -> u16 {
         use rules::needs;
@@ -245,7 +253,12 @@ impl<'a> Facts<'a> {
         for line in &raw {
             shell::split_into(line, &mut commands);
         }
-        let lines = commands.iter().map(SimpleCommand::line).collect();
+        let mut lines = String::with_capacity(commands.iter().map(SimpleCommand::line_len).sum());
+        let mut line_ends = Vec::with_capacity(commands.len());
+        for cmd in &commands {
+            cmd.write_line(&mut lines);
+            line_ends.push(lines.len());
+        }
         let mut hosts = Vec::new();
         for text in raw
             .iter()
@@ -284,16 +297,17 @@ impl<'a> Facts<'a> {
             secrets::scan_json(args, "arguments", &mut found);
         }
         for (i, line) in contract.commands.iter().enumerate() {
-            secrets::scan_text(line, &format!("commands[{i}]"), &mut found);
+            secrets::scan_text(line, format_args!("commands[{i}]"), &mut found);
         }
         for (i, text) in contract.texts.iter().enumerate() {
-            secrets::scan_text(text, &format!("texts[{i}]"), &mut found);
+            secrets::scan_text(text, format_args!("texts[{i}]"), &mut found);
         }
         Facts {
             contract,
             raw,
             commands,
             lines,
+            line_ends,
             caps,
             tool: contract
                 .tool
@@ -433,7 +447,7 @@ fn command_matches(cond: &CommandCond, facts: &Facts<'_>, i: usize) -> bool {
         }
     }
     if let Some(set) = &cond.line {
-        if !set.is_match(&facts.lines[i]) {
+        if !set.is_match(facts.line(i)) {
             return false;
         }
     }
@@ -756,7 +770,7 @@ impl Policy {
         if let Some(cond) = &when.command {
             let i =
                 (0..facts.commands.len()).find(|&i| tried(i) && command_matches(cond, facts, i))?;
-            evidence.note(|| format!("command `{}`", facts.lines[i]));
+            evidence.note(|| format!("command `{}`", facts.line(i)));
         }
         if let Some(set) = &when.raw {
             let line = facts.raw.iter().find(|l| set.is_match(l))?;
@@ -809,7 +823,7 @@ impl Policy {
             evidence.note(|| {
                 format!(
                     "command `{}` {}: {}",
-                    facts.lines[i],
+                    facts.line(i),
                     first.as_str(),
                     cap.why(first).unwrap_or_default()
                 )

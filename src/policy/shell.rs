@@ -61,14 +61,24 @@ impl SimpleCommand {
 
     /// The program and arguments joined by spaces.
     pub fn line(&self) -> String {
-        let len = self.program.len() + self.args.iter().map(|a| a.len() + 1).sum::<usize>();
-        let mut s = String::with_capacity(len);
-        s.push_str(&self.program);
-        for a in &self.args {
-            s.push(' ');
-            s.push_str(a);
-        }
+        let mut s = String::new();
+        self.write_line(&mut s);
         s
+    }
+
+    /// The length of [`SimpleCommand::line`].
+    pub fn line_len(&self) -> usize {
+        self.program.len() + self.args.iter().map(|a| a.len() + 1).sum::<usize>()
+    }
+
+    /// Appends the program and arguments joined by spaces to `out`.
+    pub fn write_line(&self, out: &mut String) {
+        out.reserve(self.line_len());
+        out.push_str(&self.program);
+        for a in &self.args {
+            out.push(' ');
+            out.push_str(a);
+        }
     }
 }
 
@@ -924,7 +934,8 @@ fn string_literals(code: &str) -> Vec<String> {
 fn lex(line: &str, nested: &mut Vec<String>) -> Vec<Tok> {
     let b = line.as_bytes();
     let n = b.len();
-    let mut toks = Vec::with_capacity(16);
+    // Most tokens are a word and a separator of a few bytes each.
+    let mut toks = Vec::with_capacity(line.len() / 3 + 4);
     let mut word = String::with_capacity(64);
     let mut in_word = false;
     let mut pending_heredocs: Vec<&str> = Vec::new();

@@ -248,12 +248,13 @@ pub struct Finding {
 /// Scans free text; `location` names the text (a field or file). The
 /// hand-written detectors run first; the maintained rule set
 /// ([`RuleSet::embedded`]) adds what they do not cover on that line.
-pub fn scan_text(text: &str, location: &str, out: &mut Vec<Finding>) {
+/// The location is only formatted when something is found.
+pub fn scan_text(text: &str, location: impl std::fmt::Display, out: &mut Vec<Finding>) {
     let c = compiled();
     let multi_line = text.contains('\n');
     let at = |line_no: usize| match multi_line {
         true => format!("{location}:{}", line_no + 1),
-        false => location.to_owned(),
+        false => location.to_string(),
     };
     let first = out.len();
     if c.set.is_match(text) {
