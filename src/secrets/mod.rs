@@ -514,7 +514,7 @@ fn walk<'a>(
     let c = compiled();
     match value {
         serde_json::Value::String(s) if c.set.is_match(s) => {
-            scan_text(s, &location(root, path), out);
+            scan_text(s, location(root, path), out);
         }
         serde_json::Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
