@@ -249,7 +249,9 @@ impl<'a> Facts<'a> {
                 raw.push(text.to_owned());
             }
         }
-        let mut commands = Vec::with_capacity(8);
+        // Room for six commands: under 1 KiB, which glibc serves from its
+        // small-chunk lists (a larger request first consolidates them).
+        let mut commands = Vec::with_capacity(6);
         for line in &raw {
             shell::split_into(line, &mut commands);
         }
@@ -281,12 +283,14 @@ impl<'a> Facts<'a> {
                 }
             }
             capability::bare_hosts(cmd, &mut hosts);
-            let named = hosts.len() > before
-                || cmd
-                    .args
-                    .iter()
-                    .any(|a| capability::url_hosts(a).next().is_some());
-            if cap.has(Capability::Network) && !named {
+            let named = || {
+                hosts.len() > before
+                    || cmd
+                        .args
+                        .iter()
+                        .any(|a| capability::url_hosts(a).next().is_some())
+            };
+            if cap.has(Capability::Network) && !named() {
                 // A connection whose destination is not written down
                 // (`nc $RHOST $RPORT`, `/dev/tcp/$H/1`) is outside the allowlist.
                 hosts.push(UNKNOWN_HOST.to_owned());

@@ -84,7 +84,7 @@ impl SimpleCommand {
 
 /// Parses `line` into every simple command it would run.
 pub fn split(line: &str) -> Vec<SimpleCommand> {
-    let mut out = Vec::with_capacity(8);
+    let mut out = Vec::with_capacity(6);
     parse_into(line, &mut out, 0);
     out
 }

@@ -28,7 +28,8 @@ pub fn bare_hosts(cmd: &SimpleCommand, out: &mut Vec<String>) {
             out.push(h);
         }
     };
-    let remotes = super::names_remotes(cmd);
+    let class = program_class(&cmd.program);
+    let remotes = super::names_remotes(cmd, class);
     if remotes {
         if let Some(host) = super::host_option(cmd) {
             push(host);
@@ -67,7 +68,7 @@ pub fn bare_hosts(cmd: &SimpleCommand, out: &mut Vec<String>) {
             }
         }
     }
-    if program_class(&cmd.program) & SOCKET != 0 && cmd.program != "curl" {
+    if class & SOCKET != 0 && cmd.program != "curl" {
         // `nc host 4444`, `telnet host`: the first operand that looks like a host.
         if let Some(word) = cmd.positional().find(|a| looks_like_host(a)) {
             let host = word.rsplit('@').next().unwrap_or(word);

@@ -174,6 +174,8 @@ struct Command<'a> {
     cmd: &'a SimpleCommand,
     program: &'a str,
     is_shell: bool,
+    /// An interpreter ([`is_interpreter`]).
+    interpreter: bool,
     has_operand: bool,
     data_program: bool,
     /// Class bits (`SHELL`, `SOCKET`, `DATA`, `WORKTREE`).
@@ -188,6 +190,7 @@ impl<'a> Command<'a> {
             cmd,
             program,
             is_shell: class & SHELL != 0,
+            interpreter: is_interpreter(program),
             has_operand: cmd.positional().next().is_some(),
             data_program: class & DATA != 0,
             class,
@@ -224,7 +227,7 @@ fn program_facts(c: &Command<'_>, caps: &mut Capabilities) {
                 "starts a shell that reads commands from its input or a terminal",
             );
         }
-    } else if is_interpreter(program)
+    } else if c.interpreter
         && cmd.code.is_none()
         && !has_operand
         && !cmd
@@ -564,7 +567,7 @@ fn network_facts(c: &Command<'_>, caps: &mut Capabilities) {
     {
         caps.add(Network, "serves files over HTTP");
     }
-    let url_operands = names_remotes(cmd);
+    let url_operands = names_remotes(cmd, c.class);
     if url_operands
         && cmd
             .args
@@ -590,7 +593,7 @@ fn network_facts(c: &Command<'_>, caps: &mut Capabilities) {
     if !c.data_program && host_option(cmd).is_some() {
         caps.add(Network, "names a remote host (--host)");
     }
-    if is_interpreter(program)
+    if c.interpreter
         && cmd.args.iter().any(|a| {
             let lib = a
                 .strip_prefix("-r")
@@ -635,7 +638,7 @@ fn network_facts(c: &Command<'_>, caps: &mut Capabilities) {
     {
         caps.add(LoadsCode, "code in an argument that loads native libraries");
     }
-    if is_interpreter(program)
+    if c.interpreter
         && cmd.args.windows(2).any(|w| {
             w[0] == "-m"
                 && matches!(
@@ -875,7 +878,7 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
     if c.class & WORKTREE == 0
         && !asks_help
         && !is_shell
-        && !is_interpreter(program)
+        && !c.interpreter
         && !super::shell::is_wrapper(program)
         && !data_program
         && destroy_verb(cmd).is_some()
@@ -985,7 +988,8 @@ fn host_and_port(arg: &str) -> bool {
 
 /// True when the command's operands may name remote places: any program
 /// that is not a data program, and git's remote-facing subcommands.
-pub(super) fn names_remotes(cmd: &SimpleCommand) -> bool {
+/// `class`: the program's [`program_class`].
+pub(super) fn names_remotes(cmd: &SimpleCommand, class: u8) -> bool {
     if cmd.program == "git" {
         return cmd.positional().next().is_some_and(|sub| {
             matches!(
@@ -994,7 +998,7 @@ pub(super) fn names_remotes(cmd: &SimpleCommand) -> bool {
             )
         });
     }
-    program_class(&cmd.program) & DATA == 0
+    class & DATA == 0
 }
 
 /// The host of an scp-style target, `user@host:path`
