@@ -61,7 +61,7 @@ impl SimpleCommand {
 
     /// The program and arguments joined by spaces.
     pub fn line(&self) -> String {
-        let mut s = String::new();
+        let mut s = String::with_capacity(self.line_len());
         self.write_line(&mut s);
         s
     }
@@ -71,9 +71,9 @@ impl SimpleCommand {
         self.program.len() + self.args.iter().map(|a| a.len() + 1).sum::<usize>()
     }
 
-    /// Appends the program and arguments joined by spaces to `out`.
+    /// Appends the program and arguments joined by spaces to `out` (sized
+    /// by the caller: [`SimpleCommand::line_len`]).
     pub fn write_line(&self, out: &mut String) {
-        out.reserve(self.line_len());
         out.push_str(&self.program);
         for a in &self.args {
             out.push(' ');
