@@ -91,6 +91,8 @@ pub struct Metrics {
     pub tape_queue_depth: Gauge,
     /// Open data-plane connections.
     pub open_connections: Gauge,
+    /// Open HTTP/1.1 connections parked while idle (hyper's buffers freed).
+    pub parked_connections: Gauge,
     /// Accepted data-plane connections.
     pub connections: Counter,
     /// Failed accepts.
@@ -143,6 +145,7 @@ impl Metrics {
             tape_queue_depth.clone(),
         );
         let open_connections = Gauge::default();
+        let parked_connections = Gauge::default();
         let connections = Counter::default();
         let accept_errors = Counter::default();
         let per_ip_refused = Counter::default();
@@ -190,6 +193,11 @@ impl Metrics {
             "open_connections",
             "Open data-plane connections",
             open_connections.clone(),
+        );
+        registry.register(
+            "parked_connections",
+            "Open HTTP/1.1 keep-alive connections parked while idle (their buffers released)",
+            parked_connections.clone(),
         );
         registry.register(
             "connections",
@@ -242,6 +250,7 @@ impl Metrics {
             request_seconds,
             refusals,
             open_connections,
+            parked_connections,
             connections,
             tape,
         })

@@ -427,6 +427,98 @@ async fn oversized_heads_get_431_and_idle_connections_are_closed() {
     assert_eq!(closed, Ok(true), "idle connection closed by the sidecar");
 }
 
+/// Reads one HTTP/1.1 response with a `content-length` off `stream`.
+async fn read_response(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .expect("a response in time")
+            .unwrap();
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got).to_string();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length: ")
+                        .map(|v| v.trim().parse::<usize>().unwrap())
+                })
+                .expect("content-length");
+            if got.len() >= end + 4 + length {
+                return text;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_keep_alive_connections_are_parked_and_serve_their_next_request() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (up, _) = upstream::start().await;
+    let sidecar = Sidecar::start(dir.path(), &route(up));
+    let parked = || async {
+        let text =
+            String::from_utf8_lossy(&get(&http1(), &sidecar.admin_url("/metrics")).await.body)
+                .to_string();
+        text.lines()
+            .find_map(|l| l.strip_prefix("cpos_parked_connections "))
+            .map(|v| v.trim().parse::<u64>().unwrap())
+            .unwrap()
+    };
+    let wait_parked = |want: u64| async move {
+        for _ in 0..50 {
+            if parked().await == want {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("cpos_parked_connections never reached {want}");
+    };
+    let mut stream = tokio::net::TcpStream::connect(sidecar.data).await.unwrap();
+    let head = b"GET /x HTTP/1.1\r\nhost: t\r\n\r\n";
+    stream.write_all(head).await.unwrap();
+    assert!(read_response(&mut stream).await.starts_with("HTTP/1.1 200"));
+    assert_eq!(
+        parked().await,
+        0,
+        "a connection is not parked right after a request"
+    );
+
+    // Quiet for a second: parked, and the next request on it is served.
+    wait_parked(1).await;
+    stream.write_all(head).await.unwrap();
+    assert!(read_response(&mut stream).await.starts_with("HTTP/1.1 200"));
+
+    // Half a request head, then quiet: the connection is parked with the
+    // bytes hyper had read, which the next hyper connection is given.
+    stream.write_all(&head[..9]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    stream.write_all(&head[9..]).await.unwrap();
+    assert!(read_response(&mut stream).await.starts_with("HTTP/1.1 200"));
+
+    // Two pipelined requests on a parked connection: both answered.
+    wait_parked(1).await;
+    stream
+        .write_all(&[&head[..], &head[..]].concat())
+        .await
+        .unwrap();
+    let both = read_response(&mut stream).await;
+    let both = if both.matches("HTTP/1.1 200").count() == 2 {
+        both
+    } else {
+        both + &read_response(&mut stream).await
+    };
+    assert_eq!(both.matches("HTTP/1.1 200").count(), 2, "{both}");
+    drop(stream);
+    wait_parked(0).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_info_log_line_per_request_and_openmetrics_from_the_admin_plane() {
     let dir = tempfile::tempdir().unwrap();

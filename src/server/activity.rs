@@ -57,8 +57,21 @@ impl Activity {
         if self.begun.load(Ordering::Relaxed) == 0 {
             return Some(self.epoch + first);
         }
-        let last = self.epoch + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
-        Some(last + idle)
+        Some(self.last() + idle)
+    }
+
+    /// When a connection that has served a request, and has none in
+    /// flight, will have been quiet for `after`; `None` before its first
+    /// request and while one is in flight.
+    pub fn quiet_at(&self, after: Duration) -> Option<Instant> {
+        if self.in_flight.load(Ordering::Relaxed) > 0 || self.begun.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        Some(self.last() + after)
+    }
+
+    fn last(&self) -> Instant {
+        self.epoch + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
     }
 }
 

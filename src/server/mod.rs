@@ -1,25 +1,21 @@
 //! Listeners: TCP (optionally rustls TLS), HTTP/1.1 and HTTP/2 on one port
-//! through hyper-util's auto builder, connection limits, header and idle
-//! timeouts, and graceful draining on shutdown.
+//! (see `connection`), connection limits, header and idle timeouts, and
+//! graceful draining on shutdown.
 
 mod activity;
+mod connection;
 pub mod loopback;
+mod prefixed;
 pub mod tls;
 mod trim;
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::FutureExt;
 use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
@@ -150,13 +146,17 @@ pub async fn serve<H, Fut>(
     metrics: Option<Arc<Metrics>>,
 ) -> usize
 where
-    H: Fn(Request<Incoming>, Arc<ConnInfo>) -> Fut + Clone + Send + Sync + 'static,
+    H: Fn(Request<Incoming>, Arc<ConnInfo>) -> Fut + Clone + Send + Sync + Unpin + 'static,
     Fut: Future<Output = Response<ProxyBody>> + Send + 'static,
 {
     let max = options.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let permits = Arc::new(Semaphore::new(max));
     let per_ip = Arc::new(PerIpConnections::new(options.max_connections_per_ip));
-    let count = Arc::new(trim::ConnectionCount::new(permits.clone(), max));
+    let count = Arc::new(trim::ConnectionCount::new(
+        permits.clone(),
+        max,
+        metrics.as_ref().map(|m| m.parked_connections.clone()),
+    ));
     let trimmer = tokio::spawn(trim::trim_after_closes(count.clone(), shutdown.clone()));
     let mut accept_backoff = ACCEPT_BACKOFF_MIN;
     loop {
@@ -200,17 +200,21 @@ where
         };
         count.accepted();
         let _ = stream.set_nodelay(true);
-        let handler = handler.clone();
-        let options = options.clone();
         let tls = tls.as_ref().map(|t| TlsAcceptor::from(t.load_full()));
-        let shutdown = shutdown.clone();
+        let conn = connection::Conn {
+            info: Arc::new(ConnInfo::new(peer, false, None)),
+            options: options.clone(),
+            handler: handler.clone(),
+            shutdown: shutdown.clone(),
+            count: count.clone(),
+        };
         let metrics = metrics.clone();
         tokio::spawn(async move {
             if let Some(m) = &metrics {
                 m.connections.inc();
                 m.open_connections.inc();
             }
-            serve_tcp(stream, peer, tls, &options, handler, shutdown).await;
+            serve_tcp(stream, tls, conn).await;
             if let Some(m) = &metrics {
                 m.open_connections.dec();
             }
@@ -227,119 +231,37 @@ where
     }
 }
 
-/// A request's response future, boxed (see `serve_io`).
-type ResponseFuture = std::pin::Pin<
-    Box<dyn Future<Output = Result<Response<GuardedBody<ProxyBody>>, Infallible>> + Send>,
->;
-
-async fn serve_tcp<H, Fut>(
-    stream: TcpStream,
-    peer: SocketAddr,
-    tls: Option<TlsAcceptor>,
-    options: &ServeOptions,
-    handler: H,
-    shutdown: watch::Receiver<bool>,
-) where
-    H: Fn(Request<Incoming>, Arc<ConnInfo>) -> Fut + Clone + Send + Sync + 'static,
+async fn serve_tcp<H, Fut>(stream: TcpStream, tls: Option<TlsAcceptor>, conn: connection::Conn<H>)
+where
+    H: Fn(Request<Incoming>, Arc<ConnInfo>) -> Fut + Clone + Send + Sync + Unpin + 'static,
     Fut: Future<Output = Response<ProxyBody>> + Send + 'static,
 {
-    match tls {
-        None => {
-            let info = Arc::new(ConnInfo::new(peer, false, None));
-            // Boxed per transport: a plain connection's task does not
-            // reserve room for a TLS session it never has.
-            Box::pin(serve_io(stream, info, options, handler, shutdown)).await;
-        }
-        Some(acceptor) => {
-            match tokio::time::timeout(options.header_read_timeout, acceptor.accept(stream)).await {
-                Ok(Ok(stream)) => {
-                    let client_cert = stream
-                        .get_ref()
-                        .1
-                        .peer_certificates()
-                        .and_then(|chain| chain.first())
-                        .map(|leaf| crate::gate::client_cert::CertFingerprints::of(leaf));
-                    let info = Arc::new(ConnInfo::new(peer, true, client_cert));
-                    Box::pin(serve_io(stream, info, options, handler, shutdown)).await;
-                }
-                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-            }
-        }
-    }
-}
-
-async fn serve_io<I, H, Fut>(
-    io: I,
-    info: Arc<ConnInfo>,
-    options: &ServeOptions,
-    handler: H,
-    mut shutdown: watch::Receiver<bool>,
-) where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    H: Fn(Request<Incoming>, Arc<ConnInfo>) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Response<ProxyBody>> + Send + 'static,
-{
-    let peer = info.peer;
-    let activity = Activity::new();
-    let io = TokioIo::new(ActiveIo::new(io, activity.clone()));
-    // Each request's future is boxed when the request arrives: hyper keeps
-    // room for one in-flight future per connection for the connection's
-    // whole life, so an unboxed one (5.6 KiB of request state) would be
-    // held by every idle keep-alive connection.
-    let service = {
-        let activity = activity.clone();
-        service_fn(move |req: Request<Incoming>| -> ResponseFuture {
-            let guard = activity.begin();
-            // A combinator, not an `async` block: a block awaiting the
-            // captured future would hold it twice (its capture and its
-            // awaitee), doubling what is boxed and copied.
-            Box::pin(handler(req, info.clone()).map(move |response| {
-                Ok::<_, Infallible>(response.map(|body| GuardedBody::new(body, guard)))
-            }))
-        })
+    use connection::Protocol;
+    let Some(acceptor) = tls else {
+        // Boxed per transport: a plain connection's task does not reserve
+        // room for a TLS session it never has.
+        return Box::pin(connection::serve(stream, Protocol::Sniff, conn)).await;
     };
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(options.header_read_timeout)
-        .max_buf_size(options.max_header_bytes.max(8192))
-        .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(options.max_header_bytes as u32)
-        .keep_alive_interval(Some(options.idle_timeout / 2))
-        .keep_alive_timeout(Duration::from_secs(20));
-    let conn = builder.serve_connection(io, service);
-    tokio::pin!(conn);
-    let mut closing = false;
-    loop {
-        let idle_at = activity.idle_at(options.idle_timeout, options.header_read_timeout);
-        // Re-check at least once per idle period: the first request may
-        // begin (and end) before the first-request deadline.
-        let recheck = tokio::time::Instant::now() + options.idle_timeout;
-        let wake = idle_at.map_or(recheck, |at| at.min(recheck));
-        tokio::select! {
-            result = conn.as_mut() => {
-                if let Err(e) = result {
-                    tracing::debug!(%peer, error = %e, "connection ended with an error");
-                }
-                break;
-            }
-            _ = shutdown.wait_for(|stop| *stop), if !closing => {
-                closing = true;
-                conn.as_mut().graceful_shutdown();
-            }
-            _ = tokio::time::sleep_until(wake), if !closing => {
-                if let Some(at) = activity.idle_at(options.idle_timeout, options.header_read_timeout) {
-                    if at <= tokio::time::Instant::now() {
-                        closing = true;
-                        conn.as_mut().graceful_shutdown();
-                    }
-                }
-            }
+    let peer = conn.info.peer;
+    match tokio::time::timeout(conn.options.header_read_timeout, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => {
+            let session = stream.get_ref().1;
+            let client_cert = session
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .map(|leaf| crate::gate::client_cert::CertFingerprints::of(leaf));
+            let protocol = match session.alpn_protocol() {
+                Some(b"h2") => Protocol::Http2,
+                Some(_) => Protocol::Http1,
+                None => Protocol::Sniff,
+            };
+            let conn = connection::Conn {
+                info: Arc::new(ConnInfo::new(peer, true, client_cert)),
+                ..conn
+            };
+            Box::pin(connection::serve(stream, protocol, conn)).await;
         }
+        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
     }
 }

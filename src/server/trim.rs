@@ -1,9 +1,11 @@
-//! Gives memory back to the operating system after many connections close.
+//! Gives memory back to the operating system after many connections close
+//! or are parked.
 //!
-//! An open connection holds some tens of KiB (hyper's read and write
-//! buffers, its task). glibc keeps what closed connections freed in its
-//! arenas, so one burst of 10,000 connections would leave the process at
-//! its peak size for good. When the open connections have fallen well
+//! A busy connection holds some tens of KiB (hyper's read and write
+//! buffers, its task); a parked one (an idle keep-alive connection, see
+//! `connection`) only its socket and task. glibc keeps what they freed in
+//! its arenas, so one burst of 10,000 connections would leave the process
+//! at its peak size for good. When the busy connections have fallen well
 //! below their peak, `malloc_trim` hands the free pages back, on a blocking
 //! thread so the async workers never wait for it.
 
@@ -11,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::{watch, Semaphore};
 
 /// How often the open-connection count is compared with its peak.
@@ -19,39 +22,68 @@ const CHECK_EVERY: Duration = Duration::from_secs(5);
 /// Fewer closed connections than this are not worth a trim.
 const MIN_CLOSED: usize = 256;
 
-/// Open connections of one listener (read off its connection permits) and
-/// their peak since the last trim.
+/// Busy connections of one listener (open ones, read off its connection
+/// permits, less the parked ones) and their peak since the last trim.
 #[derive(Debug)]
 pub(super) struct ConnectionCount {
     permits: Arc<Semaphore>,
     max: usize,
+    parked: AtomicUsize,
     peak: AtomicUsize,
+    /// `cpos_parked_connections`, when metrics are on.
+    parked_gauge: Option<Gauge>,
 }
 
 impl ConnectionCount {
-    /// Counts what `permits`, a semaphore of `max` permits, has handed out.
-    pub(super) fn new(permits: Arc<Semaphore>, max: usize) -> ConnectionCount {
+    /// Counts what `permits`, a semaphore of `max` permits, has handed out;
+    /// parked connections are also shown on `parked_gauge`.
+    pub(super) fn new(
+        permits: Arc<Semaphore>,
+        max: usize,
+        parked_gauge: Option<Gauge>,
+    ) -> ConnectionCount {
         ConnectionCount {
             permits,
             max,
+            parked: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
+            parked_gauge,
         }
     }
 
-    fn open(&self) -> usize {
-        self.max.saturating_sub(self.permits.available_permits())
+    fn busy(&self) -> usize {
+        let open = self.max.saturating_sub(self.permits.available_permits());
+        open.saturating_sub(self.parked.load(Ordering::Relaxed))
     }
 
     /// Notes a connection accepted (its permit held).
     pub(super) fn accepted(&self) {
-        self.peak.fetch_max(self.open(), Ordering::Relaxed);
+        self.peak.fetch_max(self.busy(), Ordering::Relaxed);
+    }
+
+    /// Notes a connection parked: open, its buffers freed.
+    pub(super) fn park(&self) {
+        self.parked.fetch_add(1, Ordering::Relaxed);
+        if let Some(g) = &self.parked_gauge {
+            g.inc();
+        }
+    }
+
+    /// Notes a parked connection busy again (or closing).
+    pub(super) fn unpark(&self) {
+        self.parked.fetch_sub(1, Ordering::Relaxed);
+        if let Some(g) = &self.parked_gauge {
+            g.dec();
+        }
+        self.peak.fetch_max(self.busy(), Ordering::Relaxed);
     }
 }
 
-/// True when enough connections have closed since the peak that their
-/// memory is worth returning: at least [`MIN_CLOSED`], and half the peak.
-fn worth_trimming(peak: usize, open: usize) -> bool {
-    peak >= open + MIN_CLOSED && open <= peak / 2
+/// True when enough connections have closed or parked since the peak that
+/// their memory is worth returning: at least [`MIN_CLOSED`], and half the
+/// peak.
+fn worth_trimming(peak: usize, busy: usize) -> bool {
+    peak >= busy + MIN_CLOSED && busy <= peak / 2
 }
 
 /// Runs until `shutdown`: every [`CHECK_EVERY`], trims when
@@ -67,17 +99,17 @@ pub(super) async fn trim_after_closes(
             _ = tick.tick() => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        let open = count.open();
+        let busy = count.busy();
         let peak = count.peak.load(Ordering::Relaxed);
-        if !worth_trimming(peak, open) {
+        if !worth_trimming(peak, busy) {
             continue;
         }
-        count.peak.store(open, Ordering::Relaxed);
+        count.peak.store(busy, Ordering::Relaxed);
         let _ = tokio::task::spawn_blocking(release_free_memory).await;
         tracing::debug!(
-            open,
+            busy,
             peak,
-            "connections closed; freed memory returned to the OS"
+            "connections closed or parked; freed memory returned to the OS"
         );
     }
 }
@@ -105,7 +137,7 @@ mod tests {
         assert!(!worth_trimming(300, 100));
         assert!(!worth_trimming(0, 0));
         let permits = Arc::new(Semaphore::new(10));
-        let count = ConnectionCount::new(permits.clone(), 10);
+        let count = ConnectionCount::new(permits.clone(), 10, None);
         let mut held: Vec<_> = (0..3)
             .map(|_| {
                 let permit = permits.clone().try_acquire_owned().unwrap();
@@ -114,7 +146,12 @@ mod tests {
             })
             .collect();
         held.pop();
-        assert_eq!(count.open(), 2);
+        assert_eq!(count.busy(), 2);
         assert_eq!(count.peak.load(Ordering::Relaxed), 3);
+        // A parked connection is open but not busy; woken, it counts again.
+        count.park();
+        assert_eq!(count.busy(), 1);
+        count.unpark();
+        assert_eq!(count.busy(), 2);
     }
 }
