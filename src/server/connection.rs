@@ -147,7 +147,7 @@ async fn opens_with_h2_preface<T: AsyncRead + Unpin>(io: &mut Prefixed<T>) -> Op
         }
         let matches = first[..n] == H2_PREFACE[..n];
         if !matches || n == H2_PREFACE.len() {
-            io.put_back(bytes::Bytes::copy_from_slice(&first[..n]));
+            io.put_back(&first[..n]);
             return Some(matches);
         }
     }
@@ -180,10 +180,15 @@ async fn serve_http1<T, H, Fut>(
     loop {
         let mut http = builder.serve_connection(TokioIo::new(io), service);
         let ended = run_until_closed_or_parked(&mut http, activity, conn).await;
-        let parts = http.into_parts();
-        (io, service) = (parts.io.into_inner(), parts.service);
-        // Bytes hyper read past the last request: the start of the next.
-        io.put_back(parts.read_buf);
+        (io, service) = {
+            let parts = http.into_parts();
+            let mut io = parts.io.into_inner();
+            // Bytes hyper read past the last request: the start of the next.
+            io.put_back(&parts.read_buf);
+            // Dropped here, not at the end of the loop: `read_buf` keeps
+            // hyper's whole read buffer alive.
+            (io, parts.service)
+        };
         if matches!(ended, Ended::Closed) {
             break;
         }
@@ -277,7 +282,7 @@ where
     tokio::select! {
         read = io.read(&mut first) => match read {
             Ok(n) if n > 0 => {
-                io.put_back(bytes::Bytes::copy_from_slice(&first[..n]));
+                io.put_back(&first[..n]);
                 true
             }
             _ => false,

@@ -26,16 +26,17 @@ impl<T> Prefixed<T> {
         }
     }
 
-    /// Puts `bytes` in front of what is still unread.
-    pub(super) fn put_back(&mut self, bytes: Bytes) {
-        if self.prefix.is_empty() {
-            self.prefix = bytes;
-        } else if !bytes.is_empty() {
-            let mut joined = Vec::with_capacity(bytes.len() + self.prefix.len());
-            joined.extend_from_slice(&bytes);
-            joined.extend_from_slice(&self.prefix);
-            self.prefix = joined.into();
+    /// Puts a copy of `bytes` in front of what is still unread. (A copy:
+    /// what hyper hands back is a view into its whole read buffer, which
+    /// would stay allocated as long as the view lives.)
+    pub(super) fn put_back(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
         }
+        let mut joined = Vec::with_capacity(bytes.len() + self.prefix.len());
+        joined.extend_from_slice(bytes);
+        joined.extend_from_slice(&self.prefix);
+        self.prefix = joined.into();
     }
 
     /// True when bytes were put back and not yet read.
@@ -99,8 +100,9 @@ mod tests {
     #[tokio::test]
     async fn bytes_put_back_are_read_first_then_the_stream() {
         let mut io = Prefixed::new(&b"rest"[..]);
-        io.put_back(Bytes::from_static(b"ad"));
-        io.put_back(Bytes::from_static(b"he"));
+        io.put_back(b"ad");
+        io.put_back(b"he");
+        io.put_back(b"");
         assert!(io.has_prefix());
         let mut small = [0u8; 3];
         assert_eq!(io.read(&mut small).await.unwrap(), 3);

@@ -5,9 +5,9 @@
 //! buffers, its task); a parked one (an idle keep-alive connection, see
 //! `connection`) only its socket and task. glibc keeps what they freed in
 //! its arenas, so one burst of 10,000 connections would leave the process
-//! at its peak size for good. When the busy connections have fallen well
-//! below their peak, `malloc_trim` hands the free pages back, on a blocking
-//! thread so the async workers never wait for it.
+//! at its peak size for good. When the busy or the open connections have
+//! fallen well below their peak, `malloc_trim` hands the free pages back,
+//! on a blocking thread so the async workers never wait for it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -16,20 +16,22 @@ use std::time::Duration;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::{watch, Semaphore};
 
-/// How often the open-connection count is compared with its peak.
+/// How often the connection counts are compared with their peaks.
 const CHECK_EVERY: Duration = Duration::from_secs(5);
 
 /// Fewer closed connections than this are not worth a trim.
 const MIN_CLOSED: usize = 256;
 
-/// Busy connections of one listener (open ones, read off its connection
-/// permits, less the parked ones) and their peak since the last trim.
+/// Open connections of one listener (read off its connection permits), the
+/// busy ones among them (not parked), and the peaks of both since the last
+/// trim.
 #[derive(Debug)]
 pub(super) struct ConnectionCount {
     permits: Arc<Semaphore>,
     max: usize,
     parked: AtomicUsize,
-    peak: AtomicUsize,
+    peak_open: AtomicUsize,
+    peak_busy: AtomicUsize,
     /// `cpos_parked_connections`, when metrics are on.
     parked_gauge: Option<Gauge>,
 }
@@ -46,19 +48,25 @@ impl ConnectionCount {
             permits,
             max,
             parked: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
+            peak_open: AtomicUsize::new(0),
+            peak_busy: AtomicUsize::new(0),
             parked_gauge,
         }
     }
 
+    fn open(&self) -> usize {
+        self.max.saturating_sub(self.permits.available_permits())
+    }
+
     fn busy(&self) -> usize {
-        let open = self.max.saturating_sub(self.permits.available_permits());
-        open.saturating_sub(self.parked.load(Ordering::Relaxed))
+        self.open()
+            .saturating_sub(self.parked.load(Ordering::Relaxed))
     }
 
     /// Notes a connection accepted (its permit held).
     pub(super) fn accepted(&self) {
-        self.peak.fetch_max(self.busy(), Ordering::Relaxed);
+        self.peak_open.fetch_max(self.open(), Ordering::Relaxed);
+        self.peak_busy.fetch_max(self.busy(), Ordering::Relaxed);
     }
 
     /// Notes a connection parked: open, its buffers freed.
@@ -75,19 +83,21 @@ impl ConnectionCount {
         if let Some(g) = &self.parked_gauge {
             g.dec();
         }
-        self.peak.fetch_max(self.busy(), Ordering::Relaxed);
+        self.peak_busy.fetch_max(self.busy(), Ordering::Relaxed);
     }
 }
 
-/// True when enough connections have closed or parked since the peak that
-/// their memory is worth returning: at least [`MIN_CLOSED`], and half the
-/// peak.
-fn worth_trimming(peak: usize, busy: usize) -> bool {
-    peak >= busy + MIN_CLOSED && busy <= peak / 2
+/// True when a count has fallen far enough below its peak that what the
+/// connections freed is worth returning: by at least [`MIN_CLOSED`], and
+/// to half the peak.
+fn worth_trimming(peak: usize, now: usize) -> bool {
+    peak >= now + MIN_CLOSED && now <= peak / 2
 }
 
 /// Runs until `shutdown`: every [`CHECK_EVERY`], trims when
-/// [`worth_trimming`] says so, then measures the next peak from now.
+/// [`worth_trimming`] says so of the busy connections (many parked or
+/// closed) or of the open ones (many closed, parked ones too), then
+/// measures the next peaks from now.
 pub(super) async fn trim_after_closes(
     count: Arc<ConnectionCount>,
     mut shutdown: watch::Receiver<bool>,
@@ -99,16 +109,20 @@ pub(super) async fn trim_after_closes(
             _ = tick.tick() => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        let busy = count.busy();
-        let peak = count.peak.load(Ordering::Relaxed);
-        if !worth_trimming(peak, busy) {
+        let (open, busy) = (count.open(), count.busy());
+        let peak_open = count.peak_open.load(Ordering::Relaxed);
+        let peak_busy = count.peak_busy.load(Ordering::Relaxed);
+        if !worth_trimming(peak_busy, busy) && !worth_trimming(peak_open, open) {
             continue;
         }
-        count.peak.store(busy, Ordering::Relaxed);
+        count.peak_open.store(open, Ordering::Relaxed);
+        count.peak_busy.store(busy, Ordering::Relaxed);
         let _ = tokio::task::spawn_blocking(release_free_memory).await;
         tracing::debug!(
+            open,
             busy,
-            peak,
+            peak_open,
+            peak_busy,
             "connections closed or parked; freed memory returned to the OS"
         );
     }
@@ -147,7 +161,8 @@ mod tests {
             .collect();
         held.pop();
         assert_eq!(count.busy(), 2);
-        assert_eq!(count.peak.load(Ordering::Relaxed), 3);
+        assert_eq!(count.peak_open.load(Ordering::Relaxed), 3);
+        assert_eq!(count.peak_busy.load(Ordering::Relaxed), 3);
         // A parked connection is open but not busy; woken, it counts again.
         count.park();
         assert_eq!(count.busy(), 1);
