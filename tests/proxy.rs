@@ -133,6 +133,23 @@ async fn tls_with_alpn_h2_and_http1() {
         assert_eq!(answer.status, 200);
         assert_eq!(answer.json()["headers"]["x-forwarded-proto"], "https");
     }
+
+    // An HTTP/1.1 TLS connection quiet long enough to be parked (1 s)
+    // serves its next request on the same TLS session.
+    let tls = tls_connect(sidecar.data, &pki.ca_der, &[b"http/1.1"]).await;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+            .await
+            .unwrap();
+    let conn = tokio::spawn(conn);
+    let url = format!("https://127.0.0.1:{}/tls", sidecar.data.port());
+    for wait in [0, 2500] {
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        let req = Request::get(&url).body(Full::<Bytes>::default()).unwrap();
+        let answer = collect(sender.send_request(req).await.unwrap()).await;
+        assert_eq!(answer.status, 200, "after {wait} ms quiet");
+    }
+    assert!(!conn.is_finished(), "the same connection served both");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -344,17 +344,7 @@ pub async fn tls_request(
     alpn: &[&[u8]],
     req: Request<Full<Bytes>>,
 ) -> (Answer, Option<Vec<u8>>) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca.clone()).unwrap();
-    let mut config = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
-    let tls = connector.connect(name, tcp).await.unwrap();
+    let tls = tls_connect(addr, ca, alpn).await;
     let negotiated = tls.get_ref().1.alpn_protocol().map(|p| p.to_vec());
     let io = TokioIo::new(tls);
     let answer = if negotiated.as_deref() == Some(b"h2") {
@@ -369,6 +359,25 @@ pub async fn tls_request(
         collect(sender.send_request(req).await.unwrap()).await
     };
     (answer, negotiated)
+}
+
+/// Opens a TLS connection to `addr` trusting `ca`, offering `alpn`.
+pub async fn tls_connect(
+    addr: SocketAddr,
+    ca: &rustls_pki_types::CertificateDer<'static>,
+    alpn: &[&[u8]],
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.clone()).unwrap();
+    let mut config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    connector.connect(name, tcp).await.unwrap()
 }
 
 pub fn wait_for<F: FnMut() -> bool>(what: &str, mut f: F) {
