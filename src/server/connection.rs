@@ -49,6 +49,18 @@ pub(super) enum Protocol {
     Sniff,
 }
 
+/// What a listener serves requests with: called per request with the
+/// connection's details.
+pub(super) trait Handler<Fut>:
+    Fn(Request<Incoming>, Arc<ConnInfo>) -> Fut + Clone + Send + Sync + Unpin + 'static
+{
+}
+
+impl<H, Fut> Handler<Fut> for H where
+    H: Fn(Request<Incoming>, Arc<ConnInfo>) -> Fut + Clone + Send + Sync + Unpin + 'static
+{
+}
+
 /// Everything one connection's loop needs besides its stream.
 pub(super) struct Conn<H> {
     pub(super) info: Arc<ConnInfo>,
@@ -98,7 +110,7 @@ where
 pub(super) async fn serve<I, H, Fut>(io: I, protocol: Protocol, mut conn: Conn<H>)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    H: Fn(Request<Incoming>, Arc<ConnInfo>) -> Fut + Clone + Send + Sync + Unpin + 'static,
+    H: Handler<Fut>,
     Fut: Future<Output = Response<ProxyBody>> + Send + 'static,
 {
     let activity = Activity::new();
@@ -168,7 +180,7 @@ async fn serve_http1<T, H, Fut>(
     conn: &mut Conn<H>,
 ) where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    H: Fn(Request<Incoming>, Arc<ConnInfo>) -> Fut + Clone + Send + Sync + Unpin + 'static,
+    H: Handler<Fut>,
     Fut: Future<Output = Response<ProxyBody>> + Send + 'static,
 {
     let mut builder = http1::Builder::new();
@@ -216,7 +228,7 @@ async fn run_until_closed_or_parked<T, H, Fut>(
 ) -> Ended
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    H: Fn(Request<Incoming>, Arc<ConnInfo>) -> Fut + Clone + Send + Sync + Unpin + 'static,
+    H: Handler<Fut>,
     Fut: Future<Output = Response<ProxyBody>> + Send + 'static,
 {
     let options = &conn.options;
@@ -299,7 +311,7 @@ async fn serve_http2<T, H, Fut>(
     conn: &mut Conn<H>,
 ) where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    H: Fn(Request<Incoming>, Arc<ConnInfo>) -> Fut + Clone + Send + Sync + Unpin + 'static,
+    H: Handler<Fut>,
     Fut: Future<Output = Response<ProxyBody>> + Send + 'static,
 {
     let options = &conn.options;

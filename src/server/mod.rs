@@ -233,7 +233,7 @@ where
 
 async fn serve_tcp<H, Fut>(stream: TcpStream, tls: Option<TlsAcceptor>, conn: connection::Conn<H>)
 where
-    H: Fn(Request<Incoming>, Arc<ConnInfo>) -> Fut + Clone + Send + Sync + Unpin + 'static,
+    H: connection::Handler<Fut>,
     Fut: Future<Output = Response<ProxyBody>> + Send + 'static,
 {
     use connection::Protocol;
