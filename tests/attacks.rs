@@ -456,6 +456,56 @@ fn a_connection_that_sends_nothing_is_closed_at_the_header_timeout() {
     drop(held);
 }
 
+/// Slowloris on a keep-alive connection: one byte of a request head every
+/// 1.2 s. Each pause is longer than the 1 s after which an idle connection
+/// is parked, yet the head's time keeps counting from its first byte: the
+/// connection is closed at the header read timeout.
+#[test]
+fn a_head_trickled_in_is_closed_at_the_header_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let sidecar = Sidecar::start(
+        dir.path(),
+        "[limits]\nheader_read_timeout_ms = 1500\nidle_timeout_ms = 60000\n",
+    );
+    let mut stream = std::net::TcpStream::connect(sidecar.data).unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: t\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    assert!(
+        stream.read(&mut buf).unwrap() > 0,
+        "the first request is answered"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let started = std::time::Instant::now();
+    stream.write_all(b"GET /x HTTP/1.1\r\n").unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(1200)))
+        .unwrap();
+    let closed_after = loop {
+        match stream.read(&mut buf) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            // End of stream, a reset, or the server's 408: closed.
+            _ => break started.elapsed(),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "still open after 8 s of trickling"
+        );
+        if stream.write_all(b"x").is_err() {
+            break started.elapsed();
+        }
+    };
+    assert!(
+        closed_after < Duration::from_secs(4),
+        "closed after {closed_after:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn nothing_runs_when_the_tape_cannot_record_it() {
     let dir = tempfile::tempdir().unwrap();

@@ -20,6 +20,11 @@ pub struct Activity {
     in_flight: AtomicUsize,
     /// Requests begun on this connection.
     begun: AtomicU64,
+    /// Bytes read from the client.
+    read: AtomicU64,
+    /// `read` when the last response ended: more since means the client
+    /// has begun another request whose head is not complete yet.
+    read_at_rest: AtomicU64,
 }
 
 impl Activity {
@@ -30,6 +35,8 @@ impl Activity {
             last_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             begun: AtomicU64::new(0),
+            read: AtomicU64::new(0),
+            read_at_rest: AtomicU64::new(0),
         })
     }
 
@@ -61,10 +68,15 @@ impl Activity {
     }
 
     /// When a connection that has served a request, and has none in
-    /// flight, will have been quiet for `after`; `None` before its first
-    /// request and while one is in flight.
+    /// flight nor a part of the next one's head, will have been quiet for
+    /// `after`; `None` otherwise. (A client that stops halfway through a
+    /// head is left to the header read timeout, which parking would
+    /// restart.)
     pub fn quiet_at(&self, after: Duration) -> Option<Instant> {
-        if self.in_flight.load(Ordering::Relaxed) > 0 || self.begun.load(Ordering::Relaxed) == 0 {
+        if self.in_flight.load(Ordering::Relaxed) > 0
+            || self.begun.load(Ordering::Relaxed) == 0
+            || self.read.load(Ordering::Relaxed) != self.read_at_rest.load(Ordering::Relaxed)
+        {
             return None;
         }
         Some(self.last() + after)
@@ -82,6 +94,8 @@ pub struct InFlight(Arc<Activity>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.touch();
+        let read = self.0.read.load(Ordering::Relaxed);
+        self.0.read_at_rest.store(read, Ordering::Relaxed);
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -111,8 +125,12 @@ impl<T: AsyncRead> AsyncRead for ActiveIo<T> {
         let this = self.project();
         let before = buf.filled().len();
         let result = this.inner.poll_read(cx, buf);
-        if buf.filled().len() > before {
+        let n = (buf.filled().len() - before) as u64;
+        if n > 0 {
             this.activity.touch();
+            // Only this connection's task reads: no read-modify-write needed.
+            let read = &this.activity.read;
+            read.store(read.load(Ordering::Relaxed) + n, Ordering::Relaxed);
         }
         result
     }
@@ -186,9 +204,11 @@ impl<B: Body<Data = Bytes>> Body for GuardedBody<B> {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        let this = self.project();
-        let result = this.inner.poll_frame(cx);
-        if let Poll::Ready(None) = result {
+        let mut this = self.project();
+        let result = this.inner.as_mut().poll_frame(cx);
+        // Done when the body says so: hyper may not ask for a last `None`
+        // and may drop the body only after reading the client's next bytes.
+        if matches!(result, Poll::Ready(None)) || this.inner.is_end_stream() {
             this.guard.take();
         }
         result
