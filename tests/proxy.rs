@@ -475,7 +475,7 @@ async fn read_response(stream: &mut tokio::net::TcpStream) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn idle_keep_alive_connections_are_parked_and_serve_their_next_request() {
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().unwrap();
     let (up, _) = upstream::start().await;
     let sidecar = Sidecar::start(dir.path(), &route(up));
@@ -524,6 +524,32 @@ async fn idle_keep_alive_connections_are_parked_and_serve_their_next_request() {
         !answer.to_ascii_lowercase().contains("connection: close"),
         "{answer}"
     );
+
+    // A client that stops reading a large response for longer than the
+    // park delay: the response arrives whole, and the connection serves
+    // the next request.
+    stream
+        .write_all(b"GET /big HTTP/1.1\r\nhost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = vec![0u8; 64 << 10];
+    let n = stream.read(&mut got).await.unwrap();
+    let text = String::from_utf8_lossy(&got[..n]).to_string();
+    let end = text.find("\r\n\r\n").expect("a response head") + 4;
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut body = n - end;
+    while body < 16 << 20 {
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut got))
+            .await
+            .expect("the rest of the body in time")
+            .unwrap();
+        assert!(n > 0, "closed after {body} body bytes");
+        body += n;
+    }
+    assert_eq!(body, 16 << 20);
+    stream.write_all(head).await.unwrap();
+    assert!(read_response(&mut stream).await.starts_with("HTTP/1.1 200"));
 
     // Two pipelined requests on a parked connection: both answered.
     wait_parked(1).await;

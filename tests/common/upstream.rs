@@ -90,6 +90,11 @@ async fn handle(
             .insert("content-type", "text/event-stream".parse().unwrap());
         return Ok(response);
     }
+    if path.starts_with("/big") {
+        // 16 MiB: more than loopback socket buffers hold, so a client that
+        // stops reading stalls the response part-way.
+        return Ok(Response::new(full(vec![b'b'; 16 << 20])));
+    }
     if path.starts_with("/hop") {
         let mut response = Response::new(full("hop"));
         let h = response.headers_mut();
