@@ -433,7 +433,7 @@ pub(crate) fn is_wrapper(program: &str) -> bool {
 /// capability analysis uses the same list.
 pub(crate) const SHELLS: &[&str] = &[
     "sh", "bash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "ash", "fish", "yash", "rbash",
-    "busybox", "sash", "posh", "oksh", "loksh", "pdksh", "ksh93", "elvish", "xonsh", "pwsh",
+    "rc", "busybox", "sash", "posh", "oksh", "loksh", "pdksh", "ksh93", "elvish", "xonsh", "pwsh",
 ];
 
 /// A shell whose `-c` script is shell syntax (PowerShell's is not: its

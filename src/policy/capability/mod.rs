@@ -15,6 +15,7 @@ use super::shell::SimpleCommand;
 mod hosts;
 mod paths;
 mod patterns;
+mod tool_languages;
 mod verbs;
 mod vocabulary;
 
@@ -476,6 +477,31 @@ fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
             caps.add(Destroys, "a destructive flag");
         }
     }
+    if tool_languages::steps(cmd).contains(&tool_languages::Step::Runs) {
+        caps.add(
+            ShellEscape,
+            "a command in the program's own language that runs programs (`.shell`, `$(shell …)`, gdb's `shell`)",
+        );
+    }
+    if !is_shell
+        && !matches!(program, "chsh" | "useradd" | "usermod" | "adduser")
+        && cmd.args.iter().any(|a| option_value_is_shell(a))
+    {
+        caps.add(
+            ShellEscape,
+            "an option whose value is a shell (`--html=/bin/sh`, `-H/bin/sh`)",
+        );
+    }
+    if !is_shell
+        && !data_program
+        && !PRINT_ONLY.contains(&program)
+        && cmd.positional().next() == Some("shell")
+    {
+        caps.add(
+            ShellEscape,
+            "a `shell` subcommand: opens an interactive shell",
+        );
+    }
     if writes_text_naming_a_shell(cmd) {
         caps.add(
             ShellEscape,
@@ -493,6 +519,11 @@ fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
             caps.add(
                 ShellEscape,
                 "reads commands that start a shell on its input (`echo '!sh' | ftp`, `m4 <<< 'esyscmd(sh)'`)",
+            );
+        } else if cmd.input.iter().any(|text| p.input_spawn.is_match(text)) {
+            caps.add(
+                ShellEscape,
+                "reads code that runs programs on its input (`m4 <<< 'esyscmd(cmd)'`)",
             );
         }
     }
@@ -801,6 +832,12 @@ fn read_facts(c: &Command<'_>, caps: &mut Capabilities) {
     }
     if reads_outside(cmd) {
         caps.add(ReadsOutside, "reads outside the workspace");
+    }
+    if tool_languages::attaches_to_process(cmd) {
+        caps.add(
+            ReadsSensitive,
+            "attaches to another process, whose memory holds its secrets (`gdb -p`, `gcore`)",
+        );
     }
 }
 
@@ -1153,6 +1190,24 @@ pub(super) fn has(text: &str, needle: &str) -> bool {
 /// True when `text` names a shell (`/bin/sh`, `!sh`, `exec=bash`, `"zsh"`).
 fn names_shell(text: &str) -> bool {
     (has(text, "sh") || has(text, "SHELL")) && patterns().shell_in_arg.is_match(text)
+}
+
+/// True when an option's value is a shell's path (`--html=/bin/sh`,
+/// `-H/bin/sh`, `--shell=/usr/bin/zsh`): the program will run it.
+fn option_value_is_shell(arg: &str) -> bool {
+    let value = if arg.starts_with("--") {
+        arg.split_once('=').map(|(_, v)| v)
+    } else if arg.len() > 2 && arg.starts_with('-') && arg.as_bytes()[1].is_ascii_alphabetic() {
+        Some(&arg[2..])
+    } else {
+        None
+    };
+    value.is_some_and(|v| {
+        let v = v.trim_start_matches(['=', '\'', '"']);
+        let path = v.split_whitespace().next().unwrap_or_default();
+        let name = path.rsplit('/').next().unwrap_or_default();
+        path.starts_with('/') && path.contains("bin/") && SHELLS.contains(&name)
+    })
 }
 
 /// True for the vi family (`vim`, `nvim`, `view`, `vimdiff`, `ex`, …).

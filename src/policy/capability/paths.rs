@@ -2,6 +2,7 @@
 //! workspace.
 
 use super::patterns::patterns;
+use super::tool_languages::{steps, Step};
 use super::vocabulary::PRINT_ONLY;
 use crate::policy::shell::SimpleCommand;
 
@@ -93,6 +94,11 @@ pub(super) fn written_paths(cmd: &SimpleCommand) -> Vec<&str> {
             paths.push(p);
         }
     }
+    // Writes in a program's own command language (`vim -c ':w /x'`).
+    paths.extend(steps(cmd).into_iter().filter_map(|s| match s {
+        Step::Writes(path) => Some(path),
+        _ => None,
+    }));
     paths
 }
 
@@ -287,6 +293,10 @@ fn read_operands(cmd: &SimpleCommand) -> impl Iterator<Item = &str> {
         )
         .chain(cmd.args.iter().map(|a| operand_value(a)))
         .chain(opened)
+        .chain(steps(cmd).into_iter().filter_map(|s| match s {
+            Step::Reads(path) => Some(path),
+            _ => None,
+        }))
 }
 
 /// The path an argument names: the value of `--file=~/.aws/credentials`

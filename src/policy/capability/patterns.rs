@@ -15,6 +15,10 @@ pub(super) struct Patterns {
     pub(super) code_network: Regex,
     pub(super) code_native: Regex,
     pub(super) code_eval: Regex,
+    /// Calls that run programs in code a program reads on its input (m4's
+    /// `esyscmd(…)`, `system(…)`, `os.system`); no backquotes, which SQL
+    /// and Markdown use for names.
+    pub(super) input_spawn: Regex,
     /// An editor command that runs programs (`vim -c ':!sh'`, `+terminal`,
     /// `:py3 …`, `:call system(…)`).
     pub(super) ex_command: Regex,
@@ -94,6 +98,10 @@ pub(super) fn patterns() -> &'static Patterns {
             .expect("static code pattern"),
             code_eval: Regex::new(
                 r"(?i:\biex\b|Invoke-Expression|FromBase64String)|\b(?:eval|exec|compile|__import__|Function)\s*\(\s*(?:base64|b64decode|atob|Buffer\.from|bytes\.fromhex|codecs\.decode|zlib|marshal|\w+\.decode|chr\s*\()",
+            )
+            .expect("static code pattern"),
+            input_spawn: Regex::new(
+                r"\b(?:e?syscmd|system|popen|shell_exec|passthru|proc_open|pcntl_exec|exec[lv]p?e?)\s*\(|\b(?:os\.system|os\.popen|subprocess\.|pty\.spawn|child_process|execSync|spawnSync|Runtime\.getRuntime|ProcessBuilder|Kernel\.(?:exec|system|spawn)|IO\.popen)",
             )
             .expect("static code pattern"),
             ex_command: Regex::new(
