@@ -1,7 +1,9 @@
 //! Commands in the small languages some programs take on their command line
 //! or their input: vi's ex commands (`vim -c ':w /etc/x'`), sqlite3's
 //! dot-commands (`.shell`, `.import`), make's functions (`$(shell …)`,
-//! `$(file >…)`) and gdb's commands (`dump value /x …`, `attach`). Each is
+//! `$(file >…)`), gdb's commands (`dump value /x …`, `attach`), Apache's
+//! directives (`-C 'Include /x'`) and Puppet's resources (`puppet apply -e
+//! 'file { "/x": … }'`). Each is
 //! a read, a write or a command run by a program that is not a shell, so it
 //! is judged like the same step written in shell syntax.
 
@@ -14,6 +16,8 @@ enum Language {
     Sqlite,
     Make,
     Gdb,
+    Apache,
+    Puppet,
 }
 
 fn language(program: &str) -> Option<Language> {
@@ -23,6 +27,8 @@ fn language(program: &str) -> Option<Language> {
         "sqlite3" | "sqlite" => Language::Sqlite,
         "make" | "gmake" | "bmake" | "remake" => Language::Make,
         "gdb" | "gdb-multiarch" | "cgdb" => Language::Gdb,
+        "apache2" | "apache2ctl" | "apachectl" | "httpd" => Language::Apache,
+        "puppet" => Language::Puppet,
         _ => return None,
     })
 }
@@ -50,6 +56,8 @@ pub(super) fn steps(cmd: &SimpleCommand) -> Vec<Step<'_>> {
             Language::Sqlite => sqlite_steps(text, &mut out),
             Language::Make => make_steps(text, &mut out),
             Language::Gdb => gdb_steps(text, &mut out),
+            Language::Apache => apache_steps(text, &mut out),
+            Language::Puppet => puppet_steps(text, &mut out),
         }
     }
     out
@@ -88,6 +96,18 @@ fn statements(cmd: &SimpleCommand, lang: Language) -> Vec<&str> {
                 {
                     out.push(c);
                 } else if after(i, &["-ex", "-iex", "--ex", "--eval-command"]) {
+                    out.push(a);
+                }
+            }
+            Language::Apache => {
+                if after(i, &["-C", "-c"]) {
+                    out.push(a);
+                }
+            }
+            Language::Puppet => {
+                if let Some(code) = a.strip_prefix("--execute=") {
+                    out.push(code);
+                } else if after(i, &["-e", "--execute"]) {
                     out.push(a);
                 }
             }
@@ -213,6 +233,44 @@ fn gdb_steps<'a>(text: &'a str, out: &mut Vec<Step<'a>>) {
     }
 }
 
+/// `Include /x`, `IncludeOptional /x`; piped logs (`ErrorLog "|cmd"`).
+fn apache_steps<'a>(text: &'a str, out: &mut Vec<Step<'a>>) {
+    let (word, rest) = verb(text);
+    match word {
+        "Include" | "IncludeOptional" => out.extend(first_word(rest).map(Step::Reads)),
+        "ErrorLog" | "CustomLog" | "TransferLog"
+            if rest.trim_start_matches('"').starts_with('|') =>
+        {
+            out.push(Step::Runs)
+        }
+        _ => {}
+    }
+}
+
+/// `file { "/x": … }` writes `/x`; `exec { … }` runs a command.
+fn puppet_steps<'a>(text: &'a str, out: &mut Vec<Step<'a>>) {
+    for (at, _) in text.match_indices('{') {
+        let before = text[..at].trim_end();
+        let resource = before
+            .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+            .next()
+            .unwrap_or_default();
+        match resource {
+            "exec" => out.push(Step::Runs),
+            "file" => {
+                let title = text[at + 1..].trim_start();
+                let quote = title.chars().next().filter(|c| matches!(c, '"' | '\''));
+                if let Some(q) = quote {
+                    if let Some(end) = title[1..].find(q) {
+                        out.push(Step::Writes(&title[1..1 + end]));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// True when `cmd` attaches to another running process, which lets it read
 /// that process's memory and secrets (`gdb -p`, `gcore`, `strace -p`).
 pub(super) fn attaches_to_process(cmd: &SimpleCommand) -> bool {
@@ -302,6 +360,25 @@ mod tests {
         );
         assert_eq!(steps_of("gdb -batch -ex 'shell id'"), ["Runs"]);
         assert!(steps_of("gdb -ex run ./a.out").is_empty());
+    }
+
+    #[test]
+    fn apache_directives_and_puppet_resources() {
+        assert_eq!(
+            steps_of("apache2ctl -c 'Include /etc/shadow'"),
+            ["Reads(\"/etc/shadow\")"]
+        );
+        assert_eq!(steps_of("httpd -C 'ErrorLog \"|/bin/id\"'"), ["Runs"]);
+        assert!(steps_of("apache2ctl -t").is_empty());
+        assert_eq!(
+            steps_of("puppet apply -e 'file { \"/etc/x\": content => \"DATA\" }'"),
+            ["Writes(\"/etc/x\")"]
+        );
+        assert_eq!(
+            steps_of("puppet apply -e 'exec { \"id\": path => \"/bin\" }'"),
+            ["Runs"]
+        );
+        assert!(steps_of("puppet apply site.pp").is_empty());
     }
 
     #[test]
