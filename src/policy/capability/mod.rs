@@ -181,6 +181,8 @@ struct Command<'a> {
     data_program: bool,
     /// Class bits (`SHELL`, `SOCKET`, `DATA`, `WORKTREE`).
     class: u8,
+    /// What its commands in the program's own language do (`vim -c ':w /x'`).
+    steps: Vec<tool_languages::Step<'a>>,
 }
 
 impl<'a> Command<'a> {
@@ -195,6 +197,7 @@ impl<'a> Command<'a> {
             has_operand: cmd.positional().next().is_some(),
             data_program: class & DATA != 0,
             class,
+            steps: tool_languages::steps(cmd),
         }
     }
 }
@@ -477,7 +480,7 @@ fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
             caps.add(Destroys, "a destructive flag");
         }
     }
-    if tool_languages::steps(cmd).contains(&tool_languages::Step::Runs) {
+    if c.steps.contains(&tool_languages::Step::Runs) {
         caps.add(
             ShellEscape,
             "a command in the program's own language that runs programs (`.shell`, `$(shell …)`, gdb's `shell`)",
@@ -730,7 +733,7 @@ fn write_facts(c: &Command<'_>, caps: &mut Capabilities) {
     let p = patterns();
     let cmd = c.cmd;
     let program = c.program;
-    for path in written_paths(cmd) {
+    for path in written_paths(cmd, &c.steps) {
         if p.persistence.is_match(path) || (program == "ln" && p.persistence.is_match(path)) {
             caps.add(Persists, "writes a file that runs at start-up or login");
         }
@@ -820,7 +823,8 @@ fn read_facts(c: &Command<'_>, caps: &mut Capabilities) {
     let cmd = c.cmd;
     let program = c.program;
     if !(PRINT_ONLY.contains(&program) || program == "ls")
-        && read_paths(cmd).any(|path| path.contains(['.', '/']) && p.sensitive.is_match(path))
+        && read_paths(cmd, &c.steps)
+            .any(|path| path.contains(['.', '/']) && p.sensitive.is_match(path))
     {
         caps.add(ReadsSensitive, "names a credential location");
     }
@@ -830,7 +834,7 @@ fn read_facts(c: &Command<'_>, caps: &mut Capabilities) {
     {
         caps.add(ReadsSensitive, "dumps the environment");
     }
-    if reads_outside(cmd) {
+    if reads_outside(cmd, &c.steps) {
         caps.add(ReadsOutside, "reads outside the workspace");
     }
     if tool_languages::attaches_to_process(cmd) {

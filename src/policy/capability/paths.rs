@@ -2,13 +2,13 @@
 //! workspace.
 
 use super::patterns::patterns;
-use super::tool_languages::{steps, Step};
+use super::tool_languages::Step;
 use super::vocabulary::PRINT_ONLY;
 use crate::policy::shell::SimpleCommand;
 
 /// Paths a command writes: redirection targets, `tee` files, `dd of=`, the
 /// destination of copies and moves, files edited in place.
-pub(super) fn written_paths(cmd: &SimpleCommand) -> Vec<&str> {
+pub(super) fn written_paths<'a>(cmd: &'a SimpleCommand, steps: &'a [Step<'a>]) -> Vec<&'a str> {
     let mut paths: Vec<&str> = cmd
         .redirects
         .iter()
@@ -95,8 +95,8 @@ pub(super) fn written_paths(cmd: &SimpleCommand) -> Vec<&str> {
         }
     }
     // Writes in a program's own command language (`vim -c ':w /x'`).
-    paths.extend(steps(cmd).into_iter().filter_map(|s| match s {
-        Step::Writes(path) => Some(path),
+    paths.extend(steps.iter().filter_map(|s| match s {
+        Step::Writes(path) => Some(*path),
         _ => None,
     }));
     paths
@@ -142,8 +142,11 @@ fn code_writes(code: &str) -> bool {
 /// Paths a command reads (its file operands, input redirections, the file
 /// lists it reads from a here-string: `cpio -o <<< /etc/shadow`, and the
 /// values of its variable assignments).
-pub(super) fn read_paths(cmd: &SimpleCommand) -> impl Iterator<Item = &str> {
-    read_operands(cmd).chain(
+pub(super) fn read_paths<'a>(
+    cmd: &'a SimpleCommand,
+    steps: &'a [Step<'a>],
+) -> impl Iterator<Item = &'a str> {
+    read_operands(cmd, steps).chain(
         cmd.assignments
             .iter()
             .filter_map(|a| a.split_once('=').map(|(_, v)| v)),
@@ -156,7 +159,7 @@ pub(super) fn read_paths(cmd: &SimpleCommand) -> impl Iterator<Item = &str> {
 /// locations every tool reads (`/usr`, `/etc/os-release`, `/proc/self`,
 /// `/dev/null`). Programs that only print their arguments read nothing;
 /// changing directory reads nothing (what runs there is judged itself).
-pub(super) fn reads_outside(cmd: &SimpleCommand) -> bool {
+pub(super) fn reads_outside<'a>(cmd: &'a SimpleCommand, steps: &'a [Step<'a>]) -> bool {
     let program = cmd.program.as_str();
     // Printed words; setters; directory changes; operands that are removed
     // (the destroy facts judge those; written ones are skipped below).
@@ -168,7 +171,7 @@ pub(super) fn reads_outside(cmd: &SimpleCommand) -> bool {
     {
         return false;
     }
-    let mut candidates = read_operands(cmd)
+    let mut candidates = read_operands(cmd, steps)
         .filter(|path| is_path_like(path) && outside_workspace(path) && !system_readable(path))
         .peekable();
     if candidates.peek().is_none() {
@@ -193,7 +196,7 @@ pub(super) fn reads_outside(cmd: &SimpleCommand) -> bool {
     )
     .then(|| cmd.positional().next())
     .flatten();
-    let written = written_paths(cmd);
+    let written = written_paths(cmd, steps);
     candidates.any(|path| {
         Some(path) != pattern && !written.contains(&path) && !names_a_resource(cmd, path)
     })
@@ -276,7 +279,10 @@ fn system_readable(path: &str) -> bool {
 
 /// What a command reads, without its assignments: its operands and the
 /// paths its code opens.
-fn read_operands(cmd: &SimpleCommand) -> impl Iterator<Item = &str> {
+fn read_operands<'a>(
+    cmd: &'a SimpleCommand,
+    steps: &'a [Step<'a>],
+) -> impl Iterator<Item = &'a str> {
     let opened = cmd
         .args
         .iter()
@@ -293,8 +299,8 @@ fn read_operands(cmd: &SimpleCommand) -> impl Iterator<Item = &str> {
         )
         .chain(cmd.args.iter().map(|a| operand_value(a)))
         .chain(opened)
-        .chain(steps(cmd).into_iter().filter_map(|s| match s {
-            Step::Reads(path) => Some(path),
+        .chain(steps.iter().filter_map(|s| match s {
+            Step::Reads(path) => Some(*path),
             _ => None,
         }))
 }
