@@ -513,8 +513,17 @@ fn simple(words: Vec<String>, out: &mut Vec<SimpleCommand>, depth: usize) {
 }
 
 /// The command of an interactive escape (`!sh`, `:!/bin/sh`, `\\!sh`), as
-/// typed at the prompt of a pager, editor, debugger or database client.
+/// typed at the prompt of a pager, editor, debugger or database client;
+/// vi's `:shell` and `:terminal` start a shell.
 fn escape_line(word: &str) -> Option<&str> {
+    if let Some(ex) = word.strip_prefix(':') {
+        if matches!(
+            ex,
+            "sh" | "she" | "shel" | "shell" | "ter" | "term" | "termi" | "terminal"
+        ) {
+            return Some("sh");
+        }
+    }
     let rest = word.trim_start_matches([':', '\\']).strip_prefix('!')?;
     (!rest.is_empty() && !rest.starts_with(['=', '!'])).then_some(rest)
 }
