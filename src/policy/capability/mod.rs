@@ -483,7 +483,7 @@ fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
     if c.steps.contains(&tool_languages::Step::Runs) {
         caps.add(
             ShellEscape,
-            "a command in the program's own language that runs programs (`.shell`, `$(shell …)`, gdb's `shell`)",
+            "a command in the program's own language that runs programs (`vim -c ':!sh'`, `.shell`, `$(shell …)`, gdb's `shell`)",
         );
     }
     if !is_shell
@@ -548,20 +548,6 @@ fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
     }
     if sed_script(cmd).is_some_and(|s| p.sed_exec.is_match(s) || sed_substitute_exec(s)) {
         caps.add(ShellEscape, "a sed script that runs commands (`e`)");
-    }
-    if is_vi(program) {
-        let commands = cmd.args.iter().enumerate().filter_map(|(i, a)| {
-            if let Some(command) = a.strip_prefix('+') {
-                return Some(command);
-            }
-            let after_flag = i > 0 && matches!(cmd.args[i - 1].as_str(), "-c" | "--cmd");
-            after_flag.then_some(a.as_str())
-        });
-        for command in commands {
-            if p.ex_command.is_match(command) {
-                caps.add(ShellEscape, "an editor command that runs programs");
-            }
-        }
     }
     if let Some(script) = awk_program(cmd) {
         if script.contains("system(") || script.contains("| getline") || script.contains("|&") {
@@ -837,7 +823,7 @@ fn read_facts(c: &Command<'_>, caps: &mut Capabilities) {
     if reads_outside(cmd, &c.steps) {
         caps.add(ReadsOutside, "reads outside the workspace");
     }
-    if tool_languages::attaches_to_process(cmd) {
+    if tool_languages::attaches_to_process(cmd, &c.steps) {
         caps.add(
             ReadsSensitive,
             "attaches to another process, whose memory holds its secrets (`gdb -p`, `gcore`)",
@@ -1212,26 +1198,6 @@ fn option_value_is_shell(arg: &str) -> bool {
         let name = path.rsplit('/').next().unwrap_or_default();
         path.starts_with('/') && path.contains("bin/") && SHELLS.contains(&name)
     })
-}
-
-/// True for the vi family (`vim`, `nvim`, `view`, `vimdiff`, `ex`, …).
-fn is_vi(program: &str) -> bool {
-    matches!(
-        program,
-        "vi" | "vim"
-            | "nvim"
-            | "view"
-            | "rview"
-            | "vimdiff"
-            | "gvim"
-            | "ex"
-            | "rvim"
-            | "vimx"
-            | "evim"
-            | "nvi"
-            | "gview"
-            | "nview"
-    )
 }
 
 /// True when an assignment turns the shell history off (`HISTFILE=/dev/null`,

@@ -7,6 +7,7 @@
 //! a read, a write or a command run by a program that is not a shell, so it
 //! is judged like the same step written in shell syntax.
 
+use super::patterns::patterns;
 use crate::policy::shell::SimpleCommand;
 
 /// The language a program's embedded commands are written in.
@@ -42,6 +43,8 @@ pub(super) enum Step<'a> {
     Writes(&'a str),
     /// Runs a command line (or a shell).
     Runs,
+    /// Attaches to another running process (gdb's `attach`).
+    Attaches,
 }
 
 /// Every step the embedded commands of `cmd` take.
@@ -64,7 +67,8 @@ pub(super) fn steps(cmd: &SimpleCommand) -> Vec<Step<'_>> {
 }
 
 /// The texts of `cmd` written in `lang`: option values that carry commands
-/// and, for sqlite3 and gdb, the lines of their input.
+/// and, for sqlite3 and gdb, the lines of their input (vi's input is the
+/// text it edits, unless told otherwise: not judged as commands).
 fn statements(cmd: &SimpleCommand, lang: Language) -> Vec<&str> {
     let args = &cmd.args;
     let after = |i: usize, names: &[&str]| i > 0 && names.contains(&args[i - 1].as_str());
@@ -113,7 +117,7 @@ fn statements(cmd: &SimpleCommand, lang: Language) -> Vec<&str> {
             }
         }
     }
-    if matches!(lang, Language::Sqlite | Language::Gdb | Language::Ex) {
+    if matches!(lang, Language::Sqlite | Language::Gdb) {
         out.extend(cmd.input.iter().flat_map(|t| t.lines()));
     }
     out
@@ -139,13 +143,18 @@ fn first_word(text: &str) -> Option<&str> {
         .filter(|w| !w.is_empty())
 }
 
-/// `:w /x`, `:saveas /x`, `:redir! >> /x`; `:r /x`, `:e /x`, `:source /x`.
+/// `:!sh`, `:terminal`, `:py3 …`, `:call system(…)`; `:w /x`, `:saveas /x`,
+/// `:redir! >> /x`; `:r /x`, `:e /x`, `:source /x`.
 fn ex_steps<'a>(text: &'a str, out: &mut Vec<Step<'a>>) {
+    if patterns().ex_command.is_match(text) {
+        out.push(Step::Runs);
+        return;
+    }
     let (word, rest) = verb(text);
     let file = || first_word(rest.trim_start_matches(['>', ' ']));
     let is = |short: &str, long: &str| word.len() >= short.len() && long.starts_with(word);
     if rest.starts_with('!') {
-        return; // `:w !cmd` and `:r !cmd` run commands: the ex pattern's.
+        return; // `:w !cmd`, `:r !cmd`: run commands (the pattern above)
     }
     if is("w", "write")
         || is("sav", "saveas")
@@ -229,6 +238,7 @@ fn gdb_steps<'a>(text: &'a str, out: &mut Vec<Step<'a>>) {
             out.extend(file.map(Step::Writes));
         }
         "restore" | "source" => out.extend(first_word(rest).map(Step::Reads)),
+        "attach" => out.push(Step::Attaches),
         _ => {}
     }
 }
@@ -272,8 +282,9 @@ fn puppet_steps<'a>(text: &'a str, out: &mut Vec<Step<'a>>) {
 }
 
 /// True when `cmd` attaches to another running process, which lets it read
-/// that process's memory and secrets (`gdb -p`, `gcore`, `strace -p`).
-pub(super) fn attaches_to_process(cmd: &SimpleCommand) -> bool {
+/// that process's memory and secrets (`gdb -p`, `gcore`, `strace -p`);
+/// `steps` are the command's own [`steps`].
+pub(super) fn attaches_to_process(cmd: &SimpleCommand, steps: &[Step<'_>]) -> bool {
     let pid_option = || {
         cmd.args.iter().any(|a| {
             a == "-p" || a == "--pid" || a.starts_with("--pid=") || a.starts_with("--attach")
@@ -282,10 +293,7 @@ pub(super) fn attaches_to_process(cmd: &SimpleCommand) -> bool {
     match cmd.program.as_str() {
         "gcore" | "gdbserver" => true,
         "gdb" | "gdb-multiarch" | "cgdb" | "lldb" => {
-            pid_option()
-                || statements(cmd, Language::Gdb)
-                    .iter()
-                    .any(|s| verb(s).0 == "attach")
+            pid_option() || steps.contains(&Step::Attaches)
         }
         "strace" | "ltrace" | "perf" | "bpftrace" | "py-spy" | "rbspy" => pid_option(),
         _ => false,
@@ -319,7 +327,8 @@ mod tests {
             steps_of("vi '+r ~/.ssh/id_rsa'"),
             ["Reads(\"~/.ssh/id_rsa\")"]
         );
-        assert!(steps_of("vim -c ':w !sh' f").is_empty());
+        assert_eq!(steps_of("vim -c ':w !sh' f"), ["Runs"]);
+        assert_eq!(steps_of("vim '+terminal'"), ["Runs"]);
         assert!(steps_of("vim -c 'set nu' f").is_empty());
     }
 
@@ -390,11 +399,13 @@ mod tests {
             "strace -p 1",
         ];
         for line in yes {
-            assert!(attaches_to_process(&split(line)[0]), "{line}");
+            let cmd = &split(line)[0];
+            assert!(attaches_to_process(cmd, &steps(cmd)), "{line}");
         }
         let no = ["gdb ./a.out", "strace ls", "perf stat ls"];
         for line in no {
-            assert!(!attaches_to_process(&split(line)[0]), "{line}");
+            let cmd = &split(line)[0];
+            assert!(!attaches_to_process(cmd, &steps(cmd)), "{line}");
         }
     }
 }
