@@ -491,18 +491,24 @@ enum Step<'a> {
     Index(usize),
 }
 
-fn location(root: &str, path: &[Step<'_>]) -> String {
-    let mut out = root.to_owned();
-    for step in path {
-        match step {
-            Step::Key(k) => {
-                out.push('.');
-                out.push_str(k);
+/// Where a value sits (`arguments.items[2].token`), written out only when a
+/// finding is recorded.
+struct Location<'p, 'a> {
+    root: &'p str,
+    path: &'p [Step<'a>],
+}
+
+impl std::fmt::Display for Location<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.root)?;
+        for step in self.path {
+            match step {
+                Step::Key(k) => write!(f, ".{k}")?,
+                Step::Index(i) => write!(f, "[{i}]")?,
             }
-            Step::Index(i) => out.push_str(&format!("[{i}]")),
         }
+        Ok(())
     }
-    out
 }
 
 fn walk<'a>(
@@ -513,9 +519,10 @@ fn walk<'a>(
 ) {
     let c = compiled();
     match value {
-        serde_json::Value::String(s) if c.set.is_match(s) => {
-            scan_text(s, location(root, path), out);
-        }
+        // Both layers, the hand-written detectors and the maintained rule
+        // set: a value only the rule set knows (a Doppler or Shopify token)
+        // is as much a secret in an argument as in a command line.
+        serde_json::Value::String(s) => scan_text(s, Location { root, path }, out),
         serde_json::Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 path.push(Step::Index(i));
@@ -536,7 +543,7 @@ fn walk<'a>(
                 if filled && c.secret_key.is_match(key) && !is_benign_key(key) {
                     out.push(Finding {
                         detector: "secret_key_name",
-                        location: location(root, path),
+                        location: Location { root, path }.to_string(),
                     });
                 }
                 walk(item, root, path, out);
@@ -653,6 +660,25 @@ mod tests {
         assert!(
             masked.contains("shpa…[masked]") && masked.ends_with("# ci"),
             "{masked}"
+        );
+    }
+
+    #[test]
+    fn json_values_are_scanned_by_the_maintained_rules_too() {
+        // No hand-written detector knows a Shopify token: the rule set must
+        // still find it in a tool argument, at its JSON path.
+        let args = serde_json::json!({
+            "items": [{"note": "use 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 here"}],
+            "path": "src/main.rs",
+        });
+        let mut found = Vec::new();
+        scan_json(&args, "arguments", &mut found);
+        assert_eq!(
+            found,
+            [Finding {
+                detector: "gitleaks.shopify-access-token",
+                location: "arguments.items[0].note".into(),
+            }]
         );
     }
 
