@@ -39,29 +39,39 @@ const SECRET_PAIRS: &[(&str, &str)] = &[
 /// objects and arrays are searched, not judged.
 pub fn secret_like_paths(arguments: &Value) -> Vec<String> {
     let mut paths = Vec::new();
-    walk(arguments, "arguments", &mut paths);
+    let mut path = String::with_capacity(64);
+    path.push_str("arguments");
+    walk(arguments, &mut path, &mut paths);
     paths
 }
 
-fn walk(value: &Value, path: &str, out: &mut Vec<String>) {
+/// Walks `value` with `path` naming it; the one path buffer grows and
+/// shrinks with the walk, so only reported paths are allocated.
+fn walk(value: &Value, path: &mut String, out: &mut Vec<String>) {
+    let at = path.len();
     match value {
         Value::Object(map) => {
             for (key, value) in map {
-                let here = format!("{path}.{key}");
+                path.push('.');
+                path.push_str(key);
                 let holds_value = match value {
                     Value::String(s) => !s.trim().is_empty(),
                     Value::Number(_) => true,
                     _ => false,
                 };
                 if holds_value && is_secret_key(key) {
-                    out.push(here.clone());
+                    out.push(path.clone());
                 }
-                walk(value, &here, out);
+                walk(value, path, out);
+                path.truncate(at);
             }
         }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                walk(item, &format!("{path}[{i}]"), out);
+                use std::fmt::Write;
+                let _ = write!(path, "[{i}]");
+                walk(item, path, out);
+                path.truncate(at);
             }
         }
         _ => {}
@@ -70,11 +80,26 @@ fn walk(value: &Value, path: &str, out: &mut Vec<String>) {
 
 /// True when `key` names a secret (see the module's doc).
 pub fn is_secret_key(key: &str) -> bool {
+    // Every secret word and pair holds one of these: an ASCII key holding
+    // none (`path`, `query`, `max_bytes`) is settled without splitting it.
+    // Other keys are split, since a non-ASCII letter can lower-case to one
+    // of them (the Kelvin sign to `k`).
+    const STEMS: &[&str] = &["token", "secret", "pass", "credential", "key", "pwd"];
+    if key.is_ascii() && !STEMS.iter().any(|s| contains_ignore_ascii_case(key, s)) {
+        return false;
+    }
     let words = words(key);
     words.iter().any(|w| SECRET_WORDS.contains(&w.as_str()))
         || words
             .windows(2)
             .any(|p| SECRET_PAIRS.contains(&(p[0].as_str(), p[1].as_str())))
+}
+
+/// `text` holds `needle` (lower-case ASCII), ignoring ASCII case.
+fn contains_ignore_ascii_case(text: &str, needle: &str) -> bool {
+    text.as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 /// Lower-case words of an identifier: `apiKey` → [api, key],
@@ -123,6 +148,10 @@ mod tests {
             "AWSAccessKey",
             "credentials",
             "auth.token",
+            "PASSPHRASE",
+            "user_pwd",
+            // Not ASCII: split, so the Kelvin sign reads as `k`.
+            "api_\u{212A}ey",
         ] {
             assert!(is_secret_key(key), "{key}");
         }
@@ -144,6 +173,7 @@ mod tests {
     fn paths_name_keys_with_values_at_any_depth() {
         let args = serde_json::json!({
             "query": "select 1",
+            "list": [[1, {"deep": [{"client_secret": "s"}]}]],
             "db": {"host": "x", "password": "hunter2"},
             "items": [{"apiKey": "abc"}, {"token": ""}],
             "max_tokens": 100,
@@ -151,7 +181,11 @@ mod tests {
         });
         assert_eq!(
             secret_like_paths(&args),
-            ["arguments.db.password", "arguments.items[0].apiKey"]
+            [
+                "arguments.db.password",
+                "arguments.items[0].apiKey",
+                "arguments.list[0][1].deep[0].client_secret"
+            ]
         );
     }
 }
