@@ -80,12 +80,15 @@ fn walk(value: &Value, path: &mut String, out: &mut Vec<String>) {
 
 /// True when `key` names a secret (see the module's doc).
 pub fn is_secret_key(key: &str) -> bool {
-    // Every secret word and pair holds one of these: an ASCII key holding
-    // none (`path`, `query`, `max_bytes`) is settled without splitting it.
-    // Other keys are split, since a non-ASCII letter can lower-case to one
-    // of them (the Kelvin sign to `k`).
-    const STEMS: &[&str] = &["token", "secret", "pass", "credential", "key", "pwd"];
-    if key.is_ascii() && !STEMS.iter().any(|s| contains_ignore_ascii_case(key, s)) {
+    // An ASCII key's words are pieces of it, so one that holds no secret
+    // word and no pair's two words (`path`, `query`, `max_bytes`) is settled
+    // without splitting it. Other keys are split, since a non-ASCII letter
+    // can lower-case to an ASCII one (the Kelvin sign to `k`).
+    let holds = |word: &str| contains_ignore_ascii_case(key, word);
+    if key.is_ascii()
+        && !SECRET_WORDS.iter().any(|w| holds(w))
+        && !SECRET_PAIRS.iter().any(|(a, b)| holds(a) && holds(b))
+    {
         return false;
     }
     let words = words(key);
