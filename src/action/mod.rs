@@ -3,6 +3,8 @@
 //! Raw values (commands, argument values, diff text) live here in memory for
 //! classification only; what is persisted is [`crate::tape::ActionSummary`].
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 /// What kind of action a contract describes.
@@ -156,8 +158,14 @@ impl ActionContract {
     /// Command lines: the declared ones plus those found in command-like
     /// arguments, anywhere in the arguments (objects, arrays, any depth up to
     /// the strict-JSON limit).
-    pub fn all_commands(&self) -> Vec<String> {
-        let mut out = self.commands.clone();
+    /// Borrowed where the contract holds the line as it is; an argv array
+    /// is joined into a new one.
+    pub fn all_commands(&self) -> Vec<Cow<'_, str>> {
+        let mut out: Vec<Cow<'_, str>> = self
+            .commands
+            .iter()
+            .map(|c| Cow::Borrowed(c.as_str()))
+            .collect();
         if let Some(args) = &self.arguments {
             collect_commands(args, &mut out, 0);
         }
@@ -181,7 +189,7 @@ fn is_command_key(key: &str) -> bool {
         .any(|k| k.eq_ignore_ascii_case(key.trim()))
 }
 
-fn collect_commands(value: &serde_json::Value, out: &mut Vec<String>, depth: usize) {
+fn collect_commands<'a>(value: &'a serde_json::Value, out: &mut Vec<Cow<'a, str>>, depth: usize) {
     if depth > crate::strict_json::MAX_DEPTH {
         return;
     }
@@ -206,27 +214,27 @@ fn collect_commands(value: &serde_json::Value, out: &mut Vec<String>, depth: usi
 
 /// The value of a command-like key: a line, an argv array, a list of lines,
 /// or a structure holding them.
-fn command_value(value: &serde_json::Value, out: &mut Vec<String>, depth: usize) {
+fn command_value<'a>(value: &'a serde_json::Value, out: &mut Vec<Cow<'a, str>>, depth: usize) {
     match value {
-        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::String(s) => out.push(Cow::Borrowed(s)),
         serde_json::Value::Array(items) => {
             let words: Vec<&str> = items.iter().filter_map(|v| v.as_str()).collect();
             if !words.is_empty() {
                 // As an argv (`["bash", "-c", "rm -rf /"]`)…
-                out.push(
+                out.push(Cow::Owned(
                     words
                         .iter()
                         .map(|w| quote_word(w))
                         .collect::<Vec<_>>()
                         .join(" "),
-                );
+                ));
                 // …and, for lists of lines (`["make", "rm -rf /"]`), each line.
                 if words.len() > 1 {
                     out.extend(
                         words
                             .iter()
                             .filter(|w| w.contains(char::is_whitespace))
-                            .map(|w| (*w).to_owned()),
+                            .map(|w| Cow::Borrowed(*w)),
                     );
                 }
             }

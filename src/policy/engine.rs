@@ -5,6 +5,7 @@
 //! confidence below 0.55 adds `low_confidence` (a hard gate: at least
 //! `human`), below 0.75 `medium_confidence` (at least medium risk).
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use globset::GlobSet;
@@ -164,7 +165,7 @@ pub struct Firing {
 /// Everything rules look at, extracted from a contract once.
 struct Facts<'a> {
     contract: &'a ActionContract,
-    raw: Vec<String>,
+    raw: Vec<Cow<'a, str>>,
     commands: Vec<SimpleCommand>,
     /// Every command's text, built once into one buffer: see [`Facts::line`].
     lines: String,
@@ -246,7 +247,7 @@ impl<'a> Facts<'a> {
                     .iter()
                     .any(|c| known(&c.program) || SHELL_PROGRAMS.contains(&c.program.as_str()))
             {
-                raw.push(text.to_owned());
+                raw.push(Cow::Borrowed(text));
             }
         }
         // Room for six commands: under 1 KiB, which glibc serves from its
@@ -262,11 +263,7 @@ impl<'a> Facts<'a> {
             line_ends.push(lines.len());
         }
         let mut hosts = Vec::new();
-        for text in raw
-            .iter()
-            .map(String::as_str)
-            .chain(arg_values.iter().copied())
-        {
+        for text in raw.iter().map(|r| &**r).chain(arg_values.iter().copied()) {
             hosts.extend(capability::url_hosts(text));
         }
         let caps: Vec<Capabilities> = commands.iter().map(capability::analyse).collect();
@@ -406,7 +403,8 @@ fn has_flag(cmd: &SimpleCommand, names: &[String]) -> bool {
                     && arg[1..].contains(name.as_str())
             } else {
                 arg.strip_prefix("--")
-                    .is_some_and(|long| long == name || long.starts_with(&format!("{name}=")))
+                    .and_then(|long| long.strip_prefix(name.as_str()))
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('='))
             };
             if hit {
                 return true;

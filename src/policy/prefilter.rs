@@ -3,11 +3,19 @@
 //! Most patterns in a policy cannot match unless some literal occurs in the
 //! text (`authorized_keys`, `0.0.0.0` or `::`, `.ssh`, `drop`…). Those
 //! literals are read off each pattern's syntax tree once, when the policy is
-//! compiled, and an Aho-Corasick search for any of them (ignoring ASCII
-//! case, so it can only admit more than the patterns do) runs before the
-//! regexes. A pattern from which no literal can be read (`\S+`, `.*`)
-//! turns the screen off for its set: the screen never changes what
-//! matches, only how often the regexes run.
+//! compiled, and a search for any of them (ignoring ASCII case, so it can
+//! only admit more than the patterns do) runs before the regexes. A pattern
+//! from which no literal can be read (`\S+`, `.*`) turns the screen off for
+//! its set: the screen never changes what matches, only how often the
+//! regexes run.
+//!
+//! The screen searches a short text (an argument, a program name) with an
+//! Aho-Corasick automaton, which starts at once, and a longer one (a
+//! command line) with a regex that is nothing but the alternation of the
+//! literals, which the regex engine answers with its vectorised literal
+//! searcher (Teddy) alone: 24 ns on a 76-byte command line where the
+//! automaton, stepping byte by byte, took 180 ns; on a 5-byte argument the
+//! automaton takes 8 ns and the regex 20–35 ns.
 //!
 //! A screened set needs no prefilter of the regex engine's own (which for
 //! literal-heavy patterns is a dense Aho-Corasick automaton, over 1 MiB
@@ -17,6 +25,7 @@
 use aho_corasick::AhoCorasick;
 use regex_automata::meta::Regex;
 use regex_automata::nfa::thompson::WhichCaptures;
+use regex_automata::util::syntax;
 use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// Most literals a pattern's alternatives and classes expand to before the
@@ -31,7 +40,27 @@ const MAX_CLASS: usize = 4;
 #[derive(Debug)]
 pub(crate) struct PatternSet {
     set: Regex,
-    screen: Option<AhoCorasick>,
+    screen: Option<Screen>,
+}
+
+/// Texts shorter than this are screened by the automaton, longer ones by the
+/// literal searcher (measured on the default policy's screens).
+const SHORT_TEXT: usize = 32;
+
+/// One search for a set's literals, two ways (see the module's notes).
+#[derive(Debug)]
+struct Screen {
+    short: AhoCorasick,
+    long: Regex,
+}
+
+impl Screen {
+    fn is_match(&self, text: &str) -> bool {
+        match text.len() < SHORT_TEXT {
+            true => self.short.is_match(text),
+            false => self.long.is_match(text),
+        }
+    }
 }
 
 impl PatternSet {
@@ -68,18 +97,40 @@ impl PatternSet {
     }
 }
 
-/// The screen of a set: the literals one of which every match contains,
-/// lowercased, or `None` when some pattern has none.
-fn screen(patterns: &[String]) -> Option<AhoCorasick> {
+/// The screen of a set: a search for the literals one of which every match
+/// contains, ignoring ASCII case, or `None` when some pattern has none.
+fn screen(patterns: &[String]) -> Option<Screen> {
     let mut literals: Vec<Vec<u8>> = Vec::new();
     for pattern in patterns {
         let hir = regex_syntax::parse(pattern).ok()?;
         literals.extend(required(&hir)?);
     }
-    AhoCorasick::builder()
+    let literals = minimal(literals);
+    let alternation = literals
+        .iter()
+        .map(|literal| literal.iter().map(|&b| format!("\\x{b:02X}")).collect())
+        .collect::<Vec<String>>()
+        .join("|");
+    let long = Regex::builder()
+        // Bytes, not characters: a literal may hold part of a character.
+        .syntax(
+            syntax::Config::new()
+                .unicode(false)
+                .utf8(false)
+                .case_insensitive(true),
+        )
+        .configure(
+            Regex::config()
+                .which_captures(WhichCaptures::None)
+                .utf8_empty(false),
+        )
+        .build(&alternation)
+        .ok()?;
+    let short = AhoCorasick::builder()
         .ascii_case_insensitive(true)
-        .build(minimal(literals))
-        .ok()
+        .build(&literals)
+        .ok()?;
+    Some(Screen { short, long })
 }
 
 /// `literals` without those that contain another (a text holding
@@ -283,9 +334,32 @@ mod tests {
             "ls -la",
             "dRoP\tDaTaBaSe prod",
             "",
+            // Long texts take the literal searcher's path.
+            "cd app && git status && psql -c 'DROP TABLE users' && ls",
+            "cd app && git status && cargo build --release | tee build.log",
+            "cp notes.txt /home/user/.SSH/known_hosts && echo done && exit 0",
+            "cat /etc/shadow",
         ] {
+            let screen = screened.screen.as_ref().unwrap();
+            assert_eq!(
+                screen.short.is_match(text),
+                screen.long.is_match(text),
+                "{text}"
+            );
             assert_eq!(screened.is_match(text), plain.is_match(text), "{text}");
         }
+        // A literal holding a non-ASCII character (the Kelvin sign folds to
+        // `k`) is searched for as its bytes on both paths.
+        let kill = PatternSet::new(&[r"(?i)\bkill\b".to_owned()]).unwrap();
+        for text in [
+            "\u{212A}ill",
+            "please \u{212A}ill -9 the old worker process now",
+            "skill",
+        ] {
+            let plain = RegexSet::new([r"(?i)\bkill\b"]).unwrap();
+            assert_eq!(kill.is_match(text), plain.is_match(text), "{text}");
+        }
+        assert!(kill.is_match("please \u{212A}ill -9 the old worker process now"));
         let open = PatternSet::new(&[r"^\S+$".to_owned(), "x".to_owned()]).unwrap();
         assert!(!open.screened());
         assert!(open.is_match("abc"));

@@ -527,3 +527,14 @@ fn text_piped_in_is_judged_as_input() {
     assert!(caps("echo /srv/data/x | xargs cat").contains(&"reads_outside"));
     assert!(!caps("echo src/main.rs | xargs cat").contains(&"reads_outside"));
 }
+
+#[test]
+fn destroy_verbs_are_single_words() {
+    // `destroy_verb` reads compounds by their parts (`delete-stack`).
+    for verb in DESTROY_VERBS {
+        assert!(!verb.contains([':', '-', '_']), "{verb}");
+    }
+    assert!(caps("aws cloudformation delete-stack --stack-name x").contains(&"destroys"));
+    assert!(caps("heroku apps:destroy -a x").contains(&"destroys"));
+    assert!(!caps("resolvectl flush-caches").contains(&"destroys"));
+}

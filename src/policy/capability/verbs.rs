@@ -79,12 +79,15 @@ pub(super) fn destroy_verb(cmd: &SimpleCommand) -> Option<&str> {
         }
         after_option = false;
         // The word, or any part of a compound (`delete-stack`,
-        // `batch-delete-image`, `apps:destroy`, `db_drop`).
-        // Emptying a cache loses nothing (`resolvectl flush-caches`).
-        let cache = arg
-            .split([':', '-', '_'])
-            .any(|w| w == "cache" || w == "caches");
-        if !cache && (is_destroy_verb(arg) || arg.split([':', '-', '_']).any(is_destroy_verb)) {
+        // `batch-delete-image`, `apps:destroy`, `db_drop`; no verb holds a
+        // separator). Emptying a cache loses nothing (`resolvectl
+        // flush-caches`).
+        let (mut destroys, mut cache) = (false, false);
+        for part in arg.split([':', '-', '_']) {
+            cache |= part == "cache" || part == "caches";
+            destroys = destroys || is_destroy_verb(part);
+        }
+        if destroys && !cache {
             return Some(arg);
         }
     }
