@@ -735,7 +735,7 @@ impl Policy {
                 return None;
             }
         }
-        let opt_glob = |set: &Option<Box<GlobSet>>,
+        let opt_glob = |set: &Option<GlobSet>,
                         value: Option<&str>,
                         what: &str,
                         evidence: &mut Evidence|

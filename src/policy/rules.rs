@@ -190,25 +190,27 @@ pub struct Rule {
 #[derive(Debug, Default)]
 pub(crate) struct When {
     pub kinds: Option<Vec<Kind>>,
-    pub agents: Option<Box<GlobSet>>,
-    pub connectors: Option<Box<GlobSet>>,
-    pub tools: Option<Box<GlobSet>>,
+    pub agents: Option<GlobSet>,
+    pub connectors: Option<GlobSet>,
+    pub tools: Option<GlobSet>,
     /// Upper-case method names.
     pub methods: Option<Vec<String>>,
-    pub paths: Option<Box<GlobSet>>,
+    pub paths: Option<GlobSet>,
+    /// Boxed: the largest condition, absent from most rules, so the rule
+    /// loop reads less memory per rule.
     pub command: Option<Box<CommandCond>>,
-    pub raw: Option<Box<PatternSet>>,
-    pub code: Option<Box<PatternSet>>,
-    pub files: Option<Box<GlobSet>>,
-    pub texts: Option<Box<PatternSet>>,
-    pub arg_keys: Option<Box<PatternSet>>,
-    pub arg_values: Option<Box<PatternSet>>,
+    pub raw: Option<PatternSet>,
+    pub code: Option<PatternSet>,
+    pub files: Option<GlobSet>,
+    pub texts: Option<PatternSet>,
+    pub arg_keys: Option<PatternSet>,
+    pub arg_values: Option<PatternSet>,
     pub hosts_outside_allowlist: Option<bool>,
     /// Bit masks: any of `.0`, and all of `.1`, on one command.
     pub capabilities: Option<(u16, u16)>,
     pub tool_effects: Option<Vec<ToolEffect>>,
     pub secrets: Option<bool>,
-    pub metadata: Option<Box<MetaCond>>,
+    pub metadata: Option<MetaCond>,
 }
 
 /// Program names: exact names in a hash set, globs only for real patterns.
@@ -376,30 +378,30 @@ pub fn compile(spec: RuleSpec) -> Result<Rule, String> {
                     flags.insert(name, v);
                 }
             }
-            Some(Box::new(MetaCond {
+            Some(MetaCond {
                 flags,
                 environment: globs(m.environment, "metadata.environment")?,
                 risk: m.risk.map(|r| r.into_iter().collect()),
-            }))
+            })
         }
     };
     let when = When {
         kinds: w.kinds.map(|k| k.into_iter().collect()),
-        agents: globs(w.agents, "agents")?.map(Box::new),
-        connectors: globs(w.connectors, "connectors")?.map(Box::new),
-        tools: globs(w.tools, "tools")?.map(Box::new),
+        agents: globs(w.agents, "agents")?,
+        connectors: globs(w.connectors, "connectors")?,
+        tools: globs(w.tools, "tools")?,
         methods: w
             .methods
             .map(|m| m.into_iter().map(|s| s.to_ascii_uppercase()).collect()),
 
-        paths: globs(w.paths, "paths")?.map(Box::new),
+        paths: globs(w.paths, "paths")?,
         command,
-        raw: regexes(w.raw, "raw")?.map(Box::new),
-        code: regexes(w.code, "code")?.map(Box::new),
-        files: globs(w.files, "files")?.map(Box::new),
-        texts: regexes(w.texts, "texts")?.map(Box::new),
-        arg_keys: regexes(w.arg_keys, "arg_keys")?.map(Box::new),
-        arg_values: regexes(w.arg_values, "arg_values")?.map(Box::new),
+        raw: regexes(w.raw, "raw")?,
+        code: regexes(w.code, "code")?,
+        files: globs(w.files, "files")?,
+        texts: regexes(w.texts, "texts")?,
+        arg_keys: regexes(w.arg_keys, "arg_keys")?,
+        arg_values: regexes(w.arg_values, "arg_values")?,
         hosts_outside_allowlist: w.hosts_outside_allowlist,
         capabilities: match (&w.capabilities, &w.capabilities_all) {
             (None, None) => None,
