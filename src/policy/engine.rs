@@ -37,9 +37,17 @@ pub struct Policy {
     by_prefix: Vec<(String, Vec<u64>)>,
     /// Bitset of rules anchored on programs (skipped unless a command names one).
     anchored: Vec<u64>,
-    /// Per rule: the inputs and contract kinds it needs ([`Rule::prerequisites`]).
-    prerequisites: Vec<(u16, u32)>,
+    /// Bitsets of the rules each input is needed by ([`rules::needs`] bit
+    /// `n` at `n`) and each contract kind admits ([`rules::kind_bit`] `k`
+    /// at `NEEDS + k`), from [`Rule::prerequisites`]: the rules worth
+    /// trying on a contract are found a word at a time.
+    prerequisites: Vec<Vec<u64>>,
 }
+
+/// Input bits of [`rules::needs`].
+const NEEDS: usize = 16;
+/// Contract kind bits of [`rules::kind_bit`].
+const KINDS: usize = 32;
 
 fn set_bit(bits: &mut [u64], i: usize) {
     bits[i / 64] |= 1 << (i % 64);
@@ -571,7 +579,16 @@ impl Policy {
                 }
             }
         }
-        let prerequisites = compiled.iter().map(|r| r.prerequisites()).collect();
+        let mut prerequisites = vec![vec![0u64; words]; NEEDS + KINDS];
+        for (i, rule) in compiled.iter().enumerate() {
+            let (needs, kinds) = rule.prerequisites();
+            for n in (0..NEEDS).filter(|n| needs & (1 << n) != 0) {
+                set_bit(&mut prerequisites[n], i);
+            }
+            for k in (0..KINDS).filter(|k| kinds & (1 << k) != 0) {
+                set_bit(&mut prerequisites[NEEDS + k], i);
+            }
+        }
         let trust = Trust {
             hosts: allowed_hosts.clone(),
             email_domains: rules::host_globs(&file.settings.trusted_email_domains)
@@ -648,26 +665,35 @@ impl Policy {
         // cannot fire, and is only tried on the commands that name one.
         let words = self.anchored.len();
         let mut admitted = vec![0u64; words * (facts.commands.len() + 1)];
-        let (candidates, per_command) = admitted.split_at_mut(words);
+        let (eligible, per_command) = admitted.split_at_mut(words);
         for (cmd, own) in facts.commands.iter().zip(per_command.chunks_mut(words)) {
             for bits in self.anchored_on(&cmd.program) {
                 own.iter_mut().zip(bits).for_each(|(c, b)| *c |= b);
             }
-            candidates.iter_mut().zip(&*own).for_each(|(c, b)| *c |= b);
+            eligible.iter_mut().zip(&*own).for_each(|(c, b)| *c |= b);
         }
-        let candidates = &*candidates;
-        let per_command = &*per_command;
+        // Worth trying: admitted by a command if anchored, of the contract's
+        // kind, and needing no input the contract lacks.
         let present = facts.present();
-        let kind = rules::kind_bit(contract.kind);
-        for (i, rule) in self.rules.iter().enumerate() {
+        let of_kind = &self.prerequisites[NEEDS + contract.kind as usize];
+        for (w, e) in eligible.iter_mut().enumerate() {
+            *e = (*e | !self.anchored[w]) & of_kind[w];
+        }
+        for n in (0..NEEDS).filter(|n| present & (1 << n) == 0) {
+            let needing = &self.prerequisites[n];
+            eligible.iter_mut().zip(needing).for_each(|(e, b)| *e &= !b);
+        }
+        let eligible = &*eligible;
+        let per_command = &*per_command;
+        let set_bits = eligible.iter().enumerate().flat_map(|(w, &word)| {
+            std::iter::successors((word != 0).then_some(word), |m| {
+                Some(m & (m - 1)).filter(|&m| m != 0)
+            })
+            .map(move |m| w * 64 + m.trailing_zeros() as usize)
+        });
+        for i in set_bits {
+            let rule = &self.rules[i];
             let anchored = bit(&self.anchored, i);
-            if anchored && !bit(candidates, i) {
-                continue;
-            }
-            let (needs, kinds) = self.prerequisites[i];
-            if needs & !present != 0 || kinds & kind == 0 {
-                continue;
-            }
             let tried = |c: usize| !anchored || bit(&per_command[c * words..], i);
             let recording = Evidence::recording(firings.is_some());
             let Some(evidence) = self.fires(&rule.when, &facts, &tried, recording) else {

@@ -10,7 +10,9 @@
 //! regexes run.
 //!
 //! The screen searches a short text (an argument, a program name) with an
-//! Aho-Corasick automaton, which starts at once, and a longer one (a
+//! Aho-Corasick automaton, which starts at once (after a look at whether
+//! the text holds any byte a literal starts with: most arguments hold
+//! none), and a longer one (a
 //! command line) with a regex that is nothing but the alternation of the
 //! literals, which the regex engine answers with its vectorised literal
 //! searcher (Teddy) alone: 24 ns on a 76-byte command line where the
@@ -50,6 +52,9 @@ const SHORT_TEXT: usize = 32;
 /// One search for a set's literals, two ways (see the module's notes).
 #[derive(Debug)]
 struct Screen {
+    /// The bytes a literal starts with, in either ASCII case: a short text
+    /// holding none of them is rejected before the automaton starts.
+    first: [u64; 4],
     short: AhoCorasick,
     long: Regex,
 }
@@ -57,7 +62,10 @@ struct Screen {
 impl Screen {
     fn is_match(&self, text: &str) -> bool {
         match text.len() < SHORT_TEXT {
-            true => self.short.is_match(text),
+            true => {
+                let starts = |b: u8| self.first[usize::from(b >> 6)] >> (b & 63) & 1 != 0;
+                text.bytes().any(starts) && self.short.is_match(text)
+            }
             false => self.long.is_match(text),
         }
     }
@@ -130,7 +138,13 @@ fn screen(patterns: &[String]) -> Option<Screen> {
         .ascii_case_insensitive(true)
         .build(&literals)
         .ok()?;
-    Some(Screen { short, long })
+    let mut first = [0u64; 4];
+    for b in literals.iter().filter_map(|l| l.first()) {
+        for b in [b.to_ascii_lowercase(), b.to_ascii_uppercase()] {
+            first[usize::from(b >> 6)] |= 1 << (b & 63);
+        }
+    }
+    Some(Screen { first, short, long })
 }
 
 /// `literals` without those that contain another (a text holding

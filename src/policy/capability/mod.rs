@@ -1172,9 +1172,11 @@ pub(super) fn has(text: &str, needle: &str) -> bool {
     let Some((&first, rest)) = needle.split_first() else {
         return true;
     };
+    // The rest is compared byte by byte: for needles of a few bytes a
+    // `memcmp` call costs more than the comparison.
     text.len() >= needle.len()
         && (0..=text.len() - needle.len())
-            .any(|i| text[i] == first && text[i + 1..].starts_with(rest))
+            .any(|i| text[i] == first && rest.iter().zip(&text[i + 1..]).all(|(a, b)| a == b))
 }
 
 /// True when `text` names a shell (`/bin/sh`, `!sh`, `exec=bash`, `"zsh"`).
