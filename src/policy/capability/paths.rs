@@ -283,10 +283,13 @@ fn read_operands<'a>(
     cmd: &'a SimpleCommand,
     steps: &'a [Step<'a>],
 ) -> impl Iterator<Item = &'a str> {
+    // Only text that can hold code is searched (most arguments cannot: no
+    // call or block in them), so no searcher is set up for the rest.
     let opened = cmd
         .args
         .iter()
         .chain(&cmd.input)
+        .filter(|text| text.bytes().any(|b| b == b'(' || b == b'{'))
         .flat_map(|text| opened_paths(text));
     cmd.redirects
         .iter()
@@ -330,11 +333,9 @@ fn operand_value(arg: &str) -> &str {
 /// Path literals that code in `text` opens (`open("/etc/shadow")`,
 /// `io.open('/x', 'rb')`, `\\verbatiminput{/x}`).
 fn opened_paths(text: &str) -> impl Iterator<Item = &str> {
-    text.bytes()
-        .any(|b| b == b'(' || b == b'{')
-        .then(|| patterns().code_path.captures_iter(text))
-        .into_iter()
-        .flatten()
+    patterns()
+        .code_path
+        .captures_iter(text)
         .filter_map(|c| c.iter().skip(1).flatten().next().map(|m| m.as_str()))
 }
 
