@@ -57,6 +57,20 @@ fn bit(bits: &[u64], i: usize) -> bool {
     bits[i / 64] & (1 << (i % 64)) != 0
 }
 
+/// The positions of the set bits of `bits`, in ascending order.
+fn set_bits(bits: &[u64]) -> impl Iterator<Item = usize> + '_ {
+    bits.iter().enumerate().flat_map(|(w, &word)| {
+        let mut rest = word;
+        std::iter::from_fn(move || {
+            (rest != 0).then(|| {
+                let at = rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                w * 64 + at
+            })
+        })
+    })
+}
+
 /// A policy file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[error("{origin}: {rule}: {reason}")]
@@ -685,13 +699,7 @@ impl Policy {
         }
         let eligible = &*eligible;
         let per_command = &*per_command;
-        let set_bits = eligible.iter().enumerate().flat_map(|(w, &word)| {
-            std::iter::successors((word != 0).then_some(word), |m| {
-                Some(m & (m - 1)).filter(|&m| m != 0)
-            })
-            .map(move |m| w * 64 + m.trailing_zeros() as usize)
-        });
-        for i in set_bits {
+        for i in set_bits(eligible) {
             let rule = &self.rules[i];
             let anchored = bit(&self.anchored, i);
             let tried = |c: usize| !anchored || bit(&per_command[c * words..], i);
@@ -910,6 +918,14 @@ impl Policy {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn set_bits_are_visited_in_order() {
+        let bits = [0b1010_0001u64, 0, 1 << 63 | 1];
+        let got: Vec<usize> = super::set_bits(&bits).collect();
+        assert_eq!(got, [0, 5, 7, 128, 191]);
+        assert_eq!(super::set_bits(&[0, 0]).count(), 0);
+    }
+
     use super::*;
 
     #[test]
