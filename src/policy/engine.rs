@@ -918,15 +918,15 @@ impl Policy {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn set_bits_are_visited_in_order() {
         let bits = [0b1010_0001u64, 0, 1 << 63 | 1];
-        let got: Vec<usize> = super::set_bits(&bits).collect();
+        let got: Vec<usize> = set_bits(&bits).collect();
         assert_eq!(got, [0, 5, 7, 128, 191]);
-        assert_eq!(super::set_bits(&[0, 0]).count(), 0);
+        assert_eq!(set_bits(&[0, 0]).count(), 0);
     }
-
-    use super::*;
 
     #[test]
     fn hosts_are_extracted() {

@@ -12,12 +12,11 @@
 //! The screen searches a short text (an argument, a program name) with an
 //! Aho-Corasick automaton, which starts at once (after a look at whether
 //! the text holds any byte a literal starts with: most arguments hold
-//! none), and a longer one (a
-//! command line) with a regex that is nothing but the alternation of the
-//! literals, which the regex engine answers with its vectorised literal
-//! searcher (Teddy) alone: 24 ns on a 76-byte command line where the
-//! automaton, stepping byte by byte, took 180 ns; on a 5-byte argument the
-//! automaton takes 8 ns and the regex 20–35 ns.
+//! none), and a longer one (a command line) with a regex that is nothing
+//! but the alternation of the literals, which the regex engine answers with
+//! its vectorised literal searcher (Teddy) alone: 24 ns on a 76-byte
+//! command line where the automaton, stepping byte by byte, took 180 ns; on
+//! a 5-byte argument the automaton takes 8 ns and the regex 20–35 ns.
 //!
 //! A screened set needs no prefilter of the regex engine's own (which for
 //! literal-heavy patterns is a dense Aho-Corasick automaton, over 1 MiB
