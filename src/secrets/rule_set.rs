@@ -13,7 +13,9 @@
 use std::sync::OnceLock;
 
 use aho_corasick::AhoCorasick;
-use regex::bytes::{Regex, RegexBuilder};
+use regex_automata::meta::{self, Regex};
+use regex_automata::util::syntax;
+use regex_automata::Span;
 use serde::Deserialize;
 
 /// The vendored gitleaks rule file.
@@ -147,6 +149,11 @@ pub struct RuleSet {
 /// Compiles a gitleaks (Go RE2) pattern. RE2's `\w`, `\d`, `\s` and `\b`
 /// are ASCII; so are these, over bytes, which also keeps compilation of the
 /// whole set around 25 ms instead of seconds of Unicode classes.
+///
+/// Built without the one-pass DFA the `regex` crate adds for capture
+/// groups: across the ~370 rules it held 7 MiB for the life of the
+/// process, and captures are only asked of a match, where the bounded
+/// backtracker finds them in the match's few bytes.
 fn compile(pattern: &str) -> Option<Regex> {
     // A leading lazy `[\w.-]{0,50}?` only widens the match to the left of
     // the keyword; without it the engine can skip ahead to the keywords.
@@ -154,10 +161,15 @@ fn compile(pattern: &str) -> Option<Regex> {
         Some((flags, rest)) if flags.is_empty() || flags == "(?i)" => format!("{flags}{rest}"),
         _ => pattern.to_owned(),
     };
-    RegexBuilder::new(&pattern)
-        .unicode(false)
-        .size_limit(64 << 20)
-        .build()
+    meta::Builder::new()
+        .configure(
+            meta::Config::new()
+                .onepass(false)
+                .utf8_empty(false)
+                .nfa_size_limit(Some(64 << 20)),
+        )
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .build(&pattern)
         .ok()
 }
 
@@ -428,10 +440,12 @@ impl RuleSet {
             .map(|&i| &self.rules[i])
         {
             for caps in rule.regex.captures_iter(bytes) {
-                let whole = caps.get(0).expect("group 0");
+                let whole = caps.get_match().expect("a match").span();
                 let secret = match rule.secret_group {
-                    Some(g) => caps.get(g),
-                    None => caps.iter().skip(1).flatten().find(|m| !m.is_empty()),
+                    Some(g) => caps.get_group(g),
+                    None => (1..caps.group_len())
+                        .filter_map(|g| caps.get_group(g))
+                        .find(|s| !s.is_empty()),
                 }
                 .unwrap_or(whole);
                 let range = secret.range();
@@ -442,7 +456,7 @@ impl RuleSet {
                 {
                     continue;
                 }
-                if self.is_real(rule, bytes, secret.as_bytes(), whole) {
+                if self.is_real(rule, bytes, &bytes[range.clone()], whole) {
                     found(rule.id, whole.range(), range);
                 } else if !rule.defers {
                     rejected.push(range);
@@ -451,13 +465,7 @@ impl RuleSet {
         }
     }
 
-    fn is_real(
-        &self,
-        rule: &Rule,
-        text: &[u8],
-        secret: &[u8],
-        whole: regex::bytes::Match<'_>,
-    ) -> bool {
+    fn is_real(&self, rule: &Rule, text: &[u8], secret: &[u8], whole: Span) -> bool {
         if rule.entropy.is_some_and(|min| entropy(secret) < min) {
             return false;
         }
@@ -465,27 +473,28 @@ impl RuleSet {
         // format: the token must end where the match ends.
         // A URL's secret path (`hooks.slack.com/workflows/…`) has no fixed
         // length, whatever bound the pattern puts on it.
-        let next = text.get(whole.end()).copied();
+        let next = text.get(whole.end).copied();
+        let matched = &text[whole.range()];
         if next.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-            && secret.last() == whole.as_bytes().last()
-            && !is_url(whole.as_bytes())
+            && secret.last() == matched.last()
+            && !is_url(matched)
         {
             return false;
         }
-        let line_start = text[..whole.start()]
+        let line_start = text[..whole.start]
             .iter()
             .rposition(|&b| b == b'\n')
             .map_or(0, |i| i + 1);
-        let line_end = text[whole.end()..]
+        let line_end = text[whole.end..]
             .iter()
             .position(|&b| b == b'\n')
-            .map_or(text.len(), |i| whole.end() + i);
+            .map_or(text.len(), |i| whole.end + i);
         let line = &text[line_start..line_end];
         // The match as gitleaks sees it: a rule whose leading lazy
         // `[\w.-]{0,50}?` was dropped for speed starts its match up to 50
         // such bytes further left (`X-MS-Exchange-Organization-AuthSource`),
         // which `regexTarget = "match"` allowlists look at.
-        let mut start = whole.start();
+        let mut start = whole.start;
         if rule.widens_left {
             let floor = start.saturating_sub(50).max(line_start);
             while start > floor
@@ -495,7 +504,7 @@ impl RuleSet {
                 start -= 1;
             }
         }
-        let whole = &text[start..whole.end()];
+        let whole = &text[start..whole.end];
         if self.global.allows(secret, whole, line)
             || rule.allows.iter().any(|a| a.allows(secret, whole, line))
         {
