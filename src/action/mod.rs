@@ -184,9 +184,10 @@ impl ActionContract {
 }
 
 fn is_command_key(key: &str) -> bool {
-    COMMAND_KEYS
-        .iter()
-        .any(|k| k.eq_ignore_ascii_case(key.trim()))
+    // Trimmed once, not per candidate: every argument key of every call
+    // comes through here.
+    let key = key.trim();
+    COMMAND_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
 }
 
 fn collect_commands<'a>(value: &'a serde_json::Value, out: &mut Vec<Cow<'a, str>>, depth: usize) {

@@ -37,6 +37,21 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// Removes what a client that is not a trusted proxy may not say about
 /// where the request came from; the sidecar then writes its own.
 pub fn strip_untrusted_forwarding(headers: &mut HeaderMap) {
+    // Most requests carry none: one pass over the names present instead of
+    // five hashed lookups.
+    let forwarding = |name: &HeaderName| {
+        matches!(
+            name.as_str(),
+            "x-forwarded-for"
+                | "x-forwarded-host"
+                | "x-forwarded-proto"
+                | "x-real-ip"
+                | "forwarded"
+        )
+    };
+    if !headers.keys().any(forwarding) {
+        return;
+    }
     for name in [
         &X_FORWARDED_FOR,
         &X_FORWARDED_HOST,
@@ -142,6 +157,31 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1, "{h:?}");
         assert!(h.contains_key("x-keep"));
+    }
+
+    #[test]
+    fn strips_each_forwarding_header_an_untrusted_client_sends() {
+        for name in [
+            "x-forwarded-for",
+            "X-Forwarded-Host",
+            "x-forwarded-proto",
+            "X-Real-IP",
+            "forwarded",
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert("x-keep", HeaderValue::from_static("1"));
+            h.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_static("10.0.0.1"),
+            );
+            h.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_static("10.0.0.2"),
+            );
+            strip_untrusted_forwarding(&mut h);
+            assert_eq!(h.len(), 1, "{name}: {h:?}");
+            assert!(h.contains_key("x-keep"));
+        }
     }
 
     #[test]
