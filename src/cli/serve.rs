@@ -44,6 +44,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging(config.log.format, &config.log.level);
     super::install_crypto_provider();
     refuse_unsafe_start(&config)?;
+    crate::server::configure_allocator();
     // One worker is one thread: the current-thread scheduler, with no
     // cross-thread queues or wake-ups (the tape writer has its own thread).
     let mut builder = match config.runtime.worker_threads {

@@ -9,6 +9,8 @@ mod prefixed;
 pub mod tls;
 mod trim;
 
+pub use trim::configure_allocator;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
