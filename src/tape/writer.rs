@@ -308,10 +308,9 @@ impl Writer {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let path = self.path();
         self.file
             .write_all(&self.buf)
-            .map_err(|e| TapeError::io(&path, e))?;
+            .map_err(|e| TapeError::io(&self.path(), e))?;
         self.size += self.buf.len() as u64;
         self.unsynced += 1;
         self.buf.clear();
@@ -471,7 +470,6 @@ pub fn now_rfc3339() -> String {
 /// needs one; `time`'s formatter costs more than the rest of a record).
 fn rfc3339(at: std::time::SystemTime) -> String {
     use std::cell::RefCell;
-    use std::fmt::Write;
     thread_local! {
         static SECOND: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
     }
@@ -487,7 +485,12 @@ fn rfc3339(at: std::time::SystemTime) -> String {
         }
         let mut out = String::with_capacity(prefix.len() + 8);
         out.push_str(prefix);
-        let _ = write!(out, ".{:06}Z", since.subsec_micros());
+        out.push('.');
+        let micros = since.subsec_micros();
+        for place in [100_000, 10_000, 1_000, 100, 10, 1] {
+            out.push(char::from(b'0' + (micros / place % 10) as u8));
+        }
+        out.push('Z');
         out
     })
 }
