@@ -96,7 +96,6 @@ mod tests {
     #[test]
     fn request_ids_are_the_prefix_and_a_hex_counter() {
         let ids = RequestIds::new();
-        ids.next.store(0, Ordering::Relaxed);
         let want = |n: u64| format!("{}-{n:x}", ids.prefix);
         for n in [
             0u64,
