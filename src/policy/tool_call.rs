@@ -423,6 +423,22 @@ fn opens_access(key: &str, value: &str) -> bool {
         )
 }
 
+/// True when a value names a trash folder as a path's last component
+/// (`/Trash`, `Deleted Items`, `~/.local/share/Trash/`).
+fn names_trash(value: &str) -> bool {
+    let last = value
+        .trim()
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    matches!(
+        last.trim_start_matches('.'),
+        "trash" | "recycle bin" | "recycle" | "deleted items" | "deleted" | "trashbin"
+    )
+}
+
 /// Argument keys that carry a new credential.
 fn credential_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
@@ -654,6 +670,8 @@ pub fn analyse(tool: &str, arguments: Option<&serde_json::Value>, trust: &Trust)
             action_key(k) && words_of_value(v).any(|w| DESTROY_WORDS.contains(&w.as_str()))
         }) {
             effects.destroys = Some("an `action` argument asks to delete, cancel or wipe");
+        } else if has(&["move", "rename"]) && values.iter().any(|(_, v)| names_trash(v)) {
+            effects.destroys = Some("the tool moves items into a trash folder");
         }
         // A payment to recipients that are all trusted is the operator's
         // standing order; anything else waits for a person.
@@ -689,9 +707,16 @@ pub fn analyse(tool: &str, arguments: Option<&serde_json::Value>, trust: &Trust)
                 "follow",
                 "unfollow",
             ]);
+            // A link to an item opens it to whoever holds the link
+            // (`DropboxCreateLink`, `create_share_link`, `generate_public_url`).
+            let links = has(&["link", "links", "sharelink", "url", "urls"])
+                && has(&["create", "generate", "make", "share", "public"]);
             if publishes && !names_party {
                 effects.external =
                     Some("the tool shares or publishes to parties outside the trusted ones".into());
+            } else if links {
+                effects.external =
+                    Some("the tool creates a link that opens an item to whoever holds it".into());
             } else if values.iter().any(|(k, v)| {
                 recipient_address_key(k) && !v.trim().is_empty() && !trust.trusts_recipient(v)
             }) {
@@ -751,6 +776,45 @@ mod tests {
 
     fn effects(tool: &str, args: serde_json::Value) -> ToolEffects {
         analyse(tool, Some(&args), &trust())
+    }
+
+    #[test]
+    fn share_links_and_moves_to_the_trash() {
+        let e = |tool: &str, args| effects(tool, args);
+        assert!(e(
+            "DropboxCreateLink",
+            serde_json::json!({"item_path": "/Passport.jpg"})
+        )
+        .external
+        .is_some());
+        assert!(e("create_share_link", serde_json::json!({"file_id": "7"}))
+            .external
+            .is_some());
+        assert!(e("get_link", serde_json::json!({"file_id": "7"})).is_empty());
+        assert!(e(
+            "DropboxMoveItem",
+            serde_json::json!({"item_path": "/Work", "destination_folder_path": "/Trash"})
+        )
+        .destroys
+        .is_some());
+        assert!(e(
+            "move_email",
+            serde_json::json!({"id": "3", "folder": "Deleted Items"})
+        )
+        .destroys
+        .is_some());
+        assert!(e(
+            "DropboxMoveItem",
+            serde_json::json!({"item_path": "/Work/a.txt", "destination_folder_path": "/Archive"})
+        )
+        .destroys
+        .is_none());
+        assert!(e(
+            "move_file",
+            serde_json::json!({"from": "scripts/tool", "to": "bin"})
+        )
+        .destroys
+        .is_none());
     }
 
     #[test]
