@@ -472,18 +472,28 @@ fn interpreter_flag(program: &str) -> Option<&'static [&'static str]> {
 
 /// The program's name: no directory (`/`, or `\` on Windows) and no `.exe`.
 fn basename(word: &str) -> &str {
+    // One pass from the end: where the name starts (after the last `/` or
+    // `\`), and whether a `$` or backquote follows the last `/`.
     let b = word.as_bytes();
-    let after = |sep: &[u8]| {
-        b.iter()
-            .rposition(|c| sep.contains(c))
-            .map_or(0, |at| at + 1)
-    };
-    if b[after(b"/")..].iter().any(|c| matches!(c, b'$' | b'`')) {
+    let mut start = 0;
+    let mut computed = false;
+    for (at, &c) in b.iter().enumerate().rev() {
+        match c {
+            b'$' | b'`' => computed = true,
+            b'/' => {
+                start = start.max(at + 1);
+                break;
+            }
+            b'\\' if start == 0 => start = at + 1,
+            _ => {}
+        }
+    }
+    if computed {
         // Computed at run time (`$'\x73\x68'`, `$a$b`; not `$HOME/bin/x`):
         // kept whole, so the analysis sees that it is not a name.
         return word;
     }
-    let name = &word[after(b"/\\")..];
+    let name = &word[start..];
     name.strip_suffix(".exe")
         .or_else(|| name.strip_suffix(".EXE"))
         .unwrap_or(name)
@@ -1266,6 +1276,24 @@ mod tests {
 
     fn programs(line: &str) -> Vec<String> {
         split(line).into_iter().map(|c| c.line()).collect()
+    }
+
+    #[test]
+    fn program_names_lose_their_directory_unless_computed() {
+        for (word, name) in [
+            ("/usr/bin/git", "git"),
+            ("git", "git"),
+            ("C:\\Tools\\git.exe", "git"),
+            ("dir\\sub/prog", "prog"),
+            ("a/b\\c.EXE", "c"),
+            ("$HOME/bin/x", "x"),
+            ("$'\\x73\\x68'", "$'\\x73\\x68'"),
+            ("/tmp/$a$b", "/tmp/$a$b"),
+            ("`which sh`", "`which sh`"),
+            ("/", ""),
+        ] {
+            assert_eq!(basename(word), name, "{word}");
+        }
     }
 
     #[test]

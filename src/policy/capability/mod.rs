@@ -219,7 +219,7 @@ fn program_facts(c: &Command<'_>, caps: &mut Capabilities) {
     let program = c.program;
     let is_shell = c.is_shell;
     let has_operand = c.has_operand;
-    if program.contains('$') || program.contains('`') || program.contains("\\x") {
+    if program.bytes().any(|b| b == b'$' || b == b'`') || has(program, "\\x") {
         caps.add(DynamicCode, "the program name is computed at run time");
     }
     if matches!(program, "eval" | "source" | ".") && cmd.args.iter().any(|a| a.contains('$')) {

@@ -387,7 +387,7 @@ pub(super) fn outside_workspace(path: &str) -> bool {
         .contains(&&var[..end]);
     }
     if !path.starts_with('/') {
-        return path.contains("../..");
+        return super::has(path, "../..");
     }
     !(path.starts_with("/tmp/")
         || path == "/tmp"
