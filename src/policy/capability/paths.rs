@@ -198,8 +198,41 @@ pub(super) fn reads_outside<'a>(cmd: &'a SimpleCommand, steps: &'a [Step<'a>]) -
     .flatten();
     let written = written_paths(cmd, steps);
     candidates.any(|path| {
-        Some(path) != pattern && !written.contains(&path) && !names_a_resource(cmd, path)
+        Some(path) != pattern
+            && !written.contains(&path)
+            && !names_a_resource(cmd, path)
+            && !cloud_resource_operand(cmd, path)
     })
+}
+
+/// True when `path` is an operand of a cloud CLI that names a resource
+/// shaped like a path (`aws logs tail /aws/lambda/fn`), not a local file:
+/// only the CLIs' transfer verbs (`s3 cp`, `storage blob upload`, `scp`)
+/// read local paths from their operands.
+fn cloud_resource_operand(cmd: &SimpleCommand, path: &str) -> bool {
+    matches!(
+        cmd.program.as_str(),
+        "aws" | "gcloud" | "az" | "doctl" | "oci" | "ibmcloud" | "hcloud" | "linode-cli"
+    ) && !path.starts_with('~')
+        && !cmd.positional().any(|word| {
+            matches!(
+                word,
+                "cp" | "mv"
+                    | "sync"
+                    | "rsync"
+                    | "scp"
+                    | "copy"
+                    | "upload"
+                    | "upload-batch"
+                    | "download"
+                    | "download-batch"
+                    | "import"
+                    | "export"
+                    | "deploy"
+                    | "ssh"
+            )
+        })
+        && cmd.positional().any(|word| word == path)
 }
 
 /// True when `path` is the value of an option naming an API resource shaped

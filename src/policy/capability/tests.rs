@@ -375,6 +375,10 @@ fn reads_outside_the_workspace() {
         "F=/srv/x python3 -c 'print(open(os.environ[\"F\"]).read())'",
         "perl -e 'open(my $fh, \"<\", \"/srv/x\") or die'",
         "latexmk -e 'open(X,\"/srv/x\");while(<X>){print $_;}exit'",
+        // A cloud CLI's transfer verbs read local operands.
+        "aws s3 cp /srv/x s3://bucket/x",
+        "gcloud compute scp /srv/x vm:/tmp/",
+        "aws logs tail ~/.aws/credentials",
     ] {
         assert!(
             caps(line).contains(&"reads_outside"),
@@ -392,6 +396,8 @@ fn reads_outside_the_workspace() {
         "awk '/srv/ {print}' log.txt",
         "sed -n '/begin/,/end/p' notes.md",
         "kubectl get --raw /api/v1/nodes",
+        "aws logs tail /aws/lambda/fn --follow",
+        "aws --profile prod logs describe-log-streams /ecs/web",
         "cat $HOME/project/README.md",
         "cat \"$1\"",
         "python3 -c 'print(open(\"README.md\").read())'",
