@@ -99,6 +99,40 @@ fn classifier_on_the_development_command_corpus() {
     assert!(precision >= 0.9, "precision {precision:.3}");
 }
 
+/// The team's own probes (`capabilities.written.jsonl`): command lines
+/// written for each class of the held-out catalogues (shell escapes,
+/// reverse and bind shells, uploads and downloads, library loading, file
+/// reads and writes, privilege, destructive operations of ~60 CLIs) and
+/// their read-only and everyday counterparts, labelled by what the command
+/// does. A regression floor per class: a change that loses a class fails.
+#[test]
+fn classifier_on_written_capability_probes() {
+    use cpos::policy::{Policy, Verdict};
+    let policy = Policy::embedded().unwrap();
+    let rows = corpus("capabilities.written.jsonl");
+    let mut by_class: std::collections::BTreeMap<String, (usize, usize, bool)> =
+        std::collections::BTreeMap::new();
+    for row in &rows {
+        let command = row["command"].as_str().unwrap();
+        let risky = row["label"] == "risky";
+        let held = policy.classify(&command_request(command)).route >= Verdict::Human;
+        let entry = by_class
+            .entry(row["class"].as_str().unwrap().to_owned())
+            .or_insert((0, 0, risky));
+        entry.0 += 1;
+        entry.1 += (held == risky) as usize;
+        if held != risky {
+            println!("  {} {command}", if risky { "MISSED " } else { "FLAGGED" });
+        }
+    }
+    for (class, (total, right, risky)) in &by_class {
+        let rate = *right as f64 / *total as f64;
+        let what = if *risky { "flagged" } else { "passed" };
+        println!("written probes, {class}: {right}/{total} {what} ({rate:.3})");
+        assert!(rate >= 0.97, "{class}: {what} {rate:.3}");
+    }
+}
+
 /// Attack payloads (reverse shells, persistence) from PayloadsAllTheThings:
 /// each must need a person or be refused. The `held` split is not looked
 /// at while writing rules; both are reported and have floors.
