@@ -176,6 +176,19 @@ const DETECTORS: &[Detector] = &[
         check: Check::Value,
     },
     Detector {
+        name: "command_line_password",
+        // A password given on a command line, by the options of the
+        // programs that take one there: attached (`mysql -pX`, `7z a -pX`),
+        // as the next word (`docker login -p X`, `sshpass -p X`,
+        // `redis-cli -a X`, `sqlcmd -P X`, `ldapsearch -w X`, `zip -P X`,
+        // `openssl enc -k X`, `-passin pass:X`, `keytool -storepass X`,
+        // `gpg --passphrase X`), after a user (`smbclient -U u%X`,
+        // `htpasswd -b file u X`) and in SQL (`IDENTIFIED BY 'X'`,
+        // `WITH PASSWORD 'X'`).
+        pattern: r#"(?:\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mysqlsh|mariadb|mariadb-dump|mariadb-admin|7z|7za|7zr)\b[^\n;&|]*?\s-p|\b(?:sshpass|mongo|mongosh|mongodump|mongorestore|mongoexport|mongoimport)\b[^\n;&|]*?\s-p\s+|\b(?:docker|podman|nerdctl|buildah|skopeo|helm|oras|crane)\b[^\n;&|]*?\blogin\b[^\n;&|]*?\s-p\s+|\bredis-cli\b[^\n;&|]*?\s-a\s+|\baz\s+login\b[^\n;&|]*?\s-p\s+|\b(?:sqlcmd|bcp|mosquitto_pub|mosquitto_sub|zip|unzip)\b[^\n;&|]*?\s-P\s+|\bldap(?:search|add|modify|delete|passwd|compare|whoami|modrdn)\b[^\n;&|]*?\s-w\s+|\bsmbclient\b[^\n;&|]*?\s-U\s+[^\s%]+%|\bkeytool\b[^\n;&|]*?\s-(?:src|dest)?(?:store|key)pass\s+|\bopenssl\b[^\n;&|]*?\s-k\s+|\s-pass(?:in|out)?\s+pass:|\bgpg2?\b[^\n;&|]*?\s--passphrase(?:=|\s+)|\bhtpasswd\s+-[a-zA-Z]*b[a-zA-Z]*\s+\S+\s+\S+\s+|(?i:\bidentified\s+(?:with\s+\S+\s+)?by\s+|\b(?:with|encrypted)\s+password\s+))['"]?(?P<value>[^\s'";]{3,})"#,
+        check: Check::Value,
+    },
+    Detector {
         name: "ibm_cloud_iam_key",
         pattern: r#"(?i)(?:ibm|iam|cloud)[_\-.]?(?:api)?[_\-.]?key['"]?\s*[:=]\s*['"]?[A-Za-z0-9_\-]{44}\b"#,
         check: Check::Token,
@@ -745,6 +758,47 @@ mod tests {
             ["secret_assignment"]
         );
         assert_eq!(detect("--password Tr0ub4dor&3"), ["secret_assignment"]);
+        for line in [
+            "mysql -u root -pS3cr3tPassw0rd! -h db.internal",
+            "docker login -u bot -p 8f4K2mQ9xV7bN3cZ registry.internal",
+            "CREATE USER app IDENTIFIED BY 'Tr0ub4dor&3xyz';",
+            "ALTER ROLE app WITH PASSWORD 'Zq8vL2mN4pR7';",
+            "sshpass -p 'Zq8vL2mN4pR7' ssh admin@10.0.0.5",
+            "redis-cli -a Zq8vL2mN4pR7tY6u -h cache.internal",
+            "htpasswd -b .htpasswd admin Zq8vL2mN4pR7",
+            "az login --service-principal -u app -p Zq8vL2mN4pR7tY6uI9oP~1aS3 --tenant t",
+            "openssl enc -aes-256-cbc -k Zq8vL2mN4pR7tY6u -in f -out g",
+            "openssl pkcs12 -export -in c.pem -passout pass:Zq8vL2mN4pR7 -out c.p12",
+            "sqlcmd -S db -U sa -P Zq8vL2mN4pR7",
+            "ldapsearch -x -D cn=admin -w Zq8vL2mN4pR7 -b dc=x",
+            "smbclient //fs/share -U alice%Zq8vL2mN4pR7",
+            "7z a -pZq8vL2mN4pR7 backup.7z data/",
+            "keytool -list -keystore k.jks -storepass Zq8vL2mN4pR7",
+        ] {
+            assert!(
+                detect(line).contains(&"command_line_password"),
+                "{line}: {:?}",
+                detect(line)
+            );
+        }
+        for line in [
+            "mysql -u root -p -h db.internal",
+            "mysql -u root -p\"$MYSQL_PASSWORD\" app",
+            "docker login -u bot --password-stdin registry.internal",
+            "redis-cli -a \"$REDIS_PASSWORD\" ping",
+            "mysql -u app -P 3306 -h db",
+            "zip -r dist.zip dist/",
+            "7z x archive.7z",
+            "sshpass -f ~/.pw ssh host",
+            "psql -c \"ALTER ROLE app WITH PASSWORD NULL\"",
+            "grep -p pattern file",
+        ] {
+            assert!(
+                !detect(line).contains(&"command_line_password"),
+                "{line}: {:?}",
+                detect(line)
+            );
+        }
         // Selectors, paths, escaped markup and made-up runs are not.
         assert!(detect("this.addPassword = \"#add-password\";").is_empty());
         assert!(detect("\"password\": \"&lt;YOURPASSWORD&gt;\"").is_empty());
