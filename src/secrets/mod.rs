@@ -591,7 +591,14 @@ pub fn mask_text(text: &str) -> String {
         for idx in c.set.matches(text).iter() {
             out = c.each[idx]
                 .replace_all(&out, |m: &regex::Captures<'_>| {
-                    let whole = &m[0];
+                    let whole = m.get(0).map_or("", |w| w.as_str());
+                    // A detector that names its value (`-pX`, `password = X`)
+                    // keeps the words around it for the reviewer and masks
+                    // the value whole.
+                    if let (Some(all), Some(value)) = (m.get(0), m.name("value")) {
+                        let (from, to) = (value.start() - all.start(), value.end() - all.start());
+                        return format!("{}[masked]{}", &whole[..from], &whole[to..]);
+                    }
                     let keep: String = whole.trim_start().chars().take(4).collect();
                     format!("{keep}…[masked]")
                 })
@@ -692,6 +699,18 @@ mod tests {
                 detector: "gitleaks.shopify-access-token",
                 location: "arguments.items[0].note".into(),
             }]
+        );
+    }
+
+    #[test]
+    fn masking_a_command_line_password_keeps_the_command() {
+        let masked = mask_text("mysql -u root -pS3cr3tPassw0rd! -h db.internal");
+        assert_eq!(masked, "mysql -u root -p[masked] -h db.internal");
+        let masked = mask_text("CREATE USER app IDENTIFIED BY 'Tr0ub4dor&3xyz';");
+        assert!(!masked.contains("Tr0ub"), "{masked}");
+        assert!(
+            masked.starts_with("CREATE USER app IDENTIFIED BY"),
+            "{masked}"
         );
     }
 
