@@ -1,8 +1,9 @@
 //! What a simple command can do, whatever its program is called: escape to
 //! a shell, open a connection, write outside the workspace, read
 //! credentials, destroy, escalate privilege, persist, load code, run code
-//! built at run time, or disguise what it moves. Rules are written on these facts (`when.capabilities`),
-//! so a program no rule names inherits protection from what it does.
+//! built at run time, or disguise what it moves. Rules are written on these
+//! facts (`when.capabilities`), so a program no rule names inherits
+//! protection from what it does.
 //!
 //! The analysis looks at the program name only for a few classes (shells,
 //! interpreters, socket tools, SQL clients); everything else comes from the

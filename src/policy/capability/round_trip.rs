@@ -1,8 +1,8 @@
 //! Round trips through a codec: data encoded and decoded again within one
-//! action (`xxd "$F" | xxd -r`, `base64 f | base64 -d`, `gzip -c f | gzip
-//! -d`, `rev f | rev`)
-//! reaches its destination unchanged, so the only thing the detour changes is
-//! what a filter between the steps sees. A fact of the decoding command.
+//! action (`xxd "$F" | xxd -r`, `base64 f | base64 -d`, `gzip -c f | gzip -d`,
+//! `rev f | rev`) reaches its destination unchanged, so the only thing the
+//! detour changes is what a filter between the steps sees. A fact of the
+//! decoding command.
 
 use super::{Capabilities, Capability};
 use crate::policy::shell::SimpleCommand;
