@@ -198,11 +198,25 @@ pub(super) fn reads_outside<'a>(cmd: &'a SimpleCommand, steps: &'a [Step<'a>]) -
     .flatten();
     let written = written_paths(cmd, steps);
     candidates.any(|path| {
-        Some(path) != pattern
-            && !written.contains(&path)
-            && !names_a_resource(cmd, path)
-            && !cloud_resource_operand(cmd, path)
+        Some(path) != pattern && !written.contains(&path) && !names_a_resource(cmd, path)
     })
+}
+
+/// True when `path` names an API resource shaped like a path: the value of
+/// a resource option (`--resource-id /subscriptions/…`, `--raw /api/v1/…`)
+/// or a cloud CLI's operand ([`cloud_resource_operand`]).
+fn names_a_resource(cmd: &SimpleCommand, path: &str) -> bool {
+    cloud_resource_operand(cmd, path)
+        || cmd.args.iter().enumerate().any(|(i, a)| {
+            let (option, value) = match a.split_once('=') {
+                Some((option, value)) if option.starts_with('-') => (option, value),
+                _ if i > 0 && cmd.args[i - 1].starts_with('-') => {
+                    (cmd.args[i - 1].as_str(), a.as_str())
+                }
+                _ => return false,
+            };
+            value == path && is_resource_option(option)
+        })
 }
 
 /// True when `path` is an operand of a cloud CLI that names a resource
@@ -233,21 +247,6 @@ fn cloud_resource_operand(cmd: &SimpleCommand, path: &str) -> bool {
             )
         })
         && cmd.positional().any(|word| word == path)
-}
-
-/// True when `path` is the value of an option naming an API resource shaped
-/// like a path (`--resource-id /subscriptions/…`, `--raw /api/v1/…`).
-fn names_a_resource(cmd: &SimpleCommand, path: &str) -> bool {
-    cmd.args.iter().enumerate().any(|(i, a)| {
-        let (option, value) = match a.split_once('=') {
-            Some((option, value)) if option.starts_with('-') => (option, value),
-            _ if i > 0 && cmd.args[i - 1].starts_with('-') => {
-                (cmd.args[i - 1].as_str(), a.as_str())
-            }
-            _ => return false,
-        };
-        value == path && is_resource_option(option)
-    })
 }
 
 /// An option whose value names an API resource, not a file.
