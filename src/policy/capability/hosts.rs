@@ -100,18 +100,7 @@ fn looks_like_host(word: &str) -> bool {
 /// top-level domain are fetched (plain http), not read as files. Values of
 /// the options that take one (`-o out.json`) are not operands.
 pub(super) fn schemeless_url_hosts(cmd: &SimpleCommand) -> impl Iterator<Item = &str> {
-    let fetcher = matches!(
-        cmd.program.as_str(),
-        "curl"
-            | "wget"
-            | "http"
-            | "https"
-            | "xh"
-            | "aria2c"
-            | "axel"
-            | "lwp-request"
-            | "lwp-download"
-    );
+    let fetcher = super::vocabulary::is_url_fetcher(&cmd.program);
     let args = if fetcher { &cmd.args[..] } else { &[] };
     args.iter().enumerate().filter_map(move |(i, arg)| {
         if arg.starts_with('-')

@@ -577,13 +577,11 @@ fn network_facts(c: &Command<'_>, caps: &mut Capabilities) {
     let cmd = c.cmd;
     let program = c.program;
     if c.class & SOCKET != 0 {
-        let benign_query = matches!(
-            program,
-            "curl" | "wget" | "http" | "https" | "xh" | "aria2c" | "axel"
-        ) || matches!(
-            program,
-            "mysql" | "psql" | "redis-cli" | "mongo" | "mongosh"
-        );
+        let benign_query = is_url_fetcher(program)
+            || matches!(
+                program,
+                "mysql" | "psql" | "redis-cli" | "mongo" | "mongosh"
+            );
         if !benign_query {
             caps.add(Network, "a network tool");
         }

@@ -32,6 +32,24 @@ pub(super) fn is_interpreter(program: &str) -> bool {
     )
 }
 
+/// Programs whose operands are URLs to fetch (`curl`, `wget`, httpie…):
+/// a request to one is a query, judged by its destination and method.
+pub(super) fn is_url_fetcher(program: &str) -> bool {
+    matches!(
+        program,
+        "curl"
+            | "wget"
+            | "http"
+            | "https"
+            | "xh"
+            | "httpie"
+            | "aria2c"
+            | "axel"
+            | "lwp-request"
+            | "lwp-download"
+    )
+}
+
 /// Programs whose only job is moving bytes over a network.
 pub(super) const SOCKET_TOOLS: &[&str] = &[
     "nc",
