@@ -103,7 +103,13 @@ fn gate_chain(c: &mut Criterion) {
     use std::sync::Arc;
 
     let dir = tempfile::tempdir().unwrap();
-    let config = support::gates_config(dir.path(), "");
+    // Criterion signs millions of requests: a short replay window lets
+    // their nonces expire (the default 300 s fills the 1M-nonce cache and
+    // the chain answers `nonce_cache_full`).
+    let config = support::gates_config(
+        dir.path(),
+        "timestamp_window_seconds = 1\nnonce_cache_capacity = 4000000\n",
+    );
     let gates = Gates::from_config(&config.gates, Arc::new(cpos::clock::SystemClock)).unwrap();
     let conn = support::proxy_conn();
     let body_sha = support::body_sha256();
