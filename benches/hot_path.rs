@@ -12,15 +12,18 @@ fn tape_record() -> TapeRecord {
     TapeRecord {
         event: "request",
         request_id: Some("5f3a9c21-1b".into()),
-        action: Some(ActionSummary {
-            kind: "http.request",
-            connector: "tools".into(),
-            method: Some("POST".into()),
-            path: Some("/tools/echo".into()),
-            body_bytes: Some(64),
-            body_sha256: Some("a".repeat(64)),
-            ..ActionSummary::default()
-        }),
+        action: Some(
+            ActionSummary {
+                kind: "http.request",
+                connector: "tools".into(),
+                method: Some("POST".into()),
+                path: Some("/tools/echo".into()),
+                body_bytes: Some(64),
+                body_sha256: Some("a".repeat(64)),
+                ..ActionSummary::default()
+            }
+            .into(),
+        ),
         outcome: Some(Outcome {
             code: None,
             duration_us: 180,

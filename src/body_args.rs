@@ -112,22 +112,16 @@ pub fn call_arguments(
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let essence = content_type
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        match essence.as_str() {
-            "application/x-www-form-urlencoded" => {
-                add_pairs(&mut fields, form_urlencoded::parse(body));
+        let essence = content_type.split(';').next().unwrap_or("").trim();
+        let is = |media_type: &str| essence.eq_ignore_ascii_case(media_type);
+        if is("application/x-www-form-urlencoded") {
+            add_pairs(&mut fields, form_urlencoded::parse(body));
+        } else if is("multipart/form-data") {
+            for (name, value) in multipart(content_type, body)? {
+                add_field(&mut fields, name, Value::String(value));
             }
-            "multipart/form-data" => {
-                for (name, value) in multipart(content_type, body)? {
-                    add_field(&mut fields, name, Value::String(value));
-                }
-            }
-            _ => match strict_json::parse(body) {
+        } else {
+            match strict_json::parse(body) {
                 Ok(Value::Object(map)) if fields.is_empty() => {
                     out.arguments = Some(Value::Object(map));
                     return Ok(out);
@@ -154,7 +148,7 @@ pub fn call_arguments(
                     ));
                 }
                 Err(_) => out.text = std::str::from_utf8(body).ok().map(str::to_owned),
-            },
+            }
         }
     }
     if !fields.is_empty() {

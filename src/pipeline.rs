@@ -44,7 +44,9 @@ pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934c
 #[derive(Default)]
 struct Context {
     request_id: String,
-    action: ActionSummary,
+    /// Shared with the write-ahead record, not copied into it; filled in
+    /// with `Arc::make_mut` (which copies only while a record holds it).
+    action: Arc<ActionSummary>,
     /// Refusal code of an answer given with a success status (JSON-RPC errors).
     code: Option<&'static str>,
     /// Per-message decisions of an MCP batch.
@@ -160,7 +162,7 @@ pub async fn handle(
         armed: true,
         ctx: Context {
             request_id: state.request_ids.next(),
-            action: describe(&req, route.as_deref()),
+            action: describe(&req, route.as_deref()).into(),
             ..Context::default()
         },
     };
@@ -391,8 +393,9 @@ async fn decide_and_act(
             };
             let bytes = inspect::read_body(body, limit, state.body_read_timeout).await?;
             let sha = hex::encode(Sha256::digest(&bytes));
-            ctx.action.body_bytes = Some(bytes.len() as u64);
-            ctx.action.body_sha256 = Some(sha.clone());
+            let action = Arc::make_mut(&mut ctx.action);
+            action.body_bytes = Some(bytes.len() as u64);
+            action.body_sha256 = Some(sha.clone());
             // A body read for its signature is classified too.
             let kept = Some(bytes.clone());
             (
@@ -433,8 +436,9 @@ async fn decide_and_act(
         }
         // 5c. Diff validation runs in the sandbox; only metadata is recorded.
         Target::Sandbox(sandbox) => {
-            ctx.action.kind = "sandbox.validate";
-            ctx.action.connector = "sandbox".into();
+            let action = Arc::make_mut(&mut ctx.action);
+            action.kind = "sandbox.validate";
+            action.connector = "sandbox".into();
             let recorded = Box::pin(write_ahead(state, ctx)).await?;
             let validation =
                 Box::pin(sandbox.validate_body(&inspected.unwrap_or_default(), &recorded)).await?;
@@ -477,11 +481,12 @@ async fn decide_and_act(
         ))
         .await;
         if let Some(action) = note.action {
-            ctx.action = mcp::gateway::merge_action(&ctx.action, action);
+            ctx.action = mcp::gateway::merge_action(&ctx.action, action).into();
         } else if !note.calls.is_empty() {
-            ctx.action.kind = "mcp.batch";
-            ctx.action.connector = route.name.0.to_string();
-            ctx.action.message_count = Some(note.calls.len() as u64);
+            let action = Arc::make_mut(&mut ctx.action);
+            action.kind = "mcp.batch";
+            action.connector = route.name.0.to_string();
+            action.message_count = Some(note.calls.len() as u64);
         }
         ctx.decision = note.decision;
         ctx.code = note.code;
@@ -518,8 +523,9 @@ async fn decide_and_act(
         texts: call.text.into_iter().collect(),
         ..ActionContract::default()
     };
-    ctx.action.arg_keys = contract.arg_keys();
-    ctx.action.tool = contract.tool.clone();
+    let action = Arc::make_mut(&mut ctx.action);
+    action.arg_keys = contract.arg_keys();
+    action.tool = contract.tool.clone();
     if let Some(tool) = &contract.tool {
         // Per-tool rate limits (overrides with `tool = "write_*"`).
         let mutation = crate::gate::rate_limit::is_mutation(&head.method);
@@ -610,11 +616,12 @@ async fn serve_adapter(
         principal.as_deref(),
         &mut note,
     );
-    ctx.action.kind = note.kind.unwrap_or("adapter.request");
-    ctx.action.connector = "agent-adapter".into();
-    ctx.action.contract_sha256 = note.contract_sha256;
-    ctx.action.command_count = note.command_count;
-    ctx.action.changed_file_count = note.changed_file_count;
+    let action = Arc::make_mut(&mut ctx.action);
+    action.kind = note.kind.unwrap_or("adapter.request");
+    action.connector = "agent-adapter".into();
+    action.contract_sha256 = note.contract_sha256;
+    action.command_count = note.command_count;
+    action.changed_file_count = note.changed_file_count;
     let sandboxed = note
         .decision
         .as_ref()
@@ -641,7 +648,7 @@ fn call_record(call: CallRecord, outcome: &Outcome) -> TapeRecord {
     TapeRecord {
         event: "message",
         request_id: Some(call.decision_id),
-        action: Some(call.action),
+        action: Some(call.action.into()),
         outcome: Some(Outcome {
             code: call.code,
             ..outcome.clone()

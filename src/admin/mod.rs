@@ -65,13 +65,16 @@ async fn refuse(
     let record = TapeRecord {
         event: "request",
         request_id: Some(request_id),
-        action: Some(ActionSummary {
-            kind: "admin.request",
-            connector: "admin".into(),
-            method: Some(head.method.as_str().to_owned()),
-            path: Some(head.uri.path().to_owned()),
-            ..ActionSummary::default()
-        }),
+        action: Some(
+            ActionSummary {
+                kind: "admin.request",
+                connector: "admin".into(),
+                method: Some(head.method.as_str().to_owned()),
+                path: Some(head.uri.path().to_owned()),
+                ..ActionSummary::default()
+            }
+            .into(),
+        ),
         gate: Some(refusal.gate),
         client_ip: refusal.client_ip.map(|ip| ip.to_string()),
         outcome: Some(Outcome {

@@ -101,7 +101,7 @@ async fn record_decisions(
         let record = TapeRecord {
             event: "decision",
             request_id: Some(request_id.to_owned()),
-            action: Some(action),
+            action: Some(action.into()),
             principal,
             ..TapeRecord::default()
         }
@@ -115,7 +115,7 @@ async fn record_decisions(
         let record = TapeRecord {
             event: "decision",
             request_id: Some(call.decision_id.clone()),
-            action: Some(call.action.clone()),
+            action: Some(call.action.clone().into()),
             principal: principal.clone(),
             ..TapeRecord::default()
         }

@@ -41,11 +41,14 @@ impl ListingFilter {
         if let Some(tape) = &self.tape {
             tape.record_detached(crate::tape::TapeRecord {
                 event: "server_message_dropped",
-                action: Some(crate::tape::ActionSummary {
-                    kind: "mcp.server_message",
-                    connector: self.connector.to_string(),
-                    ..Default::default()
-                }),
+                action: Some(
+                    crate::tape::ActionSummary {
+                        kind: "mcp.server_message",
+                        connector: self.connector.to_string(),
+                        ..Default::default()
+                    }
+                    .into(),
+                ),
                 detail: Some(serde_json::json!({ "reason": dropped.reason })),
                 ..Default::default()
             });

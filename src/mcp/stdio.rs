@@ -260,7 +260,7 @@ impl Interposer {
             let record = TapeRecord {
                 event: "decision",
                 request_id: Some(decision_id(i)),
-                action: Some(message_review.summary.clone()),
+                action: Some(message_review.summary.clone().into()),
                 ..TapeRecord::default()
             }
             .with_verdict(message_review.decision.as_ref());
@@ -288,7 +288,7 @@ impl Interposer {
         let record = TapeRecord {
             event: "request",
             request_id: Some(request_id),
-            action: Some(action),
+            action: Some(action.into()),
             outcome: Some(Outcome {
                 code,
                 duration_us: started.elapsed().as_micros() as u64,

@@ -230,6 +230,19 @@ struct Compiled {
     each: Vec<Regex>,
     secret_key: Regex,
     placeholder: Regex,
+    /// The fewest bytes any detector here or in the maintained rule set
+    /// matches: a shorter text (most JSON keys and enum-like values) is
+    /// not searched.
+    min_len: usize,
+}
+
+/// The fewest bytes a match of `pattern` spans (0 when unknown).
+fn minimum_len(pattern: &str) -> usize {
+    regex_syntax::Parser::new()
+        .parse(pattern)
+        .ok()
+        .and_then(|hir| hir.properties().minimum_len())
+        .unwrap_or(0)
 }
 
 fn compiled() -> &'static Compiled {
@@ -245,6 +258,12 @@ fn compiled() -> &'static Compiled {
                 .collect(),
             secret_key: Regex::new(SECRET_KEY).expect("static key pattern"),
             placeholder: Regex::new(PLACEHOLDER).expect("static placeholder pattern"),
+            min_len: patterns
+                .iter()
+                .map(|p| minimum_len(p))
+                .min()
+                .unwrap_or(0)
+                .min(RuleSet::embedded().min_len()),
         }
     })
 }
@@ -264,6 +283,9 @@ pub struct Finding {
 /// The location is only formatted when something is found.
 pub fn scan_text(text: &str, location: impl std::fmt::Display, out: &mut Vec<Finding>) {
     let c = compiled();
+    if text.len() < c.min_len {
+        return;
+    }
     let multi_line = text.contains('\n');
     let at = |line_no: usize| match multi_line {
         true => format!("{location}:{}", line_no + 1),
@@ -546,14 +568,14 @@ fn walk<'a>(
         serde_json::Value::Object(map) => {
             for (key, item) in map {
                 path.push(Step::Key(key));
-                let filled = match item {
+                let filled = || match item {
                     serde_json::Value::String(s) => !c.placeholder.is_match(s.trim()),
                     serde_json::Value::Null | serde_json::Value::Bool(_) => false,
                     serde_json::Value::Number(_) => true,
                     serde_json::Value::Array(a) => !a.is_empty(),
                     serde_json::Value::Object(_) => false,
                 };
-                if filled && c.secret_key.is_match(key) && !is_benign_key(key) {
+                if c.secret_key.is_match(key) && filled() && !is_benign_key(key) {
                     out.push(Finding {
                         detector: "secret_key_name",
                         location: Location { root, path }.to_string(),
@@ -665,6 +687,28 @@ pub fn contains_secret(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn texts_shorter_than_any_match_are_not_searched() {
+        // Read off the patterns (the shortest detectors span 8 bytes: a
+        // Slack token's `xoxb-1-a`), not a guess.
+        assert_eq!(minimum_len(r"xox[abp]-[0-9]{3,}"), 8);
+        assert_eq!(minimum_len(r"(?i)key\s*=\s*(\w{4,})"), 8);
+        assert_eq!(compiled().min_len, 8);
+        assert!(RuleSet::embedded().min_len() >= compiled().min_len);
+        let mut found = Vec::new();
+        scan_text("pass", "t", &mut found);
+        scan_text("mysql -pS3cr3t", "t", &mut found);
+        assert_eq!(found.len(), 1, "{found:?}");
+        // A key that names a secret is still seen whatever its value.
+        let mut found = Vec::new();
+        scan_json(
+            &serde_json::json!({"token": "abc"}),
+            "arguments",
+            &mut found,
+        );
+        assert_eq!(found[0].detector, "secret_key_name");
+    }
 
     #[test]
     fn masking_covers_what_only_the_maintained_rules_find() {

@@ -141,6 +141,8 @@ pub struct RuleSet {
     keywords: AhoCorasick,
     /// Rules without keywords: always run.
     always: Vec<usize>,
+    /// No rule matches fewer bytes than this: shorter texts are not searched.
+    min_len: usize,
     global: Allow,
     /// Rules that could not be compiled here (Go-only syntax), by id.
     pub skipped: Vec<String>,
@@ -155,12 +157,6 @@ pub struct RuleSet {
 /// process, and captures are only asked of a match, where the bounded
 /// backtracker finds them in the match's few bytes.
 fn compile(pattern: &str) -> Option<Regex> {
-    // A leading lazy `[\w.-]{0,50}?` only widens the match to the left of
-    // the keyword; without it the engine can skip ahead to the keywords.
-    let pattern = match pattern.split_once(r"[\w.-]{0,50}?") {
-        Some((flags, rest)) if flags.is_empty() || flags == "(?i)" => format!("{flags}{rest}"),
-        _ => pattern.to_owned(),
-    };
     meta::Builder::new()
         .configure(
             meta::Config::new()
@@ -169,8 +165,33 @@ fn compile(pattern: &str) -> Option<Regex> {
                 .nfa_size_limit(Some(64 << 20)),
         )
         .syntax(syntax::Config::new().unicode(false).utf8(false))
-        .build(&pattern)
+        .build(&searched(pattern))
         .ok()
+}
+
+/// The pattern as searched: a leading lazy `[\w.-]{0,50}?` only widens the
+/// match to the left of the keyword; without it the engine can skip ahead
+/// to the keywords.
+fn searched(pattern: &str) -> std::borrow::Cow<'_, str> {
+    match pattern.split_once(r"[\w.-]{0,50}?") {
+        Some((flags, rest)) if flags.is_empty() || flags == "(?i)" => {
+            format!("{flags}{rest}").into()
+        }
+        _ => pattern.into(),
+    }
+}
+
+/// The fewest bytes a match of `pattern` (read as [`compile`] reads it)
+/// can span; 0 when it cannot be read.
+fn minimum_len(pattern: &str) -> usize {
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(&searched(pattern))
+        .ok()
+        .and_then(|hir| hir.properties().minimum_len())
+        .unwrap_or(0)
 }
 
 /// Keyword groups read off `pattern`: each group is a set of literals
@@ -312,6 +333,7 @@ impl RuleSet {
         let mut keyword_list: Vec<String> = Vec::new();
         let mut keyword_rules: Vec<Vec<(usize, u8)>> = Vec::new();
         let mut always = Vec::new();
+        let mut min_len = usize::MAX;
         let mut global = None;
         for (file_index, (prefix, text)) in files.iter().enumerate() {
             let file: RuleFile = toml::from_str(text).map_err(|e| e.to_string())?;
@@ -325,6 +347,7 @@ impl RuleSet {
                     continue;
                 };
                 let index = rules.len();
+                min_len = min_len.min(minimum_len(pattern));
                 let groups = match spec.keywords.is_empty() {
                     true => required_literals(pattern),
                     false => vec![spec.keywords.clone()],
@@ -371,11 +394,13 @@ impl RuleSet {
             target: Target::Secret,
             all: false,
         });
+        let min_len = if rules.is_empty() { 0 } else { min_len };
         Ok(RuleSet {
             rules,
             keyword_rules,
             keywords,
             always,
+            min_len,
             global,
             skipped,
         })
@@ -389,6 +414,12 @@ impl RuleSet {
             RuleSet::from_files(&[("gitleaks.", GITLEAKS_RULES), ("", NOSEYPARKER_RULES)])
                 .expect("vendored secret rules")
         })
+    }
+
+    /// The fewest bytes any rule's match spans: a shorter text holds no
+    /// secret this set can find.
+    pub fn min_len(&self) -> usize {
+        self.min_len
     }
 
     /// Number of rules in use.
@@ -411,6 +442,9 @@ impl RuleSet {
         // Which keyword groups of each rule occur (a rule runs when all
         // do), and which rules any keyword touched, in rule order. Nothing
         // is allocated for a text without keywords.
+        if text.len() < self.min_len {
+            return;
+        }
         let mut seen: Vec<u8> = Vec::new();
         let mut touched: Vec<usize> = self.always.clone();
         for m in self.keywords.find_overlapping_iter(text) {
@@ -532,6 +566,25 @@ mod tests {
         // Every Nosey Parker rule got keywords from its pattern.
         let without: Vec<_> = set.always.iter().map(|&i| set.rules[i].id).collect();
         assert!(without.is_empty(), "rules without keywords: {without:?}");
+    }
+
+    #[test]
+    fn a_rule_set_knows_its_shortest_match() {
+        // The lazy left widening is dropped before measuring, as before searching.
+        assert_eq!(
+            minimum_len(r"[\w.-]{0,50}?(?i)token\s*=\s*([a-z0-9]{20})"),
+            26
+        );
+        let set = RuleSet::from_toml(
+            "[[rules]]\nid = \"a\"\nregex = 'shpat_[a-f0-9]{32}'\n\
+             [[rules]]\nid = \"b\"\nregex = 'tok_[a-z]{12}'\n",
+        )
+        .unwrap();
+        assert_eq!(set.min_len(), 16);
+        let mut hits = 0;
+        set.scan("tok_abcdefghijk", |_, _, _| hits += 1); // 15 bytes: not searched
+        set.scan("tok_abcdefghijkl", |_, _, _| hits += 1);
+        assert_eq!(hits, 1);
     }
 
     #[test]

@@ -231,7 +231,7 @@ mod tests {
     fn a_full_record_with_every_escape_matches_serde() {
         let odd = "q\"b\\s/\n\r\t\u{8}\u{c}\u{0}\u{1f}\u{7f}é😀".to_owned();
         same_as_serde(&TapeRecord {
-            action: Some(ActionSummary {
+            action: Some(std::sync::Arc::new(ActionSummary {
                 agent: Some(odd.clone()),
                 arg_bytes: Some(u64::MAX),
                 arg_keys: vec![odd.clone(), String::new()],
@@ -249,7 +249,7 @@ mod tests {
                 query_sha256: Some("11".into()),
                 rpc_method: Some("tools/call".into()),
                 tool: Some(odd.clone()),
-            }),
+            })),
             audit: Some("client_cert_denied"),
             client_ip: Some("::1".into()),
             detail: Some(serde_json::json!({"z": [1, "\u{1}"], "a": {"y": null, "b": 1.5}})),
@@ -281,7 +281,7 @@ mod tests {
             status in proptest::prelude::any::<u16>(),
         ) {
             same_as_serde(&TapeRecord {
-                action: Some(ActionSummary {
+                action: Some(std::sync::Arc::new(ActionSummary {
                     agent: Some(text.clone()),
                     arg_bytes: Some(n),
                     arg_keys: keys.clone(),
@@ -289,7 +289,7 @@ mod tests {
                     kind: "mcp.tools_call",
                     path: Some(text.clone()),
                     ..ActionSummary::default()
-                }),
+                })),
                 outcome: Some(Outcome { code: None, duration_us: n, status, upstream_status: None }),
                 principal: Some(text.clone()),
                 reasons: keys,

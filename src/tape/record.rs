@@ -5,14 +5,17 @@
 //! already the canonical form (keys sorted, compact separators) that the hash
 //! chain covers; a unit test holds this invariant.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 /// One line of the tape (without its `_chain`, which the writer adds).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct TapeRecord {
-    /// What was asked for, reduced to kind, names, sizes and hashes.
+    /// What was asked for, reduced to kind, names, sizes and hashes; shared,
+    /// so the write-ahead record and the request's context hold one copy.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub action: Option<ActionSummary>,
+    pub action: Option<Arc<ActionSummary>>,
     /// A gate violation that audit mode recorded and let through.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit: Option<&'static str>,
@@ -144,7 +147,7 @@ mod tests {
     #[test]
     fn struct_serialisation_is_already_canonical() {
         let record = TapeRecord {
-            action: Some(ActionSummary {
+            action: Some(Arc::new(ActionSummary {
                 agent: Some("a".into()),
                 arg_bytes: Some(2),
                 arg_keys: vec!["a".into(), "b".into()],
@@ -162,7 +165,7 @@ mod tests {
                 query_sha256: Some("11".into()),
                 rpc_method: Some("tools/call".into()),
                 tool: Some("t".into()),
-            }),
+            })),
             audit: Some("client_cert_denied"),
             client_ip: Some("127.0.0.1".into()),
             detail: Some(serde_json::json!({"z": 1, "a": "é"})),
