@@ -236,15 +236,6 @@ struct Compiled {
     min_len: usize,
 }
 
-/// The fewest bytes a match of `pattern` spans (0 when unknown).
-fn minimum_len(pattern: &str) -> usize {
-    regex_syntax::Parser::new()
-        .parse(pattern)
-        .ok()
-        .and_then(|hir| hir.properties().minimum_len())
-        .unwrap_or(0)
-}
-
 fn compiled() -> &'static Compiled {
     static COMPILED: OnceLock<Compiled> = OnceLock::new();
     COMPILED.get_or_init(|| {
@@ -260,7 +251,7 @@ fn compiled() -> &'static Compiled {
             placeholder: Regex::new(PLACEHOLDER).expect("static placeholder pattern"),
             min_len: patterns
                 .iter()
-                .map(|p| minimum_len(p))
+                .map(|p| rule_set::minimum_len(p, true))
                 .min()
                 .unwrap_or(0)
                 .min(RuleSet::embedded().min_len()),
@@ -692,8 +683,8 @@ mod tests {
     fn texts_shorter_than_any_match_are_not_searched() {
         // Read off the patterns (the shortest detectors span 8 bytes: a
         // Slack token's `xoxb-1-a`), not a guess.
-        assert_eq!(minimum_len(r"xox[abp]-[0-9]{3,}"), 8);
-        assert_eq!(minimum_len(r"(?i)key\s*=\s*(\w{4,})"), 8);
+        assert_eq!(rule_set::minimum_len(r"xox[abp]-[0-9]{3,}", true), 8);
+        assert_eq!(rule_set::minimum_len(r"(?i)key\s*=\s*(\w{4,})", true), 8);
         assert_eq!(compiled().min_len, 8);
         assert!(RuleSet::embedded().min_len() >= compiled().min_len);
         let mut found = Vec::new();

@@ -181,14 +181,19 @@ fn searched(pattern: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// The fewest bytes a match of `pattern` (read as [`compile`] reads it)
-/// can span; 0 when it cannot be read.
-fn minimum_len(pattern: &str) -> usize {
+/// The fewest bytes a match of `pattern` can span (0 when it cannot be
+/// read): a rule's as searched, over ASCII classes as [`compile`] reads it
+/// (`unicode = false`), or a `regex` crate pattern's (`unicode = true`).
+pub(super) fn minimum_len(pattern: &str, unicode: bool) -> usize {
+    let pattern = match unicode {
+        true => pattern.into(),
+        false => searched(pattern),
+    };
     regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
+        .unicode(unicode)
+        .utf8(unicode)
         .build()
-        .parse(&searched(pattern))
+        .parse(&pattern)
         .ok()
         .and_then(|hir| hir.properties().minimum_len())
         .unwrap_or(0)
@@ -347,7 +352,7 @@ impl RuleSet {
                     continue;
                 };
                 let index = rules.len();
-                min_len = min_len.min(minimum_len(pattern));
+                min_len = min_len.min(minimum_len(pattern, false));
                 let groups = match spec.keywords.is_empty() {
                     true => required_literals(pattern),
                     false => vec![spec.keywords.clone()],
@@ -572,7 +577,7 @@ mod tests {
     fn a_rule_set_knows_its_shortest_match() {
         // The lazy left widening is dropped before measuring, as before searching.
         assert_eq!(
-            minimum_len(r"[\w.-]{0,50}?(?i)token\s*=\s*([a-z0-9]{20})"),
+            minimum_len(r"[\w.-]{0,50}?(?i)token\s*=\s*([a-z0-9]{20})", false),
             26
         );
         let set = RuleSet::from_toml(
