@@ -292,6 +292,12 @@ async fn commands_are_found_wherever_a_tool_would_read_them() {
         serde_json::json!({"commands": ["cargo test", "rm -rf /"]}),
         serde_json::json!({"command": ["rm", "-rf", "/"]}),
         serde_json::json!({"note": "cleanup; rm -rf / --no-preserve-root"}),
+        // Readers that split lines on `\r` or U+2028 (Python's
+        // `splitlines`) run what follows, even inside quotes.
+        serde_json::json!({"command": "echo ok\rrm -rf /"}),
+        serde_json::json!({"command": "echo 'notes\u{2028}rm -rf / #'"}),
+        serde_json::json!({"command": "rm${IFS}-rf${IFS}/"}),
+        serde_json::json!({"command": "eval \"rm -rf /\""}),
         deep,
     ];
     for body in json_bodies {

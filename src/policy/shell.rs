@@ -21,6 +21,9 @@ pub struct SimpleCommand {
     pub redirects: Vec<Redirect>,
     /// Heredoc and here-string bodies it reads (SQL for `psql`, …).
     pub input: Vec<String>,
+    /// A call of the function whose body it is in, which calls itself more
+    /// than once (`:(){ :|:& };:`): every call doubles the processes.
+    pub forks_itself: bool,
 }
 
 /// One redirection of a simple command.
@@ -41,6 +44,7 @@ impl SimpleCommand {
             assignments: Vec::new(),
             redirects: Vec::new(),
             input: Vec::new(),
+            forks_itself: false,
         }
     }
 
@@ -106,11 +110,44 @@ enum Tok {
     Input(String),
     /// A redirection and its target.
     Redirect(Redirect),
+    /// `()` after a name: the word before names a function defined next.
+    FunctionDef,
+}
+
+/// A function whose body is being read (`name() { … }`): the braces open
+/// in it and where its calls of itself went in the output.
+struct Definition {
+    name: String,
+    open: usize,
+    self_calls: Vec<usize>,
+}
+
+impl Definition {
+    /// Follows one command of the script (its words, and the index its
+    /// commands start at in the output); returns true when the body ends.
+    fn follow(&mut self, words: &[String], at: usize) -> bool {
+        let count = |brace: &str| words.iter().filter(|w| *w == brace).count();
+        self.open += count("{");
+        let program = words.iter().find(|w| !is_assignment(w) && !is_grouping(w));
+        if self.open > 0 && program.is_some_and(|p| *p == self.name) {
+            self.self_calls.push(at);
+        }
+        let closes = count("}");
+        self.open = self.open.saturating_sub(closes);
+        closes > 0 && self.open == 0
+    }
 }
 
 fn parse_into(line: &str, out: &mut Vec<SimpleCommand>, depth: usize) {
     if depth > MAX_DEPTH {
         return;
+    }
+    if has_foreign_line_break(line) {
+        // A tool that splits lines on `\r` (or another break) runs each
+        // piece as a line, quotes and all: judge that reading too.
+        for piece in line.split(|c| c == '\n' || is_foreign_line_break(c)) {
+            parse_into(piece, out, depth + 1);
+        }
     }
     let mut nested = Vec::new();
     let tokens = lex(line, &mut nested);
@@ -123,12 +160,36 @@ fn parse_into(line: &str, out: &mut Vec<SimpleCommand>, depth: usize) {
     let mut vars = Variables::default();
     // What `echo …` or `printf …` prints into the next command of a pipe.
     let mut printed: Option<String> = None;
+    let mut defining: Option<Definition> = None;
     for tok in tokens.into_iter().chain(std::iter::once(Tok::Sep)) {
         match tok {
             Tok::Word(w) => words.push(w),
             Tok::Input(text) => inputs.push(text),
             Tok::Redirect(r) => redirects.push(r),
+            Tok::FunctionDef => {
+                // `name()` (or `function name()`) defines, it does not run.
+                defining = words.pop().map(|name| Definition {
+                    name,
+                    open: 0,
+                    self_calls: Vec::new(),
+                });
+                words.clear();
+            }
             Tok::Sep | Tok::Pipe => {
+                if let Some(def) = &mut defining {
+                    if def.follow(&words, out.len()) {
+                        // A body that calls its own function twice or more
+                        // grows without bound: a fork bomb.
+                        if def.self_calls.len() > 1 {
+                            for &at in &def.self_calls {
+                                if let Some(cmd) = out.get_mut(at) {
+                                    cmd.forks_itself = true;
+                                }
+                            }
+                        }
+                        defining = None;
+                    }
+                }
                 // Text piped in is input, as a here-string's is
                 // (`echo 'rm -rf /' | sh`, `echo '!sh' | ftp`).
                 inputs.extend(printed.take());
@@ -488,9 +549,10 @@ fn basename(word: &str) -> &str {
             _ => {}
         }
     }
-    if computed {
-        // Computed at run time (`$'\x73\x68'`, `$a$b`; not `$HOME/bin/x`):
-        // kept whole, so the analysis sees that it is not a name.
+    if computed || start == b.len() {
+        // Computed at run time (`$'\x73\x68'`, `$a$b`; not `$HOME/bin/x`),
+        // or no name after the last `/`: kept whole, so the analysis sees
+        // that it is not a name.
         return word;
     }
     let name = &word[start..];
@@ -619,6 +681,7 @@ fn simple_with(
                 ) | ("timeout", "-s" | "-k" | "--signal" | "--kill-after")
                     | ("nice", "-n")
                     | ("su", "-c")
+                    | ("runuser", "-u" | "-g" | "-G" | "-s" | "-w")
                     | ("env", "-u" | "-C" | "-S")
                     | ("flock", "-w" | "-E")
                     | ("watch", "-n")
@@ -634,7 +697,10 @@ fn simple_with(
                     | ("chrt", "-p")
                     | ("proxychains" | "proxychains4", "-f")
             );
-            if program == "su" && word == "-c" {
+            if matches!(program.as_str(), "su" | "runuser" | "flock")
+                && matches!(word.as_str(), "-c" | "--command")
+                || program == "env" && matches!(word.as_str(), "-S" | "--split-string")
+            {
                 if let Some(script) = rest.get(1) {
                     parse_into(script, out, depth + 1);
                 }
@@ -685,6 +751,9 @@ fn simple_with(
         return;
     }
 
+    if let Some(script) = builtin_script(&program, &args) {
+        parse_into(&script, out, depth + 1);
+    }
     if let Some(inner) = remote_command(&program, &args) {
         // One word: a script for the remote shell; several: argv.
         match inner {
@@ -721,6 +790,26 @@ fn simple_with(
         }
     }
     out.push(command(program, args, assignments, code));
+}
+
+/// Text a shell builtin runs as commands: `eval`'s words joined by spaces,
+/// `trap`'s action, the bodies of `alias name='…'` (one per line).
+fn builtin_script(program: &str, args: &[String]) -> Option<String> {
+    let script = match program {
+        "eval" => args.join(" "),
+        "trap" => args
+            .iter()
+            .find(|a| !a.starts_with('-'))
+            .filter(|_| args.len() > 1)?
+            .clone(),
+        "alias" => args
+            .iter()
+            .filter_map(|a| a.split_once('=').map(|(_, body)| body))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => return None,
+    };
+    (!script.is_empty()).then_some(script)
 }
 
 /// Options of `program` taking a value before its operands.
@@ -1113,6 +1202,15 @@ fn lex(line: &str, nested: &mut Vec<String>) -> Vec<Tok> {
                 let (_, end) = balanced(line, i + 2, b'(', b')');
                 i = end + 1;
             }
+            b'(' if (in_word && !word.ends_with('=')
+                || !in_word && matches!(toks.last(), Some(Tok::Word(_))))
+                && b[i + 1..].iter().find(|c| **c != b' ') == Some(&b')') =>
+            {
+                // `name()` / `name ()`: a function definition (not `a=()`).
+                flush(&mut word, &mut in_word, &mut toks);
+                toks.push(Tok::FunctionDef);
+                i = find_byte(b, i, b')') + 1;
+            }
             b';' | b'&' | b'(' | b')' | b'\n' => {
                 flush(&mut word, &mut in_word, &mut toks);
                 if c == b'\n' && !pending_heredocs.is_empty() {
@@ -1129,13 +1227,29 @@ fn lex(line: &str, nested: &mut Vec<String>) -> Vec<Tok> {
                 i += 1;
             }
             b'#' if !in_word => i = find_byte(b, i, b'\n'),
-            b' ' | b'\t' | b'\r' | 0x0b | 0x0c => {
+            b'\r' | 0x0b | 0x0c | 0x1c..=0x1e => {
+                // A line break to other readers (Python's `splitlines`,
+                // Node's readline, Go's scanners): a command may follow.
+                flush(&mut word, &mut in_word, &mut toks);
+                toks.push(Tok::Sep);
+                i += 1;
+            }
+            b' ' | b'\t' => {
                 flush(&mut word, &mut in_word, &mut toks);
                 i += 1;
             }
+            b'$' if ifs_len(&b[i + 1..]) > 0 => {
+                // `$IFS`, `${IFS}`, `${IFS%?}`: unquoted, it splits words
+                // (`rm${IFS}-rf${IFS}/` is `rm -rf /`).
+                flush(&mut word, &mut in_word, &mut toks);
+                i += 1 + ifs_len(&b[i + 1..]);
+            }
             0x80.. => {
                 let ch = char_at(line, i);
-                if ch.is_whitespace() {
+                if is_foreign_line_break(ch) {
+                    flush(&mut word, &mut in_word, &mut toks);
+                    toks.push(Tok::Sep);
+                } else if ch.is_whitespace() {
                     flush(&mut word, &mut in_word, &mut toks);
                 } else {
                     word.push(ch);
@@ -1181,8 +1295,42 @@ fn ends_run(c: u8) -> bool {
             | b'\r'
             | 0x0b
             | 0x0c
+            | 0x1c..=0x1e
             | 0x80..
     )
+}
+
+/// Line breaks other than `\n` that common readers split lines on:
+/// carriage return, vertical tab, form feed, the separators `\x1c`–`\x1e`,
+/// NEL, and the Unicode line and paragraph separators.
+fn is_foreign_line_break(c: char) -> bool {
+    matches!(
+        c,
+        '\r' | '\x0b' | '\x0c' | '\x1c'..='\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}'
+    )
+}
+
+/// True when `line` holds a line break other than `\n` (bytes first: the
+/// multi-byte breaks start with 0xC2 or 0xE2).
+fn has_foreign_line_break(line: &str) -> bool {
+    line.bytes()
+        .any(|b| matches!(b, b'\r' | 0x0b | 0x0c | 0x1c..=0x1e | 0xc2 | 0xe2))
+        && line.contains(is_foreign_line_break)
+}
+
+/// The length of an `IFS` expansion after its `$` (`IFS`, `{IFS}`,
+/// `{IFS%?}`), or 0 when the text after the `$` is something else.
+fn ifs_len(rest: &[u8]) -> usize {
+    let ident = |c: &u8| c.is_ascii_alphanumeric() || *c == b'_';
+    match rest {
+        [b'I', b'F', b'S', next, ..] if !ident(next) => 3,
+        [b'I', b'F', b'S'] => 3,
+        [b'{', b'I', b'F', b'S', next, ..] if !ident(next) => rest
+            .iter()
+            .position(|c| *c == b'}')
+            .map_or(rest.len(), |at| at + 1),
+        _ => 0,
+    }
 }
 
 /// The character starting at byte `i` (a character boundary).
@@ -1290,7 +1438,8 @@ mod tests {
             ("$'\\x73\\x68'", "$'\\x73\\x68'"),
             ("/tmp/$a$b", "/tmp/$a$b"),
             ("`which sh`", "`which sh`"),
-            ("/", ""),
+            ("/", "/"),
+            ("rm${IFS}-rf${IFS}/", "rm${IFS}-rf${IFS}/"),
         ] {
             assert_eq!(basename(word), name, "{word}");
         }
@@ -1305,6 +1454,65 @@ mod tests {
             ["git reset --hard", "echo done"]
         );
         assert_eq!(programs("(cd x && make)"), ["cd x", "make"]);
+    }
+
+    #[test]
+    fn line_breaks_other_readers_split_on_separate_commands() {
+        for brk in [
+            "\r", "\r\n", "\x0b", "\x0c", "\x1e", "\u{85}", "\u{2028}", "\u{2029}",
+        ] {
+            let line = format!("echo ok{brk}rm -rf /");
+            assert!(programs(&line).contains(&"rm -rf /".to_owned()), "{line:?}");
+            // Quoted, the shell reads data; a line-splitting tool reads a
+            // command: both readings are judged.
+            let line = format!("echo 'x{brk}rm -rf / #'");
+            assert!(programs(&line).contains(&"rm -rf /".to_owned()), "{line:?}");
+        }
+        assert_eq!(programs("echo 'a\nb'"), ["echo a\nb"]);
+    }
+
+    #[test]
+    fn ifs_expansions_split_words() {
+        for line in ["rm${IFS}-rf${IFS}/", "rm$IFS-rf$IFS/", "rm${IFS%?}-rf /"] {
+            assert_eq!(programs(line), ["rm -rf /"], "{line}");
+        }
+        assert_eq!(programs("echo $IFSX"), ["echo $IFSX"]);
+        assert_eq!(programs("echo \"a${IFS}b\""), ["echo a${IFS}b"]);
+    }
+
+    #[test]
+    fn functions_that_call_themselves_twice_fork_without_bound() {
+        let forks = |line: &str| split(line).iter().filter(|c| c.forks_itself).count();
+        assert_eq!(forks(":(){ :|:& };:"), 2);
+        assert_eq!(forks("bomb() {\n  bomb | bomb &\n}\nbomb"), 2);
+        assert_eq!(forks("function f () { f & f; }; f"), 2);
+        // One self-call (recursion with a base case), a call after the
+        // body, other functions, array assignments: not a fork bomb.
+        assert_eq!(
+            forks("f() { if [ -n \"$1\" ]; then shift; f \"$@\"; fi; }; f a b"),
+            0
+        );
+        assert_eq!(forks("g() { echo hi; }; g | g"), 0);
+        assert_eq!(forks("a=(); b=(1 2); echo ${a[@]}"), 0);
+        assert_eq!(programs("f() { rm -rf /; }; f"), ["rm -rf /", "f"]);
+    }
+
+    #[test]
+    fn builtins_that_run_text_are_unwrapped() {
+        for line in [
+            "eval \"rm -rf /\"",
+            "eval rm -rf /",
+            "trap 'rm -rf /' EXIT",
+            "trap -- 'rm -rf /' INT TERM",
+            "alias ls='rm -rf /'",
+            "flock /tmp/lock -c 'rm -rf /'",
+            "runuser -u nobody -c 'rm -rf /'",
+            "env -S 'rm -rf /'",
+        ] {
+            assert!(programs(line).contains(&"rm -rf /".to_owned()), "{line}");
+        }
+        assert_eq!(programs("trap -p"), ["trap -p"]);
+        assert_eq!(programs("alias"), ["alias"]);
     }
 
     #[test]

@@ -223,6 +223,12 @@ fn program_facts(c: &Command<'_>, caps: &mut Capabilities) {
     if program.bytes().any(|b| b == b'$' || b == b'`') || has(program, "\\x") {
         caps.add(DynamicCode, "the program name is computed at run time");
     }
+    if cmd.forks_itself {
+        caps.add(
+            Destroys,
+            "a function that starts itself more than once: a fork bomb exhausts the machine",
+        );
+    }
     if matches!(program, "eval" | "source" | ".") && cmd.args.iter().any(|a| a.contains('$')) {
         caps.add(DynamicCode, "evaluates text built at run time");
     }
