@@ -1096,15 +1096,27 @@ fn lex(line: &str, nested: &mut Vec<String>) -> Vec<Tok> {
                         Some(b'$') if b.get(i + 1) == Some(&b'(') => {
                             let (inner, end) = balanced(line, i + 2, b'(', b')');
                             nested.push(inner.to_owned());
-                            word.push_str("$(");
-                            word.push_str(inner);
-                            word.push(')');
+                            match static_output(inner) {
+                                Some(text) => word.push_str(&text),
+                                None => {
+                                    word.push_str("$(");
+                                    word.push_str(inner);
+                                    word.push(')');
+                                }
+                            }
                             i = end;
                         }
                         Some(b'`') => {
                             let (inner, end) = until(line, i + 1, b'`');
                             nested.push(inner.to_owned());
-                            word.push_str(inner);
+                            match static_output(inner) {
+                                Some(text) => word.push_str(&text),
+                                None => {
+                                    word.push('`');
+                                    word.push_str(inner);
+                                    word.push('`');
+                                }
+                            }
                             i = end;
                         }
                         Some(b'\\' | b'$') => {
@@ -1116,19 +1128,36 @@ fn lex(line: &str, nested: &mut Vec<String>) -> Vec<Tok> {
                 }
                 i += 1;
             }
-            b'$' if next == Some(b'(') && b.get(i + 2) != Some(&b'(') => {
-                let (inner, end) = balanced(line, i + 2, b'(', b')');
+            b'$' | b'`' if c == b'`' || next == Some(b'(') && b.get(i + 2) != Some(&b'(') => {
+                // A command substitution: the words it prints when that is
+                // known (`$(echo rm)` is `rm`), else kept as written, so a
+                // program name made by a command is seen as computed.
+                let (inner, end, open, close) = if c == b'`' {
+                    let (inner, end) = until(line, i + 1, b'`');
+                    (inner, end, "`", "`")
+                } else {
+                    let (inner, end) = balanced(line, i + 2, b'(', b')');
+                    (inner, end, "$(", ")")
+                };
                 nested.push(inner.to_owned());
-                word.push_str("$(");
-                word.push_str(inner);
-                word.push(')');
-                in_word = true;
-                i = end;
-            }
-            b'`' => {
-                let (inner, end) = until(line, i + 1, b'`');
-                nested.push(inner.to_owned());
-                in_word = true;
+                match static_output(inner) {
+                    Some(text) => {
+                        // Unquoted, the output is split into words.
+                        for (k, part) in text.split_whitespace().enumerate() {
+                            if k > 0 {
+                                flush(&mut word, &mut in_word, &mut toks);
+                            }
+                            word.push_str(part);
+                            in_word = true;
+                        }
+                    }
+                    None => {
+                        word.push_str(open);
+                        word.push_str(inner);
+                        word.push_str(close);
+                        in_word = true;
+                    }
+                }
                 i = end;
             }
             b'<' if next == Some(b'(') || next == Some(b'<') => {
@@ -1264,7 +1293,20 @@ fn lex(line: &str, nested: &mut Vec<String>) -> Vec<Tok> {
                 while i < n && !ends_run(b[i]) {
                     i += 1;
                 }
-                word.push_str(&line[run..i]);
+                let text = &line[run..i];
+                let whole_word = !in_word
+                    && b.get(i).is_none_or(|c| {
+                        matches!(
+                            c,
+                            b' ' | b'\t' | b'\n' | b';' | b'&' | b'|' | b')' | b'<' | b'>'
+                        )
+                    });
+                if let Some(words) = whole_word.then(|| brace_expansion(text)).flatten() {
+                    // `{rm,-rf,/}` is `rm -rf /`; `/{etc,usr}` two paths.
+                    toks.extend(words.into_iter().map(Tok::Word));
+                    continue;
+                }
+                word.push_str(text);
                 in_word = true;
             }
         }
@@ -1308,6 +1350,58 @@ fn is_foreign_line_break(c: char) -> bool {
         c,
         '\r' | '\x0b' | '\x0c' | '\x1c'..='\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}'
     )
+}
+
+/// What a command substitution prints when it is fixed text: one `echo`
+/// or `printf` of plain words (no expansion, escape, glob or format).
+fn static_output(inner: &str) -> Option<String> {
+    if inner.bytes().any(|c| {
+        matches!(
+            c,
+            b'$' | b'`' | b'\\' | b'*' | b'?' | b'[' | b'{' | b'~' | b'%' | b'<' | b'>'
+        )
+    }) {
+        return None;
+    }
+    let commands = split(inner);
+    let [cmd] = commands.as_slice() else {
+        return None;
+    };
+    if !cmd.assignments.is_empty() || !cmd.redirects.is_empty() || !cmd.input.is_empty() {
+        return None;
+    }
+    let mut words = Vec::with_capacity(cmd.args.len() + 1);
+    words.push(cmd.program.clone());
+    words.extend(cmd.args.iter().cloned());
+    printed_text(&cmd.program, &words)
+}
+
+/// The words an unquoted brace expansion makes (`{a,b}`, `pre{a,b}post`,
+/// several groups), or `None` when `word` has none (`${x,,}`, `{1..3}`,
+/// `{}` are left alone). At most 64 words.
+fn brace_expansion(word: &str) -> Option<Vec<String>> {
+    const MAX_WORDS: usize = 64;
+    let b = word.as_bytes();
+    let open = (0..b.len()).find(|&at| b[at] == b'{' && (at == 0 || b[at - 1] != b'$'))?;
+    let close = open + b[open..].iter().position(|c| *c == b'}')?;
+    let items = &word[open + 1..close];
+    if !items.contains(',') || items.contains('{') {
+        return None;
+    }
+    let (prefix, suffix) = (&word[..open], &word[close + 1..]);
+    let mut words = Vec::new();
+    for item in items.split(',') {
+        let one = format!("{prefix}{item}{suffix}");
+        match brace_expansion(&one) {
+            Some(more) => words.extend(more),
+            None => words.push(one),
+        }
+        if words.len() >= MAX_WORDS {
+            words.truncate(MAX_WORDS);
+            break;
+        }
+    }
+    Some(words)
 }
 
 /// True when `line` holds a line break other than `\n` (bytes first: the
@@ -1469,6 +1563,44 @@ mod tests {
             assert!(programs(&line).contains(&"rm -rf /".to_owned()), "{line:?}");
         }
         assert_eq!(programs("echo 'a\nb'"), ["echo a\nb"]);
+    }
+
+    #[test]
+    fn substitutions_of_fixed_text_are_that_text() {
+        assert_eq!(programs("$(echo rm) -rf /")[1], "rm -rf /");
+        assert_eq!(programs("`echo rm` -rf /")[1], "rm -rf /");
+        assert_eq!(programs("$(echo rm -rf) /")[1], "rm -rf /");
+        assert_eq!(programs("echo \"$(printf hi)\"")[1], "echo hi");
+        // Not fixed: kept as written, so the program is seen as computed.
+        for line in [
+            "$(cat f) -rf /",
+            "`printf '\\x72m'` x",
+            "$(echo $X) y",
+            "$(echo a; echo b)",
+        ] {
+            let last = split(line).pop().unwrap();
+            assert!(last.program.contains(['$', '`']), "{line}: {last:?}");
+        }
+    }
+
+    #[test]
+    fn brace_expansions_make_words() {
+        assert_eq!(programs("{rm,-rf,/}"), ["rm -rf /"]);
+        assert_eq!(programs("rm -rf /{etc,usr}"), ["rm -rf /etc /usr"]);
+        assert_eq!(programs("cp f{,.bak}"), ["cp f f.bak"]);
+        assert_eq!(programs("echo {a,b}{1,2}"), ["echo a1 a2 b1 b2"]);
+        for (kept, first) in [
+            ("echo '{a,b}'", "echo {a,b}"),
+            ("echo ${x,,}", "echo ${x,,}"),
+            ("echo {1..3}", "echo {1..3}"),
+            ("find . -exec rm {} +", "find . -exec rm {} +"),
+        ] {
+            assert!(programs(kept).contains(&first.to_owned()), "{kept}");
+        }
+        assert_eq!(
+            split("{a,b}{c,d}{e,f}{g,h}{i,j}{k,l}{m,n}")[0].args.len(),
+            63
+        );
     }
 
     #[test]

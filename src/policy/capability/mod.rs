@@ -26,7 +26,9 @@ pub use hosts::{bare_hosts, url_hosts};
 pub use round_trip::mark_round_trips;
 pub use verbs::{http_method, is_http_client};
 
-use paths::{awk_program, outside_workspace, read_paths, reads_outside, sed_script, written_paths};
+use paths::{
+    awk_program, home_root, outside_workspace, read_paths, reads_outside, sed_script, written_paths,
+};
 use patterns::patterns;
 use verbs::{destroy_verb, removes_by_trailing_dash};
 use vocabulary::*;
@@ -757,7 +759,7 @@ fn write_facts(c: &Command<'_>, caps: &mut Capabilities) {
         {
             caps.add(Destroys, "overwrites a block device");
         }
-        if outside_workspace(path) {
+        if outside_workspace(path) || home_root(path) {
             caps.add(WritesOutside, "writes outside the workspace");
         }
     }

@@ -19,13 +19,10 @@ pub(super) fn written_paths<'a>(cmd: &'a SimpleCommand, steps: &'a [Step<'a>]) -
     match cmd.program.as_str() {
         "tee" | "touch" | "truncate" | "mkdir" | "ln" | "chmod" | "chown" | "chgrp" | "setfacl"
         | "chattr" | "shred" => paths.extend(positional()),
-        "cp" | "mv" | "install" | "rsync" | "scp" | "rename" | "ditto" => {
-            if let Some(target) = cmd
-                .args
-                .iter()
-                .position(|a| a == "-t" || a == "--target-directory")
-                .and_then(|i| cmd.args.get(i + 1))
-            {
+        // `mv` takes its sources away from where they were.
+        "mv" => paths.extend(positional().chain(target_directory(cmd))),
+        "cp" | "install" | "rsync" | "scp" | "rename" | "ditto" => {
+            if let Some(target) = target_directory(cmd) {
                 paths.push(target);
             } else if positional().nth(1).is_some() {
                 paths.extend(positional().last());
@@ -386,6 +383,30 @@ const WORKSPACE_ROOTS: &[&str] = &[
 ];
 
 /// True for a path outside the workspace and temporary directories.
+/// The value of `-t`/`--target-directory` (`cp`, `mv`, `install`).
+fn target_directory(cmd: &SimpleCommand) -> Option<&str> {
+    cmd.args
+        .iter()
+        .position(|a| a == "-t" || a == "--target-directory")
+        .and_then(|i| cmd.args.get(i + 1))
+        .map(String::as_str)
+}
+
+/// True for a home directory itself (`~`, `$HOME/`, `/root`, `/home/ann`):
+/// written to, moved or changed recursively, it takes its dotfiles along.
+pub(super) fn home_root(path: &str) -> bool {
+    let path = path
+        .trim_matches(|c| c == '"' || c == '\'')
+        .trim_end_matches('/');
+    matches!(path, "~" | "$HOME" | "${HOME}" | "/root" | "/home")
+        || path
+            .strip_prefix('~')
+            .is_some_and(|user| !user.contains('/'))
+        || path
+            .strip_prefix("/home/")
+            .is_some_and(|user| !user.contains('/'))
+}
+
 pub(super) fn outside_workspace(path: &str) -> bool {
     let path = path.trim_matches(|c| c == '"' || c == '\'');
     let home = path.starts_with('~')
