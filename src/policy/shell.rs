@@ -202,7 +202,7 @@ fn parse_into(line: &str, out: &mut Vec<SimpleCommand>, depth: usize) {
                 if matches!(tok, Tok::Pipe) {
                     printed = program.and_then(|p| printed_text(p, &words));
                 }
-                if program.is_some_and(is_shell) {
+                if runs_input_as_script(program, &words) {
                     // `bash <<<'rm -rf /'`: the input is a script.
                     for script in inputs.drain(..) {
                         parse_into(&script, out, depth + 1);
@@ -217,6 +217,13 @@ fn parse_into(line: &str, out: &mut Vec<SimpleCommand>, depth: usize) {
                         cmd.redirects.extend(redirects.iter().cloned());
                         cmd.input.extend(inputs.iter().cloned());
                     }
+                    // `python3 - <<EOF … EOF`: known input is the program.
+                    let reader = (first..out.len()).find(|&at| reads_code_from_input(&out[at]));
+                    if let Some(at) = reader.filter(|_| !inputs.is_empty()) {
+                        let code = inputs.join("\n");
+                        code_commands(&code, out, depth);
+                        out[at].code = Some(code);
+                    }
                 } else if !redirects.is_empty() {
                     // `> /etc/x` alone still writes the file.
                     let mut cmd = SimpleCommand::new(String::new(), Vec::new());
@@ -228,6 +235,42 @@ fn parse_into(line: &str, out: &mut Vec<SimpleCommand>, depth: usize) {
             }
         }
     }
+}
+
+/// Commands inside the string literals of interpreter code
+/// (`os.system('rm -rf /')`, `execSync("…")`) are commands too.
+fn code_commands(code: &str, out: &mut Vec<SimpleCommand>, depth: usize) {
+    for literal in string_literals(code) {
+        if literal.contains(' ') {
+            parse_into(&literal, out, depth + 1);
+        }
+    }
+}
+
+/// True when the command whose words these are runs its input as shell
+/// commands: a shell; `xargs` or `parallel` starting one (`xargs -I{} sh
+/// -c '{}'`); `source`/`.` of standard input.
+fn runs_input_as_script(program: Option<&str>, words: &[String]) -> bool {
+    match program {
+        Some("xargs" | "parallel") => words.iter().any(|w| is_shell(basename(w))),
+        Some("source" | ".") => words.iter().any(|w| {
+            matches!(
+                w.as_str(),
+                "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0" | "-"
+            )
+        }),
+        Some(p) => is_shell(p),
+        None => false,
+    }
+}
+
+/// True for an interpreter that reads its program from its input
+/// (`python3`, `python3 -`, `perl`, `node -`): no code option, no script.
+fn reads_code_from_input(cmd: &SimpleCommand) -> bool {
+    cmd.code.is_none()
+        && !is_shell(&cmd.program)
+        && interpreter_flag(&cmd.program).is_some()
+        && cmd.positional().next().is_none_or(|p| p == "-")
 }
 
 /// The text `echo` or `printf` prints (its words after the program and
@@ -778,13 +821,7 @@ fn simple_with(
     } else if let Some(flags) = interpreter_flag(&program) {
         if let Some(pos) = args.iter().position(|a| flags.contains(&a.as_str())) {
             if let Some(src) = args.get(pos + 1) {
-                // Commands inside string literals (`os.system('rm -rf /')`,
-                // `execSync("…")`) are commands too.
-                for literal in string_literals(src) {
-                    if literal.contains(' ') {
-                        parse_into(&literal, out, depth + 1);
-                    }
-                }
+                code_commands(src, out, depth);
                 code = Some(src.clone());
             }
         }
@@ -1581,6 +1618,38 @@ mod tests {
             let last = split(line).pop().unwrap();
             assert!(last.program.contains(['$', '`']), "{line}: {last:?}");
         }
+    }
+
+    #[test]
+    fn known_input_to_an_interpreter_is_its_code() {
+        let line = "python3 - <<EOF\nimport os; os.system('rm -rf /')\nEOF";
+        let cmds = split(line);
+        assert!(cmds.iter().any(|c| c.line() == "rm -rf /"), "{cmds:?}");
+        let python = cmds.iter().find(|c| c.program == "python3").unwrap();
+        assert_eq!(
+            python.code.as_deref().map(str::trim_end),
+            Some("import os; os.system('rm -rf /')")
+        );
+        let piped = split("echo 'print(1)' | perl");
+        assert_eq!(piped.last().unwrap().code.as_deref(), Some("print(1)"));
+        // Unknown input, or a script operand: no code.
+        assert!(split("cat x.py | python3").iter().all(|c| c.code.is_none()));
+        assert!(split("python3 run.py <<< 'data'")
+            .iter()
+            .all(|c| c.code.is_none()));
+    }
+
+    #[test]
+    fn input_run_by_xargs_shells_or_source_is_a_script() {
+        for line in [
+            "xargs -I{} sh -c '{}' <<< 'rm -rf /'",
+            "echo 'rm -rf /' | xargs -0 bash -c",
+            "source /dev/stdin <<< 'rm -rf /'",
+            ". /dev/stdin <<EOF\nrm -rf /\nEOF",
+        ] {
+            assert!(programs(line).contains(&"rm -rf /".to_owned()), "{line}");
+        }
+        assert!(!programs("xargs -n1 echo <<< 'rm -rf /'").contains(&"rm -rf /".to_owned()));
     }
 
     #[test]

@@ -215,6 +215,41 @@ impl<'a> Command<'a> {
     }
 }
 
+/// Where the key is after git's `-c` or `config` at `at`: the next word
+/// for `-c key=value`; for `config [--global] [-f file] [set] key value`,
+/// the first operand after its options (and after `set`).
+fn git_config_key(args: &[String], at: usize) -> Option<usize> {
+    if args[at] == "-c" {
+        return (at + 1 < args.len()).then_some(at + 1);
+    }
+    // `config` must be git's subcommand, not an operand of another one.
+    let mut sub = 0;
+    while let Some(a) = args.get(sub).filter(|a| a.starts_with('-')) {
+        let takes_value = matches!(
+            a.as_str(),
+            "-C" | "-c" | "--git-dir" | "--work-tree" | "--namespace" | "--config-env"
+        );
+        sub += if takes_value { 2 } else { 1 };
+    }
+    if sub != at {
+        return None;
+    }
+    let mut i = at + 1;
+    while let Some(a) = args.get(i) {
+        if matches!(
+            a.as_str(),
+            "-f" | "--file" | "--blob" | "--type" | "--default" | "--comment"
+        ) {
+            i += 2;
+        } else if a.starts_with('-') || a == "set" {
+            i += 1;
+        } else {
+            return Some(i);
+        }
+    }
+    None
+}
+
 /// The program itself: shells, interpreters, loaders, PowerShell cmdlets.
 fn program_facts(c: &Command<'_>, caps: &mut Capabilities) {
     use Capability::*;
@@ -475,13 +510,12 @@ fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
                 caps.add(ShellEscape, "connects a socket to a program");
             }
         }
-        if (program == "git" && arg == "-c")
-            || (program == "git" && i > 0 && cmd.args[i - 1] == "config")
-        {
-            if let Some(next) = cmd.args.get(i + 1) {
+        if program == "git" && (arg == "-c" || arg == "config") {
+            if let Some(at) = git_config_key(&cmd.args, i) {
+                let next = &cmd.args[at];
                 let (key, value) = next
                     .split_once('=')
-                    .unwrap_or((next, cmd.args.get(i + 2).map_or("", String::as_str)));
+                    .unwrap_or((next, cmd.args.get(at + 1).map_or("", String::as_str)));
                 if p.git_hook_key.is_match(key)
                     || (key.to_ascii_lowercase().starts_with("alias.") && value.starts_with('!'))
                 {

@@ -22,6 +22,9 @@ fn shell_escapes() {
         "awk 'BEGIN{system(\"/bin/sh\")}'",
         "find . -exec /bin/sh \\; -quit",
         "git -c core.pager='sh -c id' log",
+        "git config core.pager 'sh -c id'",
+        "git config alias.x '!rm -rf /'",
+        "git config --file .git/config set core.fsmonitor ./x",
         "PAGER='sh -c id' man ls",
         "vim -c ':!/bin/sh'",
         "tar -cf /dev/null /dev/null --checkpoint=1 --checkpoint-action=exec=/bin/sh",
@@ -77,6 +80,9 @@ fn shell_escapes() {
         "bash scripts/build.sh",
         "sh -c 'make test'",
         "git log --no-pager",
+        "git config user.name 'sh -c id'",
+        "git config --global core.autocrlf input",
+        "git log --grep config core.pager",
         "find . -name '*.rs' -exec grep -l foo {} +",
         "which bash",
         "git commit -m 'fix sh script'",
@@ -339,7 +345,9 @@ fn sensitive_reads_loaders_dynamic_code() {
     assert!(caps("ssh -o PKCS11Provider=/tmp/p.so host").contains(&"loads_code"));
     assert!(!caps("ssh-keygen -t ed25519 -f key").contains(&"loads_code"));
     assert!(caps("echo aWQ= | base64 -d | sh").contains(&"shell_escape"));
-    assert!(caps("echo 'print(1)' | python3").contains(&"dynamic_code"));
+    assert!(caps("cat x.py | python3").contains(&"dynamic_code"));
+    // Known input is the program, judged as code: not dynamic.
+    assert!(!caps("echo 'print(1)' | python3").contains(&"dynamic_code"));
     assert!(caps("$CMD -la").contains(&"dynamic_code"));
     assert!(caps("$'\\x73\\x68'").contains(&"dynamic_code"));
     assert!(caps("$a$b").contains(&"dynamic_code"));
