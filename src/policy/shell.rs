@@ -161,6 +161,7 @@ fn parse_into(line: &str, out: &mut Vec<SimpleCommand>, depth: usize) {
     // What `echo …` or `printf …` prints into the next command of a pipe.
     let mut printed: Option<String> = None;
     let mut defining: Option<Definition> = None;
+    let mut scripts = Scripts::default();
     for tok in tokens.into_iter().chain(std::iter::once(Tok::Sep)) {
         match tok {
             Tok::Word(w) => words.push(w),
@@ -202,6 +203,11 @@ fn parse_into(line: &str, out: &mut Vec<SimpleCommand>, depth: usize) {
                 if matches!(tok, Tok::Pipe) {
                     printed = program.and_then(|p| printed_text(p, &words));
                 }
+                if let Some(script) = scripts.run_by(program, &words) {
+                    // `sh x.sh`, `./x.sh`, `. x.sh` of a file written above.
+                    parse_into(script, out, depth + 1);
+                }
+                scripts.learn(program, &words, &redirects, &inputs);
                 if runs_input_as_script(program, &words) {
                     // `bash <<<'rm -rf /'`: the input is a script.
                     for script in inputs.drain(..) {
@@ -295,6 +301,89 @@ fn printed_text(program: &str, words: &[String]) -> Option<String> {
         text
     };
     (!text.is_empty()).then_some(text)
+}
+
+/// Files a script writes with text known here (`cat > x.sh <<EOF`, `echo
+/// … > x.sh`, `… | tee x.sh`), so running one later in the same script
+/// (`sh x.sh`, `./x.sh`, `. x.sh`) runs that text. Bounded like
+/// [`Variables`]; appends add to what is known.
+#[derive(Default)]
+struct Scripts {
+    known: Vec<(String, String)>,
+}
+
+impl Scripts {
+    const MAX_FILES: usize = 16;
+    const MAX_TEXT: usize = 64 * 1024;
+
+    /// Records the files a command writes, when it writes known text.
+    fn learn(
+        &mut self,
+        program: Option<&str>,
+        words: &[String],
+        redirects: &[Redirect],
+        inputs: &[String],
+    ) {
+        let text = match program {
+            Some("cat" | "tee") if !inputs.is_empty() => inputs.join("\n"),
+            Some(p @ ("echo" | "printf")) => match printed_text(p, words) {
+                Some(text) => text,
+                None => return,
+            },
+            _ => return,
+        };
+        let mut targets: Vec<&str> = redirects
+            .iter()
+            .filter(|r| r.write)
+            .map(|r| r.target.as_str())
+            .collect();
+        if program == Some("tee") {
+            let operands = words.iter().skip_while(|w| is_assignment(w)).skip(1);
+            targets.extend(operands.filter(|w| !w.starts_with('-')).map(String::as_str));
+        }
+        for target in targets.into_iter().map(local_path) {
+            let room = self.known.len() < Self::MAX_FILES;
+            match self.known.iter_mut().find(|(path, _)| path == target) {
+                Some((_, known)) if known.len() + text.len() <= Self::MAX_TEXT => {
+                    known.push('\n');
+                    known.push_str(&text);
+                }
+                Some(_) => {}
+                None if room && text.len() <= Self::MAX_TEXT => {
+                    self.known.push((target.to_owned(), text.clone()));
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// The known text of the file this command runs as a script, if any.
+    fn run_by(&self, program: Option<&str>, words: &[String]) -> Option<&str> {
+        if self.known.is_empty() {
+            return None;
+        }
+        let program = program?;
+        let mut operands = words.iter().skip_while(|w| is_assignment(w));
+        let first = operands.next()?;
+        let path = if is_shell(program) || matches!(program, "source" | ".") {
+            if operands.clone().any(|w| w == "-c") {
+                return None;
+            }
+            operands.find(|w| !w.starts_with('-'))?
+        } else {
+            first
+        };
+        let path = local_path(path);
+        self.known
+            .iter()
+            .find(|(known, _)| known == path)
+            .map(|(_, text)| text.as_str())
+    }
+}
+
+/// A path without its leading `./`.
+fn local_path(path: &str) -> &str {
+    path.strip_prefix("./").unwrap_or(path)
 }
 
 /// Variables a script sets (`H=evil.example; curl "$H"`), so later commands
@@ -1650,6 +1739,26 @@ mod tests {
             assert!(programs(line).contains(&"rm -rf /".to_owned()), "{line}");
         }
         assert!(!programs("xargs -n1 echo <<< 'rm -rf /'").contains(&"rm -rf /".to_owned()));
+    }
+
+    #[test]
+    fn a_script_written_then_run_runs_its_text() {
+        for line in [
+            "cat > /tmp/x.sh <<EOF\nrm -rf /\nEOF\nsh /tmp/x.sh",
+            "echo 'rm -rf /' > x.sh && chmod +x x.sh && ./x.sh",
+            "echo 'rm -rf /' | tee run.sh >/dev/null; bash -e run.sh",
+            "printf 'echo hi\\n' > s; echo 'rm -rf /' >> s; . ./s",
+        ] {
+            assert!(programs(line).contains(&"rm -rf /".to_owned()), "{line}");
+        }
+        // Written but not run, or another file run: data.
+        for line in [
+            "echo 'rm -rf /' > notes.txt; cat notes.txt",
+            "echo 'rm -rf /' > a.sh; sh b.sh",
+            "echo 'rm -rf /' > a.sh; sh -c 'echo a.sh'",
+        ] {
+            assert!(!programs(line).contains(&"rm -rf /".to_owned()), "{line}");
+        }
     }
 
     #[test]
