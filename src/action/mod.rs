@@ -7,6 +7,8 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+mod tool_input;
+
 /// What kind of action a contract describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub enum Kind {
@@ -157,7 +159,9 @@ const COMMAND_KEYS: &[&str] = &[
 impl ActionContract {
     /// Command lines: the declared ones plus those found in command-like
     /// arguments, anywhere in the arguments (objects, arrays, any depth up to
-    /// the strict-JSON limit).
+    /// the strict-JSON limit), plus what a tool that runs its input is given
+    /// (a `shell` tool's string arguments; an `execute_code` tool's, as
+    /// inline code).
     /// Borrowed where the contract holds the line as it is; an argv array
     /// is joined into a new one.
     pub fn all_commands(&self) -> Vec<Cow<'_, str>> {
@@ -168,6 +172,9 @@ impl ActionContract {
             .collect();
         if let Some(args) = &self.arguments {
             collect_commands(args, &mut out, 0);
+            if let Some(tool) = &self.tool {
+                tool_input::append(tool, args, &mut out, is_command_key);
+            }
         }
         out
     }

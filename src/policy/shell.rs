@@ -89,12 +89,21 @@ impl SimpleCommand {
 /// Parses `line` into every simple command it would run.
 pub fn split(line: &str) -> Vec<SimpleCommand> {
     let mut out = Vec::with_capacity(6);
-    parse_into(line, &mut out, 0);
+    split_into(line, &mut out);
     out
 }
 
 /// Appends every simple command `line` would run to `out`.
 pub fn split_into(line: &str, out: &mut Vec<SimpleCommand>) {
+    if has_foreign_line_break(line) {
+        // A tool that splits lines on `\r` (or another break) runs each
+        // piece as a line, quotes and all: judge that reading too. (Nested
+        // scripts are made of this line's bytes, so this one look covers
+        // them.)
+        for piece in line.split(|c| c == '\n' || is_foreign_line_break(c)) {
+            parse_into(piece, out, 1);
+        }
+    }
     parse_into(line, out, 0);
 }
 
@@ -141,13 +150,6 @@ impl Definition {
 fn parse_into(line: &str, out: &mut Vec<SimpleCommand>, depth: usize) {
     if depth > MAX_DEPTH {
         return;
-    }
-    if has_foreign_line_break(line) {
-        // A tool that splits lines on `\r` (or another break) runs each
-        // piece as a line, quotes and all: judge that reading too.
-        for piece in line.split(|c| c == '\n' || is_foreign_line_break(c)) {
-            parse_into(piece, out, depth + 1);
-        }
     }
     let mut nested = Vec::new();
     let tokens = lex(line, &mut nested);
@@ -224,8 +226,10 @@ fn parse_into(line: &str, out: &mut Vec<SimpleCommand>, depth: usize) {
                         cmd.input.extend(inputs.iter().cloned());
                     }
                     // `python3 - <<EOF … EOF`: known input is the program.
-                    let reader = (first..out.len()).find(|&at| reads_code_from_input(&out[at]));
-                    if let Some(at) = reader.filter(|_| !inputs.is_empty()) {
+                    let reader = (!inputs.is_empty())
+                        .then(|| (first..out.len()).find(|&at| reads_code_from_input(&out[at])))
+                        .flatten();
+                    if let Some(at) = reader {
                         let code = inputs.join("\n");
                         code_commands(&code, out, depth);
                         out[at].code = Some(code);
@@ -1173,6 +1177,8 @@ fn lex(line: &str, nested: &mut Vec<String>) -> Vec<Tok> {
     let mut word = String::with_capacity(64);
     let mut in_word = false;
     let mut pending_heredocs: Vec<&str> = Vec::new();
+    // Brace expansion is looked for only in lines that have a brace.
+    let any_brace = b.contains(&b'{');
     let mut i = 0;
     let flush = |word: &mut String, in_word: &mut bool, toks: &mut Vec<Tok>| {
         if *in_word {
@@ -1427,7 +1433,8 @@ fn lex(line: &str, nested: &mut Vec<String>) -> Vec<Tok> {
                             b' ' | b'\t' | b'\n' | b';' | b'&' | b'|' | b')' | b'<' | b'>'
                         )
                     });
-                if let Some(words) = whole_word.then(|| brace_expansion(text)).flatten() {
+                let braces = any_brace && whole_word && text.as_bytes().contains(&b'{');
+                if let Some(words) = braces.then(|| brace_expansion(text)).flatten() {
                     // `{rm,-rf,/}` is `rm -rf /`; `/{etc,usr}` two paths.
                     toks.extend(words.into_iter().map(Tok::Word));
                     continue;
@@ -1533,9 +1540,15 @@ fn brace_expansion(word: &str) -> Option<Vec<String>> {
 /// True when `line` holds a line break other than `\n` (bytes first: the
 /// multi-byte breaks start with 0xC2 or 0xE2).
 fn has_foreign_line_break(line: &str) -> bool {
-    line.bytes()
-        .any(|b| matches!(b, b'\r' | 0x0b | 0x0c | 0x1c..=0x1e | 0xc2 | 0xe2))
-        && line.contains(is_foreign_line_break)
+    // No early exit, so the compiler checks 16 bytes at a time.
+    let candidate = line.bytes().fold(false, |seen, b| {
+        seen | (b == b'\r')
+            | (b.wrapping_sub(0x0b) < 2)
+            | (b.wrapping_sub(0x1c) < 3)
+            | (b == 0xc2)
+            | (b == 0xe2)
+    });
+    candidate && line.contains(is_foreign_line_break)
 }
 
 /// The length of an `IFS` expansion after its `$` (`IFS`, `{IFS}`,

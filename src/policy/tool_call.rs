@@ -114,7 +114,7 @@ impl ToolEffects {
 /// Words of a tool name: `sendMoney`, `send-money`, `send_money` → send,
 /// money; an acronym ends before the next word's capital
 /// (`AWSIAMCreateAccessKey` → awsiam, create, access, key).
-fn words(name: &str) -> Vec<String> {
+pub(crate) fn words(name: &str) -> Vec<String> {
     let mut out = Vec::new();
     for token in name.split(|c: char| !c.is_ascii_alphanumeric()) {
         let b = token.as_bytes();
@@ -139,7 +139,7 @@ fn words(name: &str) -> Vec<String> {
 /// Verbs of tools that only look. The first verb of the name decides, so a
 /// vendor prefix does not hide it (`GitHubGetRepository`, `GmailSendEmail`);
 /// a name with no verb the analysis knows is not read-only.
-fn read_only(words: &[String]) -> bool {
+pub(crate) fn read_only(words: &[String]) -> bool {
     words
         .iter()
         .find(|w| {
