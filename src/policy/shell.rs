@@ -1514,7 +1514,12 @@ fn static_output(inner: &str) -> Option<String> {
 /// `{}` are left alone). At most 64 words.
 fn brace_expansion(word: &str) -> Option<Vec<String>> {
     const MAX_WORDS: usize = 64;
+    const MAX_GROUPS: usize = 8;
     let b = word.as_bytes();
+    if b.len() > 4096 || b.iter().filter(|c| **c == b'{').count() > MAX_GROUPS {
+        // Bounded work for a hostile word; left as written.
+        return None;
+    }
     let open = (0..b.len()).find(|&at| b[at] == b'{' && (at == 0 || b[at - 1] != b'$'))?;
     let close = open + b[open..].iter().position(|c| *c == b'}')?;
     let items = &word[open + 1..close];
@@ -1792,6 +1797,9 @@ mod tests {
             split("{a,b}{c,d}{e,f}{g,h}{i,j}{k,l}{m,n}")[0].args.len(),
             63
         );
+        // A hostile word (thousands of groups) is left as written, quickly.
+        let hostile = "{a,b}".repeat(20_000);
+        assert_eq!(split(&hostile).len(), 1);
     }
 
     #[test]
