@@ -304,6 +304,16 @@ async fn commands_are_found_wherever_a_tool_would_read_them() {
         let answer = post_json(&client, &sidecar.url("/tools/exec"), &body.to_string()).await;
         assert_eq!(answer.status, 403, "{body}: {:?}", answer.body);
     }
+    // An MCP `tools/call` sent to a plain route is judged by its tool: a
+    // terminal tool runs its `input`.
+    let rpc = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "run_in_terminal", "arguments": {"input": "rm -rf /"}}});
+    let answer = post_json(&client, &sidecar.url("/rpc"), &rpc.to_string()).await;
+    assert_eq!(
+        answer.status, 403,
+        "JSON-RPC on a plain route: {:?}",
+        answer.body
+    );
     // Query string, form fields and multipart fields are arguments too.
     let answer = send(
         &client,
