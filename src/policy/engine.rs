@@ -193,8 +193,12 @@ struct Facts<'a> {
     lines: String,
     /// Where each command's text ends in `lines`.
     line_ends: Vec<usize>,
-    /// Per command: what it can do.
+    /// Per command: what it can do; then, when they reach anything, what
+    /// the tool's path arguments reach ([`capability::tool_path_facts`]).
     caps: Vec<Capabilities>,
+    /// The argument value behind the last entry of `caps` when that entry
+    /// is the arguments' (for evidence).
+    argument_path: Option<&'a str>,
     /// What the tool call does, judged on its arguments.
     tool: ToolEffects,
     arg_keys: Vec<&'a str>,
@@ -216,6 +220,7 @@ impl Facts<'_> {
         let c = self.contract;
         [
             (!self.commands.is_empty(), needs::COMMANDS),
+            (!self.caps.is_empty(), needs::CAPABILITIES),
             (!self.raw.is_empty(), needs::RAW),
             (!c.changed_files.is_empty(), needs::FILES),
             (!c.texts.is_empty(), needs::TEXTS),
@@ -316,6 +321,11 @@ impl<'a> Facts<'a> {
                 hosts.push(UNKNOWN_HOST.to_owned());
             }
         }
+        let (argument_caps, argument_path) =
+            capability::tool_path_facts(contract.tool.as_deref(), &arg_values);
+        if !argument_caps.is_empty() {
+            caps.push(argument_caps);
+        }
         let mut found = Vec::new();
         if let Some(args) = &contract.arguments {
             secrets::scan_json(args, "arguments", &mut found);
@@ -333,6 +343,7 @@ impl<'a> Facts<'a> {
             lines,
             line_ends,
             caps,
+            argument_path,
             tool: contract
                 .tool
                 .as_deref()
@@ -858,9 +869,12 @@ impl Policy {
                 .find(|(_, c)| c.matches(any, all))?;
             let first = cap.first_of(any | all).unwrap_or(Capability::ShellEscape);
             evidence.note(|| {
+                let what = match facts.commands.get(i) {
+                    Some(_) => format!("command `{}`", facts.line(i)),
+                    None => format!("argument `{}`", facts.argument_path.unwrap_or_default()),
+                };
                 format!(
-                    "command `{}` {}: {}",
-                    facts.line(i),
+                    "{what} {}: {}",
                     first.as_str(),
                     cap.why(first).unwrap_or_default()
                 )

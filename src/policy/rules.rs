@@ -242,10 +242,8 @@ impl Rule {
                 need |= bit;
             }
         };
-        set(
-            w.command.is_some() || w.code.is_some() || w.capabilities.is_some(),
-            needs::COMMANDS,
-        );
+        set(w.command.is_some() || w.code.is_some(), needs::COMMANDS);
+        set(w.capabilities.is_some(), needs::CAPABILITIES);
         set(w.raw.is_some(), needs::RAW);
         set(w.files.is_some(), needs::FILES);
         set(w.texts.is_some(), needs::TEXTS);
@@ -474,6 +472,7 @@ pub(crate) mod needs {
     pub const HOSTS: u16 = 1 << 6;
     pub const TOOL_EFFECTS: u16 = 1 << 7;
     pub const SECRETS: u16 = 1 << 8;
+    pub const CAPABILITIES: u16 = 1 << 9;
 }
 
 /// One bit per contract kind.

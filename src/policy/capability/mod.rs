@@ -18,12 +18,14 @@ mod paths;
 mod patterns;
 mod round_trip;
 mod tool_languages;
+mod tool_paths;
 mod verbs;
 mod vocabulary;
 
 use hosts::schemeless_url_hosts;
 pub use hosts::{bare_hosts, url_hosts};
 pub use round_trip::mark_round_trips;
+pub use tool_paths::tool_path_facts;
 pub use verbs::{http_method, is_http_client};
 
 use paths::{

@@ -271,7 +271,7 @@ fn is_path_like(word: &str) -> bool {
 
 /// System locations any program may read: binaries, libraries, the OS's
 /// identity, CA certificates, the process's own entries, harmless devices.
-fn system_readable(path: &str) -> bool {
+pub(super) fn system_readable(path: &str) -> bool {
     const PREFIXES: &[&str] = &[
         "/usr/",
         "/bin/",
@@ -392,19 +392,23 @@ fn target_directory(cmd: &SimpleCommand) -> Option<&str> {
         .map(String::as_str)
 }
 
-/// True for a home directory itself (`~`, `$HOME/`, `/root`, `/home/ann`):
+/// True for a home directory itself (`~`, `$HOME/`, `/root`, `/home/ann`,
+/// macOS's `/Users/ann`):
 /// written to, moved or changed recursively, it takes its dotfiles along.
 pub(super) fn home_root(path: &str) -> bool {
     let path = path
         .trim_matches(|c| c == '"' || c == '\'')
         .trim_end_matches('/');
-    matches!(path, "~" | "$HOME" | "${HOME}" | "/root" | "/home")
-        || path
-            .strip_prefix('~')
-            .is_some_and(|user| !user.contains('/'))
-        || path
-            .strip_prefix("/home/")
-            .is_some_and(|user| !user.contains('/'))
+    matches!(
+        path,
+        "~" | "$HOME" | "${HOME}" | "/root" | "/home" | "/Users"
+    ) || path
+        .strip_prefix('~')
+        .is_some_and(|user| !user.contains('/'))
+        || ["/home/", "/Users/"].iter().any(|homes| {
+            path.strip_prefix(homes)
+                .is_some_and(|user| !user.contains('/'))
+        })
 }
 
 pub(super) fn outside_workspace(path: &str) -> bool {
@@ -413,7 +417,8 @@ pub(super) fn outside_workspace(path: &str) -> bool {
         || path.starts_with("$HOME")
         || path.starts_with("${HOME}")
         || path.starts_with("/root")
-        || path.starts_with("/home/");
+        || path.starts_with("/home/")
+        || path.starts_with("/Users/");
     if home {
         // Dotfiles and dot-directories of a home: configuration.
         let rest = path

@@ -135,13 +135,14 @@ pub(super) fn patterns() -> &'static Patterns {
                 r"(?:^|/)\.(?:aws|azure|gcloud|kube|docker|gnupg|password-store|vault-token|terraform\.d)(?:/|$)",
                 r"(?:^|/)\.config/(?:gcloud|gh|hub|doctl|rclone)(?:/|$)",
                 r"(?:^|/)\.(?:netrc|pgpass|my\.cnf|git-credentials|npmrc|pypirc|boto|s3cfg|dockercfg|bash_history|zsh_history|mysql_history|psql_history|python_history|lesshst|viminfo)\b",
-                r"^(?:file://)?/etc/(?:shadow|gshadow|master\.passwd|sudoers|security/opasswd|ssh/ssh_host_\w+_key)",
+                r"^(?:file://)?(?:\.{0,2}/+)+etc/(?:shadow|gshadow|master\.passwd|sudoers|security/opasswd|ssh/ssh_host_\w+_key)",
                 r"/proc/(?:\d+|self|\*|\$\w+)/(?:environ|mem|maps|cmdline)",
                 r"/var/run/secrets|/run/secrets",
                 r"(?i)(?:^|/)(?:[\w.-]*[-_])?(?:credentials?|secrets?|service[-_]account|token)s?\.(?:json|ya?ml|toml|ini|txt|env|xml)$",
                 r"(?:^|/)\.env(?:\.[\w.-]+)?$",
                 r"(?i)\.(?:pem|key|p12|pfx|jks|keystore|kdbx|ppk|asc|gpg|ovpn)$",
                 r"(?i)(?:Login Data|Cookies|key[34]\.db|logins\.json|Keychains|wallet\.dat)",
+                r"(?:^|/)(?:\.mozilla/firefox|\.config/(?:google-chrome|chromium|BraveSoftware)|Library/Application Support/(?:Google/Chrome|Firefox|BraveSoftware))(?:/|$)",
             ])
             .expect("static sensitive patterns"),
             persistence: RegexSet::new([

@@ -387,6 +387,7 @@ fn reads_outside_the_workspace() {
         "aws s3 cp /srv/x s3://bucket/x",
         "gcloud compute scp /srv/x vm:/tmp/",
         "aws logs tail ~/.aws/credentials",
+        "cat /Users/ann/.zsh_history",
     ] {
         assert!(
             caps(line).contains(&"reads_outside"),
@@ -407,6 +408,8 @@ fn reads_outside_the_workspace() {
         "aws logs tail /aws/lambda/fn --follow",
         "aws --profile prod logs describe-log-streams /ecs/web",
         "cat $HOME/project/README.md",
+        // macOS homes are homes: a project there is not outside.
+        "cat /Users/ann/project/src/main.rs /home/ann/project/README.md",
         "cat \"$1\"",
         "python3 -c 'print(open(\"README.md\").read())'",
         "python3 -c 'print(\"a/b\".replace(\"/\", \"_\"))'",
