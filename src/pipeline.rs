@@ -517,10 +517,11 @@ async fn decide_and_act(
         agent,
         connector: Some(route.name.0.to_string()),
         // A JSON-RPC `tools/call` sent to a plain route names its tool too.
-        tool: route
-            .tool(head.uri.path())
-            .map(str::to_owned)
-            .or_else(|| jsonrpc_tool(call.arguments.as_ref())),
+        tool: route.tool(head.uri.path()).map(str::to_owned).or_else(|| {
+            let body = call.arguments.as_ref()?;
+            let (name, _) = crate::action::jsonrpc::tools_calls(body).next()?;
+            Some(name.to_owned())
+        }),
         method: Some(head.method.as_str().to_owned()),
         path: Some(head.uri.path().to_owned()),
         arguments: call.arguments,
@@ -744,13 +745,4 @@ fn with_request_id(mut response: Response<ProxyBody>, request_id: &str) -> Respo
         response.headers_mut().insert(REQUEST_ID.clone(), value);
     }
     response
-}
-
-/// The tool a JSON-RPC `tools/call` body names (`params.name`), so an MCP
-/// message sent to a route not marked as MCP is still judged by its tool.
-fn jsonrpc_tool(body: Option<&serde_json::Value>) -> Option<String> {
-    let body = body?;
-    (body.get("method")?.as_str()? == "tools/call")
-        .then(|| body.get("params")?.get("name")?.as_str().map(str::to_owned))
-        .flatten()
 }

@@ -308,12 +308,17 @@ async fn commands_are_found_wherever_a_tool_would_read_them() {
     // terminal tool runs its `input`.
     let rpc = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
         "params": {"name": "run_in_terminal", "arguments": {"input": "rm -rf /"}}});
-    let answer = post_json(&client, &sidecar.url("/rpc"), &rpc.to_string()).await;
-    assert_eq!(
-        answer.status, 403,
-        "JSON-RPC on a plain route: {:?}",
-        answer.body
-    );
+    // So is each call of a batch, whichever place it holds.
+    let ping = serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "ping", "arguments": {}}});
+    for body in [rpc.clone(), serde_json::json!([ping, rpc])] {
+        let answer = post_json(&client, &sidecar.url("/rpc"), &body.to_string()).await;
+        assert_eq!(
+            answer.status, 403,
+            "JSON-RPC on a plain route: {body}: {:?}",
+            answer.body
+        );
+    }
     // Query string, form fields and multipart fields are arguments too.
     let answer = send(
         &client,

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+pub mod jsonrpc;
 mod tool_input;
 
 /// What kind of action a contract describes.
@@ -172,11 +173,29 @@ impl ActionContract {
             .collect();
         if let Some(args) = &self.arguments {
             collect_commands(args, &mut out, 0);
-            if let Some(tool) = &self.tool {
-                tool_input::append(tool, args, &mut out, is_command_key);
-            }
+        }
+        for (tool, args) in self.tool_calls() {
+            tool_input::append(tool, args, &mut out, is_command_key);
         }
         out
+    }
+
+    /// The tool calls the action makes, as names and arguments: the
+    /// JSON-RPC `tools/call` messages its arguments hold (a body sent to a
+    /// plain route, [`jsonrpc`]) when there are any, else its own tool
+    /// with its arguments.
+    pub fn tool_calls(&self) -> Vec<(&str, &serde_json::Value)> {
+        static NONE: serde_json::Value = serde_json::Value::Null;
+        let mut calls: Vec<_> = match &self.arguments {
+            Some(args) => jsonrpc::tools_calls(args).collect(),
+            None => Vec::new(),
+        };
+        if calls.is_empty() {
+            if let Some(tool) = &self.tool {
+                calls.push((tool.as_str(), self.arguments.as_ref().unwrap_or(&NONE)));
+            }
+        }
+        calls
     }
 
     /// Sorted, de-duplicated top-level argument keys.
@@ -284,6 +303,39 @@ mod tests {
             ["make", "ls -la", "rm -rf '/my dir'", "/my dir"]
         );
         assert_eq!(contract.arg_keys(), ["command", "nested", "text"]);
+    }
+
+    #[test]
+    fn json_rpc_tool_calls_in_a_plain_body_are_the_calls_they_are() {
+        let call = |name: &str, input: &str| {
+            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": name, "arguments": {"input": input}}})
+        };
+        // One message or a batch, with or without the route's own tool.
+        for (tool, body) in [
+            (None, call("run_in_terminal", "rm -rf /")),
+            (Some("rpc"), call("run_in_terminal", "rm -rf /")),
+            (
+                None,
+                serde_json::json!([call("echo", "x"), call("shell", "rm -rf /")]),
+            ),
+        ] {
+            let contract = ActionContract {
+                kind: Kind::HttpRequest,
+                tool: tool.map(str::to_owned),
+                arguments: Some(body.clone()),
+                ..ActionContract::default()
+            };
+            assert_eq!(contract.all_commands(), ["rm -rf /"], "{body}");
+        }
+        // A plain body is the route's own tool's arguments.
+        let plain = ActionContract {
+            tool: Some("shell".into()),
+            arguments: Some(serde_json::json!({"input": "ls"})),
+            ..ActionContract::default()
+        };
+        assert_eq!(plain.tool_calls().len(), 1);
+        assert_eq!(plain.all_commands(), ["ls"]);
     }
 
     #[test]

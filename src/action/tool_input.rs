@@ -149,14 +149,6 @@ pub(super) fn append<'a>(
     let serde_json::Value::Object(map) = arguments else {
         return;
     };
-    // A whole JSON-RPC `tools/call` (sent to a plain route): its arguments.
-    let map = match map.get("method").and_then(|m| m.as_str()) {
-        Some("tools/call") => match map.get("params").and_then(|p| p.get("arguments")) {
-            Some(serde_json::Value::Object(inner)) => inner,
-            _ => return,
-        },
-        _ => map,
-    };
     let Some(runs) = runs(tool, map) else {
         return;
     };
@@ -228,9 +220,6 @@ mod tests {
         assert_eq!(given("execute_code", js), ["node -e 'process.exit(1)'"]);
         let sh = serde_json::json!({"language": "bash", "code": "rm -rf /"});
         assert_eq!(given("run_code", sh), ["rm -rf /"]);
-        let rpc = serde_json::json!({"jsonrpc": "2.0", "method": "tools/call",
-            "params": {"name": "shell", "arguments": {"input": "rm -rf /"}}});
-        assert_eq!(given("shell", rpc), ["rm -rf /"]);
         // Code words without a run word: a formatter, a search.
         for tool in ["format_python", "search_code", "read_code", "review_code"] {
             assert!(

@@ -199,7 +199,10 @@ struct Facts<'a> {
     /// The argument value behind the last entry of `caps` when that entry
     /// is the arguments' (for evidence).
     argument_path: Option<&'a str>,
-    /// What the tool call does, judged on its arguments.
+    /// The tools the action calls: its own and those of the JSON-RPC
+    /// `tools/call` messages its body holds.
+    tools: Vec<&'a str>,
+    /// What the tool calls do, judged on their arguments.
     tool: ToolEffects,
     arg_keys: Vec<&'a str>,
     arg_values: Vec<&'a str>,
@@ -321,8 +324,18 @@ impl<'a> Facts<'a> {
                 hosts.push(UNKNOWN_HOST.to_owned());
             }
         }
-        let (argument_caps, argument_path) =
-            capability::tool_path_facts(contract.tool.as_deref(), &arg_values);
+        // The tool calls: the contract's own, or the JSON-RPC `tools/call`
+        // messages a plain route's body holds.
+        let calls = contract.tool_calls();
+        let mut tools: Vec<&str> = calls.iter().map(|(name, _)| *name).collect();
+        if let Some(own) = contract.tool.as_deref().filter(|t| !tools.contains(t)) {
+            tools.push(own);
+        }
+        let mut effects = ToolEffects::default();
+        for (name, args) in &calls {
+            effects.merge(tool_call::analyse(name, Some(args), trust));
+        }
+        let (argument_caps, argument_path) = capability::tool_path_facts(&tools, &arg_values);
         if !argument_caps.is_empty() {
             caps.push(argument_caps);
         }
@@ -344,16 +357,27 @@ impl<'a> Facts<'a> {
             line_ends,
             caps,
             argument_path,
-            tool: contract
-                .tool
-                .as_deref()
-                .map(|t| tool_call::analyse(t, contract.arguments.as_ref(), trust))
-                .unwrap_or_default(),
+            tools,
+            tool: effects,
             arg_keys,
             arg_values,
             hosts,
             secrets: found,
         }
+    }
+}
+
+/// True when `set` is unset or names one of `tools` (noted as evidence).
+fn tools_match(set: &Option<GlobSet>, tools: &[&str], evidence: &mut Evidence) -> bool {
+    let Some(set) = set else {
+        return true;
+    };
+    match tools.iter().find(|t| set.is_match(t)) {
+        Some(tool) => {
+            evidence.note(|| format!("tool `{tool}`"));
+            true
+        }
+        None => false,
     }
 }
 
@@ -804,7 +828,7 @@ impl Policy {
                 "connector",
                 &mut evidence,
             )
-            || !opt_glob(&when.tools, c.tool.as_deref(), "tool", &mut evidence)
+            || !tools_match(&when.tools, &facts.tools, &mut evidence)
             || !opt_glob(&when.paths, c.path.as_deref(), "path", &mut evidence)
         {
             return None;

@@ -94,6 +94,15 @@ impl ToolEffects {
         }
     }
 
+    /// Adds what `other` has and `self` lacks (several calls in one action).
+    pub fn merge(&mut self, other: ToolEffects) {
+        self.external = self.external.take().or(other.external);
+        self.credentials = self.credentials.or(other.credentials);
+        self.destroys = self.destroys.or(other.destroys);
+        self.money = self.money.or(other.money);
+        self.physical = self.physical.or(other.physical);
+    }
+
     /// True when the call has no effect at all.
     pub fn is_empty(&self) -> bool {
         *self == ToolEffects::default()

@@ -49,12 +49,10 @@ const WRITE_WORDS: &[&str] = &[
 /// The longest value read as a path.
 const MAX_PATH: usize = 1024;
 
-/// What `values` (a call's string arguments, at any depth) reach, and the
-/// first value that reached something, for evidence.
-pub fn tool_path_facts<'a>(
-    tool: Option<&str>,
-    values: &[&'a str],
-) -> (Capabilities, Option<&'a str>) {
+/// What `values` (the calls' string arguments, at any depth) reach, given
+/// the `tools` called, and the first value that reached something, for
+/// evidence.
+pub fn tool_path_facts<'a>(tools: &[&str], values: &[&'a str]) -> (Capabilities, Option<&'a str>) {
     let mut caps = Capabilities::default();
     let mut first = None;
     let mut writes = None;
@@ -73,7 +71,7 @@ pub fn tool_path_facts<'a>(
                 "a file:// URL outside the workspace",
             );
         }
-        if *writes.get_or_insert_with(|| tool.is_some_and(writes_files)) {
+        if *writes.get_or_insert_with(|| tools.iter().any(|t| writes_files(t))) {
             if p.persistence.is_match(path) {
                 caps.add(
                     Capability::Persists,
@@ -118,7 +116,7 @@ mod tests {
     use super::*;
 
     fn facts(tool: &str, value: &str) -> Vec<&'static str> {
-        let (caps, _) = tool_path_facts(Some(tool), &[value]);
+        let (caps, _) = tool_path_facts(&[tool], &[value]);
         caps.iter().map(Capability::as_str).collect()
     }
 
