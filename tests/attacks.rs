@@ -319,6 +319,16 @@ async fn commands_are_found_wherever_a_tool_would_read_them() {
             answer.body
         );
     }
+    // The instance-metadata address, however it is written, is refused.
+    for url in [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://2852039166/latest/meta-data/",
+        "http://[::ffff:a9fe:a9fe]/latest/meta-data/",
+    ] {
+        let body = serde_json::json!({"url": url}).to_string();
+        let answer = post_json(&client, &sidecar.url("/tools/fetch"), &body).await;
+        assert_eq!(answer.status, 403, "{url}: {:?}", answer.body);
+    }
     // Query string, form fields and multipart fields are arguments too.
     let answer = send(
         &client,

@@ -885,6 +885,10 @@ impl Policy {
                 _ => return None,
             }
         }
+        if let Some(set) = &when.hosts {
+            let host = facts.hosts.iter().find(|h| set.is_match(h.as_str()))?;
+            evidence.note(|| format!("host `{host}`"));
+        }
         if let Some((any, all)) = when.capabilities {
             let (i, cap) = facts
                 .caps

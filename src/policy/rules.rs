@@ -143,6 +143,9 @@ pub struct WhenSpec {
     arg_values: Option<Vec<String>>,
     /// A URL or host outside `settings.allowed_hosts` appears.
     hosts_outside_allowlist: Option<bool>,
+    /// A host the action connects to matches one of these globs (hosts
+    /// as dialled: lower-case, numeric addresses as dotted quads).
+    hosts: Option<Vec<String>>,
     /// Some simple command can do one of these (`shell_escape`, `network`…).
     capabilities: Option<Vec<Capability>>,
     /// Some simple command can do all of these.
@@ -206,6 +209,7 @@ pub(crate) struct When {
     pub arg_keys: Option<PatternSet>,
     pub arg_values: Option<PatternSet>,
     pub hosts_outside_allowlist: Option<bool>,
+    pub hosts: Option<GlobSet>,
     /// Bit masks: any of `.0`, and all of `.1`, on one command.
     pub capabilities: Option<(u16, u16)>,
     pub tool_effects: Option<Vec<ToolEffect>>,
@@ -249,7 +253,10 @@ impl Rule {
         set(w.texts.is_some(), needs::TEXTS);
         set(w.arg_keys.is_some(), needs::ARG_KEYS);
         set(w.arg_values.is_some(), needs::ARG_VALUES);
-        set(w.hosts_outside_allowlist == Some(true), needs::HOSTS);
+        set(
+            w.hosts_outside_allowlist == Some(true) || w.hosts.is_some(),
+            needs::HOSTS,
+        );
         set(w.tool_effects.is_some(), needs::TOOL_EFFECTS);
         set(w.secrets == Some(true), needs::SECRETS);
         let kinds = w
@@ -401,6 +408,7 @@ pub fn compile(spec: RuleSpec) -> Result<Rule, String> {
         arg_keys: regexes(w.arg_keys, "arg_keys")?,
         arg_values: regexes(w.arg_values, "arg_values")?,
         hosts_outside_allowlist: w.hosts_outside_allowlist,
+        hosts: globs(w.hosts, "hosts")?,
         capabilities: match (&w.capabilities, &w.capabilities_all) {
             (None, None) => None,
             (any, all) => Some((
@@ -425,6 +433,7 @@ pub fn compile(spec: RuleSpec) -> Result<Rule, String> {
         || when.arg_keys.is_some()
         || when.arg_values.is_some()
         || when.hosts_outside_allowlist.is_some()
+        || when.hosts.is_some()
         || when.capabilities.is_some()
         || when.tool_effects.is_some()
         || when.secrets.is_some()

@@ -32,6 +32,10 @@ pub enum ToolEffect {
     /// The tool acts on the physical world: locks, doors, cameras, home
     /// devices, robots, vehicles, traffic, emergency dispatch.
     Physical,
+    /// The tool publishes code: pushes commits or files to a remote, opens
+    /// or merges a pull (merge) request (`git_push`, `push_files`,
+    /// `merge_pull_request`), as `git push` and `gh pr merge` do.
+    Publishes,
 }
 
 impl ToolEffect {
@@ -43,6 +47,7 @@ impl ToolEffect {
             ToolEffect::Destroys => "destroys",
             ToolEffect::MovesMoney => "moves_money",
             ToolEffect::Physical => "physical",
+            ToolEffect::Publishes => "publishes",
         }
     }
 }
@@ -80,6 +85,8 @@ pub struct ToolEffects {
     pub money: Option<&'static str>,
     /// Why it acts on the physical world, when it does.
     pub physical: Option<&'static str>,
+    /// Why it publishes code, when it does.
+    pub publishes: Option<&'static str>,
 }
 
 impl ToolEffects {
@@ -91,6 +98,7 @@ impl ToolEffects {
             ToolEffect::Destroys => self.destroys.is_some(),
             ToolEffect::MovesMoney => self.money.is_some(),
             ToolEffect::Physical => self.physical.is_some(),
+            ToolEffect::Publishes => self.publishes.is_some(),
         }
     }
 
@@ -101,6 +109,7 @@ impl ToolEffects {
         self.destroys = self.destroys.or(other.destroys);
         self.money = self.money.or(other.money);
         self.physical = self.physical.or(other.physical);
+        self.publishes = self.publishes.or(other.publishes);
     }
 
     /// True when the call has no effect at all.
@@ -116,6 +125,7 @@ impl ToolEffects {
             ToolEffect::Destroys => self.destroys.map(str::to_owned),
             ToolEffect::MovesMoney => self.money.map(str::to_owned),
             ToolEffect::Physical => self.physical.map(str::to_owned),
+            ToolEffect::Publishes => self.publishes.map(str::to_owned),
         }
     }
 }
@@ -700,6 +710,15 @@ pub fn analyse(tool: &str, arguments: Option<&serde_json::Value>, trust: &Trust)
         if has(PHYSICAL_NOUNS) && effects.money.is_none() {
             effects.physical = Some("the tool acts on a device or the physical world");
         }
+        // Code leaving for a remote or a forge's shared branch: a push (not
+        // a push notification), or opening or merging a change request.
+        let change_request = has(&["pr", "prs", "mr", "mrs"])
+            || has(&["pull", "merge"]) && has(&["request", "requests"]);
+        if has(&["push"]) && !has(&["notification", "notifications", "notify", "message"]) {
+            effects.publishes = Some("the tool pushes to a remote");
+        } else if change_request && has(&["merge", "create", "open", "submit", "approve"]) {
+            effects.publishes = Some("the tool opens or merges a change request");
+        }
         // A share or post whose party is named only by an id (or not at
         // all): no address to check against the trusted ones.
         let names_party = values
@@ -824,6 +843,32 @@ mod tests {
         )
         .destroys
         .is_none());
+    }
+
+    #[test]
+    fn pushes_and_change_requests_publish() {
+        let publishes = |t: &str| effects(t, serde_json::json!({})).publishes.is_some();
+        for tool in [
+            "git_push",
+            "push_files",
+            "GitPushToRemote",
+            "merge_pull_request",
+            "create_pull_request",
+            "createMergeRequest",
+            "approve_pr",
+        ] {
+            assert!(publishes(tool), "{tool}");
+        }
+        for tool in [
+            "get_pull_request",
+            "list_merge_requests",
+            "git_commit",
+            "git_merge",
+            "send_push_notification",
+            "pull_request_review_comments",
+        ] {
+            assert!(!publishes(tool), "{tool}");
+        }
     }
 
     #[test]

@@ -5,15 +5,74 @@ use super::patterns::patterns;
 use super::vocabulary::{program_class, SOCKET};
 use crate::policy::shell::SimpleCommand;
 
-/// The hosts of the URLs (any scheme) in `text`, lower-cased.
+/// The hosts of the URLs (any scheme) in `text`, as [`canonical_host`]s.
 pub fn url_hosts(text: &str) -> impl Iterator<Item = String> + '_ {
     // No search (and no captures allocated) without a `://`.
     let urls = super::has(text, "://").then(|| patterns().url.captures_iter(text));
-    urls.into_iter().flatten().map(|cap| {
-        cap[1]
-            .trim_matches(|c| c == '[' || c == ']')
-            .to_ascii_lowercase()
-    })
+    urls.into_iter()
+        .flatten()
+        .map(|cap| canonical_host(&cap[1]))
+}
+
+/// A host as a client connects to it: lower-cased, without brackets or a
+/// trailing dot, and an address written any way a URL parser or
+/// `inet_aton` accepts (`2852039166`, `0xA9FEA9FE`, `0251.0376.0251.0376`,
+/// `169.254.43518`, `::ffff:169.254.169.254`) as its dotted quad, so the
+/// allowlist and host rules see the address that is dialled.
+pub fn canonical_host(host: &str) -> String {
+    let host = host
+        .trim_matches(|c| c == '[' || c == ']')
+        .trim_end_matches('.');
+    if let Some(v4) = numeric_ipv4(host) {
+        return v4.to_string();
+    }
+    if host.contains(':') {
+        if let Ok(v6) = host.parse::<std::net::Ipv6Addr>() {
+            return match v6.to_ipv4_mapped() {
+                Some(v4) => v4.to_string(),
+                None => v6.to_string(),
+            };
+        }
+    }
+    host.to_ascii_lowercase()
+}
+
+/// An IPv4 address in `inet_aton` form: one to four parts, each decimal,
+/// octal (leading `0`) or hex (`0x`), the last filling the remaining bytes.
+fn numeric_ipv4(host: &str) -> Option<std::net::Ipv4Addr> {
+    if host.is_empty()
+        || !host
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b'x' || b == b'X')
+    {
+        return None;
+    }
+    let parts: Vec<&str> = host.split('.').collect();
+    if parts.len() > 4 {
+        return None;
+    }
+    let mut values = Vec::with_capacity(4);
+    for part in &parts {
+        let value = if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+            u32::from_str_radix(hex, 16).ok()?
+        } else if part.len() > 1 && part.starts_with('0') {
+            u32::from_str_radix(&part[1..], 8).ok()?
+        } else {
+            part.parse::<u32>().ok()?
+        };
+        values.push(value);
+    }
+    let (&last, head) = values.split_last()?;
+    // The last part fills the bytes the others leave.
+    let fits = head.is_empty() || last >> (8 * (4 - head.len())) == 0;
+    if head.iter().any(|&v| v > 255) || !fits {
+        return None;
+    }
+    let mut address = last;
+    for (i, &v) in head.iter().enumerate() {
+        address |= v << (24 - 8 * i);
+    }
+    Some(std::net::Ipv4Addr::from(address))
 }
 
 /// The hosts a command names outside URLs: `host:port`, IPv4 literals,
@@ -21,9 +80,7 @@ pub fn url_hosts(text: &str) -> impl Iterator<Item = String> + '_ {
 pub fn bare_hosts(cmd: &SimpleCommand, out: &mut Vec<String>) {
     let p = patterns();
     let mut push = |h: &str| {
-        let h = h
-            .trim_matches(|c| c == '[' || c == ']')
-            .to_ascii_lowercase();
+        let h = canonical_host(h);
         if !h.is_empty() && !out.contains(&h) {
             out.push(h);
         }
@@ -198,4 +255,32 @@ fn takes_value(program: &str, option: &str) -> bool {
             .as_bytes()
             .last()
             .is_some_and(|b| letters.contains(b))
+}
+
+#[cfg(test)]
+mod canonical_tests {
+    use super::canonical_host;
+
+    #[test]
+    fn addresses_are_read_as_they_are_dialled() {
+        for (written, dialled) in [
+            ("169.254.169.254", "169.254.169.254"),
+            ("2852039166", "169.254.169.254"),
+            ("0xA9FEA9FE", "169.254.169.254"),
+            ("0251.0376.0251.0376", "169.254.169.254"),
+            ("169.254.43518", "169.254.169.254"),
+            ("0x7f.1", "127.0.0.1"),
+            ("[::ffff:169.254.169.254]", "169.254.169.254"),
+            ("[::FFFF:A9FE:A9FE]", "169.254.169.254"),
+            ("[FD00:EC2::254]", "fd00:ec2::254"),
+            ("Metadata.Google.Internal.", "metadata.google.internal"),
+            ("cafe.be", "cafe.be"),
+            ("deadbeef", "deadbeef"),
+            ("1.2.3.4.5", "1.2.3.4.5"),
+            ("256.1.1.1", "256.1.1.1"),
+            ("1.2.3.256", "1.2.3.256"),
+        ] {
+            assert_eq!(canonical_host(written), dialled, "{written}");
+        }
+    }
 }
