@@ -115,6 +115,17 @@ pub fn call_arguments(
         let essence = content_type.split(';').next().unwrap_or("").trim();
         let is = |media_type: &str| essence.eq_ignore_ascii_case(media_type);
         if is("application/x-www-form-urlencoded") {
+            if strict_json::looks_like_json(body) {
+                // Read as a form it is one odd key; a tool that parses
+                // JSON whatever the declared type runs what it holds.
+                return Err(Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_json",
+                    "the body is declared as a form but reads as JSON, and tools differ on \
+                     which they parse; send JSON as application/json, or a form whose first \
+                     field does not start with `{` or `[`",
+                ));
+            }
             add_pairs(&mut fields, form_urlencoded::parse(body));
         } else if is("multipart/form-data") {
             for (name, value) in multipart(content_type, body)? {
@@ -287,6 +298,18 @@ mod tests {
         }
         let plain = call_arguments(&headers("text/plain"), None, b"hello").unwrap();
         assert_eq!(plain.text.as_deref(), Some("hello"));
+        // JSON declared as a form: a form reader and a lenient JSON reader
+        // see different calls.
+        let form = headers("application/x-www-form-urlencoded");
+        for body in [
+            &br#"{"command": "rm -rf /"}"#[..],
+            b" [1]",
+            b"\xEF\xBB\xBF{}",
+        ] {
+            let err = call_arguments(&form, None, body).unwrap_err();
+            assert_eq!(err.code, "invalid_json");
+        }
+        assert!(call_arguments(&form, None, b"a={b}&c=[1]").is_ok());
     }
 
     #[test]

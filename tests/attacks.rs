@@ -298,6 +298,9 @@ async fn commands_are_found_wherever_a_tool_would_read_them() {
         serde_json::json!({"command": "echo 'notes\u{2028}rm -rf / #'"}),
         serde_json::json!({"command": "rm${IFS}-rf${IFS}/"}),
         serde_json::json!({"command": "eval \"rm -rf /\""}),
+        // A JSON document in a string, as OpenAI-style tool calls carry
+        // their arguments: the tool parses it and runs what is inside.
+        serde_json::json!({"name": "shell", "arguments": "{\"command\": \"rm -rf /\"}"}),
         deep,
     ];
     for body in json_bodies {
@@ -358,6 +361,18 @@ async fn commands_are_found_wherever_a_tool_would_read_them() {
     )
     .await;
     assert_eq!(answer.status, 403, "multipart");
+    // A JSON body declared as a form: the form reading finds one odd key,
+    // a lenient tool parses the JSON. Ambiguous, so refused.
+    let answer = send(
+        &client,
+        "POST",
+        &sidecar.url("/tools/exec"),
+        "application/x-www-form-urlencoded",
+        r#"{"command": "rm -rf /"}"#,
+    )
+    .await;
+    assert_eq!(answer.status, 400, "JSON as a form: {:?}", answer.body);
+    assert_eq!(answer.json()["error"], "invalid_json", "{:?}", answer.body);
 
     // Over HTTP/2 a GET or OPTIONS may carry a body without a length.
     let h2 = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 pub mod jsonrpc;
+pub mod nested_json;
 mod tool_input;
 
 /// What kind of action a contract describes.
@@ -160,21 +161,22 @@ const COMMAND_KEYS: &[&str] = &[
 impl ActionContract {
     /// Command lines: the declared ones plus those found in command-like
     /// arguments, anywhere in the arguments (objects, arrays, any depth up to
-    /// the strict-JSON limit), plus what a tool that runs its input is given
-    /// (a `shell` tool's string arguments; an `execute_code` tool's, as
-    /// inline code).
+    /// the strict-JSON limit) and in the JSON documents their strings hold
+    /// (`nested`, from [`nested_json::documents`]), plus what a tool that
+    /// runs its input is given (a `shell` tool's string arguments; an
+    /// `execute_code` tool's, as inline code).
     /// Borrowed where the contract holds the line as it is; an argv array
     /// is joined into a new one.
-    pub fn all_commands(&self) -> Vec<Cow<'_, str>> {
+    pub fn all_commands<'a>(&'a self, nested: &'a [serde_json::Value]) -> Vec<Cow<'a, str>> {
         let mut out: Vec<Cow<'_, str>> = self
             .commands
             .iter()
             .map(|c| Cow::Borrowed(c.as_str()))
             .collect();
-        if let Some(args) = &self.arguments {
+        for args in self.arguments.iter().chain(nested) {
             collect_commands(args, &mut out, 0);
         }
-        for (tool, args) in self.tool_calls() {
+        for (tool, args) in self.tool_calls(nested) {
             tool_input::append(tool, args, &mut out, is_command_key);
         }
         out
@@ -183,8 +185,11 @@ impl ActionContract {
     /// The tool calls the action makes, as names and arguments: the
     /// JSON-RPC `tools/call` messages its arguments hold (a body sent to a
     /// plain route, [`jsonrpc`]) when there are any, else its own tool
-    /// with its arguments.
-    pub fn tool_calls(&self) -> Vec<(&str, &serde_json::Value)> {
+    /// with its arguments and with each JSON document they hold (`nested`).
+    pub fn tool_calls<'a>(
+        &'a self,
+        nested: &'a [serde_json::Value],
+    ) -> Vec<(&'a str, &'a serde_json::Value)> {
         static NONE: serde_json::Value = serde_json::Value::Null;
         let mut calls: Vec<_> = match &self.arguments {
             Some(args) => jsonrpc::tools_calls(args).collect(),
@@ -193,6 +198,7 @@ impl ActionContract {
         if calls.is_empty() {
             if let Some(tool) = &self.tool {
                 calls.push((tool.as_str(), self.arguments.as_ref().unwrap_or(&NONE)));
+                calls.extend(nested.iter().map(|doc| (tool.as_str(), doc)));
             }
         }
         calls
@@ -297,7 +303,7 @@ mod tests {
             ..ActionContract::default()
         };
         assert_eq!(
-            contract.all_commands(),
+            contract.all_commands(&[]),
             // An argv, and its words with spaces as lines in case it was a
             // list of lines (`["make", "rm -rf /"]`).
             ["make", "ls -la", "rm -rf '/my dir'", "/my dir"]
@@ -326,7 +332,7 @@ mod tests {
                 arguments: Some(body.clone()),
                 ..ActionContract::default()
             };
-            assert_eq!(contract.all_commands(), ["rm -rf /"], "{body}");
+            assert_eq!(contract.all_commands(&[]), ["rm -rf /"], "{body}");
         }
         // A plain body is the route's own tool's arguments.
         let plain = ActionContract {
@@ -334,8 +340,8 @@ mod tests {
             arguments: Some(serde_json::json!({"input": "ls"})),
             ..ActionContract::default()
         };
-        assert_eq!(plain.tool_calls().len(), 1);
-        assert_eq!(plain.all_commands(), ["ls"]);
+        assert_eq!(plain.tool_calls(&[]).len(), 1);
+        assert_eq!(plain.all_commands(&[]), ["ls"]);
     }
 
     #[test]
@@ -353,7 +359,7 @@ mod tests {
             ])),
             ..ActionContract::default()
         };
-        let all = contract.all_commands();
+        let all = contract.all_commands(&[]);
         for line in [
             "rm -rf /a",
             "rm -rf /b",

@@ -257,11 +257,16 @@ fn has_shell_syntax(text: &str) -> bool {
 }
 
 impl<'a> Facts<'a> {
-    fn new(contract: &'a ActionContract, trust: &Trust, known: impl Fn(&str) -> bool) -> Facts<'a> {
-        let mut raw = contract.all_commands();
+    fn new(
+        contract: &'a ActionContract,
+        nested: &'a [serde_json::Value],
+        trust: &Trust,
+        known: impl Fn(&str) -> bool,
+    ) -> Facts<'a> {
+        let mut raw = contract.all_commands(nested);
         let mut arg_keys = Vec::new();
         let mut arg_values = Vec::new();
-        if let Some(args) = &contract.arguments {
+        for args in contract.arguments.iter().chain(nested) {
             walk(args, &mut arg_keys, &mut arg_values, 0);
         }
         // Any string that reads as a command line of a known program with
@@ -326,8 +331,9 @@ impl<'a> Facts<'a> {
         }
         // The tool calls: the contract's own, or the JSON-RPC `tools/call`
         // messages a plain route's body holds.
-        let calls = contract.tool_calls();
+        let calls = contract.tool_calls(nested);
         let mut tools: Vec<&str> = calls.iter().map(|(name, _)| *name).collect();
+        tools.dedup();
         if let Some(own) = contract.tool.as_deref().filter(|t| !tools.contains(t)) {
             tools.push(own);
         }
@@ -699,7 +705,9 @@ impl Policy {
         contract: &ActionContract,
         mut firings: Option<&mut Vec<Firing>>,
     ) -> Decision {
-        let facts = Facts::new(contract, &self.trust, |program| {
+        // JSON documents in string arguments, read as arguments too.
+        let nested = crate::action::nested_json::documents(contract.arguments.as_ref());
+        let facts = Facts::new(contract, &nested, &self.trust, |program| {
             self.anchored_on(program).next().is_some()
         });
         let mut decision = Decision {
@@ -980,7 +988,7 @@ mod tests {
             ..ActionContract::default()
         };
         let policy = Policy::embedded().unwrap();
-        let facts = Facts::new(&contract, &policy.trust, |_| false);
+        let facts = Facts::new(&contract, &[], &policy.trust, |_| false);
         assert_eq!(facts.hosts, ["evil.example", "backup.host"]);
     }
 
