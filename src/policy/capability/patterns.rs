@@ -4,6 +4,8 @@ use std::sync::OnceLock;
 
 use regex::{Regex, RegexSet};
 
+use crate::policy::prefilter::PatternSet;
+
 /// Every pattern the analysis uses.
 pub(super) struct Patterns {
     /// A shell named inside an argument (`/bin/sh`, `!sh`, `exec=bash`).
@@ -41,11 +43,11 @@ pub(super) struct Patterns {
     /// '/x'`; group 2).
     pub(super) code_redirect: Regex,
     /// Credential locations (paths, robust to `~`, `$HOME`, quotes, globs).
-    pub(super) sensitive: RegexSet,
+    pub(super) sensitive: PatternSet,
     /// Places writing to which is persistence.
-    pub(super) persistence: RegexSet,
+    pub(super) persistence: PatternSet,
     /// Places writing to which changes privileges or the loader.
-    pub(super) privileged_files: RegexSet,
+    pub(super) privileged_files: PatternSet,
     /// Destructive SQL (and key-value store) statements.
     pub(super) sql: RegexSet,
     /// A sed script's `e` command (run a command line).
@@ -128,7 +130,7 @@ pub(super) fn patterns() -> &'static Patterns {
                 r#">>?\s*["']((?:/|~/)[\w.~-][^"'\s]*)["']|(?i:\b(?:Out-File|Set-Content|Add-Content|Tee-Object)\s+(?:-(?:File)?Path\s+|-LiteralPath\s+)?)["']?((?:/|~/)[\w.~-][^"'\s|;)]*)"#,
             )
             .expect("static code redirect pattern"),
-            sensitive: RegexSet::new([
+            sensitive: PatternSet::new(&[
                 r#"(?:^|[/~"'=:\s])\.ssh/(?:id_|identity|.*key|authorized_keys|config)"#,
                 r#"(?:^|[/~"'=\s])\.ssh/?\*?["']?$"#,
                 r"(?:^|/)id_(?:rsa|dsa|ecdsa|ed25519)\b",
@@ -143,20 +145,23 @@ pub(super) fn patterns() -> &'static Patterns {
                 r"(?i)\.(?:pem|key|p12|pfx|jks|keystore|kdbx|ppk|asc|gpg|ovpn)$",
                 r"(?i)(?:Login Data|Cookies|key[34]\.db|logins\.json|Keychains|wallet\.dat)",
                 r"(?:^|/)(?:\.mozilla/firefox|\.config/(?:google-chrome|chromium|BraveSoftware)|Library/Application Support/(?:Google/Chrome|Firefox|BraveSoftware))(?:/|$)",
-            ])
+            ]
+            .map(String::from))
             .expect("static sensitive patterns"),
-            persistence: RegexSet::new([
+            persistence: PatternSet::new(&[
                 r"^/etc/(?:cron|anacrontab|crontab|rc\.local|rc\d\.d|init\.d|init/|systemd/|profile|bash\.bashrc|zsh|environment|update-motd\.d|xdg/autostart|udev/rules\.d|logrotate\.d|apt/apt\.conf\.d|ld\.so\.preload|sudoers|pam\.d)",
                 r"^/(?:var/spool/cron|var/spool/at|lib/systemd|usr/lib/systemd|usr/local/lib/systemd|Library/Launch|System/Library/Launch)",
                 r"(?:^|/|~|HOME\}?)/?\.(?:bashrc|bash_profile|bash_login|bash_logout|profile|zshrc|zprofile|zshenv|zlogin|cshrc|tcshrc|kshrc|xinitrc|xprofile|xsession|inputrc|vimrc|exrc|gitconfig|config/fish|config/autostart|config/systemd|local/share/systemd|ssh/authorized_keys|ssh/rc|ssh/config|pam_environment|npmrc|pip/pip\.conf)",
                 r"(?:^|/)Library/LaunchAgents",
                 r"(?:^|/)\.git/hooks/",
-            ])
+            ]
+            .map(String::from))
             .expect("static persistence patterns"),
-            privileged_files: RegexSet::new([
+            privileged_files: PatternSet::new(&[
                 r"^/etc/(?:passwd|shadow|group|gshadow|sudoers|ld\.so\.preload|ld\.so\.conf|security|pam\.d|polkit-1|doas\.conf)",
                 r"^/(?:usr/)?(?:s?bin|lib\w*)/",
-            ])
+            ]
+            .map(String::from))
             .expect("static privilege patterns"),
             sql: RegexSet::new([
                 r#"(?i)\bdrop\s+(?:table|database|schema|index|view|user|role|collection|keyspace|function|procedure|trigger|owned)\b"#,

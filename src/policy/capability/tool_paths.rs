@@ -71,14 +71,20 @@ pub fn tool_path_facts<'a>(tools: &[&str], values: &[&'a str]) -> (Capabilities,
                 "a file:// URL outside the workspace",
             );
         }
-        if *writes.get_or_insert_with(|| tools.iter().any(|t| writes_files(t))) {
-            if p.persistence.is_match(path) {
+        // The places first (screened sets, cheap on ordinary paths); the
+        // tool's name, split into words, only for a path that is one.
+        let persists = p.persistence.is_match(path);
+        let privileged = p.privileged_files.is_match(path);
+        if (persists || privileged)
+            && *writes.get_or_insert_with(|| tools.iter().any(|t| writes_files(t)))
+        {
+            if persists {
                 caps.add(
                     Capability::Persists,
                     "a writing tool is given a start-up file, scheduler entry or hook",
                 );
             }
-            if p.privileged_files.is_match(path) {
+            if privileged {
                 caps.add(
                     Capability::Privilege,
                     "a writing tool is given an account, privilege or binary file",
