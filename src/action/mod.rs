@@ -168,6 +168,16 @@ impl ActionContract {
     /// Borrowed where the contract holds the line as it is; an argv array
     /// is joined into a new one.
     pub fn all_commands<'a>(&'a self, nested: &'a [serde_json::Value]) -> Vec<Cow<'a, str>> {
+        self.commands_with(nested, &self.tool_calls(nested))
+    }
+
+    /// [`ActionContract::all_commands`] for the tool calls already worked
+    /// out (`calls`, from [`ActionContract::tool_calls`]).
+    pub fn commands_with<'a>(
+        &'a self,
+        nested: &'a [serde_json::Value],
+        calls: &[(&'a str, &'a serde_json::Value)],
+    ) -> Vec<Cow<'a, str>> {
         let mut out: Vec<Cow<'_, str>> = self
             .commands
             .iter()
@@ -176,7 +186,7 @@ impl ActionContract {
         for args in self.arguments.iter().chain(nested) {
             collect_commands(args, &mut out, 0);
         }
-        for (tool, args) in self.tool_calls(nested) {
+        for (tool, args) in calls {
             tool_input::append(tool, args, &mut out, is_command_key);
         }
         out

@@ -263,7 +263,11 @@ impl<'a> Facts<'a> {
         trust: &Trust,
         known: impl Fn(&str) -> bool,
     ) -> Facts<'a> {
-        let mut raw = contract.all_commands(nested);
+        // The tool calls: the contract's own (with the documents its string
+        // arguments hold), or the JSON-RPC `tools/call` messages a plain
+        // route's body holds.
+        let calls = contract.tool_calls(nested);
+        let mut raw = contract.commands_with(nested, &calls);
         let mut arg_keys = Vec::new();
         let mut arg_values = Vec::new();
         for args in contract.arguments.iter().chain(nested) {
@@ -329,9 +333,6 @@ impl<'a> Facts<'a> {
                 hosts.push(UNKNOWN_HOST.to_owned());
             }
         }
-        // The tool calls: the contract's own, or the JSON-RPC `tools/call`
-        // messages a plain route's body holds.
-        let calls = contract.tool_calls(nested);
         let mut tools: Vec<&str> = calls.iter().map(|(name, _)| *name).collect();
         tools.dedup();
         if let Some(own) = contract.tool.as_deref().filter(|t| !tools.contains(t)) {
