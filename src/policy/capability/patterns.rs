@@ -154,6 +154,7 @@ pub(super) fn patterns() -> &'static Patterns {
                 r"(?:^|/|~|HOME\}?)/?\.(?:bashrc|bash_profile|bash_login|bash_logout|profile|zshrc|zprofile|zshenv|zlogin|cshrc|tcshrc|kshrc|xinitrc|xprofile|xsession|inputrc|vimrc|exrc|gitconfig|config/fish|config/autostart|config/systemd|local/share/systemd|ssh/authorized_keys|ssh/rc|ssh/config|pam_environment|npmrc|pip/pip\.conf)",
                 r"(?:^|/)Library/LaunchAgents",
                 r"(?:^|/)\.git/hooks/",
+                r"(?i)/Start Menu/Programs/Startup/|/(?:Windows)?PowerShell/(?:Microsoft\.\w+_)?profile\.ps1$",
             ]
             .map(String::from))
             .expect("static persistence patterns"),

@@ -12,6 +12,8 @@
 //! Only values shaped like a path are looked at: one line, short, naming
 //! a directory or a dotfile; prose with spaces only when it starts at a root.
 
+use std::borrow::Cow;
+
 use super::paths::{outside_workspace, system_readable};
 use super::patterns::patterns;
 use super::{Capabilities, Capability};
@@ -60,6 +62,7 @@ pub fn tool_path_facts<'a>(tools: &[&str], values: &[&'a str]) -> (Capabilities,
         let Some(path) = as_path(value) else {
             continue;
         };
+        let path = &*path;
         let before = caps;
         let p = patterns();
         if p.sensitive.is_match(path) {
@@ -106,15 +109,26 @@ fn writes_files(tool: &str) -> bool {
 
 /// The path `value` names, if it is shaped like one: `file://` dropped;
 /// one line; a directory separator or a leading dot or `~`; spaces only in
-/// a path that starts at a root (`/Users/a/Library/Application Support`).
-fn as_path(value: &str) -> Option<&str> {
+/// a path that starts at a root (`/Users/a/Library/Application Support`,
+/// `C:\Users\a\AppData`). A Windows path is read with `/` separators,
+/// as the path lists are written.
+fn as_path(value: &str) -> Option<Cow<'_, str>> {
     let path = value.strip_prefix("file://").unwrap_or(value);
     let shaped = !path.is_empty()
         && path.len() <= MAX_PATH
         && !path.contains(['\n', '\r'])
         && (path.contains(['/', '\\']) || path.starts_with(['.', '~']));
-    let rooted = path.starts_with(['/', '~']) || path.starts_with("$HOME");
-    (shaped && (rooted || !path.contains(' '))).then_some(path)
+    let b = path.as_bytes();
+    let drive =
+        b.len() > 2 && b[0].is_ascii_alphabetic() && b[1] == b':' && matches!(b[2], b'\\' | b'/');
+    let rooted = drive || path.starts_with(['/', '~']) || path.starts_with("$HOME");
+    if !shaped || (!rooted && path.contains(' ')) {
+        return None;
+    }
+    Some(match drive || path.starts_with("\\\\") {
+        true => Cow::Owned(path.replace('\\', "/")),
+        false => Cow::Borrowed(path),
+    })
 }
 
 #[cfg(test)]
@@ -168,6 +182,26 @@ mod tests {
         assert!(facts("read_file", "/etc/cron.d/job").is_empty());
         assert!(facts("write_file", "src/hooks/pre_commit.rs").is_empty());
         assert!(facts("write_file", "/tmp/notes.md").is_empty());
+        // Windows: the Startup folder, a PowerShell profile, credentials.
+        assert_eq!(
+            facts(
+                "write_file",
+                r"C:\Users\a\AppData\Roaming\Microsoft\Windows\Start Menu\Programs\Startup\x.bat"
+            ),
+            ["persists"]
+        );
+        assert_eq!(
+            facts(
+                "edit_file",
+                r"C:\Users\a\Documents\WindowsPowerShell\Microsoft.PowerShell_profile.ps1"
+            ),
+            ["persists"]
+        );
+        assert_eq!(
+            facts("read_file", r"C:\Users\a\.aws\credentials"),
+            ["reads_sensitive"]
+        );
+        assert!(facts("write_file", r"C:\Users\a\src\app\main.rs").is_empty());
     }
 
     #[test]
