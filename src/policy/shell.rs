@@ -6,6 +6,8 @@
 //! This is a classifier's tokenizer, not a shell: where the input is
 //! ambiguous it errs towards finding a command.
 
+use super::{parameters, working_dir};
+
 /// One simple command: the program (basename) and its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimpleCommand {
@@ -164,6 +166,10 @@ fn parse_into(line: &str, out: &mut Vec<SimpleCommand>, depth: usize) {
     let mut printed: Option<String> = None;
     let mut defining: Option<Definition> = None;
     let mut scripts = Scripts::default();
+    // Where an earlier `cd` went, when known.
+    let mut cwd: Option<String> = None;
+    // Expansions with operators are rare: one look at the line.
+    let operators = line.contains('$') && line.contains("${");
     for tok in tokens.into_iter().chain(std::iter::once(Tok::Sep)) {
         match tok {
             Tok::Word(w) => words.push(w),
@@ -196,12 +202,29 @@ fn parse_into(line: &str, out: &mut Vec<SimpleCommand>, depth: usize) {
                 // Text piped in is input, as a here-string's is
                 // (`echo 'rm -rf /' | sh`, `echo '!sh' | ftp`).
                 inputs.extend(printed.take());
+                let mut second = if operators {
+                    parameters::readings(&mut words, &mut redirects)
+                } else {
+                    None
+                };
                 vars.expand(&mut words, &mut redirects);
+                if let Some((words, redirects)) = &mut second {
+                    vars.expand(words, redirects);
+                }
+                if let Some(dir) = &cwd {
+                    working_dir::in_directory(dir, &mut words);
+                    if let Some((words, _)) = &mut second {
+                        working_dir::in_directory(dir, words);
+                    }
+                }
                 vars.learn(&words);
                 let program = words
                     .iter()
                     .find(|w| !is_assignment(w))
                     .map(|w| basename(w));
+                if let Some("cd" | "pushd" | "chdir") = program {
+                    cwd = working_dir::changed_to(&words);
+                }
                 if matches!(tok, Tok::Pipe) {
                     printed = program.and_then(|p| printed_text(p, &words));
                 }
@@ -233,6 +256,16 @@ fn parse_into(line: &str, out: &mut Vec<SimpleCommand>, depth: usize) {
                         let code = inputs.join("\n");
                         code_commands(&code, out, depth);
                         out[at].code = Some(code);
+                    }
+                    // With the defaults in place (`${TARGET:-/}` is `/`
+                    // when TARGET is unset): the same command again.
+                    if let Some((words, redirects)) = second.take() {
+                        let first = out.len();
+                        simple(words, out, depth);
+                        for cmd in &mut out[first..] {
+                            cmd.redirects.extend(redirects.iter().cloned());
+                            cmd.input.extend(inputs.iter().cloned());
+                        }
                     }
                 } else if !redirects.is_empty() {
                     // `> /etc/x` alone still writes the file.
@@ -697,7 +730,7 @@ fn basename(word: &str) -> &str {
         .unwrap_or(name)
 }
 
-fn is_assignment(word: &str) -> bool {
+pub(super) fn is_assignment(word: &str) -> bool {
     let b = word.as_bytes();
     if !b
         .first()
@@ -1787,7 +1820,8 @@ mod tests {
         assert_eq!(programs("echo {a,b}{1,2}"), ["echo a1 a2 b1 b2"]);
         for (kept, first) in [
             ("echo '{a,b}'", "echo {a,b}"),
-            ("echo ${x,,}", "echo ${x,,}"),
+            // (A case conversion is read as its variable.)
+            ("echo ${x,,}", "echo ${x}"),
             ("echo {1..3}", "echo {1..3}"),
             ("find . -exec rm {} +", "find . -exec rm {} +"),
         ] {

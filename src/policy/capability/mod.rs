@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::shell::SimpleCommand;
 
 mod hosts;
+mod machine;
 mod paths;
 mod patterns;
 mod round_trip;
@@ -182,6 +183,7 @@ pub fn analyse(cmd: &SimpleCommand) -> Capabilities {
     read_facts(&c, &mut caps);
     privilege_facts(&c, &mut caps);
     destroy_facts(&c, &mut caps);
+    machine::machine_facts(cmd, &mut caps);
     caps
 }
 
@@ -387,6 +389,17 @@ fn program_facts(c: &Command<'_>, caps: &mut Capabilities) {
     }
     if cmd.positional().next() == Some("tunnel") {
         caps.add(Network, "opens a tunnel for remote access");
+    }
+    if program == "run-parts"
+        && cmd
+            .positional()
+            .any(|dir| paths::binary_directory(dir.trim_end_matches('/')))
+    {
+        // Every program of /bin that the `--regex` lets through: a shell.
+        caps.add(
+            ShellEscape,
+            "runs the programs of a system binary directory",
+        );
     }
     if matches!(program, "insmod" | "modprobe" | "kextload" | "ldconfig") {
         caps.add(

@@ -306,6 +306,14 @@ pub(super) fn system_readable(path: &str) -> bool {
         || PREFIXES.iter().any(|p| path.starts_with(p))
 }
 
+/// A directory of system programs (`/bin`, `/usr/local/sbin`), without a
+/// trailing `/`.
+pub(super) fn binary_directory(path: &str) -> bool {
+    let path = path.strip_prefix("/usr").unwrap_or(path);
+    let path = path.strip_prefix("/local").unwrap_or(path);
+    matches!(path, "/bin" | "/sbin" | "/libexec")
+}
+
 /// What a command reads, without its assignments: its operands and the
 /// paths its code opens.
 fn read_operands<'a>(
