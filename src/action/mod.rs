@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 pub mod jsonrpc;
 pub mod nested_json;
 mod tool_input;
+mod tool_settings;
 
 /// What kind of action a contract describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -188,6 +189,7 @@ impl ActionContract {
         }
         for (tool, args) in calls {
             tool_input::append(tool, args, &mut out, is_command_key);
+            tool_settings::append(tool, args, &mut out);
         }
         out
     }

@@ -606,11 +606,26 @@ fn untrusted_destination(value: &str, key: &str, trust: &Trust) -> Option<String
         let host = cap[1].to_ascii_lowercase();
         let tld = host.rsplit('.').next().unwrap_or("");
         let scheme = value.contains("://") || value.trim_start().starts_with("www.");
-        if (url_key || scheme || !file_extension(tld)) && !trust.hosts.is_match(&host) {
+        // A dotted name under a key that names a setting or field is an
+        // identifier (`{"key": "user.name"}`), not a host.
+        let identifier = !url_key && !scheme && identifier_key(key);
+        if (url_key || scheme || !file_extension(tld))
+            && !identifier
+            && !trust.hosts.is_match(&host)
+        {
             return Some(format!("host `{host}`"));
         }
     }
     None
+}
+
+/// Keys whose value names a setting, field or kind, not a place.
+fn identifier_key(key: &str) -> bool {
+    [
+        "key", "name", "setting", "option", "property", "field", "variable", "var", "type", "kind",
+    ]
+    .iter()
+    .any(|k| key.trim().eq_ignore_ascii_case(k))
 }
 
 /// The lower-case words of an argument value (`"Delete record"` → delete, record).
