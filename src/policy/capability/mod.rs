@@ -471,7 +471,24 @@ fn assignment_facts(c: &Command<'_>, caps: &mut Capabilities) {
         {
             caps.add(LoadsCode, "sets a variable that loads code into programs");
         }
+        if MODULE_PATH_VARIABLES.contains(&name) && value.split([':', ';']).any(foreign_code_dir) {
+            caps.add(
+                LoadsCode,
+                "points a module search path outside the workspace or at a temporary directory",
+            );
+        }
     }
+}
+
+/// A directory code should not be loaded from: outside the workspace and
+/// the system's own locations, or a temporary directory anyone can write.
+fn foreign_code_dir(dir: &str) -> bool {
+    let dir = dir.trim_matches(|c| c == '"' || c == '\'');
+    let temporary = ["/tmp", "/var/tmp", "/dev/shm"].iter().any(|t| {
+        dir.strip_prefix(t)
+            .is_some_and(|r| r.is_empty() || r.starts_with('/'))
+    });
+    temporary || (!dir.is_empty() && outside_workspace(dir) && !paths::system_readable(dir))
 }
 
 /// Arguments and inline code: shells named inside them, options that run commands, plugins, sockets, git settings, destructive flags.

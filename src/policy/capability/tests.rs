@@ -344,6 +344,22 @@ fn sensitive_reads_loaders_dynamic_code() {
     assert!(caps("ssh-keygen -D ./lib.so").contains(&"loads_code"));
     assert!(caps("ssh -o PKCS11Provider=/tmp/p.so host").contains(&"loads_code"));
     assert!(!caps("ssh-keygen -t ed25519 -f key").contains(&"loads_code"));
+    // Module search paths: outside the workspace or temporary, not the tree.
+    for line in [
+        "PYTHONPATH=/tmp/x python3 app.py",
+        "export NODE_PATH=/dev/shm/m",
+        "RUBYLIB=lib:/opt/evil ruby x.rb",
+        "GIT_EXEC_PATH=/tmp/g git status",
+    ] {
+        assert!(caps(line).contains(&"loads_code"), "{line}");
+    }
+    for line in [
+        "PYTHONPATH=src python3 -m pytest",
+        "PYTHONPATH=.:$PWD/lib python3 app.py",
+        "PERL5LIB=/usr/share/perl5 perl x.pl",
+    ] {
+        assert!(!caps(line).contains(&"loads_code"), "{line}");
+    }
     assert!(caps("echo aWQ= | base64 -d | sh").contains(&"shell_escape"));
     assert!(caps("cat x.py | python3").contains(&"dynamic_code"));
     // Known input is the program, judged as code: not dynamic.

@@ -229,6 +229,24 @@ pub(super) const LOADER_VARIABLES: &[&str] = &[
     "PYTHONINSPECT",
 ];
 
+/// Variables that list where an interpreter or runtime finds its modules:
+/// a directory outside the workspace (or a temporary one) among them loads
+/// whatever was put there.
+pub(super) const MODULE_PATH_VARIABLES: &[&str] = &[
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONUSERBASE",
+    "NODE_PATH",
+    "RUBYLIB",
+    "PERL5LIB",
+    "PERLLIB",
+    "CLASSPATH",
+    "LUA_PATH",
+    "LUA_CPATH",
+    "GIT_EXEC_PATH",
+    "GIT_TEMPLATE_DIR",
+];
+
 /// Destructive verbs, as a whole word or the first part of one
 /// (`delete-stack`, `apps:destroy`, `db:drop`).
 pub(super) const DESTROY_VERBS: &[&str] = &[
