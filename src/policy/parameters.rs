@@ -70,6 +70,9 @@ fn rewrite(word: &str, values: bool) -> Option<String> {
         out.push_str(&rest[..at]);
         let body = &rest[at + 2..];
         let Some(close) = matching_brace(body) else {
+            // Unclosed: the rest is left as written.
+            out.push_str(&rest[at..]);
+            rest = "";
             break;
         };
         let inner = &body[..close];
@@ -158,6 +161,7 @@ mod tests {
             assert_eq!(rewrite(word, false).as_deref(), Some(variable), "{word}");
         }
         // Plain, length, indirect and array expansions are left alone.
+        assert_eq!(rewrite("a${X:-/}b${y", false).as_deref(), Some("a${X}b${y"));
         for word in ["${HOME}", "${#HOME}", "${!ref}", "${a[@]}", "$HOME", "${x"] {
             assert_eq!(rewrite(word, false), None, "{word}");
         }
