@@ -227,13 +227,22 @@ const PLACEHOLDER: &str = r"(?i)^(?:|x+|\*+|\.+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9
 
 struct Compiled {
     set: RegexSet,
-    each: Vec<Regex>,
+    /// Each detector alone, compiled the first time the set finds it.
+    each: Vec<OnceLock<Regex>>,
     secret_key: Regex,
     placeholder: Regex,
     /// The fewest bytes any detector here or in the maintained rule set
     /// matches: a shorter text (most JSON keys and enum-like values) is
     /// not searched.
     min_len: usize,
+}
+
+impl Compiled {
+    /// Detector `index`'s own regex.
+    fn detector(&self, index: usize) -> &Regex {
+        self.each[index]
+            .get_or_init(|| Regex::new(DETECTORS[index].pattern).expect("static detector pattern"))
+    }
 }
 
 fn compiled() -> &'static Compiled {
@@ -243,10 +252,7 @@ fn compiled() -> &'static Compiled {
         let patterns: Vec<&str> = DETECTORS.iter().map(|d| d.pattern).collect();
         Compiled {
             set: RegexSet::new(&patterns).expect("static detector patterns"),
-            each: patterns
-                .iter()
-                .map(|p| Regex::new(p).expect("static detector pattern"))
-                .collect(),
+            each: patterns.iter().map(|_| OnceLock::new()).collect(),
             secret_key: Regex::new(SECRET_KEY).expect("static key pattern"),
             placeholder: Regex::new(PLACEHOLDER).expect("static placeholder pattern"),
             min_len: patterns
@@ -286,7 +292,7 @@ pub fn scan_text(text: &str, location: impl std::fmt::Display, out: &mut Vec<Fin
     if c.set.is_match(text) {
         for (line_no, line) in text.lines().enumerate() {
             for idx in c.set.matches(line).iter() {
-                if !DETECTORS[idx].check.passes(line, &c.each[idx]) {
+                if !DETECTORS[idx].check.passes(line, c.detector(idx)) {
                     continue;
                 }
                 let finding = Finding {
@@ -306,7 +312,7 @@ pub fn scan_text(text: &str, location: impl std::fmt::Display, out: &mut Vec<Fin
         let piece = |r: std::ops::Range<usize>| String::from_utf8_lossy(&text.as_bytes()[r]);
         if made_up(&piece(secret))
             || (detector.contains("jwt")
-                && !jwt_is_real(&piece(range.clone()), &c.each[jwt_index()]))
+                && !jwt_is_real(&piece(range.clone()), c.detector(jwt_index())))
         {
             return;
         }
@@ -602,7 +608,8 @@ pub fn mask_text(text: &str) -> String {
     let mut out = text.to_owned();
     if c.set.is_match(text) {
         for idx in c.set.matches(text).iter() {
-            out = c.each[idx]
+            out = c
+                .detector(idx)
                 .replace_all(&out, |m: &regex::Captures<'_>| {
                     let whole = m.get(0).map_or("", |w| w.as_str());
                     // A detector that names its value (`-pX`, `password = X`)

@@ -1,4 +1,4 @@
-//! The maintained secret rule sets, compiled once into one set: gitleaks'
+//! The maintained secret rule sets, read once into one set: gitleaks'
 //! default rules (MIT, `policies/secrets/gitleaks.toml`) and Nosey Parker's
 //! secret rules (Apache-2.0, `policies/secrets/noseyparker.toml`), each
 //! vendored with its licence.
@@ -8,7 +8,10 @@
 //! rule's entropy, and the global and per-rule allowlists (placeholders,
 //! variables, stopwords) drop what is not a secret. GitHub tokens must also
 //! carry a valid checksum. Rules that name no keywords (Nosey Parker's) get
-//! the literals every match must contain, read off the pattern.
+//! the literals every match must contain, read off the pattern. A rule's
+//! regex is compiled the first time a text holds its keywords: building the
+//! set takes ~35 ms and ~4 MiB (the keyword automaton), not ~220 ms and
+//! ~20 MiB of automata for rules most deployments never run.
 
 use std::sync::OnceLock;
 
@@ -119,7 +122,10 @@ impl Allow {
 
 struct Rule {
     id: &'static str,
-    regex: Regex,
+    /// The gitleaks pattern; compiled the first time a text holds the
+    /// rule's keywords, so rules that never run cost no automata.
+    pattern: Box<str>,
+    regex: OnceLock<Option<Regex>>,
     entropy: Option<f64>,
     secret_group: Option<usize>,
     allows: Vec<Allow>,
@@ -130,6 +136,22 @@ struct Rule {
     /// From a later file: defers to an earlier file's rule that matched the
     /// same bytes and judged them not a secret (an allowlisted example key).
     defers: bool,
+}
+
+impl Rule {
+    /// The rule's regex, compiled on first use; `None` when it exceeds the
+    /// compiler's size limit (reported once).
+    fn regex(&self) -> Option<&Regex> {
+        self.regex
+            .get_or_init(|| {
+                let regex = compile(&self.pattern);
+                if regex.is_none() {
+                    tracing::warn!(rule = self.id, "secret rule too large to compile; not used");
+                }
+                regex
+            })
+            .as_ref()
+    }
 }
 
 /// The compiled rule set.
@@ -169,6 +191,16 @@ fn compile(pattern: &str) -> Option<Regex> {
         .ok()
 }
 
+/// The pattern as [`compile`] reads it; `None` for syntax it cannot read
+/// (Go-only).
+fn parse(pattern: &str) -> Option<regex_syntax::hir::Hir> {
+    syntax::parse_with(
+        &searched(pattern),
+        &syntax::Config::new().unicode(false).utf8(false),
+    )
+    .ok()
+}
+
 /// The pattern as searched: a leading lazy `[\w.-]{0,50}?` only widens the
 /// match to the left of the keyword; without it the engine can skip ahead
 /// to the keywords.
@@ -199,27 +231,37 @@ pub(super) fn minimum_len(pattern: &str, unicode: bool) -> usize {
         .unwrap_or(0)
 }
 
-/// Keyword groups read off `pattern`: each group is a set of literals
+/// Keyword groups read off a rule's pattern: each group is a set of literals
 /// (lower-case, 2 bytes or more) one of which every match contains. The
 /// prefixes of the pattern, or of the tails of its top-level sequence:
 /// the two most selective (longest shortest literal), so `(?:facebook|fb)
 /// .? (?:api|app) …` runs only where both occur. Empty when there are none
 /// (the rule then runs on every text).
-fn required_literals(pattern: &str) -> Vec<Vec<String>> {
+fn required_literals(hir: &regex_syntax::hir::Hir) -> Vec<Vec<String>> {
     use regex_syntax::hir::{Hir, HirKind};
     /// The prefixes every match of `hir` starts with, when usable.
+    /// Too many literals are cut short: fewer, shorter ones.
     fn prefixes(hir: &Hir) -> Option<Vec<String>> {
+        [4096, 64].into_iter().find_map(|limit| {
+            let mut extractor = regex_syntax::hir::literal::Extractor::new();
+            extractor.limit_total(limit).limit_class(4);
+            let mut out: Vec<String> = extractor
+                .extract(hir)
+                .literals()?
+                .iter()
+                .map(|l| String::from_utf8_lossy(l.as_bytes()).to_ascii_lowercase())
+                .collect();
+            out.sort();
+            out.dedup();
+            (!out.is_empty() && out.iter().all(|l| l.len() >= 2) && out.len() <= 64).then_some(out)
+        })
+    }
+    /// True when the literal prefixes of anything starting with `hir` are
+    /// unbounded (what [`prefixes`] rejects whatever follows).
+    fn is_unbounded(hir: &Hir) -> bool {
         let mut extractor = regex_syntax::hir::literal::Extractor::new();
         extractor.limit_total(4096).limit_class(4);
-        let mut out: Vec<String> = extractor
-            .extract(hir)
-            .literals()?
-            .iter()
-            .map(|l| String::from_utf8_lossy(l.as_bytes()).to_ascii_lowercase())
-            .collect();
-        out.sort();
-        out.dedup();
-        (!out.is_empty() && out.iter().all(|l| l.len() >= 2) && out.len() <= 64).then_some(out)
+        !extractor.extract(hir).is_finite()
     }
     fn shortest(literals: &[String]) -> usize {
         literals.iter().map(String::len).min().unwrap_or(0)
@@ -231,7 +273,14 @@ fn required_literals(pattern: &str) -> Vec<Vec<String>> {
             // Every tail of a sequence is part of every match.
             HirKind::Concat(parts) => {
                 for (i, part) in parts.iter().enumerate() {
-                    match prefixes(&Hir::concat(parts[i..].to_vec())) {
+                    // A tail that opens with a part of unbounded prefixes (a
+                    // long class, a repetition) has none either: looking at
+                    // the part alone skips copying and expanding the tail.
+                    let tail = match is_unbounded(part) {
+                        true => None,
+                        false => prefixes(&Hir::concat(parts[i..].to_vec())),
+                    };
+                    match tail {
                         Some(literals) => out.push(literals),
                         None if matches!(part.kind(), HirKind::Capture(_)) => groups(part, out),
                         None => {}
@@ -241,16 +290,8 @@ fn required_literals(pattern: &str) -> Vec<Vec<String>> {
             _ => out.extend(prefixes(hir)),
         }
     }
-    let Ok(hir) = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(pattern)
-    else {
-        return Vec::new();
-    };
     let mut all = Vec::new();
-    groups(&hir, &mut all);
+    groups(&fold_case(hir), &mut all);
     // Most selective first; a tail's prefixes often repeat a longer tail's.
     all.sort_by_key(|g| std::cmp::Reverse(shortest(g)));
     let mut chosen: Vec<Vec<String>> = Vec::new();
@@ -267,6 +308,38 @@ fn required_literals(pattern: &str) -> Vec<Vec<String>> {
         }
     }
     chosen
+}
+
+/// `hir` with each case-folded ASCII letter (`[Aa]`, what `(?i)` makes of
+/// `a`) as its lower-case letter. Keywords are matched without case, and
+/// each folded letter would double the literals to extract: a 40-letter
+/// case-insensitive phrase took the extractor tens of milliseconds.
+fn fold_case(hir: &regex_syntax::hir::Hir) -> regex_syntax::hir::Hir {
+    use regex_syntax::hir::{Capture, Class, Hir, HirKind, Repetition};
+    match hir.kind() {
+        HirKind::Class(Class::Bytes(class)) => match class.ranges() {
+            [upper, lower]
+                if upper.start() == upper.end()
+                    && lower.start() == lower.end()
+                    && upper.start().is_ascii_uppercase()
+                    && upper.start().to_ascii_lowercase() == lower.start() =>
+            {
+                Hir::literal([lower.start()])
+            }
+            _ => hir.clone(),
+        },
+        HirKind::Concat(parts) => Hir::concat(parts.iter().map(fold_case).collect()),
+        HirKind::Alternation(parts) => Hir::alternation(parts.iter().map(fold_case).collect()),
+        HirKind::Capture(capture) => Hir::capture(Capture {
+            sub: Box::new(fold_case(&capture.sub)),
+            ..capture.clone()
+        }),
+        HirKind::Repetition(repetition) => Hir::repetition(Repetition {
+            sub: Box::new(fold_case(&repetition.sub)),
+            ..repetition.clone()
+        }),
+        _ => hir.clone(),
+    }
 }
 
 /// True for `scheme://…` or `host.name/…`.
@@ -347,14 +420,14 @@ impl RuleSet {
                 let Some(pattern) = &spec.regex else {
                     continue; // path-only rules
                 };
-                let Some(regex) = compile(pattern) else {
+                let Some(hir) = parse(pattern) else {
                     skipped.push(spec.id);
                     continue;
                 };
                 let index = rules.len();
-                min_len = min_len.min(minimum_len(pattern, false));
+                min_len = min_len.min(hir.properties().minimum_len().unwrap_or(0));
                 let groups = match spec.keywords.is_empty() {
-                    true => required_literals(pattern),
+                    true => required_literals(&hir),
                     false => vec![spec.keywords.clone()],
                 };
                 if groups.is_empty() {
@@ -376,7 +449,8 @@ impl RuleSet {
                 rules.push(Rule {
                     // Rule ids live as long as the process: the set is built once.
                     id: Box::leak(format!("{prefix}{}", spec.id).into_boxed_str()),
-                    regex,
+                    pattern: pattern.as_str().into(),
+                    regex: OnceLock::new(),
                     entropy: spec.entropy,
                     secret_group: spec.secret_group,
                     allows: spec.allowlists.iter().filter_map(Allow::compile).collect(),
@@ -411,7 +485,7 @@ impl RuleSet {
         })
     }
 
-    /// The vendored gitleaks and Nosey Parker rules, compiled on first use.
+    /// The vendored gitleaks and Nosey Parker rules, read by the first scan.
     pub fn embedded() -> &'static RuleSet {
         static SET: OnceLock<RuleSet> = OnceLock::new();
         // The vendored files are tested by `the_vendored_rules_compile`.
@@ -478,7 +552,10 @@ impl RuleSet {
             .filter(|&&i| seen.is_empty() || seen[i] == self.rules[i].needs)
             .map(|&i| &self.rules[i])
         {
-            for caps in rule.regex.captures_iter(bytes) {
+            let Some(regex) = rule.regex() else {
+                continue;
+            };
+            for caps in regex.captures_iter(bytes) {
                 let whole = caps.get_match().expect("a match").span();
                 let secret = match rule.secret_group {
                     Some(g) => caps.get_group(g),
@@ -568,6 +645,14 @@ mod tests {
         let set = RuleSet::embedded();
         assert!(set.len() >= 380, "{} rules", set.len());
         assert!(set.skipped.is_empty(), "not compiled: {:?}", set.skipped);
+        // Regexes are compiled on first use: every one must compile.
+        let failed: Vec<_> = set
+            .rules
+            .iter()
+            .filter(|r| r.regex().is_none())
+            .map(|r| r.id)
+            .collect();
+        assert!(failed.is_empty(), "too large to compile: {failed:?}");
         // Every Nosey Parker rule got keywords from its pattern.
         let without: Vec<_> = set.always.iter().map(|&i| set.rules[i].id).collect();
         assert!(without.is_empty(), "rules without keywords: {without:?}");
@@ -594,7 +679,12 @@ mod tests {
 
     #[test]
     fn keywords_are_read_off_patterns() {
-        let lits = |p: &str| required_literals(p).first().cloned().unwrap_or_default();
+        let lits = |p: &str| {
+            required_literals(&parse(p).unwrap())
+                .first()
+                .cloned()
+                .unwrap_or_default()
+        };
         assert_eq!(lits(r"\b(xoxb-[0-9]{10,12})\b"), ["xoxb-"]);
         assert_eq!(lits(r"(?i)secret.{0,20}\b([0-9a-z]{32,64})\b"), ["secret"]);
         assert_eq!(
@@ -611,12 +701,46 @@ mod tests {
             ["key-"]
         );
         assert_eq!(lits(r"(?i)\b([a-z0-9]{6}[a-f0-9]{30}nral)\b"), ["nral"]);
-        assert!(required_literals(r"\b[A-Za-z0-9]{32}\b").is_empty());
+        assert!(required_literals(&parse(r"\b[A-Za-z0-9]{32}\b").unwrap()).is_empty());
         // Two groups where two parts are required.
         assert_eq!(
-            required_literals(r"(?i)\b(?:facebook|fb).?(?:api|app|secret)\b([a-z0-9]{32})"),
+            required_literals(
+                &parse(r"(?i)\b(?:facebook|fb).?(?:api|app|secret)\b([a-z0-9]{32})").unwrap()
+            ),
             [vec!["api", "app", "secret"], vec!["facebook", "fb"]]
         );
+        // A case-insensitive phrase is one keyword, not its first letters
+        // (every case of each letter was a literal of its own).
+        assert_eq!(
+            required_literals(
+                &parse(r"(?x)(?i)associated\ with\ your\ New\ Relic\ account\.\s+license_key:\s*([a-f0-9]{40})")
+                    .unwrap()
+            ),
+            [vec!["associated with your new relic account."], vec!["license_key:"]]
+        );
+        // Too many combinations are cut to fewer, shorter ones, not dropped.
+        let optional =
+            lits(r"(?i)\baws_?(?:secret)?_?(?:access)?_?(?:key)?\s*=\s*([a-z0-9/+=]{40})");
+        assert!(optional.contains(&"aws".to_string()), "{optional:?}");
+        assert!(optional.len() <= 64);
+    }
+
+    #[test]
+    fn a_rule_is_compiled_when_its_keywords_first_occur() {
+        let set = RuleSet::from_toml(
+            "[[rules]]\nid = \"a\"\nregex = 'shpat_[a-f0-9]{32}'\nkeywords = [\"shpat_\"]\n\
+             [[rules]]\nid = \"b\"\nregex = 'tok_[a-z]{12}'\nkeywords = [\"tok_\"]\n",
+        )
+        .unwrap();
+        let compiled = |set: &RuleSet| -> Vec<bool> {
+            set.rules.iter().map(|r| r.regex.get().is_some()).collect()
+        };
+        assert_eq!(compiled(&set), [false, false]);
+        set.scan("nothing to see in this text", |_, _, _| {});
+        assert_eq!(compiled(&set), [false, false]);
+        let mut hits = 0;
+        set.scan("value: tok_abcdefghijkl", |_, _, _| hits += 1);
+        assert_eq!((hits, compiled(&set)), (1, vec![false, true]));
     }
 
     #[test]
