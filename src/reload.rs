@@ -25,7 +25,7 @@ use crate::tape::{Outcome, TapeRecord};
 
 /// Where a reload reads the configuration from (the file and overrides
 /// `serve` started with).
-pub type ConfigSource = Box<dyn Fn() -> anyhow::Result<Config> + Send + Sync>;
+pub type ConfigSource = std::sync::Arc<dyn Fn() -> anyhow::Result<Config> + Send + Sync>;
 
 /// Re-reads and applies configuration; one reload at a time.
 pub struct Reloader {
@@ -183,15 +183,20 @@ impl Reloader {
             None => Err(anyhow::anyhow!(
                 "this sidecar was started without a configuration source to re-read"
             )),
-            // Reading files and compiling the policy block for a few
-            // milliseconds: off the async workers where the runtime allows.
+            // Reading the files and compiling the policy take tens of
+            // milliseconds: on a blocking thread, so that requests on the
+            // async workers (one, with `worker_threads = 1`) do not wait.
             Some(source) => {
-                let build = || source().and_then(|new| self.prepare(app, new));
-                match tokio::runtime::Handle::current().runtime_flavor() {
-                    tokio::runtime::RuntimeFlavor::MultiThread => {
-                        tokio::task::block_in_place(build)
-                    }
-                    _ => build(),
+                let source = source.clone();
+                let read = move || -> anyhow::Result<(Config, crate::policy::Policy)> {
+                    let new = source()?;
+                    new.validate()?;
+                    let policy = crate::policy::Policy::from_settings(&new.policy)?;
+                    Ok((new, policy))
+                };
+                match tokio::task::spawn_blocking(read).await {
+                    Ok(read) => read.and_then(|(new, policy)| self.prepare(app, new, policy)),
+                    Err(e) => Err(anyhow::anyhow!("reading the configuration failed: {e}")),
                 }
             }
         };
@@ -240,11 +245,15 @@ impl Reloader {
         outcome
     }
 
-    /// Builds every reloadable part from `new`; nothing changes yet.
-    fn prepare(&self, app: &AppState, new: Config) -> anyhow::Result<Prepared> {
-        new.validate()?;
+    /// Builds every other reloadable part from `new` (validated, its
+    /// policy compiled); nothing changes yet.
+    fn prepare(
+        &self,
+        app: &AppState,
+        new: Config,
+        policy: crate::policy::Policy,
+    ) -> anyhow::Result<Prepared> {
         let old = app.config.load_full();
-        let policy = crate::policy::Policy::from_settings(&new.policy)?;
         let routes = self.routes(&new)?;
         app.connectors
             .table_over(&routes, self.demo)
@@ -395,5 +404,63 @@ mod tests {
         for (section, _) in RESTART_ONLY {
             assert!(value.get(section).is_some(), "{section}");
         }
+    }
+
+    /// On a one-thread runtime (`worker_threads = 1`), a reload that is
+    /// still reading its files must not hold up requests: the reading and
+    /// the policy compile run on a blocking thread.
+    #[tokio::test(flavor = "current_thread")]
+    async fn requests_are_answered_while_a_reload_reads_its_files() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::from_toml(&format!(
+            "[listen]\ndata = \"127.0.0.1:0\"\n[admin]\nenabled = false\n\
+             [tape]\ndir = \"{}\"\n[sandbox]\nworkspace = \"{}\"\n",
+            dir.path().join("tape").display(),
+            dir.path().display()
+        ))
+        .unwrap();
+        // The source blocks until released: by the test once a request was
+        // answered, or by a watchdog (so the old behaviour fails, not hangs).
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let wait = Mutex::new(wait);
+        let released = Arc::new(AtomicBool::new(false));
+        let again = config.clone();
+        let source: ConfigSource = Arc::new(move || {
+            let _ = wait.lock().unwrap().recv();
+            Ok(again.clone())
+        });
+        let running = Arc::new(crate::sidecar::start(config, Some(source)).await.unwrap());
+        let watchdog = {
+            let (release, released) = (release.clone(), released.clone());
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_secs(10));
+                released.store(true, Ordering::SeqCst);
+                let _ = release.send(());
+            })
+        };
+        let reload = tokio::spawn({
+            let running = running.clone();
+            async move { running.reload("test").await.map(|_| ()) }
+        });
+        tokio::task::yield_now().await; // the reload starts reading
+        let mut stream = tokio::net::TcpStream::connect(running.data_addr)
+            .await
+            .unwrap();
+        stream
+            .write_all(b"GET /nowhere HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+        assert!(
+            !released.load(Ordering::SeqCst),
+            "the request waited for the reload"
+        );
+        release.send(()).unwrap();
+        reload.await.unwrap().unwrap();
+        drop(watchdog);
     }
 }

@@ -63,7 +63,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let stop = shutdown_signal()?;
         let source: crate::reload::ConfigSource = {
             let (args, overrides) = (config_args.clone(), overrides.clone());
-            Box::new(move || args.load(overrides.clone()))
+            std::sync::Arc::new(move || args.load(overrides.clone()))
         };
         let running = crate::sidecar::start(config.clone(), Some(source)).await?;
         let ready = serde_json::json!({
