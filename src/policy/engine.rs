@@ -434,7 +434,9 @@ fn option_takes_value(program: &str, arg: &str) -> bool {
             "-n" | "--namespace" | "--context" | "--kubeconfig" | "--cluster"
         ),
         "docker" | "podman" => matches!(arg, "-H" | "--host" | "--context" | "--config"),
-        "terraform" => arg.starts_with("-chdir") && !arg.contains('='),
+        "terraform" | "tofu" => arg.starts_with("-chdir") && !arg.contains('='),
+        "terragrunt" => arg == "--working-dir" || arg == "--terragrunt-working-dir",
+        "pulumi" => matches!(arg, "-C" | "--cwd" | "-s" | "--stack" | "--color"),
         _ => false,
     }
 }
@@ -500,6 +502,9 @@ fn command_matches(cond: &CommandCond, facts: &Facts<'_>, i: usize) -> bool {
         return false;
     }
     if !cond.flags_any.is_empty() && !cond.flags_any.iter().any(|group| has_flag(cmd, group)) {
+        return false;
+    }
+    if cond.flags_none.iter().any(|group| has_flag(cmd, group)) {
         return false;
     }
     if let Some(set) = &cond.args_any {

@@ -123,6 +123,8 @@ pub struct WhenSpec {
     flags_all: Option<Vec<String>>,
     /// At least one must be present.
     flags_any: Option<Vec<String>>,
+    /// None may be present (`"h|help"`: a help request acts on nothing).
+    flags_none: Option<Vec<String>>,
     /// Some argument matches one of these regexes.
     args_any: Option<Vec<String>>,
     /// …unless every positional argument matches one of these.
@@ -286,6 +288,7 @@ pub(crate) struct CommandCond {
     pub subcommands: Option<HashSet<String>>,
     pub flags_all: Vec<Vec<String>>,
     pub flags_any: Vec<Vec<String>>,
+    pub flags_none: Vec<Vec<String>>,
     pub args_any: Option<PatternSet>,
     pub args_not_all: Option<PatternSet>,
     pub line: Option<PatternSet>,
@@ -333,6 +336,7 @@ pub fn compile(spec: RuleSpec) -> Result<Rule, String> {
         || w.subcommands.is_some()
         || w.flags_all.is_some()
         || w.flags_any.is_some()
+        || w.flags_none.is_some()
         || w.args_any.is_some()
         || w.args_not_all.is_some()
         || w.line.is_some();
@@ -359,6 +363,7 @@ pub fn compile(spec: RuleSpec) -> Result<Rule, String> {
             subcommands: w.subcommands.map(|s| s.into_iter().collect()),
             flags_all: flags(w.flags_all),
             flags_any: flags(w.flags_any),
+            flags_none: flags(w.flags_none),
             args_any: regexes(w.args_any, "args_any")?,
             args_not_all: regexes(w.args_not_all, "args_not_all")?,
             line_anchor: w.line.as_deref().and_then(Anchor::from_line_patterns),
