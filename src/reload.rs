@@ -416,8 +416,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let config = Config::from_toml(&format!(
             "[listen]\ndata = \"127.0.0.1:0\"\n[admin]\nenabled = false\n\
-             [tape]\ndir = \"{}\"\n[sandbox]\nworkspace = \"{}\"\n",
-            dir.path().join("tape").display(),
+             [tape]\ndir = \"{0}/tape\"\n[sandbox]\nworkspace = \"{0}\"\n\
+             [escalation]\nstore_file = \"{0}/escalations.jsonl\"\n\
+             [adapter]\nstore_file = \"{0}/actions.jsonl\"\n",
             dir.path().display()
         ))
         .unwrap();
