@@ -144,14 +144,14 @@ fn policy_files_extend_the_default_and_replacing_it_is_explicit() {
 trusted_email_domains = ["partner.example"]
 
 [[rules]]
-id = "team.no-terraform-import"
-description = "terraform import needs a person here"
+id = "team.no-terraform-workspace"
+description = "new terraform workspaces need a person here"
 risk = "medium"
 route = "human"
 reason = "team_rule"
 [rules.when]
 commands = ["terraform"]
-subcommands = ["import"]
+subcommands = ["workspace"]
 
 [[rules]]
 id = "publish.git-push"
@@ -176,8 +176,8 @@ subcommands = ["push"]
     })
     .unwrap();
     assert!(layered.origin().contains("embedded") && layered.origin().contains("team.toml"));
-    let d = layered.classify(&command("terraform import aws_s3_bucket.b b"));
-    assert_eq!(d.rules, ["team.no-terraform-import"]);
+    let d = layered.classify(&command("terraform workspace new staging"));
+    assert_eq!(d.rules, ["team.no-terraform-workspace"]);
     assert_eq!(layered.classify(&command("rm -rf /")).route, Verdict::Deny);
     assert_eq!(
         layered.classify(&command("git push origin main")).route,
