@@ -422,39 +422,85 @@ fn remote_host(arg: &str) -> Option<String> {
     Some(host.to_ascii_lowercase())
 }
 
-/// Global options whose value is the next word (not the subcommand).
-fn option_takes_value(program: &str, arg: &str) -> bool {
-    match program {
-        "git" => matches!(
-            arg,
-            "-C" | "-c" | "--git-dir" | "--work-tree" | "--namespace"
-        ),
+/// How a global option is read: `Some(true)` when its value is the next
+/// word (not the subcommand), `Some(false)` when it stands alone, `None`
+/// when this analysis does not know (the next word is then read both ways).
+fn option_takes_value(program: &str, arg: &str) -> Option<bool> {
+    let known = match program {
+        // Closed sets: every other global option of these stands alone.
+        "git" => {
+            return Some(matches!(
+                arg,
+                "-C" | "-c" | "--git-dir" | "--work-tree" | "--namespace" | "--config-env"
+            ))
+        }
+        "docker" => {
+            return Some(matches!(
+                arg,
+                "-H" | "--host"
+                    | "--context"
+                    | "-c"
+                    | "--config"
+                    | "-l"
+                    | "--log-level"
+                    | "--tlscacert"
+                    | "--tlscert"
+                    | "--tlskey"
+            ))
+        }
+        "terraform" | "tofu" => return Some(arg == "-chdir"),
         "kubectl" | "oc" | "helm" => matches!(
             arg,
-            "-n" | "--namespace" | "--context" | "--kubeconfig" | "--cluster"
+            "-n" | "--namespace"
+                | "--context"
+                | "--kube-context"
+                | "--kubeconfig"
+                | "--cluster"
+                | "--kube-token"
+                | "--kube-apiserver"
         ),
-        "docker" | "podman" => matches!(arg, "-H" | "--host" | "--context" | "--config"),
-        "terraform" | "tofu" => arg.starts_with("-chdir") && !arg.contains('='),
+        "podman" => matches!(
+            arg,
+            "-H" | "--host" | "--context" | "--config" | "--connection"
+        ),
         "terragrunt" => arg == "--working-dir" || arg == "--terragrunt-working-dir",
         "pulumi" => matches!(arg, "-C" | "--cwd" | "-s" | "--stack" | "--color"),
         _ => false,
-    }
+    };
+    known.then_some(true)
 }
 
-fn subcommand(cmd: &SimpleCommand) -> Option<&str> {
-    let mut skip = false;
-    for arg in &cmd.args {
-        if skip {
-            skip = false;
-            continue;
+/// The words that may name a command's subcommand: its first operand after
+/// global options, and, while an operand directly follows an option this
+/// analysis does not know to take a value or not (`helm --kube-context prod
+/// upgrade`: `prod` may be the option's value), the operand after it too.
+/// Reading both fails safe: a rule on `upgrade` sees it either way.
+fn subcommands(cmd: &SimpleCommand) -> impl Iterator<Item = &str> {
+    let (mut skip, mut maybe_value, mut done) = (false, false, false);
+    cmd.args.iter().take(12).filter_map(move |arg| {
+        if done {
+            return None;
         }
-        if arg.starts_with('-') {
-            skip = option_takes_value(&cmd.program, arg);
-            continue;
+        if std::mem::take(&mut skip) {
+            return None;
         }
-        return Some(arg);
-    }
-    None
+        if arg == "--" {
+            done = true;
+            return None;
+        }
+        if arg.len() > 1 && arg.starts_with('-') {
+            let takes = if arg.contains('=') {
+                Some(false)
+            } else {
+                option_takes_value(&cmd.program, arg)
+            };
+            skip = takes == Some(true);
+            maybe_value = takes.is_none();
+            return None;
+        }
+        done = !std::mem::take(&mut maybe_value);
+        Some(arg.as_str())
+    })
 }
 
 fn has_flag(cmd: &SimpleCommand, names: &[String]) -> bool {
@@ -494,7 +540,7 @@ fn command_matches(cond: &CommandCond, facts: &Facts<'_>, i: usize) -> bool {
         }
     }
     if let Some(subs) = &cond.subcommands {
-        if !subcommand(cmd).is_some_and(|s| subs.contains(s)) {
+        if !subcommands(cmd).any(|s| subs.contains(s)) {
             return false;
         }
     }
@@ -1000,10 +1046,23 @@ mod tests {
 
     #[test]
     fn subcommands_skip_global_option_values() {
-        let cmd = &shell::split("git -C /repo reset --hard")[0];
-        assert_eq!(subcommand(cmd), Some("reset"));
-        let cmd = &shell::split("kubectl -n prod delete pod x")[0];
-        assert_eq!(subcommand(cmd), Some("delete"));
+        let words = |line: &str| {
+            let cmd = &shell::split(line)[0];
+            subcommands(cmd).map(str::to_owned).collect::<Vec<_>>()
+        };
+        assert_eq!(words("git -C /repo reset --hard"), ["reset"]);
+        assert_eq!(words("kubectl -n prod delete pod x"), ["delete"]);
+        // An option not known to take a value or not: both readings.
+        assert_eq!(words("helm --kube-context prod upgrade app"), ["upgrade"]);
+        assert_eq!(
+            words("helm --burst-limit 50 upgrade app"),
+            ["50", "upgrade"]
+        );
+        // Programs whose global options are all known: no second reading.
+        assert_eq!(words("git --no-pager log push"), ["log"]);
+        assert_eq!(words("cdk --verbose deploy stack"), ["deploy", "stack"]);
+        assert_eq!(words("cdk --app=x deploy stack"), ["deploy"]);
+        assert_eq!(words("fly -- deploy"), Vec::<String>::new());
     }
 
     #[test]
