@@ -33,7 +33,7 @@ use paths::{
     awk_program, home_root, outside_workspace, read_paths, reads_outside, sed_script, written_paths,
 };
 use patterns::patterns;
-use verbs::{destroy_verb, removes_by_trailing_dash};
+use verbs::{read_verbs, removes_by_trailing_dash};
 use vocabulary::*;
 
 /// One thing a command can do.
@@ -77,11 +77,18 @@ pub enum Capability {
     /// `base64 f | base64 -d`), a round trip that changes nothing but what
     /// a filter sees.
     Obfuscates,
+    /// Stops or suspends something running, by a verb of any CLI (`aws ec2
+    /// stop-instances`, `az vm deallocate`, `kubectl cordon`).
+    Stops,
+    /// Grants access or issues a credential, by a verb and a noun of any
+    /// CLI (`aws iam attach-user-policy`, `az role assignment create`,
+    /// `gh secret set`).
+    GrantsAccess,
 }
 
 impl Capability {
     /// Every capability, in bit order.
-    pub const ALL: [Capability; 11] = [
+    pub const ALL: [Capability; 13] = [
         Capability::ShellEscape,
         Capability::Network,
         Capability::WritesOutside,
@@ -93,6 +100,8 @@ impl Capability {
         Capability::DynamicCode,
         Capability::ReadsOutside,
         Capability::Obfuscates,
+        Capability::Stops,
+        Capability::GrantsAccess,
     ];
 
     fn bit(self) -> u16 {
@@ -118,6 +127,8 @@ impl Capability {
             Capability::DynamicCode => "dynamic_code",
             Capability::ReadsOutside => "reads_outside",
             Capability::Obfuscates => "obfuscates",
+            Capability::Stops => "stops",
+            Capability::GrantsAccess => "grants_access",
         }
     }
 }
@@ -975,7 +986,8 @@ fn privilege_facts(c: &Command<'_>, caps: &mut Capabilities) {
     }
 }
 
-/// Destruction: verbs of any CLI, HTTP DELETE, SQL.
+/// Destruction (verbs of any CLI, HTTP DELETE, SQL), and the other verbs
+/// of any CLI read the same way: stopping and granting access.
 fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
     use Capability::*;
     let p = patterns();
@@ -988,15 +1000,28 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
     // host for database clients.
     let asks_help =
         cmd.args.iter().any(|a| a == "--help") || cmd.args.last().is_some_and(|a| a == "help");
-    if c.class & WORKTREE == 0
+    let any_cli = c.class & WORKTREE == 0
         && !asks_help
         && !is_shell
         && !c.interpreter
         && !super::shell::is_wrapper(program)
-        && !data_program
-        && destroy_verb(cmd).is_some()
-    {
+        && !data_program;
+    let verbs = if any_cli {
+        read_verbs(cmd)
+    } else {
+        Default::default()
+    };
+    if verbs.destroys {
         caps.add(Destroys, "a destructive verb");
+    }
+    // Verbs that stop what runs, or grant access, read the same way.
+    if verbs.stops {
+        caps.add(Stops, "a verb that stops or suspends");
+    }
+    // A database client's operands are its query language's words and keys
+    // (`redis-cli SET key value`); its grants are read as SQL.
+    if verbs.grants_access && c.class & SOCKET == 0 {
+        caps.add(GrantsAccess, "grants access or issues a credential");
     }
     if c.class & WORKTREE != 0
         && !asks_help
@@ -1036,13 +1061,32 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
     }
     // Configuration management declaring something gone (`ansible all -m
     // file -a 'path=/data state=absent'`, `-m user -a 'name=x state=absent'`).
-    if program.starts_with("ansible")
-        && cmd
-            .args
-            .iter()
-            .any(|a| a.contains("state=absent") || a.contains("state: absent"))
+    if program.starts_with("ansible") {
+        let declares = |state: &str| {
+            cmd.args.iter().any(|a| {
+                [("state=", state), ("state: ", state)]
+                    .iter()
+                    .any(|(key, value)| a.split(key).skip(1).any(|v| v.starts_with(value)))
+            })
+        };
+        if declares("absent") {
+            caps.add(Destroys, "declares a resource absent");
+        }
+        if declares("stopped") {
+            caps.add(Stops, "declares a service stopped");
+        }
+    }
+    // `rclone sync` makes the destination identical to its source: what
+    // the source lacks is deleted there (`rclone copy` deletes nothing);
+    // `gsutil rsync -d` does the same when asked.
+    if (program == "rclone" && cmd.positional().next() == Some("sync"))
+        || (program == "gsutil"
+            && cmd.positional().next() == Some("rsync")
+            && cmd.args.iter().any(|a| {
+                a.len() > 1 && a.starts_with('-') && !a.starts_with("--") && a.contains('d')
+            }))
     {
-        caps.add(Destroys, "declares a resource absent");
+        caps.add(Destroys, "deletes at the destination what the source lacks");
     }
     if removes_by_trailing_dash(cmd) {
         caps.add(Destroys, "removes a key (trailing `-`)");

@@ -577,11 +577,80 @@ fn text_piped_in_is_judged_as_input() {
 
 #[test]
 fn destroy_verbs_are_single_words() {
-    // `destroy_verb` reads compounds by their parts (`delete-stack`).
+    // `read_verbs` reads compounds by their parts (`delete-stack`).
     for verb in DESTROY_VERBS {
         assert!(!verb.contains([':', '-', '_']), "{verb}");
     }
     assert!(caps("aws cloudformation delete-stack --stack-name x").contains(&"destroys"));
     assert!(caps("heroku apps:destroy -a x").contains(&"destroys"));
     assert!(!caps("resolvectl flush-caches").contains(&"destroys"));
+}
+
+#[test]
+fn stops_by_a_verb_of_any_cli() {
+    for line in [
+        "aws --profile live ec2 stop-instances --instance-ids i-1",
+        "gcloud compute instances stop vm1 --zone z",
+        "az vm deallocate -g rg -n vm",
+        "heroku ps:stop web -a app",
+        "doctl compute droplet-action power-off 123",
+        "hcloud server shutdown srv",
+        "kubectl cordon node-1",
+        "pm2 stop all",
+        "ansible web -m service -a 'name=nginx state=stopped'",
+    ] {
+        assert!(caps(line).contains(&"stops"), "{line}: {:?}", caps(line));
+    }
+    for line in [
+        "aws ec2 start-instances --instance-ids i-1",
+        "aws ec2 describe-instance-attribute --attribute disableApiStop",
+        "docker restart web",
+        "aws ec2 stop-instances help",
+        "az vm stop --help",
+        "tldr docker container stop",
+        "git stash",
+        "ansible web -m service -a 'name=nginx state=started'",
+    ] {
+        assert!(!caps(line).contains(&"stops"), "{line}: {:?}", caps(line));
+    }
+}
+
+#[test]
+fn grants_access_by_a_verb_and_a_noun() {
+    for line in [
+        "aws iam attach-user-policy --user-name bob --policy-arn arn",
+        "aws iam detach-role-policy --role-name r --policy-arn arn",
+        "aws iam create-access-key --user-name bob",
+        "aws s3api put-bucket-policy --bucket b --policy file://p.json",
+        "gcloud projects add-iam-policy-binding p --member user:x --role roles/owner",
+        "gcloud iam service-accounts keys create key.json --iam-account sa",
+        "az role assignment create --assignee x --role Owner",
+        "kubectl create clusterrolebinding admin --clusterrole cluster-admin --user x",
+        "gh secret set TOKEN",
+        "vault policy write admin admin.hcl",
+    ] {
+        assert!(
+            caps(line).contains(&"grants_access"),
+            "{line}: {:?}",
+            caps(line)
+        );
+    }
+    for line in [
+        "aws iam list-attached-user-policies --user-name bob",
+        "aws iam get-policy --policy-arn arn",
+        "aws sts assume-role --role-arn arn --role-session-name s",
+        "aws quicksight describe-data-set-permissions --data-set-id d",
+        "gcloud projects get-iam-policy p",
+        "az role assignment list --assignee x",
+        "kubectl create deployment web --image=nginx",
+        "gh secret list",
+        "redis-cli SET key value",
+        "aws iam create-policy --help",
+    ] {
+        assert!(
+            !caps(line).contains(&"grants_access"),
+            "{line}: {:?}",
+            caps(line)
+        );
+    }
 }

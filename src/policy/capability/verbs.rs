@@ -58,40 +58,156 @@ pub fn http_method(cmd: &SimpleCommand) -> Option<&str> {
     sends.then_some("POST")
 }
 
-/// The destructive verb among a command's leading operands (the words that
-/// name what to do: `aws s3 rb`, `gcloud sql instances delete`,
-/// `heroku apps:destroy`), when any.
-pub(super) fn destroy_verb(cmd: &SimpleCommand) -> Option<&str> {
-    let mut after_option = false;
-    for arg in cmd.args.iter().take(10) {
-        if arg.starts_with('-') {
-            // `--profile p`, `-n ns`: the next word may be its value.
-            after_option = !arg.contains('=');
-            continue;
-        }
-        let value_like = arg.contains('/') || (arg.contains('.') && !arg.contains(':'));
-        if value_like {
-            if std::mem::take(&mut after_option) {
-                continue;
-            }
-            // Paths and file names: operands, not verbs; verbs come first.
+/// A command's leading operands: the words that name what to do (`aws s3
+/// rb`, `gcloud sql instances delete`, `heroku apps:destroy`), up to the
+/// first path or file name. A word right after an option may be that
+/// option's value (`--profile p`, `-n ns`) and is passed over when it looks
+/// like one.
+fn leading_operands(cmd: &SimpleCommand) -> impl Iterator<Item = &str> {
+    let (mut after_option, mut done) = (false, false);
+    cmd.args.iter().take(10).filter_map(move |arg| {
+        if done {
             return None;
         }
-        after_option = false;
-        // The word, or any part of a compound (`delete-stack`,
-        // `batch-delete-image`, `apps:destroy`, `db_drop`; no verb holds a
-        // separator). Emptying a cache loses nothing (`resolvectl
-        // flush-caches`).
+        if arg.starts_with('-') {
+            after_option = !arg.contains('=');
+            return None;
+        }
+        let value_like = arg.contains('/') || (arg.contains('.') && !arg.contains(':'));
+        if std::mem::take(&mut after_option) && value_like {
+            return None;
+        }
+        // Paths and file names: operands, not verbs; verbs come first.
+        done = value_like;
+        (!value_like).then_some(arg.as_str())
+    })
+}
+
+/// What the verbs among a command's leading operands do.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Verbs {
+    /// A destructive verb (`delete`, `rb`, `apps:destroy`,
+    /// `schedule-key-deletion`; not emptying a cache: `flush-caches`).
+    pub destroys: bool,
+    /// A verb that stops or suspends something running (`aws ec2
+    /// stop-instances`, `az vm deallocate`, `doctl compute droplet-action
+    /// power-off`, `kubectl cordon`).
+    pub stops: bool,
+    /// A verb that adds or changes (`attach`, `detach`, `add`, `put`, `set`,
+    /// `create`, `grant`, `assign`, `rotate`…) with a noun of access
+    /// (`policy`, `iam`, `acl`, `role`, `binding`, `permission`, `key`,
+    /// `token`, `secret`, `password`, `credentials`, `member`…), in one
+    /// compound or across words: `aws iam attach-user-policy`, `gcloud
+    /// projects add-iam-policy-binding`, `az role assignment create`, `aws
+    /// s3api put-bucket-acl`, `gh secret set`, `vault policy write`.
+    pub grants_access: bool,
+}
+
+/// Reads the verbs among a command's leading operands, in one pass. A
+/// compound is read by its parts (`delete-stack`, `batch-delete-image`,
+/// `apps:destroy`, `db_drop`; no verb holds a separator); a destructive
+/// verb may be any part (`schedule-key-deletion`), the others only the
+/// part that stands where a verb stands: the first of each `:`-separated
+/// segment (`stop-instances`, `ps:stop`, `config:set`), not a noun inside
+/// it (`describe-data-set-permissions`).
+pub(super) fn read_verbs(cmd: &SimpleCommand) -> Verbs {
+    let mut verbs = Verbs::default();
+    let (mut grant_verb, mut access_noun) = (false, false);
+    let mut buf = [0u8; 64];
+    for word in leading_operands(cmd) {
+        let Some(lower) = buf.get_mut(..word.len()) else {
+            continue;
+        };
+        lower.copy_from_slice(word.as_bytes());
+        lower.make_ascii_lowercase();
         let (mut destroys, mut cache) = (false, false);
-        for part in arg.split([':', '-', '_']) {
-            cache |= part == "cache" || part == "caches";
-            destroys = destroys || is_destroy_verb(part);
+        for segment in lower.split(|&b| b == b':') {
+            for (i, part) in segment.split(|&b| b == b'-' || b == b'_').enumerate() {
+                cache |= part == b"cache" || part == b"caches";
+                destroys = destroys || is_destroy_verb(part);
+                access_noun |= is_access_noun(part);
+                if i == 0 {
+                    verbs.stops |= is_stop_verb(part);
+                    grant_verb |= is_grant_verb(part);
+                }
+            }
         }
-        if destroys && !cache {
-            return Some(arg);
-        }
+        verbs.stops |= lower == b"power-off" || lower == b"power_off";
+        verbs.destroys |= destroys && !cache;
     }
-    None
+    verbs.grants_access = grant_verb && access_noun;
+    verbs
+}
+
+fn is_stop_verb(part: &[u8]) -> bool {
+    matches!(
+        part,
+        b"stop"
+            | b"shutdown"
+            | b"poweroff"
+            | b"halt"
+            | b"suspend"
+            | b"deallocate"
+            | b"hibernate"
+            | b"cordon"
+    )
+}
+
+fn is_grant_verb(part: &[u8]) -> bool {
+    matches!(
+        part,
+        b"attach"
+            | b"detach"
+            | b"add"
+            | b"put"
+            | b"set"
+            | b"create"
+            | b"update"
+            | b"grant"
+            | b"assign"
+            | b"modify"
+            | b"share"
+            | b"rotate"
+            | b"regenerate"
+            | b"renew"
+            | b"upload"
+            | b"write"
+    )
+}
+
+fn is_access_noun(part: &[u8]) -> bool {
+    matches!(
+        part,
+        b"policy"
+            | b"policies"
+            | b"iam"
+            | b"acl"
+            | b"acls"
+            | b"role"
+            | b"roles"
+            | b"rolebinding"
+            | b"clusterrolebinding"
+            | b"binding"
+            | b"bindings"
+            | b"rbac"
+            | b"permission"
+            | b"permissions"
+            | b"key"
+            | b"keys"
+            | b"token"
+            | b"tokens"
+            | b"secret"
+            | b"secrets"
+            | b"password"
+            | b"credential"
+            | b"credentials"
+            | b"authorization"
+            | b"authorizations"
+            | b"member"
+            | b"members"
+            | b"collaborator"
+            | b"collaborators"
+    )
 }
 
 /// Kubernetes CLIs remove a label, annotation, taint or environment

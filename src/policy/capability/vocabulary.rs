@@ -294,6 +294,8 @@ pub(super) const DESTROY_VERBS: &[&str] = &[
     // `rm` with a kind letter (`crictl rmp`, `zkCli rmr`).
     "rmp",
     "rmr",
+    // A setting removed from what runs (`heroku config:unset KEY`).
+    "unset",
     // Nouns of destruction in a compound verb (`schedule-key-deletion`).
     "deletion",
     "removal",
@@ -451,17 +453,10 @@ pub(super) fn program_class(program: &str) -> u8 {
     map.get(program).copied().unwrap_or(0)
 }
 
-/// True when `word` (any case) is a destructive verb.
-pub(super) fn is_destroy_verb(word: &str) -> bool {
-    type Set = std::collections::HashSet<&'static str, foldhash::fast::FixedState>;
+/// True when `word` (in lower case) is a destructive verb.
+pub(super) fn is_destroy_verb(word: &[u8]) -> bool {
+    type Set = std::collections::HashSet<&'static [u8], foldhash::fast::FixedState>;
     static SET: std::sync::OnceLock<Set> = std::sync::OnceLock::new();
-    let set = SET.get_or_init(|| DESTROY_VERBS.iter().copied().collect());
-    let mut buf = [0u8; 24];
-    if word.len() < 2 || word.len() > buf.len() {
-        return false;
-    }
-    let lower = &mut buf[..word.len()];
-    lower.copy_from_slice(word.as_bytes());
-    lower.make_ascii_lowercase();
-    std::str::from_utf8(lower).is_ok_and(|w| set.contains(w))
+    let set = SET.get_or_init(|| DESTROY_VERBS.iter().map(|v| v.as_bytes()).collect());
+    word.len() >= 2 && set.contains(word)
 }
