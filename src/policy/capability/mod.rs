@@ -33,7 +33,7 @@ use paths::{
     awk_program, home_root, outside_workspace, read_paths, reads_outside, sed_script, written_paths,
 };
 use patterns::patterns;
-use verbs::{read_verbs, removes_by_trailing_dash};
+use verbs::{read_verbs, removes_by_trailing_dash, script_args};
 use vocabulary::*;
 
 /// One thing a command can do.
@@ -1007,7 +1007,17 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
         && !super::shell::is_wrapper(program)
         && !data_program;
     let verbs = if any_cli {
-        read_verbs(cmd)
+        read_verbs(&cmd.args)
+    } else if c.interpreter && !asks_help {
+        // A module that is a package manager or a text tool is left to
+        // its own rules, as when it is run by name (`python -m pip
+        // uninstall x`).
+        match script_args(&cmd.args) {
+            Some((script, args)) if program_class(script) & (WORKTREE | DATA) == 0 => {
+                read_verbs(args)
+            }
+            _ => Default::default(),
+        }
     } else {
         Default::default()
     };

@@ -584,6 +584,18 @@ fn destroy_verbs_are_single_words() {
     assert!(caps("aws cloudformation delete-stack --stack-name x").contains(&"destroys"));
     assert!(caps("heroku apps:destroy -a x").contains(&"destroys"));
     assert!(!caps("resolvectl flush-caches").contains(&"destroys"));
+    // Camel case by its head, unless the word may be an option's value.
+    assert!(caps("liquibase dropAll").contains(&"destroys"));
+    assert!(
+        !caps("aws ec2 describe-instance-attribute --attribute disableApiStop")
+            .contains(&"destroys")
+    );
+    // What an interpreter's script or module is asked to do.
+    assert!(caps("python manage.py flush --no-input").contains(&"destroys"));
+    assert!(caps("python3 -m alembic downgrade base").contains(&"destroys"));
+    assert!(!caps("python -m pip uninstall -y requests").contains(&"destroys"));
+    assert!(!caps("python manage.py migrate").contains(&"destroys"));
+    assert!(!caps("python -c 'print(1)' delete").contains(&"destroys"));
 }
 
 #[test]

@@ -63,9 +63,11 @@ pub fn http_method(cmd: &SimpleCommand) -> Option<&str> {
 /// first path or file name. A word right after an option may be that
 /// option's value (`--profile p`, `-n ns`) and is passed over when it looks
 /// like one.
-fn leading_operands(cmd: &SimpleCommand) -> impl Iterator<Item = &str> {
+///
+/// Each word comes with whether it follows such an option.
+fn leading_operands(args: &[String]) -> impl Iterator<Item = (&str, bool)> {
     let (mut after_option, mut done) = (false, false);
-    cmd.args.iter().take(10).filter_map(move |arg| {
+    args.iter().take(10).filter_map(move |arg| {
         if done {
             return None;
         }
@@ -74,12 +76,13 @@ fn leading_operands(cmd: &SimpleCommand) -> impl Iterator<Item = &str> {
             return None;
         }
         let value_like = arg.contains('/') || (arg.contains('.') && !arg.contains(':'));
-        if std::mem::take(&mut after_option) && value_like {
+        let maybe_value = std::mem::take(&mut after_option);
+        if maybe_value && value_like {
             return None;
         }
         // Paths and file names: operands, not verbs; verbs come first.
         done = value_like;
-        (!value_like).then_some(arg.as_str())
+        (!value_like).then_some((arg.as_str(), maybe_value))
     })
 }
 
@@ -109,30 +112,43 @@ pub(super) struct Verbs {
 /// verb may be any part (`schedule-key-deletion`), the others only the
 /// part that stands where a verb stands: the first of each `:`-separated
 /// segment (`stop-instances`, `ps:stop`, `config:set`), not a noun inside
-/// it (`describe-data-set-permissions`).
-pub(super) fn read_verbs(cmd: &SimpleCommand) -> Verbs {
+/// it (`describe-data-set-permissions`); a camel-case compound by its head
+/// (`dropAll`, `deleteBucket`), unless it may be an option's value
+/// (`--attribute disableApiStop`).
+pub(super) fn read_verbs(args: &[String]) -> Verbs {
     let mut verbs = Verbs::default();
     let (mut grant_verb, mut access_noun) = (false, false);
     let mut buf = [0u8; 64];
-    for word in leading_operands(cmd) {
+    for (word, maybe_value) in leading_operands(args) {
         let Some(lower) = buf.get_mut(..word.len()) else {
             continue;
         };
         lower.copy_from_slice(word.as_bytes());
         lower.make_ascii_lowercase();
-        let (mut destroys, mut cache) = (false, false);
+        let (mut destroys, mut cache, mut at) = (false, false, 0);
         for segment in lower.split(|&b| b == b':') {
             for (i, part) in segment.split(|&b| b == b'-' || b == b'_').enumerate() {
+                let original = &word.as_bytes()[at..at + part.len()];
+                // Every part is followed by one separator byte.
+                at += part.len() + 1;
                 cache |= part == b"cache" || part == b"caches";
                 destroys = destroys || is_destroy_verb(part);
                 access_noun |= is_access_noun(part);
                 if i == 0 {
-                    verbs.stops |= is_stop_verb(part);
-                    grant_verb |= is_grant_verb(part);
+                    let camel = original
+                        .windows(2)
+                        .position(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase());
+                    let head = match camel {
+                        Some(p) if !maybe_value => &part[..=p],
+                        _ => part,
+                    };
+                    destroys = destroys || is_destroy_verb(head);
+                    verbs.stops |= is_stop_verb(head);
+                    grant_verb |= is_grant_verb(head);
                 }
             }
         }
-        verbs.stops |= lower == b"power-off" || lower == b"power_off";
+        verbs.stops |= &*lower == b"power-off" || &*lower == b"power_off";
         verbs.destroys |= destroys && !cache;
     }
     verbs.grants_access = grant_verb && access_noun;
@@ -208,6 +224,21 @@ fn is_access_noun(part: &[u8]) -> bool {
             | b"collaborator"
             | b"collaborators"
     )
+}
+
+/// The script or module an interpreter runs and the arguments it passes
+/// on (`python manage.py flush`, `python -m alembic downgrade base`), to
+/// be read as a CLI's; none for inline code (`-c`, `-e`).
+pub(super) fn script_args(args: &[String]) -> Option<(&str, &[String])> {
+    for (i, arg) in args.iter().enumerate() {
+        match arg.as_str() {
+            "-m" => return Some((args.get(i + 1)?, args.get(i + 2..)?)),
+            "-c" | "-e" | "--eval" | "-p" | "--print" | "-" => return None,
+            a if a.starts_with('-') => continue,
+            script => return Some((script, &args[i + 1..])),
+        }
+    }
+    None
 }
 
 /// Kubernetes CLIs remove a label, annotation, taint or environment

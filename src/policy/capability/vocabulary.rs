@@ -296,6 +296,12 @@ pub(super) const DESTROY_VERBS: &[&str] = &[
     "rmr",
     // A setting removed from what runs (`heroku config:unset KEY`).
     "unset",
+    // Reverting to an earlier state: a schema migration undone drops its
+    // tables and columns (`alembic downgrade base`, `knex migrate:rollback
+    // --all`, `sequelize db:migrate:undo:all`).
+    "rollback",
+    "downgrade",
+    "undo",
     // Nouns of destruction in a compound verb (`schedule-key-deletion`).
     "deletion",
     "removal",
@@ -409,6 +415,7 @@ pub(super) fn destroy_flag(arg: &str) -> bool {
             | "wipe"
             | "destroy"
             | "force-delete"
+            | "force-reset"
             | "remove-all"
             | "delete-all"
             | "drop"
