@@ -12,6 +12,7 @@ use globset::GlobSet;
 use serde::Serialize;
 
 use super::capability::{self, Capabilities, Capability};
+use super::global_options;
 use super::rules::{self, CommandCond, PolicyFile, Rule, Verdict, When};
 use super::shell::{self, SimpleCommand};
 use super::tool_call::{self, ToolEffects, Trust};
@@ -422,54 +423,6 @@ fn remote_host(arg: &str) -> Option<String> {
     Some(host.to_ascii_lowercase())
 }
 
-/// How a global option is read: `Some(true)` when its value is the next
-/// word (not the subcommand), `Some(false)` when it stands alone, `None`
-/// when this analysis does not know (the next word is then read both ways).
-fn option_takes_value(program: &str, arg: &str) -> Option<bool> {
-    let known = match program {
-        // Closed sets: every other global option of these stands alone.
-        "git" => {
-            return Some(matches!(
-                arg,
-                "-C" | "-c" | "--git-dir" | "--work-tree" | "--namespace" | "--config-env"
-            ))
-        }
-        "docker" => {
-            return Some(matches!(
-                arg,
-                "-H" | "--host"
-                    | "--context"
-                    | "-c"
-                    | "--config"
-                    | "-l"
-                    | "--log-level"
-                    | "--tlscacert"
-                    | "--tlscert"
-                    | "--tlskey"
-            ))
-        }
-        "terraform" | "tofu" => return Some(arg == "-chdir"),
-        "kubectl" | "oc" | "helm" => matches!(
-            arg,
-            "-n" | "--namespace"
-                | "--context"
-                | "--kube-context"
-                | "--kubeconfig"
-                | "--cluster"
-                | "--kube-token"
-                | "--kube-apiserver"
-        ),
-        "podman" => matches!(
-            arg,
-            "-H" | "--host" | "--context" | "--config" | "--connection"
-        ),
-        "terragrunt" => arg == "--working-dir" || arg == "--terragrunt-working-dir",
-        "pulumi" => matches!(arg, "-C" | "--cwd" | "-s" | "--stack" | "--color"),
-        _ => false,
-    };
-    known.then_some(true)
-}
-
 /// The words that may name a command's subcommand: its first operand after
 /// global options, and, while an operand directly follows an option this
 /// analysis does not know to take a value or not (`helm --kube-context prod
@@ -492,7 +445,7 @@ fn subcommands(cmd: &SimpleCommand) -> impl Iterator<Item = &str> {
             let takes = if arg.contains('=') {
                 Some(false)
             } else {
-                option_takes_value(&cmd.program, arg)
+                global_options::takes_value(&cmd.program, arg)
             };
             skip = takes == Some(true);
             maybe_value = takes.is_none();

@@ -4,6 +4,7 @@
 mod anchor;
 pub mod capability;
 mod engine;
+mod global_options;
 mod parameters;
 mod prefilter;
 pub mod rules;

@@ -240,10 +240,7 @@ fn git_config_key(args: &[String], at: usize) -> Option<usize> {
     // `config` must be git's subcommand, not an operand of another one.
     let mut sub = 0;
     while let Some(a) = args.get(sub).filter(|a| a.starts_with('-')) {
-        let takes_value = matches!(
-            a.as_str(),
-            "-C" | "-c" | "--git-dir" | "--work-tree" | "--namespace" | "--config-env"
-        );
+        let takes_value = crate::policy::global_options::takes_value("git", a) == Some(true);
         sub += if takes_value { 2 } else { 1 };
     }
     if sub != at {
