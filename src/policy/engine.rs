@@ -12,7 +12,8 @@ use globset::GlobSet;
 use serde::Serialize;
 
 use super::capability::{self, Capabilities, Capability};
-use super::global_options;
+use super::operands;
+use super::prefilter::PatternSet;
 use super::rules::{self, CommandCond, PolicyFile, Rule, Verdict, When};
 use super::shell::{self, SimpleCommand};
 use super::tool_call::{self, ToolEffects, Trust};
@@ -194,6 +195,9 @@ struct Facts<'a> {
     lines: String,
     /// Where each command's text ends in `lines`.
     line_ends: Vec<usize>,
+    /// Commands' texts without their global options, after the others in
+    /// `lines`: see [`Facts::bare_lines`].
+    bare_lines: Vec<BareLine>,
     /// Per command: what it can do; then, when they reach anything, what
     /// the tool's path arguments reach ([`capability::tool_path_facts`]).
     caps: Vec<Capabilities>,
@@ -211,11 +215,35 @@ struct Facts<'a> {
     secrets: Vec<Finding>,
 }
 
+/// Where a command's text without its global options is in `Facts::lines`.
+struct BareLine {
+    command: usize,
+    start: usize,
+    end: usize,
+}
+
 impl Facts<'_> {
     /// Command `i`'s program and arguments joined by spaces.
     fn line(&self, i: usize) -> &str {
         let start = if i == 0 { 0 } else { self.line_ends[i - 1] };
         &self.lines[start..self.line_ends[i]]
+    }
+
+    /// Command `i`'s text from each word that may be its subcommand on,
+    /// when options come before it (`git -c x=y stash clear` → `git stash
+    /// clear`), so that `line` patterns written for `^git stash` are not
+    /// bypassed by a global option.
+    fn bare_lines(&self, i: usize) -> impl Iterator<Item = &str> {
+        self.bare_lines
+            .iter()
+            .filter(move |b| b.command == i)
+            .map(|b| &self.lines[b.start..b.end])
+    }
+
+    /// True when `set` matches command `i`'s text, with or without its
+    /// global options.
+    fn line_matches(&self, set: &PatternSet, i: usize) -> bool {
+        set.is_match(self.line(i)) || self.bare_lines(i).any(|l| set.is_match(l))
     }
 
     /// Which inputs are non-empty, as [`rules::needs`] bits.
@@ -302,6 +330,25 @@ impl<'a> Facts<'a> {
             cmd.write_line(&mut lines);
             line_ends.push(lines.len());
         }
+        let mut bare_lines = Vec::new();
+        for (command, cmd) in commands.iter().enumerate() {
+            if !cmd.args.first().is_some_and(|a| a.starts_with('-')) {
+                continue;
+            }
+            for op in operands::subcommands(&cmd.program, &cmd.args) {
+                let start = lines.len();
+                lines.push_str(&cmd.program);
+                for a in &cmd.args[op.index..] {
+                    lines.push(' ');
+                    lines.push_str(a);
+                }
+                bare_lines.push(BareLine {
+                    command,
+                    start,
+                    end: lines.len(),
+                });
+            }
+        }
         let mut hosts = Vec::new();
         for text in raw.iter().map(|r| &**r).chain(arg_values.iter().copied()) {
             hosts.extend(capability::url_hosts(text));
@@ -363,6 +410,7 @@ impl<'a> Facts<'a> {
             commands,
             lines,
             line_ends,
+            bare_lines,
             caps,
             argument_path,
             tools,
@@ -423,39 +471,6 @@ fn remote_host(arg: &str) -> Option<String> {
     Some(host.to_ascii_lowercase())
 }
 
-/// The words that may name a command's subcommand: its first operand after
-/// global options, and, while an operand directly follows an option this
-/// analysis does not know to take a value or not (`helm --kube-context prod
-/// upgrade`: `prod` may be the option's value), the operand after it too.
-/// Reading both fails safe: a rule on `upgrade` sees it either way.
-fn subcommands(cmd: &SimpleCommand) -> impl Iterator<Item = &str> {
-    let (mut skip, mut maybe_value, mut done) = (false, false, false);
-    cmd.args.iter().take(12).filter_map(move |arg| {
-        if done {
-            return None;
-        }
-        if std::mem::take(&mut skip) {
-            return None;
-        }
-        if arg == "--" {
-            done = true;
-            return None;
-        }
-        if arg.len() > 1 && arg.starts_with('-') {
-            let takes = if arg.contains('=') {
-                Some(false)
-            } else {
-                global_options::takes_value(&cmd.program, arg)
-            };
-            skip = takes == Some(true);
-            maybe_value = takes.is_none();
-            return None;
-        }
-        done = !std::mem::take(&mut maybe_value);
-        Some(arg.as_str())
-    })
-}
-
 fn has_flag(cmd: &SimpleCommand, names: &[String]) -> bool {
     for arg in &cmd.args {
         if arg == "--" {
@@ -493,7 +508,7 @@ fn command_matches(cond: &CommandCond, facts: &Facts<'_>, i: usize) -> bool {
         }
     }
     if let Some(subs) = &cond.subcommands {
-        if !subcommands(cmd).any(|s| subs.contains(s)) {
+        if !operands::subcommands(&cmd.program, &cmd.args).any(|op| subs.contains(op.word)) {
             return false;
         }
     }
@@ -518,7 +533,7 @@ fn command_matches(cond: &CommandCond, facts: &Facts<'_>, i: usize) -> bool {
         }
     }
     if let Some(set) = &cond.line {
-        if !set.is_match(facts.line(i)) {
+        if !facts.line_matches(set, i) {
             return false;
         }
     }
@@ -995,27 +1010,6 @@ mod tests {
         let policy = Policy::embedded().unwrap();
         let facts = Facts::new(&contract, &[], &policy.trust, |_| false);
         assert_eq!(facts.hosts, ["evil.example", "backup.host"]);
-    }
-
-    #[test]
-    fn subcommands_skip_global_option_values() {
-        let words = |line: &str| {
-            let cmd = &shell::split(line)[0];
-            subcommands(cmd).map(str::to_owned).collect::<Vec<_>>()
-        };
-        assert_eq!(words("git -C /repo reset --hard"), ["reset"]);
-        assert_eq!(words("kubectl -n prod delete pod x"), ["delete"]);
-        // An option not known to take a value or not: both readings.
-        assert_eq!(words("helm --kube-context prod upgrade app"), ["upgrade"]);
-        assert_eq!(
-            words("helm --burst-limit 50 upgrade app"),
-            ["50", "upgrade"]
-        );
-        // Programs whose global options are all known: no second reading.
-        assert_eq!(words("git --no-pager log push"), ["log"]);
-        assert_eq!(words("cdk --verbose deploy stack"), ["deploy", "stack"]);
-        assert_eq!(words("cdk --app=x deploy stack"), ["deploy"]);
-        assert_eq!(words("fly -- deploy"), Vec::<String>::new());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 mod anchor;
 pub mod capability;
 mod engine;
-mod global_options;
+mod operands;
 mod parameters;
 mod prefilter;
 pub mod rules;

@@ -238,12 +238,8 @@ fn git_config_key(args: &[String], at: usize) -> Option<usize> {
         return (at + 1 < args.len()).then_some(at + 1);
     }
     // `config` must be git's subcommand, not an operand of another one.
-    let mut sub = 0;
-    while let Some(a) = args.get(sub).filter(|a| a.starts_with('-')) {
-        let takes_value = crate::policy::global_options::takes_value("git", a) == Some(true);
-        sub += if takes_value { 2 } else { 1 };
-    }
-    if sub != at {
+    let sub = crate::policy::operands::leading_operands("git", args).next();
+    if sub.map(|op| op.index) != Some(at) {
         return None;
     }
     let mut i = at + 1;
@@ -571,6 +567,9 @@ fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
         }
         if destroy_flag(arg) && program != "git" {
             caps.add(Destroys, "a destructive flag");
+        }
+        if turns_off_safeguard(arg, cmd.args.get(i + 1).map(String::as_str)) {
+            caps.add(Destroys, "turns off a safeguard against deletion");
         }
     }
     if c.steps.contains(&tool_languages::Step::Runs) {
@@ -993,10 +992,14 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
     let is_shell = c.is_shell;
     let data_program = c.data_program;
     // `--help` or a trailing `help` prints the subcommand's usage and exits
-    // (`aws s3 rm help`, `docker rm --help`); `-h` is left alone: it is a
-    // host for database clients.
-    let asks_help =
-        cmd.args.iter().any(|a| a == "--help") || cmd.args.last().is_some_and(|a| a == "help");
+    // (`aws s3 rm help`, `docker rm --help`); so does a trailing `-h` or
+    // `-help` (`pulumi cancel -h`, `terraform apply -help`). `-h` elsewhere
+    // is left alone: it is a host for database clients (`psql -h db`).
+    let asks_help = cmd.args.iter().any(|a| a == "--help")
+        || cmd
+            .args
+            .last()
+            .is_some_and(|a| matches!(a.as_str(), "help" | "-h" | "-help"));
     let any_cli = c.class & WORKTREE == 0
         && !asks_help
         && !is_shell
@@ -1004,14 +1007,14 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
         && !super::shell::is_wrapper(program)
         && !data_program;
     let verbs = if any_cli {
-        read_verbs(&cmd.args)
+        read_verbs(program, &cmd.args)
     } else if c.interpreter && !asks_help {
         // A module that is a package manager or a text tool is left to
         // its own rules, as when it is run by name (`python -m pip
         // uninstall x`).
         match script_args(&cmd.args) {
             Some((script, args)) if program_class(script) & (WORKTREE | DATA) == 0 => {
-                read_verbs(args)
+                read_verbs(script, args)
             }
             _ => Default::default(),
         }

@@ -216,14 +216,27 @@ fn names_a_resource(cmd: &SimpleCommand, path: &str) -> bool {
         })
 }
 
-/// True when `path` is an operand of a cloud CLI that names a resource
-/// shaped like a path (`aws logs tail /aws/lambda/fn`), not a local file:
-/// only the CLIs' transfer verbs (`s3 cp`, `storage blob upload`, `scp`)
-/// read local paths from their operands.
+/// True when `path` is an operand of a cloud CLI or a key-value store's
+/// client that names a resource shaped like a path (`aws logs tail
+/// /aws/lambda/fn`, `etcdctl get --prefix /registry`), not a local file:
+/// only their transfer verbs (`s3 cp`, `storage blob upload`, `scp`,
+/// `snapshot save`) read or write local paths through their operands.
 fn cloud_resource_operand(cmd: &SimpleCommand, path: &str) -> bool {
     matches!(
         cmd.program.as_str(),
-        "aws" | "gcloud" | "az" | "doctl" | "oci" | "ibmcloud" | "hcloud" | "linode-cli"
+        "aws"
+            | "gcloud"
+            | "az"
+            | "doctl"
+            | "oci"
+            | "ibmcloud"
+            | "hcloud"
+            | "linode-cli"
+            // Key-value stores whose keys are shaped like paths.
+            | "etcdctl"
+            | "consul"
+            | "zkCli.sh"
+            | "zookeeper-shell"
     ) && !path.starts_with('~')
         && !cmd.positional().any(|word| {
             matches!(
@@ -241,6 +254,7 @@ fn cloud_resource_operand(cmd: &SimpleCommand, path: &str) -> bool {
                     | "export"
                     | "deploy"
                     | "ssh"
+                    | "snapshot"
             )
         })
         && cmd.positional().any(|word| word == path)
@@ -347,7 +361,8 @@ fn read_operands<'a>(
 
 /// The path an argument names: the value of `--file=~/.aws/credentials`
 /// or `if=/etc/shadow`, `@~/.netrc` without its `@`, the path of
-/// `man:/etc/shadow` or `file:///etc/shadow`. Byte searches: arguments are
+/// `man:/etc/shadow` or `file:///etc/shadow` (not of a remote file
+/// system's `dbfs:/data`). Byte searches: arguments are
 /// short, and a character searcher's set-up costs more than the scan.
 fn operand_value(arg: &str) -> &str {
     let find = |s: &str, byte: u8| s.bytes().position(|b| b == byte);
@@ -356,7 +371,8 @@ fn operand_value(arg: &str) -> &str {
         Some(at)
             if at > 0
                 && value[at + 1..].starts_with(['/', '~'])
-                && value[..at].bytes().all(|b| b.is_ascii_alphabetic()) =>
+                && value[..at].bytes().all(|b| b.is_ascii_alphabetic())
+                && !remote_storage_scheme(&value[..at]) =>
         {
             let rest = &value[at + 1..];
             // `file:///etc/shadow`: the path after the authority.
@@ -365,6 +381,17 @@ fn operand_value(arg: &str) -> &str {
         _ => value,
     };
     value.trim_start_matches('@')
+}
+
+/// Schemes of remote file systems and object stores, whose paths
+/// (`dbfs:/data`, `hdfs:/user/x`, `gs:/b`) are not on this machine.
+fn remote_storage_scheme(scheme: &str) -> bool {
+    [
+        "dbfs", "hdfs", "webhdfs", "viewfs", "s3", "s3a", "s3n", "gs", "gcs", "abfs", "abfss",
+        "wasb", "wasbs", "adl", "oss", "cos", "swift", "ftp", "sftp", "ssh", "smb",
+    ]
+    .iter()
+    .any(|s| scheme.eq_ignore_ascii_case(s))
 }
 
 /// Path literals that code in `text` opens (`open("/etc/shadow")`,

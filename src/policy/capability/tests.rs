@@ -274,6 +274,7 @@ fn writes_persistence_privilege_destroys() {
         "dropdb prod",
         "userdel -r alice",
         "lvremove -f vg/lv",
+        "ldapdelete -x -D cn=admin uid=alice,ou=people,dc=ex,dc=com",
         "iptables -F",
         "nft flush ruleset",
         "hdfs dfs -rm -r /data",
@@ -403,6 +404,7 @@ fn reads_outside_the_workspace() {
         "aws s3 cp /srv/x s3://bucket/x",
         "gcloud compute scp /srv/x vm:/tmp/",
         "aws logs tail ~/.aws/credentials",
+        "etcdctl snapshot restore /srv/backup.db",
         "cat /Users/ann/.zsh_history",
     ] {
         assert!(
@@ -423,6 +425,10 @@ fn reads_outside_the_workspace() {
         "kubectl get --raw /api/v1/nodes",
         "aws logs tail /aws/lambda/fn --follow",
         "aws --profile prod logs describe-log-streams /ecs/web",
+        "etcdctl get --prefix /registry --keys-only",
+        "databricks fs ls dbfs:/data/raw",
+        "hdfs dfs -cat hdfs:/user/etl/part-0000",
+        "consul kv get -recurse /config/app",
         "cat $HOME/project/README.md",
         // macOS homes are homes: a project there is not outside.
         "cat /Users/ann/project/src/main.rs /home/ann/project/README.md",

@@ -2,6 +2,7 @@
 //! HTTP methods.
 
 use super::vocabulary::is_destroy_verb;
+use crate::policy::operands::{leading_operands, Operand};
 use crate::policy::shell::SimpleCommand;
 
 /// HTTP clients whose method and data the analysis reads.
@@ -58,34 +59,6 @@ pub fn http_method(cmd: &SimpleCommand) -> Option<&str> {
     sends.then_some("POST")
 }
 
-/// A command's leading operands: the words that name what to do (`aws s3
-/// rb`, `gcloud sql instances delete`, `heroku apps:destroy`), up to the
-/// first path or file name. A word right after an option may be that
-/// option's value (`--profile p`, `-n ns`) and is passed over when it looks
-/// like one.
-///
-/// Each word comes with whether it follows such an option.
-fn leading_operands(args: &[String]) -> impl Iterator<Item = (&str, bool)> {
-    let (mut after_option, mut done) = (false, false);
-    args.iter().take(10).filter_map(move |arg| {
-        if done {
-            return None;
-        }
-        if arg.starts_with('-') {
-            after_option = !arg.contains('=');
-            return None;
-        }
-        let value_like = arg.contains('/') || (arg.contains('.') && !arg.contains(':'));
-        let maybe_value = std::mem::take(&mut after_option);
-        if maybe_value && value_like {
-            return None;
-        }
-        // Paths and file names: operands, not verbs; verbs come first.
-        done = value_like;
-        (!value_like).then_some((arg.as_str(), maybe_value))
-    })
-}
-
 /// What the verbs among a command's leading operands do.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Verbs {
@@ -94,7 +67,7 @@ pub(super) struct Verbs {
     pub destroys: bool,
     /// A verb that stops or suspends something running (`aws ec2
     /// stop-instances`, `az vm deallocate`, `doctl compute droplet-action
-    /// power-off`, `kubectl cordon`).
+    /// power-off`, `kubectl cordon`, `gh run cancel`).
     pub stops: bool,
     /// A verb that adds or changes (`attach`, `detach`, `add`, `put`, `set`,
     /// `create`, `grant`, `assign`, `rotate`…) with a noun of access
@@ -115,11 +88,14 @@ pub(super) struct Verbs {
 /// it (`describe-data-set-permissions`); a camel-case compound by its head
 /// (`dropAll`, `deleteBucket`), unless it may be an option's value
 /// (`--attribute disableApiStop`).
-pub(super) fn read_verbs(args: &[String]) -> Verbs {
+pub(super) fn read_verbs(program: &str, args: &[String]) -> Verbs {
     let mut verbs = Verbs::default();
     let (mut grant_verb, mut access_noun) = (false, false);
     let mut buf = [0u8; 64];
-    for (word, maybe_value) in leading_operands(args) {
+    for Operand {
+        word, maybe_value, ..
+    } in leading_operands(program, args)
+    {
         let Some(lower) = buf.get_mut(..word.len()) else {
             continue;
         };
@@ -166,6 +142,9 @@ fn is_stop_verb(part: &[u8]) -> bool {
             | b"deallocate"
             | b"hibernate"
             | b"cordon"
+            // What runs stops before its end: a build, a run, a deployment,
+            // a stack update, a spot request, a subscription.
+            | b"cancel"
     )
 }
 

@@ -302,6 +302,8 @@ pub(super) const DESTROY_VERBS: &[&str] = &[
     "rollback",
     "downgrade",
     "undo",
+    // Commits taken out of a repository's history (`hg strip`).
+    "strip",
     // Nouns of destruction in a compound verb (`schedule-key-deletion`).
     "deletion",
     "removal",
@@ -313,12 +315,13 @@ pub(super) const DESTROY_VERBS: &[&str] = &[
 pub(super) const REGISTRY_VERBS: &[&str] = &["unpublish", "yank", "deprecate", "revoke"];
 
 /// True when the program's own name says it destroys: `<noun>del`,
-/// `<noun>remove`, `drop<noun>` (`userdel`, `lvremove`, `dropdb`), or a name
+/// `<noun>delete`, `<noun>remove`, `drop<noun>` (`userdel`, `ldapdelete`,
+/// `lvremove`, `dropdb`), or a name
 /// ending in a destructive verb (`vgremove`, `pvremove`, `snap-remove`).
 pub(super) fn destroy_program_name(program: &str) -> bool {
     const NOUNS: &[&str] = &[
         "user", "group", "db", "database", "lang", "lv", "vg", "pv", "part", "mod", "snap", "port",
-        "key", "zone", "role", "queue", "topic", "table", "schema", "volume", "disk",
+        "key", "zone", "role", "queue", "topic", "table", "schema", "volume", "disk", "ldap",
     ];
     let stem = program.trim_end_matches(|c: char| c.is_ascii_digit());
     let noun_then = |verb: &str| {
@@ -332,6 +335,7 @@ pub(super) fn destroy_program_name(program: &str) -> bool {
             .is_some_and(|n| NOUNS.contains(&n))
     };
     noun_then("del")
+        || noun_then("delete")
         || noun_then("remove")
         || noun_then("rm")
         || then_noun("drop")
@@ -428,6 +432,40 @@ pub(super) fn destroy_flag(arg: &str) -> bool {
             // feature switch (`--disable-gpu`).
             | "disable"
     )
+}
+
+/// True when an option turns off a safeguard against deleting or
+/// terminating a resource, the step before destroying it:
+/// `--no-deletion-protection`, `--deletion-protection=false`,
+/// `--enable-purge-protection false`, `--disable-deletion-protection`,
+/// `--no-disable-api-termination` (the option that keeps an instance from
+/// being terminated, negated). `next` is the word after `arg`.
+pub(super) fn turns_off_safeguard(arg: &str, next: Option<&str>) -> bool {
+    let Some(long) = arg.strip_prefix("--") else {
+        return false;
+    };
+    let (name, value) = match long.split_once('=') {
+        Some((name, value)) => (name, Some(value)),
+        None => (long, next),
+    };
+    let guard = |n: &str| {
+        n.ends_with("protection") || n == "disable-api-termination" || n == "disable-api-stop"
+    };
+    if let Some(rest) = name.strip_prefix("no-") {
+        return guard(rest);
+    }
+    if name
+        .strip_prefix("disable-")
+        .is_some_and(|n| n.ends_with("protection"))
+    {
+        return true;
+    }
+    guard(name)
+        && value.is_some_and(|v| {
+            ["false", "off", "disabled", "no", "0"]
+                .iter()
+                .any(|f| v.eq_ignore_ascii_case(f))
+        })
 }
 
 /// Class bits of a program name (one lookup instead of a scan per list).
