@@ -6,6 +6,7 @@
 //! `human`), below 0.75 `medium_confidence` (at least medium risk).
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::path::Path;
 
 use globset::GlobSet;
@@ -195,9 +196,9 @@ struct Facts<'a> {
     lines: String,
     /// Where each command's text ends in `lines`.
     line_ends: Vec<usize>,
-    /// Commands' texts without their global options, after the others in
-    /// `lines`: see [`Facts::bare_lines`].
-    bare_lines: Vec<BareLine>,
+    /// Commands' texts without their global options, built when a `line`
+    /// pattern first needs them: see [`Facts::bare_lines`].
+    bare_lines: OnceCell<BareLines>,
     /// Per command: what it can do; then, when they reach anything, what
     /// the tool's path arguments reach ([`capability::tool_path_facts`]).
     caps: Vec<Capabilities>,
@@ -215,11 +216,46 @@ struct Facts<'a> {
     secrets: Vec<Finding>,
 }
 
-/// Where a command's text without its global options is in `Facts::lines`.
-struct BareLine {
-    command: usize,
-    start: usize,
-    end: usize,
+/// Commands' texts from each word that may be their subcommand on, for
+/// the commands that have options before it.
+#[derive(Default)]
+struct BareLines {
+    text: String,
+    /// Per line: its command and where it ends in `text`.
+    ends: Vec<(usize, usize)>,
+}
+
+impl BareLines {
+    fn of(commands: &[SimpleCommand]) -> BareLines {
+        let mut bare = BareLines::default();
+        for (i, cmd) in commands.iter().enumerate() {
+            if !has_leading_option(cmd) {
+                continue;
+            }
+            for op in operands::subcommands(&cmd.program, &cmd.args) {
+                bare.text.push_str(&cmd.program);
+                for a in &cmd.args[op.index..] {
+                    bare.text.push(' ');
+                    bare.text.push_str(a);
+                }
+                bare.ends.push((i, bare.text.len()));
+            }
+        }
+        bare
+    }
+
+    /// Command `i`'s lines.
+    fn lines(&self, i: usize) -> impl Iterator<Item = &str> {
+        let starts = std::iter::once(0).chain(self.ends.iter().map(|&(_, end)| end));
+        starts
+            .zip(&self.ends)
+            .filter(move |(_, &(command, _))| command == i)
+            .map(|(start, &(_, end))| &self.text[start..end])
+    }
+}
+
+fn has_leading_option(cmd: &SimpleCommand) -> bool {
+    cmd.args.first().is_some_and(|a| a.starts_with('-'))
 }
 
 impl Facts<'_> {
@@ -229,21 +265,19 @@ impl Facts<'_> {
         &self.lines[start..self.line_ends[i]]
     }
 
-    /// Command `i`'s text from each word that may be its subcommand on,
-    /// when options come before it (`git -c x=y stash clear` → `git stash
-    /// clear`), so that `line` patterns written for `^git stash` are not
-    /// bypassed by a global option.
-    fn bare_lines(&self, i: usize) -> impl Iterator<Item = &str> {
-        self.bare_lines
-            .iter()
-            .filter(move |b| b.command == i)
-            .map(|b| &self.lines[b.start..b.end])
-    }
-
-    /// True when `set` matches command `i`'s text, with or without its
-    /// global options.
+    /// True when `set` matches command `i`'s text, or that text from a
+    /// word that may be its subcommand on when options come before it
+    /// (`git -c x=y stash clear` → `git stash clear`), so that `line`
+    /// patterns written for `^git stash` are not bypassed by a global
+    /// option. Those texts are built the first time a pattern needs them.
     fn line_matches(&self, set: &PatternSet, i: usize) -> bool {
-        set.is_match(self.line(i)) || self.bare_lines(i).any(|l| set.is_match(l))
+        set.is_match(self.line(i))
+            || (has_leading_option(&self.commands[i])
+                && self
+                    .bare_lines
+                    .get_or_init(|| BareLines::of(&self.commands))
+                    .lines(i)
+                    .any(|l| set.is_match(l)))
     }
 
     /// Which inputs are non-empty, as [`rules::needs`] bits.
@@ -330,25 +364,6 @@ impl<'a> Facts<'a> {
             cmd.write_line(&mut lines);
             line_ends.push(lines.len());
         }
-        let mut bare_lines = Vec::new();
-        for (command, cmd) in commands.iter().enumerate() {
-            if !cmd.args.first().is_some_and(|a| a.starts_with('-')) {
-                continue;
-            }
-            for op in operands::subcommands(&cmd.program, &cmd.args) {
-                let start = lines.len();
-                lines.push_str(&cmd.program);
-                for a in &cmd.args[op.index..] {
-                    lines.push(' ');
-                    lines.push_str(a);
-                }
-                bare_lines.push(BareLine {
-                    command,
-                    start,
-                    end: lines.len(),
-                });
-            }
-        }
         let mut hosts = Vec::new();
         for text in raw.iter().map(|r| &**r).chain(arg_values.iter().copied()) {
             hosts.extend(capability::url_hosts(text));
@@ -410,7 +425,7 @@ impl<'a> Facts<'a> {
             commands,
             lines,
             line_ends,
-            bare_lines,
+            bare_lines: OnceCell::new(),
             caps,
             argument_path,
             tools,
