@@ -227,7 +227,15 @@ struct BareLines {
 
 impl BareLines {
     fn of(commands: &[SimpleCommand]) -> BareLines {
-        let mut bare = BareLines::default();
+        // Room for two readings of each (`helm --burst-limit 50 upgrade`
+        // has two), allocated once.
+        let with_options = || commands.iter().filter(|c| has_leading_option(c));
+        let mut bare = BareLines {
+            text: String::with_capacity(
+                2 * with_options().map(SimpleCommand::line_len).sum::<usize>(),
+            ),
+            ends: Vec::with_capacity(2 * with_options().count()),
+        };
         for (i, cmd) in commands.iter().enumerate() {
             if !has_leading_option(cmd) {
                 continue;
