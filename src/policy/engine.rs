@@ -494,10 +494,18 @@ fn remote_host(arg: &str) -> Option<String> {
     Some(host.to_ascii_lowercase())
 }
 
-fn has_flag(cmd: &SimpleCommand, names: &[String]) -> bool {
-    for arg in &cmd.args {
+/// True when one of `names` is among the command's flags. A word right
+/// after an option may be that option's value (`git clean -f -e --help`
+/// excludes the pattern `--help`, then deletes); `definite` leaves such
+/// words out, as a flag whose presence clears a rule (`flags_none`) must
+/// be one for sure, while a flag that makes a rule fire need not be.
+fn has_flag(cmd: &SimpleCommand, names: &[String], definite: bool) -> bool {
+    for (i, arg) in cmd.args.iter().enumerate() {
         if arg == "--" {
             break;
+        }
+        if definite && i > 0 && cmd.args[i - 1].starts_with('-') && !cmd.args[i - 1].contains('=') {
+            continue;
         }
         for name in names {
             let hit = if name.len() == 1 {
@@ -535,13 +543,26 @@ fn command_matches(cond: &CommandCond, facts: &Facts<'_>, i: usize) -> bool {
             return false;
         }
     }
-    if !cond.flags_all.iter().all(|group| has_flag(cmd, group)) {
+    if !cond
+        .flags_all
+        .iter()
+        .all(|group| has_flag(cmd, group, false))
+    {
         return false;
     }
-    if !cond.flags_any.is_empty() && !cond.flags_any.iter().any(|group| has_flag(cmd, group)) {
+    if !cond.flags_any.is_empty()
+        && !cond
+            .flags_any
+            .iter()
+            .any(|group| has_flag(cmd, group, false))
+    {
         return false;
     }
-    if cond.flags_none.iter().any(|group| has_flag(cmd, group)) {
+    if cond
+        .flags_none
+        .iter()
+        .any(|group| has_flag(cmd, group, true))
+    {
         return false;
     }
     if let Some(set) = &cond.args_any {
@@ -1038,9 +1059,15 @@ mod tests {
     #[test]
     fn flags_short_clusters_and_long_forms() {
         let cmd = &shell::split("rm -fr --verbose x")[0];
-        assert!(has_flag(cmd, &["r".into(), "recursive".into()]));
-        assert!(has_flag(cmd, &["verbose".into()]));
-        assert!(!has_flag(cmd, &["i".into()]));
+        assert!(has_flag(cmd, &["r".into(), "recursive".into()], false));
+        assert!(has_flag(cmd, &["verbose".into()], false));
+        assert!(!has_flag(cmd, &["i".into()], false));
+        // A word that may be an option's value is not a definite flag.
+        let cmd = &shell::split("git clean -f -e --help")[0];
+        assert!(has_flag(cmd, &["help".into()], false));
+        assert!(!has_flag(cmd, &["help".into()], true));
+        let cmd = &shell::split("docker stop web --help")[0];
+        assert!(has_flag(cmd, &["help".into()], true));
     }
 
     #[test]
