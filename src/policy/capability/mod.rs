@@ -902,8 +902,7 @@ fn read_facts(c: &Command<'_>, caps: &mut Capabilities) {
     let cmd = c.cmd;
     let program = c.program;
     if !(PRINT_ONLY.contains(&program) || program == "ls")
-        && read_paths(cmd, &c.steps)
-            .any(|path| path.contains(['.', '/']) && p.sensitive.is_match(path))
+        && read_paths(cmd, &c.steps).any(|path| path.contains(['.', '/']) && p.is_sensitive(path))
     {
         caps.add(ReadsSensitive, "names a credential location");
     }

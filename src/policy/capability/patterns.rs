@@ -42,8 +42,9 @@ pub(super) struct Patterns {
     /// PowerShell cmdlet writing a file (`Out-File /x`, `Set-Content -Path
     /// '/x'`; group 2).
     pub(super) code_redirect: Regex,
-    /// Credential locations (paths, robust to `~`, `$HOME`, quotes, globs).
-    pub(super) sensitive: PatternSet,
+    /// Credential locations (paths, robust to `~`, `$HOME`, quotes, globs),
+    /// but for PEM files: see [`Patterns::is_sensitive`].
+    sensitive: PatternSet,
     /// Places writing to which is persistence.
     pub(super) persistence: PatternSet,
     /// Places writing to which changes privileges or the loader.
@@ -142,7 +143,7 @@ pub(super) fn patterns() -> &'static Patterns {
                 r"/var/run/secrets|/run/secrets",
                 r"(?i)(?:^|/)(?:[\w.-]*[-_])?(?:credentials?|secrets?|service[-_]account|token)s?\.(?:json|ya?ml|toml|ini|txt|env|xml)$",
                 r"(?:^|/)\.env(?:\.[\w.-]+)?$",
-                r"(?i)\.(?:pem|key|p12|pfx|jks|keystore|kdbx|ppk|asc|gpg|ovpn)$",
+                r"(?i)\.(?:key|p12|pfx|jks|keystore|kdbx|ppk|asc|gpg|ovpn)$",
                 r"(?i)(?:Login Data|Cookies|key[34]\.db|logins\.json|Keychains|wallet\.dat)",
                 r"(?:^|/)(?:\.mozilla/firefox|\.config/(?:google-chrome|chromium|BraveSoftware)|Library/Application Support/(?:Google/Chrome|Firefox|BraveSoftware))(?:/|$)",
             ]
@@ -194,4 +195,49 @@ pub(super) fn patterns() -> &'static Patterns {
             .expect("static socat pattern"),
         }
     })
+}
+
+impl Patterns {
+    /// True when `path` names a credential location: one of the
+    /// `sensitive` patterns, or a PEM file that is not named as a
+    /// certificate (`privkey.pem`, `server.pem`; not `cert.pem`,
+    /// `fullchain.pem`, `ca-bundle.pem`, which hold public certificates).
+    pub(super) fn is_sensitive(&self, path: &str) -> bool {
+        self.sensitive.is_match(path) || private_pem(path)
+    }
+}
+
+/// A `.pem` file whose name does not say it holds only certificates.
+fn private_pem(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let name = name.trim_end_matches(['"', '\'', '*']);
+    let Some(stem) = name
+        .len()
+        .checked_sub(4)
+        .filter(|&at| name.is_char_boundary(at) && name[at..].eq_ignore_ascii_case(".pem"))
+        .map(|at| name[..at].to_ascii_lowercase())
+    else {
+        return false;
+    };
+    let words = || stem.split(['-', '_', '.']);
+    let certificate = words().any(|w| {
+        matches!(
+            w,
+            "cert"
+                | "certs"
+                | "certificate"
+                | "crt"
+                | "chain"
+                | "fullchain"
+                | "ca"
+                | "cacert"
+                | "cacerts"
+                | "bundle"
+                | "pub"
+                | "public"
+                | "pubkey"
+        )
+    });
+    let key = words().any(|w| matches!(w, "key" | "priv" | "private" | "privkey" | "secret"));
+    !certificate || key
 }

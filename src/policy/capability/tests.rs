@@ -333,9 +333,26 @@ fn sensitive_reads_loaders_dynamic_code() {
         "cpio -o <<< /etc/shadow",
         "yelp man:/etc/shadow",
         "lwp-download file:///etc/shadow /tmp/x",
+        // PEM files hold private keys unless named as certificates.
+        "cat server.pem",
+        "openssl rsa -in /etc/letsencrypt/live/x/privkey.pem",
+        "cp cert-key.pem /tmp/",
+        "cat /etc/ssl/private/server.pem",
+        "cat *.pem",
     ] {
         assert!(
             caps(line).contains(&"reads_sensitive"),
+            "{line}: {:?}",
+            caps(line)
+        );
+    }
+    for line in [
+        "openssl x509 -in cert.pem -noout -text",
+        "step certificate inspect fullchain.pem",
+        "curl --cacert ca-bundle.pem https://example.com",
+    ] {
+        assert!(
+            !caps(line).contains(&"reads_sensitive"),
             "{line}: {:?}",
             caps(line)
         );

@@ -65,7 +65,7 @@ pub fn tool_path_facts<'a>(tools: &[&str], values: &[&'a str]) -> (Capabilities,
         let path = &*path;
         let before = caps;
         let p = patterns();
-        if p.sensitive.is_match(path) {
+        if p.is_sensitive(path) {
             caps.add(Capability::ReadsSensitive, "names a credential location");
         }
         if value.starts_with("file://") && outside_workspace(path) && !system_readable(path) {
