@@ -577,7 +577,14 @@ fn command_matches(cond: &CommandCond, facts: &Facts<'_>, i: usize) -> bool {
         }
     }
     if let Some(set) = &cond.line {
-        if !facts.line_matches(set, i) {
+        // Patterns anchored on a program and its subcommand are read past
+        // global options too; unanchored ones search the whole text anyway.
+        let matched = if cond.line_anchor.is_some() {
+            facts.line_matches(set, i)
+        } else {
+            set.is_match(facts.line(i))
+        };
+        if !matched {
             return false;
         }
     }
