@@ -197,7 +197,7 @@ struct Facts<'a> {
     /// Where each command's text ends in `lines`.
     line_ends: Vec<usize>,
     /// Commands' texts without their global options, built when a `line`
-    /// pattern first needs them: see [`Facts::bare_lines`].
+    /// pattern first needs them: see [`Facts::line_matches`].
     bare_lines: OnceCell<BareLines>,
     /// Per command: what it can do; then, when they reach anything, what
     /// the tool's path arguments reach ([`capability::tool_path_facts`]).
