@@ -504,7 +504,7 @@ fn has_flag(cmd: &SimpleCommand, names: &[String], definite: bool) -> bool {
         if arg == "--" {
             break;
         }
-        if definite && i > 0 && cmd.args[i - 1].starts_with('-') && !cmd.args[i - 1].contains('=') {
+        if definite && operands::may_be_option_value(&cmd.args, i) {
             continue;
         }
         for name in names {

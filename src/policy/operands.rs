@@ -86,6 +86,13 @@ enum Next {
     MaybeValue,
 }
 
+/// True when `args[i]` may be the value of the option before it rather
+/// than a flag or operand of its own: it follows an option written
+/// without `=` (`git clean -f -e --help` excludes the pattern `--help`).
+pub(crate) fn may_be_option_value(args: &[String], i: usize) -> bool {
+    i > 0 && args[i - 1].starts_with('-') && !args[i - 1].contains('=')
+}
+
 /// The words that may be a command's subcommand: its first leading
 /// operand, and after an option this analysis does not know, both the
 /// word that may be that option's value and the one after it (`helm

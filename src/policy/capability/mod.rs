@@ -993,12 +993,15 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
     // `--help` or a trailing `help` prints the subcommand's usage and exits
     // (`aws s3 rm help`, `docker rm --help`); so does a trailing `-h` or
     // `-help` (`pulumi cancel -h`, `terraform apply -help`). `-h` elsewhere
-    // is left alone: it is a host for database clients (`psql -h db`).
-    let asks_help = cmd.args.iter().any(|a| a == "--help")
-        || cmd
-            .args
-            .last()
-            .is_some_and(|a| matches!(a.as_str(), "help" | "-h" | "-help"));
+    // is left alone: it is a host for database clients (`psql -h db`). A
+    // word that may be an option's value is no help request (`--exclude
+    // --help`), as for the rules' `flags_none`.
+    let args = &cmd.args;
+    let asks_help = args.iter().enumerate().any(|(i, a)| {
+        let help =
+            a == "--help" || (i + 1 == args.len() && matches!(a.as_str(), "help" | "-h" | "-help"));
+        help && !crate::policy::operands::may_be_option_value(args, i)
+    });
     let any_cli = c.class & WORKTREE == 0
         && !asks_help
         && !is_shell

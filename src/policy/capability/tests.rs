@@ -648,6 +648,8 @@ fn stops_by_a_verb_of_any_cli() {
     ] {
         assert!(!caps(line).contains(&"stops"), "{line}: {:?}", caps(line));
     }
+    // `--help` as an option's value asks for nothing: the command runs.
+    assert!(caps("aws ec2 stop-instances --instance-ids --help").contains(&"stops"));
 }
 
 #[test]
