@@ -197,9 +197,9 @@ fn classifier_on_cli_examples() {
         let recall = flagged as f64 / risky as f64;
         let pass = passed as f64 / benign as f64;
         println!("CLI examples ({split}): risky flagged {flagged}/{risky} ({recall:.3}), benign passed {passed}/{benign} ({pass:.3})");
-        // Floors at today's figures (dev 0.971, held 0.929): a change that
+        // Floors at today's figures (dev 0.985, held 0.943): a change that
         // loses ground on either split fails here.
-        let floor = if split == "dev" { 0.97 } else { 0.92 };
+        let floor = if split == "dev" { 0.98 } else { 0.94 };
         assert!(recall >= floor, "{split}: risky flagged {recall:.3}");
         assert!(pass >= 0.95, "{split}: benign passed {pass:.3}");
     }

@@ -11,6 +11,8 @@
 use std::sync::OnceLock;
 
 use globset::GlobSet;
+
+use super::capability::sql;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -767,6 +769,15 @@ pub fn analyse(tool: &str, arguments: Option<&serde_json::Value>, trust: &Trust)
                     Some("a destination address not in settings.trusted_recipients".into());
             }
         }
+    }
+    // What a statement does, whatever the tool is called (`query` runs a
+    // `DELETE` as readily as a `SELECT`).
+    if effects.destroys.is_none()
+        && values
+            .iter()
+            .any(|(key, value)| sql::statement_key(key) && sql::destroys(value))
+    {
+        effects.destroys = Some("a statement argument deletes or overwrites data");
     }
     let noun = has(CREDENTIAL_NOUNS);
     let verb = has(CHANGE_VERBS);

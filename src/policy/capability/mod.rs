@@ -18,6 +18,7 @@ mod machine;
 mod paths;
 mod patterns;
 mod round_trip;
+pub(crate) mod sql;
 mod tool_languages;
 mod tool_paths;
 mod verbs;
@@ -33,7 +34,7 @@ use paths::{
     awk_program, home_root, outside_workspace, read_paths, reads_outside, sed_script, written_paths,
 };
 use patterns::patterns;
-use verbs::{read_verbs, removes_by_trailing_dash, script_args};
+use verbs::{names_database, read_verbs, removes_by_trailing_dash, script_args};
 use vocabulary::*;
 
 /// One thing a command can do.
@@ -985,7 +986,6 @@ fn privilege_facts(c: &Command<'_>, caps: &mut Capabilities) {
 /// of any CLI read the same way: stopping and granting access.
 fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
     use Capability::*;
-    let p = patterns();
     let cmd = c.cmd;
     let program = c.program;
     let is_shell = c.is_shell;
@@ -1009,6 +1009,11 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
         && !super::shell::is_wrapper(program)
         && !data_program;
     let verbs = if any_cli {
+        read_verbs(program, &cmd.args)
+    } else if c.class & WORKTREE != 0 && !asks_help && names_database(program, &cmd.args) {
+        // A build tool's or package manager's verbs touch the working tree,
+        // except where they name its database (`dotnet ef database drop`,
+        // `npm run db:reset`, `bundle exec rake db:drop`).
         read_verbs(program, &cmd.args)
     } else if c.interpreter && !asks_help {
         // A module that is a package manager or a text tool is left to
@@ -1110,24 +1115,29 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
             }
         }
     }
-    let sql_text = cmd.args.iter().chain(&cmd.input).chain(cmd.code.iter());
-    for text in sql_text {
-        // Statements have spaces; a word alone is not one.
-        if !text.contains([' ', '(']) && program != "redis-cli" {
-            continue;
-        }
-        let found = p.sql.matches(text);
-        if !found.matched_any() {
-            continue;
-        }
-        // DELETE and UPDATE are destructive without a WHERE clause.
-        let filtered = text
-            .as_bytes()
-            .windows(6)
-            .any(|w| w.eq_ignore_ascii_case(b"where "));
-        if found.iter().any(|i| !(filtered && (i == 2 || i == 5))) {
-            caps.add(Destroys, "destructive SQL");
-        }
+    // Statements are read where one is expected (a commit message "update
+    // docs set the default" is not one); heredocs and inline code may feed
+    // a client further down a pipeline, so they are always read.
+    // Statements have spaces; a word alone is one only for a client
+    // (`redis-cli FLUSHALL`).
+    let spaced = |text: &String| text.contains([' ', '(']);
+    let texts = || cmd.args.iter().chain(&cmd.input).chain(cmd.code.iter());
+    if !sql::is_client(program) && !texts().any(spaced) {
+        return;
+    }
+    let takes = sql::takes_statements(cmd);
+    let expected = |i: usize, arg: &String| {
+        takes
+            || sql::statement_option(arg)
+            || i.checked_sub(1)
+                .is_some_and(|before| sql::statement_option(&cmd.args[before]))
+    };
+    let mut args = cmd.args.iter().enumerate();
+    let mut others = cmd.input.iter().chain(cmd.code.iter());
+    if args.any(|(i, arg)| expected(i, arg) && (takes || spaced(arg)) && sql::destroys(arg))
+        || others.any(|text| (takes || spaced(text)) && sql::destroys(text))
+    {
+        caps.add(Destroys, "destructive SQL");
     }
 }
 

@@ -168,7 +168,7 @@ pub(super) fn patterns() -> &'static Patterns {
             sql: RegexSet::new([
                 r#"(?i)\bdrop\s+(?:table|database|schema|index|view|user|role|collection|keyspace|function|procedure|trigger|owned)\b"#,
                 r"(?i)\btruncate\s+(?:table\s+)?[\w`\x22\[.]",
-                r"(?i)\bdelete\s+from\s+[\w`\x22\[.]+(?:\s+[\w`\x22\].]+)?\s*(?:;|$|\x22|')",
+                r"(?i)\bdelete\s+from\s+[\w`\x22\[.]+(?:\s+[\w`\x22\].]+)?\s*(?:;|$|\x22|'|\bwhere\b)",
                 r"(?i)\balter\s+table\s+\S+\s+drop\b",
                 r"(?i)\bgrant\s+all\b",
                 r"(?i)\bupdate\s+[\w`\x22\[.]+\s+set\s+[^;]*?(?:;|$)",

@@ -1,7 +1,7 @@
 //! What a command does to remote state: destructive verbs of any CLI and
 //! HTTP methods.
 
-use super::vocabulary::is_destroy_verb;
+use super::vocabulary::{self, is_destroy_verb};
 use crate::policy::operands::{leading_operands, Operand};
 use crate::policy::shell::SimpleCommand;
 
@@ -92,15 +92,53 @@ pub(super) fn read_verbs(program: &str, args: &[String]) -> Verbs {
     let mut verbs = Verbs::default();
     let (mut grant_verb, mut access_noun) = (false, false);
     let mut buf = [0u8; 64];
-    for Operand {
-        word, maybe_value, ..
-    } in leading_operands(program, args)
+    for (
+        nth,
+        Operand {
+            index,
+            word,
+            maybe_value,
+        },
+    ) in leading_operands(program, args).enumerate()
     {
         let Some(lower) = buf.get_mut(..word.len()) else {
             continue;
         };
         lower.copy_from_slice(word.as_bytes());
         lower.make_ascii_lowercase();
+        // Short forms CLIs accept for their delete and destroy verbs (`pct
+        // des 100`, `cli53 rd zone`; `d` after a noun and before what it
+        // names: `doctl compute droplet d id`, `pveum user d bob`), and a
+        // program name that destroys, used as a subcommand
+        // (`elasticsearch-users userdel bob`).
+        // A possible option's value is none of these (`--database d`); nor
+        // is a `d` that a verb follows, which is a noun's short form
+        // (`doctl compute d ls`: droplets listed).
+        let verb_follows = args.get(index + 1).is_some_and(|next| {
+            matches!(
+                next.as_str(),
+                "ls" | "list"
+                    | "l"
+                    | "get"
+                    | "g"
+                    | "describe"
+                    | "show"
+                    | "info"
+                    | "logs"
+                    | "create"
+                    | "c"
+                    | "new"
+                    | "add"
+                    | "a"
+                    | "update"
+                    | "u"
+                    | "set"
+                    | "d"
+            )
+        });
+        let short = matches!(&*lower, b"des" | b"rd")
+            || (&*lower == b"d" && nth > 0 && index + 1 < args.len() && !verb_follows);
+        verbs.destroys |= (short && !maybe_value) || vocabulary::destroy_program_name(word);
         let (mut destroys, mut cache, mut at) = (false, false, 0);
         for segment in lower.split(|&b| b == b':') {
             for (i, part) in segment.split(|&b| b == b'-' || b == b'_').enumerate() {
@@ -129,6 +167,18 @@ pub(super) fn read_verbs(program: &str, args: &[String]) -> Verbs {
     }
     verbs.grants_access = grant_verb && access_noun;
     verbs
+}
+
+/// True when a leading operand names a database (`database`, `db:drop`,
+/// `db-reset`, `schema`).
+pub(super) fn names_database(program: &str, args: &[String]) -> bool {
+    leading_operands(program, args).any(|op| {
+        op.word.split([':', '-', '_', '.']).any(|part| {
+            ["db", "database", "databases", "schema"]
+                .iter()
+                .any(|noun| part.eq_ignore_ascii_case(noun))
+        })
+    })
 }
 
 fn is_stop_verb(part: &[u8]) -> bool {
