@@ -565,6 +565,11 @@ fn command_matches(cond: &CommandCond, facts: &Facts<'_>, i: usize) -> bool {
     {
         return false;
     }
+    if let Some(want) = cond.previews {
+        if super::capability::previews(cmd) != want {
+            return false;
+        }
+    }
     if let Some(set) = &cond.args_any {
         if !cmd.args.iter().any(|a| set.is_match(a)) {
             return false;

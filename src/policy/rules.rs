@@ -125,6 +125,9 @@ pub struct WhenSpec {
     flags_any: Option<Vec<String>>,
     /// None may be present (`"h|help"`: a help request acts on nothing).
     flags_none: Option<Vec<String>>,
+    /// `false`: the rule holds only when the command makes its change, not
+    /// when it previews it (`--dry-run`, `--what-if`, `plan`, `diff`).
+    previews: Option<bool>,
     /// Some argument matches one of these regexes.
     args_any: Option<Vec<String>>,
     /// …unless every positional argument matches one of these.
@@ -289,6 +292,8 @@ pub(crate) struct CommandCond {
     pub flags_all: Vec<Vec<String>>,
     pub flags_any: Vec<Vec<String>>,
     pub flags_none: Vec<Vec<String>>,
+    /// Whether the command must (`true`) or must not (`false`) be a preview.
+    pub previews: Option<bool>,
     pub args_any: Option<PatternSet>,
     pub args_not_all: Option<PatternSet>,
     pub line: Option<PatternSet>,
@@ -337,6 +342,7 @@ pub fn compile(spec: RuleSpec) -> Result<Rule, String> {
         || w.flags_all.is_some()
         || w.flags_any.is_some()
         || w.flags_none.is_some()
+        || w.previews.is_some()
         || w.args_any.is_some()
         || w.args_not_all.is_some()
         || w.line.is_some();
@@ -364,6 +370,7 @@ pub fn compile(spec: RuleSpec) -> Result<Rule, String> {
             flags_all: flags(w.flags_all),
             flags_any: flags(w.flags_any),
             flags_none: flags(w.flags_none),
+            previews: w.previews,
             args_any: regexes(w.args_any, "args_any")?,
             args_not_all: regexes(w.args_not_all, "args_not_all")?,
             line_anchor: w.line.as_deref().and_then(Anchor::from_line_patterns),

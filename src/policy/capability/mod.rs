@@ -17,6 +17,7 @@ mod hosts;
 mod machine;
 mod paths;
 mod patterns;
+mod previews;
 mod round_trip;
 pub(crate) mod sql;
 mod tool_languages;
@@ -26,6 +27,7 @@ mod vocabulary;
 
 use hosts::schemeless_url_hosts;
 pub use hosts::{bare_hosts, url_hosts};
+pub use previews::previews;
 pub use round_trip::mark_round_trips;
 pub use tool_paths::tool_path_facts;
 pub use verbs::{http_method, is_http_client};
@@ -187,6 +189,9 @@ impl Capabilities {
 pub fn analyse(cmd: &SimpleCommand) -> Capabilities {
     let mut caps = Capabilities::default();
     let c = Command::new(cmd);
+    if previews::usage_only(cmd, c.is_shell || c.interpreter) {
+        return caps;
+    }
     program_facts(&c, &mut caps);
     assignment_facts(&c, &mut caps);
     argument_facts(&c, &mut caps);
@@ -212,6 +217,8 @@ struct Command<'a> {
     class: u8,
     /// What its commands in the program's own language do (`vim -c ':w /x'`).
     steps: Vec<tool_languages::Step<'a>>,
+    /// It previews a change instead of making one ([`previews::previews`]).
+    previews: bool,
 }
 
 impl<'a> Command<'a> {
@@ -227,6 +234,7 @@ impl<'a> Command<'a> {
             data_program: class & DATA != 0,
             class,
             steps: tool_languages::steps(cmd),
+            previews: previews::previews(cmd),
         }
     }
 }
@@ -566,10 +574,10 @@ fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
         if has(arg, "uid") && p.setuid_root.is_match(arg) {
             caps.add(Privilege, "code that switches to uid 0");
         }
-        if destroy_flag(arg) && program != "git" {
+        if destroy_flag(arg) && program != "git" && !c.previews && !c.data_program {
             caps.add(Destroys, "a destructive flag");
         }
-        if turns_off_safeguard(arg, cmd.args.get(i + 1).map(String::as_str)) {
+        if turns_off_safeguard(arg, cmd.args.get(i + 1).map(String::as_str)) && !c.previews {
             caps.add(Destroys, "turns off a safeguard against deletion");
         }
     }
@@ -1001,7 +1009,7 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
         let help =
             a == "--help" || (i + 1 == args.len() && matches!(a.as_str(), "help" | "-h" | "-help"));
         help && !crate::policy::operands::may_be_option_value(args, i)
-    });
+    }) || c.previews;
     let any_cli = c.class & WORKTREE == 0
         && !asks_help
         && !is_shell

@@ -138,7 +138,7 @@ pub(super) const SOCKET_TOOLS: &[&str] = &[
 pub(super) const DATA_PROGRAMS: &[&str] = &[
     "echo", "printf", "which", "whereis", "type", "ls", "file", "stat", "readlink", "realpath",
     "test", "[", "grep", "egrep", "fgrep", "rg", "ag", "git", "basename", "dirname", "chsh", "man",
-    "info", "help", "hash", "whatis", "apropos", "tldr", "alias", "unalias",
+    "info", "help", "hash", "whatis", "apropos", "tldr", "alias", "unalias", "tree",
 ];
 
 /// Programs whose operands are words they print, test or resolve, not
@@ -281,7 +281,6 @@ pub(super) const DESTROY_VERBS: &[&str] = &[
     "unsubscribe",
     "undefine",
     "del",
-    "scrub",
     // Membership and replacement: a node leaving a swarm or cluster, a
     // resource or machine replaced (destroyed, then created anew).
     "leave",
