@@ -217,11 +217,17 @@ struct Command<'a> {
     class: u8,
     /// What its commands in the program's own language do (`vim -c ':w /x'`).
     steps: Vec<tool_languages::Step<'a>>,
-    /// It previews a change instead of making one ([`previews::previews`]).
-    previews: bool,
+    /// It previews a change instead of making one ([`previews::previews`]),
+    /// read when first asked.
+    previews: std::cell::OnceCell<bool>,
 }
 
 impl<'a> Command<'a> {
+    /// True when the command previews a change ([`previews::previews`]).
+    fn previews(&self) -> bool {
+        *self.previews.get_or_init(|| previews::previews(self.cmd))
+    }
+
     fn new(cmd: &'a SimpleCommand) -> Command<'a> {
         let program = cmd.program.as_str();
         let class = program_class(program);
@@ -234,7 +240,7 @@ impl<'a> Command<'a> {
             data_program: class & DATA != 0,
             class,
             steps: tool_languages::steps(cmd),
-            previews: previews::previews(cmd),
+            previews: std::cell::OnceCell::new(),
         }
     }
 }
@@ -574,10 +580,10 @@ fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
         if has(arg, "uid") && p.setuid_root.is_match(arg) {
             caps.add(Privilege, "code that switches to uid 0");
         }
-        if destroy_flag(arg) && program != "git" && !c.previews && !c.data_program {
+        if destroy_flag(arg) && program != "git" && !c.data_program && !c.previews() {
             caps.add(Destroys, "a destructive flag");
         }
-        if turns_off_safeguard(arg, cmd.args.get(i + 1).map(String::as_str)) && !c.previews {
+        if turns_off_safeguard(arg, cmd.args.get(i + 1).map(String::as_str)) && !c.previews() {
             caps.add(Destroys, "turns off a safeguard against deletion");
         }
     }
@@ -1009,7 +1015,7 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
         let help =
             a == "--help" || (i + 1 == args.len() && matches!(a.as_str(), "help" | "-h" | "-help"));
         help && !crate::policy::operands::may_be_option_value(args, i)
-    }) || c.previews;
+    });
     let any_cli = c.class & WORKTREE == 0
         && !asks_help
         && !is_shell
@@ -1036,16 +1042,17 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
     } else {
         Default::default()
     };
-    if verbs.destroys {
+    // A preview is read last, and only when something would count.
+    if verbs.destroys && !c.previews() {
         caps.add(Destroys, "a destructive verb");
     }
     // Verbs that stop what runs, or grant access, read the same way.
-    if verbs.stops {
+    if verbs.stops && !c.previews() {
         caps.add(Stops, "a verb that stops or suspends");
     }
     // A database client's operands are its query language's words and keys
     // (`redis-cli SET key value`); its grants are read as SQL.
-    if verbs.grants_access && c.class & SOCKET == 0 {
+    if verbs.grants_access && c.class & SOCKET == 0 && !c.previews() {
         caps.add(GrantsAccess, "grants access or issues a credential");
     }
     if c.class & WORKTREE != 0
@@ -1054,10 +1061,11 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
             .positional()
             .take(2)
             .any(|v| REGISTRY_VERBS.contains(&v))
+        && !c.previews()
     {
         caps.add(Destroys, "withdraws a published package or a credential");
     }
-    if destroy_program_name(program) && !asks_help {
+    if destroy_program_name(program) && !asks_help && !c.previews() {
         caps.add(Destroys, "a program whose name says it destroys");
     }
     if matches!(
@@ -1081,6 +1089,7 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
             .args
             .iter()
             .any(|a| matches!(a.as_str(), "-v" | "--volumes" | "--rmi") || a.starts_with("--rmi="))
+        && !c.previews()
     {
         caps.add(Destroys, "removes volumes or images with the stack");
     }
@@ -1130,7 +1139,7 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
     // (`redis-cli FLUSHALL`).
     let spaced = |text: &String| text.contains([' ', '(']);
     let texts = || cmd.args.iter().chain(&cmd.input).chain(cmd.code.iter());
-    if !sql::is_client(program) && !texts().any(spaced) {
+    if !texts().any(spaced) && !matches!(program, "redis-cli" | "valkey-cli" | "keydb-cli") {
         return;
     }
     let takes = sql::takes_statements(cmd);
