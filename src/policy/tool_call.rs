@@ -11,10 +11,10 @@
 use std::sync::OnceLock;
 
 use globset::GlobSet;
-
-use super::capability::sql;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
+
+use super::capability::sql;
 
 /// One effect of a tool call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]

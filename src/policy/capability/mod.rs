@@ -1134,8 +1134,8 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
     }
     // Statements are read where one is expected (a commit message "update
     // docs set the default" is not one); heredocs and inline code may feed
-    // a client further down a pipeline, so they are always read.
-    // Statements have spaces; a word alone is one only for a client
+    // a client further down a pipeline, so they are always read. Statements
+    // have spaces; a word alone is one only for a key-value store's client
     // (`redis-cli FLUSHALL`).
     let spaced = |text: &String| text.contains([' ', '(']);
     let texts = || cmd.args.iter().chain(&cmd.input).chain(cmd.code.iter());

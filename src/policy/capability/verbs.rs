@@ -106,39 +106,11 @@ pub(super) fn read_verbs(program: &str, args: &[String]) -> Verbs {
         };
         lower.copy_from_slice(word.as_bytes());
         lower.make_ascii_lowercase();
-        // Short forms CLIs accept for their delete and destroy verbs (`pct
-        // des 100`, `cli53 rd zone`; `d` after a noun and before what it
-        // names: `doctl compute droplet d id`, `pveum user d bob`), and a
-        // program name that destroys, used as a subcommand
-        // (`elasticsearch-users userdel bob`).
-        // A possible option's value is none of these (`--database d`); nor
-        // is a `d` that a verb follows, which is a noun's short form
-        // (`doctl compute d ls`: droplets listed).
-        let verb_follows = args.get(index + 1).is_some_and(|next| {
-            matches!(
-                next.as_str(),
-                "ls" | "list"
-                    | "l"
-                    | "get"
-                    | "g"
-                    | "describe"
-                    | "show"
-                    | "info"
-                    | "logs"
-                    | "create"
-                    | "c"
-                    | "new"
-                    | "add"
-                    | "a"
-                    | "update"
-                    | "u"
-                    | "set"
-                    | "d"
-            )
-        });
-        let short = matches!(&*lower, b"des" | b"rd")
-            || (&*lower == b"d" && nth > 0 && index + 1 < args.len() && !verb_follows);
-        verbs.destroys |= (short && !maybe_value) || vocabulary::destroy_program_name(word);
+        // A program name that destroys, used as a subcommand
+        // (`elasticsearch-users userdel bob`); a short form, unless it may be
+        // an option's value (`--database d`).
+        verbs.destroys |= (!maybe_value && short_destroy_form(lower, nth, index, args))
+            || vocabulary::destroy_program_name(word);
         let (mut destroys, mut cache, mut at) = (false, false, 0);
         for segment in lower.split(|&b| b == b':') {
             for (i, part) in segment.split(|&b| b == b'-' || b == b'_').enumerate() {
@@ -167,6 +139,28 @@ pub(super) fn read_verbs(program: &str, args: &[String]) -> Verbs {
     }
     verbs.grants_access = grant_verb && access_noun;
     verbs
+}
+
+/// True when `word` (lower case, the `nth` leading operand, at `index` of
+/// `args`) is a short form CLIs accept for delete or destroy: `des` (`pct
+/// des 100`), `rd` (`cli53 rd zone`), and `d` after a noun and before what
+/// it names (`doctl compute droplet d web-1`, `pveum user d bob`); not a `d`
+/// a verb follows, which is a noun's short form (`doctl compute d ls`).
+fn short_destroy_form(word: &[u8], nth: usize, index: usize, args: &[String]) -> bool {
+    const VERBS: &[&str] = &[
+        "ls", "list", "l", "get", "g", "describe", "show", "info", "logs", "create", "c", "new",
+        "add", "a", "update", "u", "set", "d",
+    ];
+    match word {
+        b"des" | b"rd" => true,
+        b"d" => {
+            nth > 0
+                && args
+                    .get(index + 1)
+                    .is_some_and(|next| !VERBS.contains(&next.as_str()))
+        }
+        _ => false,
+    }
 }
 
 /// True when a leading operand names a database (`database`, `db:drop`,
