@@ -125,3 +125,30 @@ fn the_cli_s_own_environment_variables_do_not_break_serve() {
     let health = std::net::TcpStream::connect(sidecar.admin);
     assert!(health.is_ok(), "serve started and listens");
 }
+
+/// A report printed into a pipe whose reader has gone (`cpos policy explain
+/// | head -1`) ends quietly: no panic, no backtrace on stderr.
+#[test]
+fn a_report_into_a_closed_pipe_ends_quietly() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cpos"))
+        .args(["policy", "explain"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the reading end before cpos writes anything.
+    drop(child.stdout.take());
+    let contract = r#"{"kind":"intake.command_request","commands":["git status"]}"#;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(contract.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

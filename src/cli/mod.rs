@@ -89,6 +89,17 @@ impl ConfigArgs {
 /// Parses the command line and runs the chosen subcommand.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Preflight(_)
+            | Command::Policy(_)
+            | Command::SecretScan(_)
+            | Command::Sign(_)
+            | Command::Tape(_)
+            | Command::Config(_)
+    ) {
+        quiet_on_closed_pipe();
+    }
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Stdio(args) => stdio_cmd::run(args),
@@ -109,6 +120,19 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Lets a report printed into a pipe that closes early (`cpos policy
+/// explain | head -1`) end the process quietly, as other command-line tools
+/// do, instead of panicking on the write. Only for the subcommands that
+/// print a report and exit: the servers keep SIGPIPE ignored, so a peer that
+/// goes away is an error to handle, not the end of the process.
+fn quiet_on_closed_pipe() {
+    // SAFETY: restores a signal's default disposition before any thread is
+    // started; nothing else in the process relies on SIGPIPE being ignored.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
