@@ -673,11 +673,9 @@ fn network_facts(c: &Command<'_>, caps: &mut Capabilities) {
     let cmd = c.cmd;
     let program = c.program;
     if c.class & SOCKET != 0 {
-        let benign_query = is_url_fetcher(program)
-            || matches!(
-                program,
-                "mysql" | "psql" | "redis-cli" | "mongo" | "mongosh"
-            );
+        // A database client's connection is its job; what it runs is read
+        // as statements.
+        let benign_query = is_url_fetcher(program) || sql::is_client(program);
         if !benign_query {
             caps.add(Network, "a network tool");
         }

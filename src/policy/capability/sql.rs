@@ -49,7 +49,7 @@ fn statements(text: &str) -> impl Iterator<Item = &str> {
 
 /// True when a program is a database client (`psql`, `mysql`, `bq`…, any
 /// program whose name holds `sql` or `cql`).
-fn is_client(program: &str) -> bool {
+pub(super) fn is_client(program: &str) -> bool {
     matches!(
         program,
         "redis-cli"
