@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use regex::{Regex, RegexSet};
 use serde::Serialize;
 
+mod pairs;
 mod rule_set;
 
 pub use rule_set::{entropy, RuleSet, GITLEAKS_RULES, NOSEYPARKER_RULES};
@@ -41,10 +42,14 @@ enum Check {
     /// The maintained rule set covers the format more precisely (its
     /// allowlists of published keys, entropy and shape checks): it decides.
     Maintained,
+    /// A literal password with a user name beside it
+    /// ([`pairs::is_credential_pair`]); reads the lines around the match.
+    Pair,
 }
 
 impl Check {
-    fn passes(self, line: &str, re: &Regex) -> bool {
+    /// Whether line `line_no` of `text`, which `re` matched, holds a finding.
+    fn passes(self, text: &str, line_no: usize, line: &str, re: &Regex) -> bool {
         match self {
             Check::Token => token_is_real(line, re),
             Check::Assignment => assignment_is_real(line, re),
@@ -53,6 +58,7 @@ impl Check {
             Check::Jwt => jwt_is_real(line, re),
             Check::PemBlock => !empty_pem_block(line),
             Check::Maintained => false,
+            Check::Pair => pairs::is_credential_pair(text, line_no, line, re),
         }
     }
 }
@@ -216,6 +222,13 @@ const DETECTORS: &[Detector] = &[
         pattern: r#"(?i)(?:\b[a-z0-9_.\-]*(?:password|passwd|pwd|_pass\b|secret|token|api[_\-]?key|apikey|private[_\-]?key|credential)[a-z0-9_.\-]*['"]?\s*(?::=|=>|[:=])\s*|(?:^|\s)--?[a-z0-9_.\-]*(?:password|passwd|pwd|pass|secret|token|api[_\-]?key|apikey|private[_\-]?key|credential)[a-z0-9_\-]*\s+)['"]?(?P<value>[^\s'"]{8,})"#,
         check: Check::Assignment,
     },
+    Detector {
+        name: "credential_pair",
+        // A password key and its value, as `secret_assignment` reads them
+        // but down to six characters; the check asks for a user beside it.
+        pattern: r#"(?i)(?:(?:^|[^a-z0-9])(?:[a-z0-9_.\-]*[_.\-])?(?:password|passwd|pwd|pass|pw)['"]?\s*(?::=|=>|[:=])\s*|(?:^|\s)--?(?:[a-z0-9_\-]*[_\-])?(?:password|passwd|pwd|pass)\s+)['"]?(?P<value>[^\s'",;&]{6,})"#,
+        check: Check::Pair,
+    },
 ];
 
 /// Key names that hold secrets (JSON keys, form fields, env names).
@@ -291,8 +304,13 @@ pub fn scan_text(text: &str, location: impl std::fmt::Display, out: &mut Vec<Fin
     let first = out.len();
     if c.set.is_match(text) {
         for (line_no, line) in text.lines().enumerate() {
+            let line_first = out.len();
             for idx in c.set.matches(line).iter() {
-                if !DETECTORS[idx].check.passes(line, c.detector(idx)) {
+                let check = DETECTORS[idx].check;
+                // A pair adds nothing to a line another detector found.
+                if (check == Check::Pair && out.len() > line_first)
+                    || !check.passes(text, line_no, line, c.detector(idx))
+                {
                     continue;
                 }
                 let finding = Finding {
@@ -455,16 +473,12 @@ fn names_a_reference(assignment: &str) -> bool {
 /// a `#selector`, escaped markup `&lt;…`), not plain words
 /// (`notapassword`, `shorter-version`): a digit, mixed case or a symbol.
 fn looks_like_secret_value(value: &str) -> bool {
-    if value.contains(['(', ')', '[', ']', '{', '}'])
-        || value.starts_with(['/', '$'])
-        || is_plain_url(value)
-        || (value.starts_with('&') && value.contains(';'))
-    {
-        return false;
-    }
     // A leading `#` marks a selector or an anchor (`#add-password`); what
     // follows must look like a secret by itself.
     let value = value.strip_prefix('#').unwrap_or(value);
+    if is_code_or_reference(value) {
+        return false;
+    }
     let (mut digit, mut upper, mut lower, mut symbol) = (false, false, false, false);
     for b in value.bytes() {
         match b {
@@ -475,8 +489,22 @@ fn looks_like_secret_value(value: &str) -> bool {
             _ => symbol = true,
         }
     }
-    let reference = value.contains('.') && !digit && !symbol;
-    !reference && (digit || (upper && lower) || symbol)
+    digit || (upper && lower) || symbol
+}
+
+/// Code or a reference, not a literal: a call or an interpolation
+/// (`os.getenv(…)`, `${X}`), a path or a variable (`/run/x`, `$X`), an
+/// address, escaped markup (`&lt;…`), a dotted name without a digit or a
+/// symbol (`settings.db.password`).
+fn is_code_or_reference(value: &str) -> bool {
+    value.contains(['(', ')', '[', ']', '{', '}'])
+        || value.starts_with(['/', '$'])
+        || is_plain_url(value)
+        || (value.starts_with('&') && value.contains(';'))
+        || (value.contains('.')
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphabetic() || matches!(b, b'.' | b'_' | b'-')))
 }
 
 /// A URL without credentials in it (`https://host/reset`): an address,
