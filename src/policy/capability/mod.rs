@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::shell::SimpleCommand;
 
 mod hosts;
+mod interfaces;
 mod machine;
 mod paths;
 mod patterns;
@@ -80,8 +81,9 @@ pub enum Capability {
     /// `base64 f | base64 -d`), a round trip that changes nothing but what
     /// a filter sees.
     Obfuscates,
-    /// Stops or suspends something running, by a verb of any CLI (`aws ec2
-    /// stop-instances`, `az vm deallocate`, `kubectl cordon`).
+    /// Stops, suspends or reboots something running, by a verb of any CLI
+    /// (`aws ec2 stop-instances`, `az vm deallocate`, `kubectl cordon`,
+    /// `docker pause`), or takes a network interface down.
     Stops,
     /// Grants access or issues a credential, by a verb and a noun of any
     /// CLI (`aws iam attach-user-policy`, `az role assignment create`,
@@ -1078,6 +1080,9 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
     }
     if scales_to_zero(cmd) {
         caps.add(Destroys, "scales a service to zero");
+    }
+    if !asks_help && interfaces::takes_interface_down(cmd) {
+        caps.add(Stops, "takes a network interface, connection or radio down");
     }
     // `docker compose down -v`, `podman-compose down --rmi all`: taking a
     // stack down is routine, taking its volumes or images with it is not.

@@ -186,6 +186,9 @@ fn is_stop_verb(part: &[u8]) -> bool {
             | b"deallocate"
             | b"hibernate"
             | b"cordon"
+            | b"drain"
+            | b"pause"
+            | b"reboot"
             // What runs stops before its end: a build, a run, a deployment,
             // a stack update, a spot request, a subscription.
             | b"cancel"

@@ -138,7 +138,8 @@ pub(super) const SOCKET_TOOLS: &[&str] = &[
 pub(super) const DATA_PROGRAMS: &[&str] = &[
     "echo", "printf", "which", "whereis", "type", "ls", "file", "stat", "readlink", "realpath",
     "test", "[", "grep", "egrep", "fgrep", "rg", "ag", "git", "basename", "dirname", "chsh", "man",
-    "info", "help", "hash", "whatis", "apropos", "tldr", "alias", "unalias", "tree",
+    "info", "help", "hash", "whatis", "apropos", "tldr", "alias", "unalias", "tree", "last",
+    "lastb",
 ];
 
 /// Programs whose operands are words they print, test or resolve, not
