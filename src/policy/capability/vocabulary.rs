@@ -403,17 +403,25 @@ pub(super) fn destroy_flag(arg: &str) -> bool {
         // `-expunge`, `-skipTrash`).
         return matches!(
             arg,
-            "-rm" | "-rmr" | "-rmdir" | "-expunge" | "-skipTrash" | "-purge" | "-destroy" | "-drop"
+            "-rm"
+                | "-rmr"
+                | "-rmdir"
+                | "-expunge"
+                | "-skipTrash"
+                | "-purge"
+                | "-destroy"
+                | "-drop"
+                | "-delete"
         );
     };
     let name = long.split('=').next().unwrap_or(long);
-    matches!(
-        name,
-        "delete"
-            | "delete-after"
-            | "delete-before"
-            | "delete-during"
-            | "delete-excluded"
+    // An action spelled as a flag names what it deletes (`gpg
+    // --delete-secret-keys`, `bfg --delete-files`, `rsync --delete-after`,
+    // `nix-collect-garbage --delete-older-than 30d`).
+    name.starts_with("delete-")
+        || matches!(
+            name,
+            "delete"
             | "purge"
             | "prune"
             | "wipe"
@@ -421,17 +429,15 @@ pub(super) fn destroy_flag(arg: &str) -> bool {
             | "force-delete"
             | "force-reset"
             | "remove-all"
-            | "delete-all"
             | "drop"
             | "overwrite-all"
             | "no-preserve-root"
             | "flush"
-            | "delete-chain"
             | "expunge"
             // The verb as a bare flag (`pool-autostart --disable`), not a
             // feature switch (`--disable-gpu`).
             | "disable"
-    )
+        )
 }
 
 /// True when an option turns off a safeguard against deleting or
