@@ -528,6 +528,10 @@ fn has_flag(cmd: &SimpleCommand, names: &[String], definite: bool) -> bool {
 
 fn command_matches(cond: &CommandCond, facts: &Facts<'_>, i: usize) -> bool {
     let cmd = &facts.commands[i];
+    // A usage or version request alone changes nothing (`parted -h`).
+    if super::capability::usage_request(cmd) {
+        return false;
+    }
     if let Some(programs) = &cond.programs {
         if !programs.matches(&cmd.program) {
             return false;

@@ -28,7 +28,7 @@ mod vocabulary;
 
 use hosts::schemeless_url_hosts;
 pub use hosts::{bare_hosts, url_hosts};
-pub use previews::previews;
+pub use previews::{previews, usage_request};
 pub use round_trip::mark_round_trips;
 pub use tool_paths::tool_path_facts;
 pub use verbs::{http_method, is_http_client};

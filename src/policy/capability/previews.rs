@@ -14,20 +14,41 @@ use crate::policy::shell::SimpleCommand;
 /// True when a command only prints its usage or version: its one argument
 /// asks for it, with nothing fed to it or set for it. A shell or an
 /// interpreter is taken at its word only for `--help` and `--version`:
-/// `sh -h` sets an option and reads commands from its input.
+/// `sh -h` sets an option and reads commands from its input. So is a power
+/// command: `shutdown -h` halts the machine.
 pub(super) fn usage_only(cmd: &SimpleCommand, interprets: bool) -> bool {
     let [arg] = cmd.args.as_slice() else {
         return false;
     };
+    let own_meaning = interprets
+        || matches!(
+            cmd.program.as_str(),
+            "shutdown" | "halt" | "poweroff" | "reboot"
+        );
     let asks = match arg.as_str() {
         "--help" | "--version" => true,
-        "-h" | "-help" | "-?" | "/?" | "-V" | "--usage" | "--help-cmd" => !interprets,
+        "-h" | "-help" | "-?" | "/?" | "-V" | "--usage" | "--help-cmd" => !own_meaning,
         _ => false,
     };
     asks && cmd.assignments.is_empty()
         && cmd.redirects.is_empty()
         && cmd.input.is_empty()
         && cmd.code.is_none()
+}
+
+/// [`usage_only`] for any command: the policy's command rules pass over a
+/// usage or version request as the capability reading does (`parted -h`,
+/// `su -V`, `rmmod --version`).
+pub fn usage_request(cmd: &SimpleCommand) -> bool {
+    use super::vocabulary::{is_interpreter, program_class, SHELL};
+    if cmd.args.len() != 1 {
+        return false;
+    }
+    let program = cmd.program.as_str();
+    usage_only(
+        cmd,
+        program_class(program) & SHELL != 0 || is_interpreter(program),
+    )
 }
 
 /// True when a command previews a change instead of making it: a dry-run
@@ -89,6 +110,11 @@ mod tests {
             false
         ));
         assert!(!usage_only(&command("rm -rf --help x"), false));
+        // The power commands' `-h` halts.
+        assert!(!usage_request(&command("shutdown -h")));
+        assert!(usage_request(&command("shutdown --help")));
+        assert!(usage_request(&command("parted -h")));
+        assert!(!usage_request(&command("bash -h")));
     }
 
     #[test]
