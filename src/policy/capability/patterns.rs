@@ -143,7 +143,7 @@ pub(super) fn patterns() -> &'static Patterns {
                 r"/var/run/secrets|/run/secrets",
                 r"(?i)(?:^|/)(?:[\w.-]*[-_])?(?:credentials?|secrets?|service[-_]account|token)s?\.(?:json|ya?ml|toml|ini|txt|env|xml)$",
                 r"(?:^|/)\.env(?:\.[\w.-]+)?$",
-                r"(?i)\.(?:key|p12|pfx|jks|keystore|kdbx|ppk|asc|gpg|ovpn)$",
+                r"(?i)\.(?:key|p12|pfx|jks|keystore|kdbx|ppk|ovpn)$",
                 r"(?i)(?:Login Data|Cookies|key[34]\.db|logins\.json|Keychains|wallet\.dat)",
                 r"(?:^|/)(?:\.mozilla/firefox|\.config/(?:google-chrome|chromium|BraveSoftware)|Library/Application Support/(?:Google/Chrome|Firefox|BraveSoftware))(?:/|$)",
             ]
@@ -199,28 +199,38 @@ pub(super) fn patterns() -> &'static Patterns {
 
 impl Patterns {
     /// True when `path` names a credential location: one of the
-    /// `sensitive` patterns, or a PEM file that is not named as a
-    /// certificate (`privkey.pem`, `server.pem`; not `cert.pem`,
-    /// `fullchain.pem`, `ca-bundle.pem`, which hold public certificates).
+    /// `sensitive` patterns, or a key file that is not named as public
+    /// ([`private_key_file`]).
     pub(super) fn is_sensitive(&self, path: &str) -> bool {
-        self.sensitive.is_match(path) || private_pem(path)
+        self.sensitive.is_match(path) || private_key_file(path)
     }
 }
 
-/// A `.pem` file whose name does not say it holds only certificates.
-fn private_pem(path: &str) -> bool {
+/// A PEM, armored (`.asc`) or OpenPGP (`.gpg`) file whose name does not say
+/// it holds only public material. Such files hold private keys as often as
+/// certificates, signatures and keyrings: `privkey.pem`, `server.pem`,
+/// `backup.asc` may hold a key; `cert.pem`, `fullchain.pem`,
+/// `ca-bundle.pem`, `signature.asc`, `docker-archive-keyring.gpg`,
+/// `Release.gpg` do not, unless the name also says private
+/// (`public-and-private.asc`, `secring.gpg`).
+fn private_key_file(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     let name = name.trim_end_matches(['"', '\'', '*']);
     let Some(stem) = name
         .len()
         .checked_sub(4)
-        .filter(|&at| name.is_char_boundary(at) && name[at..].eq_ignore_ascii_case(".pem"))
+        .filter(|&at| {
+            name.is_char_boundary(at)
+                && [".pem", ".asc", ".gpg"]
+                    .iter()
+                    .any(|ext| name[at..].eq_ignore_ascii_case(ext))
+        })
         .map(|at| name[..at].to_ascii_lowercase())
     else {
         return false;
     };
     let words = || stem.split(['-', '_', '.']);
-    let certificate = words().any(|w| {
+    let public = words().any(|w| {
         matches!(
             w,
             "cert"
@@ -236,8 +246,22 @@ fn private_pem(path: &str) -> bool {
                 | "pub"
                 | "public"
                 | "pubkey"
+                | "pubring"
+                | "keyring"
+                | "trusted"
+                | "trustedkeys"
+                | "sig"
+                | "signature"
+                | "signer"
+                | "release"
+                | "inrelease"
         )
     });
-    let key = words().any(|w| matches!(w, "key" | "priv" | "private" | "privkey" | "secret"));
-    !certificate || key
+    let private = words().any(|w| {
+        matches!(
+            w,
+            "key" | "priv" | "private" | "privkey" | "secret" | "sec" | "secring"
+        )
+    });
+    !public || private
 }

@@ -339,6 +339,11 @@ fn sensitive_reads_loaders_dynamic_code() {
         "cp cert-key.pem /tmp/",
         "cat /etc/ssl/private/server.pem",
         "cat *.pem",
+        // So do armored and OpenPGP files, unless named as public.
+        "cat backup.asc",
+        "gpg --import ~/keys/private.asc",
+        "cp secring.gpg /tmp/",
+        "cat public-and-private.asc",
     ] {
         assert!(
             caps(line).contains(&"reads_sensitive"),
@@ -350,6 +355,9 @@ fn sensitive_reads_loaders_dynamic_code() {
         "openssl x509 -in cert.pem -noout -text",
         "step certificate inspect fullchain.pem",
         "curl --cacert ca-bundle.pem https://example.com",
+        "gpgv --keyring ./pubkey.gpg ./signature.asc ./data.tar",
+        "gpg --dearmor -o /usr/share/keyrings/docker-archive-keyring.gpg docker.asc.txt",
+        "gpg --verify SHA256SUMS.sig SHA256SUMS",
     ] {
         assert!(
             !caps(line).contains(&"reads_sensitive"),
