@@ -528,10 +528,6 @@ fn has_flag(cmd: &SimpleCommand, names: &[String], definite: bool) -> bool {
 
 fn command_matches(cond: &CommandCond, facts: &Facts<'_>, i: usize) -> bool {
     let cmd = &facts.commands[i];
-    // A usage or version request alone changes nothing (`parted -h`).
-    if super::capability::usage_request(cmd) {
-        return false;
-    }
     if let Some(programs) = &cond.programs {
         if !programs.matches(&cmd.program) {
             return false;
@@ -597,7 +593,9 @@ fn command_matches(cond: &CommandCond, facts: &Facts<'_>, i: usize) -> bool {
             return false;
         }
     }
-    true
+    // A usage or version request alone changes nothing (`parted -h`);
+    // asked last, of the few commands a rule matched.
+    !super::capability::usage_request(cmd)
 }
 
 impl Policy {
