@@ -527,6 +527,7 @@ fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
         if arg.starts_with('-')
             && program != "find"
             && !arg.starts_with("--no-")
+            && !arg.starts_with("--help")
             && p.exec_option.is_match(arg)
         {
             caps.add(ShellEscape, "an option that runs a command");
@@ -608,6 +609,7 @@ fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
         && !data_program
         && !PRINT_ONLY.contains(&program)
         && cmd.positional().next() == Some("shell")
+        && !asks_help(&cmd.args)
     {
         caps.add(
             ShellEscape,
@@ -996,6 +998,20 @@ fn privilege_facts(c: &Command<'_>, caps: &mut Capabilities) {
     }
 }
 
+/// True when a subcommand is asked for its usage: `--help` or a trailing
+/// `help` prints it and exits (`aws s3 rm help`, `docker rm --help`); so
+/// does a trailing `-h` or `-help` (`pulumi cancel -h`, `terraform apply
+/// -help`). `-h` elsewhere is left alone: it is a host for database clients
+/// (`psql -h db`). A word that may be an option's value is no help request
+/// (`--exclude --help`), as for the rules' `flags_none`.
+fn asks_help(args: &[String]) -> bool {
+    args.iter().enumerate().any(|(i, a)| {
+        let help =
+            a == "--help" || (i + 1 == args.len() && matches!(a.as_str(), "help" | "-h" | "-help"));
+        help && !crate::policy::operands::may_be_option_value(args, i)
+    })
+}
+
 /// Destruction (verbs of any CLI, HTTP DELETE, SQL), and the other verbs
 /// of any CLI read the same way: stopping and granting access.
 fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
@@ -1004,32 +1020,21 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
     let program = c.program;
     let is_shell = c.is_shell;
     let data_program = c.data_program;
-    // `--help` or a trailing `help` prints the subcommand's usage and exits
-    // (`aws s3 rm help`, `docker rm --help`); so does a trailing `-h` or
-    // `-help` (`pulumi cancel -h`, `terraform apply -help`). `-h` elsewhere
-    // is left alone: it is a host for database clients (`psql -h db`). A
-    // word that may be an option's value is no help request (`--exclude
-    // --help`), as for the rules' `flags_none`.
-    let args = &cmd.args;
-    let asks_help = args.iter().enumerate().any(|(i, a)| {
-        let help =
-            a == "--help" || (i + 1 == args.len() && matches!(a.as_str(), "help" | "-h" | "-help"));
-        help && !crate::policy::operands::may_be_option_value(args, i)
-    });
+    let wants_help = asks_help(&cmd.args);
     let any_cli = c.class & WORKTREE == 0
-        && !asks_help
+        && !wants_help
         && !is_shell
         && !c.interpreter
         && !super::shell::is_wrapper(program)
         && !data_program;
     let verbs = if any_cli {
         read_verbs(program, &cmd.args)
-    } else if c.class & WORKTREE != 0 && !asks_help && names_database(program, &cmd.args) {
+    } else if c.class & WORKTREE != 0 && !wants_help && names_database(program, &cmd.args) {
         // A build tool's or package manager's verbs touch the working tree,
         // except where they name its database (`dotnet ef database drop`,
         // `npm run db:reset`, `bundle exec rake db:drop`).
         read_verbs(program, &cmd.args)
-    } else if c.interpreter && !asks_help {
+    } else if c.interpreter && !wants_help {
         // A module that is a package manager or a text tool is left to
         // its own rules, as when it is run by name (`python -m pip
         // uninstall x`).
@@ -1056,7 +1061,7 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
         caps.add(GrantsAccess, "grants access or issues a credential");
     }
     if c.class & WORKTREE != 0
-        && !asks_help
+        && !wants_help
         && cmd
             .positional()
             .take(2)
@@ -1065,7 +1070,7 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
     {
         caps.add(Destroys, "withdraws a published package or a credential");
     }
-    if destroy_program_name(program) && !asks_help && !c.previews() {
+    if destroy_program_name(program) && !wants_help && !c.previews() {
         caps.add(Destroys, "a program whose name says it destroys");
     }
     if matches!(
@@ -1081,12 +1086,12 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
     if scales_to_zero(cmd) {
         caps.add(Destroys, "scales a service to zero");
     }
-    if !asks_help && interfaces::takes_interface_down(cmd) {
+    if !wants_help && interfaces::takes_interface_down(cmd) {
         caps.add(Stops, "takes a network interface, connection or radio down");
     }
     // `docker compose down -v`, `podman-compose down --rmi all`: taking a
     // stack down is routine, taking its volumes or images with it is not.
-    if !asks_help
+    if !wants_help
         && cmd.positional().take(3).any(|v| v == "down")
         && cmd
             .args
