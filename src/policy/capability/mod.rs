@@ -1137,8 +1137,28 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
         if let Some(method) = http_method(cmd) {
             if method.eq_ignore_ascii_case("DELETE") {
                 caps.add(Destroys, "an HTTP DELETE");
+            } else if !["GET", "HEAD", "OPTIONS"]
+                .iter()
+                .any(|m| method.eq_ignore_ascii_case(m))
+                && cmd
+                    .positional()
+                    .any(|a| a.contains('/') && verbs::url_names_access(a))
+            {
+                caps.add(GrantsAccess, "an HTTP write to an access resource");
             }
         }
+    }
+    if verbs::forge_api_write(cmd).is_some_and(verbs::url_names_access) && !wants_help {
+        caps.add(
+            GrantsAccess,
+            "a forge API write to an access resource (`gh api -X PUT …/collaborators/x`)",
+        );
+    }
+    if program == "ssh-copy-id" && !wants_help {
+        caps.add(
+            GrantsAccess,
+            "installs a key that lets someone log in to a host",
+        );
     }
     // Statements are read where one is expected (a commit message "update
     // docs set the default" is not one); heredocs and inline code may feed

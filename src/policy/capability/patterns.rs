@@ -55,6 +55,10 @@ pub(super) struct Patterns {
     pub(super) sed_exec: Regex,
     /// A sed script's `w file` command or `s///w file` flag (group 1).
     pub(super) sed_write: Regex,
+    /// A sed script's `r file` or `R file` command (group 1).
+    pub(super) sed_read: Regex,
+    /// An awk program's `getline < "file"` (group 1).
+    pub(super) awk_getline: Regex,
     /// A URL whose scheme is a network protocol (not `file:`, not cloud
     /// storage paths such as `s3://bucket`).
     pub(super) remote_url: Regex,
@@ -181,6 +185,10 @@ pub(super) fn patterns() -> &'static Patterns {
             .expect("static sed pattern"),
             sed_write: Regex::new(r"(?:^|[;{}\n\d$/]|/[gpiImMe0-9]+)\s*[wW]\s+([^\s;}]+)")
                 .expect("static sed pattern"),
+            sed_read: Regex::new(r"(?:^|[;{}\n\d$/])\s*[rR]\s+([^\s;}]+)")
+                .expect("static sed pattern"),
+            awk_getline: Regex::new(r#"\bgetline\b[^<|;]*<\s*"([^"]+)""#)
+                .expect("static awk pattern"),
             remote_url: Regex::new(
                 r"(?i)\b(?:https?|ftps?|sftp|scp|ssh|git|rsync|telnet|gopher|dict|tftp|ldaps?|smb|ws|wss|tcp|udp|nfs|imaps?|smtps?|pop3s?|irc|mqtt|redis|mongodb(?:\+srv)?|mysql|postgres(?:ql)?|amqps?|davs?|webdavs?|socks[45]?h?|rtmps?|rtsp|nntp|xmpp|sips?)://[^/\s]",
             )

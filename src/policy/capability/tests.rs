@@ -602,6 +602,15 @@ fn text_piped_in_is_judged_as_input() {
     }
     // File names piped to a program that reads the files it is given.
     assert!(caps("echo /etc/shadow | cpio -o").contains(&"reads_sensitive"));
+    // What a text filter's own script reads.
+    assert!(caps("sed -n 'r /etc/shadow' /dev/null").contains(&"reads_sensitive"));
+    assert!(caps("sed '1R /srv/data/x' notes.txt").contains(&"reads_outside"));
+    assert!(
+        caps("awk 'BEGIN { while ((getline l < \"/etc/shadow\") > 0) print l }'")
+            .contains(&"reads_sensitive")
+    );
+    assert!(!caps("sed '/^## Usage/r docs/usage.md' README.md").contains(&"reads_outside"));
+    assert!(!caps("awk '{ while ((getline l) > 0) n++ }' data.txt").contains(&"reads_outside"));
     assert!(caps("echo /srv/data/x | xargs cat").contains(&"reads_outside"));
     assert!(!caps("echo src/main.rs | xargs cat").contains(&"reads_outside"));
 }
@@ -617,6 +626,17 @@ fn destroy_verbs_are_single_words() {
     assert!(!caps("resolvectl flush-caches").contains(&"destroys"));
     // Camel case by its head, unless the word may be an option's value.
     assert!(caps("liquibase dropAll").contains(&"destroys"));
+    // Run together with `all`; not a verb that merely ends in it.
+    assert!(caps("zkCli.sh deleteall /app").contains(&"destroys"));
+    assert!(caps("tool removeall --force").contains(&"destroys"));
+    assert!(!caps("tool install x").contains(&"destroys"));
+    assert!(caps("tool uninstall x").contains(&"destroys"));
+    // A program named for what it drops, after a vendor's prefix.
+    assert!(caps("pg_dropcluster 15 main").contains(&"destroys"));
+    assert!(caps("atrm 12").contains(&"destroys"));
+    assert!(caps("ipcrm -a").contains(&"destroys"));
+    assert!(!caps("pg_ctlcluster 15 main status").contains(&"destroys"));
+    assert!(!caps("atq").contains(&"destroys"));
     assert!(
         !caps("aws ec2 describe-instance-attribute --attribute disableApiStop")
             .contains(&"destroys")
@@ -673,6 +693,17 @@ fn grants_access_by_a_verb_and_a_noun() {
         "kubectl create clusterrolebinding admin --clusterrole cluster-admin --user x",
         "gh secret set TOKEN",
         "vault policy write admin admin.hcl",
+        "aws cognito-idp admin-set-user-password --user-pool-id p --username u --password x",
+        "aws lakeformation batch-grant-permissions --entries file://e.json",
+        "rabbitmqctl change_password guest x",
+        "rabbitmqctl clear_permissions -p vhost bob",
+        "gsutil acl ch -u AllUsers:R gs://b/f",
+        "curl -X PUT https://api.github.com/repos/o/r/collaborators/x",
+        "curl -X POST https://git.example.com/api/v4/projects/7/members -d user_id=5",
+        "gh api -X PUT repos/o/r/collaborators/x",
+        "glab api --method POST projects/7/invitations",
+        "gh api orgs/o/invitations -f email=x@example.com",
+        "ssh-copy-id deploy@203.0.113.7",
     ] {
         assert!(
             caps(line).contains(&"grants_access"),
@@ -691,6 +722,16 @@ fn grants_access_by_a_verb_and_a_noun() {
         "gh secret list",
         "redis-cli SET key value",
         "aws iam create-policy --help",
+        "aws cognito-idp admin-get-user --user-pool-id p --username u",
+        "aws ec2 describe-key-pairs",
+        "curl https://api.github.com/repos/o/r/collaborators",
+        "curl -X POST https://api.example.com/v1/items -d '{\"key\":1}'",
+        "gh api repos/o/r/collaborators",
+        "gh api -X GET repos/o/r/keys -f per_page=100",
+        "gh api graphql -f query='query { viewer { login } }'",
+        "gh api --help",
+        "rabbitmqctl list_permissions",
+        "aws dynamodb put-item --table-name api-keys --item file://item.json",
     ] {
         assert!(
             !caps(line).contains(&"grants_access"),

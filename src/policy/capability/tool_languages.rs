@@ -2,11 +2,14 @@
 //! or their input: vi's ex commands (`vim -c ':w /etc/x'`), sqlite3's
 //! dot-commands (`.shell`, `.import`), make's functions (`$(shell …)`,
 //! `$(file >…)`), gdb's commands (`dump value /x …`, `attach`), Apache's
-//! directives (`-C 'Include /x'`) and Puppet's resources (`puppet apply -e
-//! 'file { "/x": … }'`). Each is
+//! directives (`-C 'Include /x'`), Puppet's resources (`puppet apply -e
+//! 'file { "/x": … }'`), and the files sed and awk scripts read (`r
+//! /x`, `getline < "/x"`; their writes and commands are read in `paths`
+//! and `capability`). Each is
 //! a read, a write or a command run by a program that is not a shell, so it
 //! is judged like the same step written in shell syntax.
 
+use super::paths::{awk_program, sed_script};
 use super::patterns::patterns;
 use crate::policy::shell::SimpleCommand;
 
@@ -19,6 +22,8 @@ enum Language {
     Gdb,
     Apache,
     Puppet,
+    Sed,
+    Awk,
 }
 
 fn language(program: &str) -> Option<Language> {
@@ -30,6 +35,8 @@ fn language(program: &str) -> Option<Language> {
         "gdb" | "gdb-multiarch" | "cgdb" => Language::Gdb,
         "apache2" | "apache2ctl" | "apachectl" | "httpd" => Language::Apache,
         "puppet" => Language::Puppet,
+        "sed" | "gsed" => Language::Sed,
+        "awk" | "gawk" | "mawk" | "nawk" => Language::Awk,
         _ => return None,
     })
 }
@@ -61,6 +68,11 @@ pub(super) fn steps(cmd: &SimpleCommand) -> Vec<Step<'_>> {
             Language::Gdb => gdb_steps(text, &mut out),
             Language::Apache => apache_steps(text, &mut out),
             Language::Puppet => puppet_steps(text, &mut out),
+            Language::Sed => script_reads(&patterns().sed_read, text, &mut out),
+            Language::Awk if text.contains("getline") => {
+                script_reads(&patterns().awk_getline, text, &mut out)
+            }
+            Language::Awk => {}
         }
     }
     out
@@ -70,6 +82,11 @@ pub(super) fn steps(cmd: &SimpleCommand) -> Vec<Step<'_>> {
 /// and, for sqlite3 and gdb, the lines of their input (vi's input is the
 /// text it edits, unless told otherwise: not judged as commands).
 fn statements(cmd: &SimpleCommand, lang: Language) -> Vec<&str> {
+    match lang {
+        Language::Sed => return sed_script(cmd).into_iter().collect(),
+        Language::Awk => return awk_program(cmd).into_iter().collect(),
+        _ => {}
+    }
     let args = &cmd.args;
     let after = |i: usize, names: &[&str]| i > 0 && names.contains(&args[i - 1].as_str());
     let mut out: Vec<&str> = Vec::new();
@@ -115,12 +132,23 @@ fn statements(cmd: &SimpleCommand, lang: Language) -> Vec<&str> {
                     out.push(a);
                 }
             }
+            Language::Sed | Language::Awk => {}
         }
     }
     if matches!(lang, Language::Sqlite | Language::Gdb) {
         out.extend(cmd.input.iter().flat_map(|t| t.lines()));
     }
     out
+}
+
+/// The files a sed script (`r /x`, `1R /x`) or an awk program (`getline
+/// < "/x"`) reads: the first group of `pattern`'s matches.
+fn script_reads<'a>(pattern: &regex::Regex, text: &'a str, out: &mut Vec<Step<'a>>) {
+    out.extend(
+        pattern
+            .captures_iter(text)
+            .filter_map(|c| c.get(1).map(|m| Step::Reads(m.as_str()))),
+    );
 }
 
 /// The first word of a command (letters only) and what follows it, after

@@ -59,6 +59,58 @@ pub fn http_method(cmd: &SimpleCommand) -> Option<&str> {
     sends.then_some("POST")
 }
 
+/// The endpoint a forge CLI's API call writes to (`gh api -X PUT
+/// repos/o/r/collaborators/x`, `glab api --method POST projects/1/members`,
+/// `gh api repos/o/r/issues -f title=x`: fields are sent by POST unless
+/// another method is named). None for reads and help requests.
+pub(super) fn forge_api_write(cmd: &SimpleCommand) -> Option<&str> {
+    if !matches!(cmd.program.as_str(), "gh" | "glab") {
+        return None;
+    }
+    let mut positional = cmd.positional();
+    if positional.next() != Some("api") {
+        return None;
+    }
+    // The method's and the fields' values may stand among the operands.
+    const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
+    let endpoint = positional.find(|a| !a.contains('=') && !METHODS.contains(a))?;
+    let method = http_method(cmd).or_else(|| {
+        cmd.args
+            .iter()
+            .any(|a| {
+                matches!(
+                    a.as_str(),
+                    "-f" | "-F" | "--field" | "--raw-field" | "--input"
+                ) || a.starts_with("--field=")
+                    || a.starts_with("--raw-field=")
+                    || a.starts_with("--input=")
+            })
+            .then_some("POST")
+    })?;
+    (!method.eq_ignore_ascii_case("GET") && !method.eq_ignore_ascii_case("HEAD"))
+        .then_some(endpoint)
+}
+
+/// True when a URL's or an API endpoint's path names something that lets
+/// someone in (`https://api.example.com/v1/projects/7/members`,
+/// `repos/o/r/collaborators/x`, `/orgs/o/keys`): a write there grants
+/// access or issues a credential.
+pub(super) fn url_names_access(url: &str) -> bool {
+    let path = match url.split_once("://") {
+        Some((_, rest)) => rest.split_once('/').map_or("", |(_, path)| path),
+        None => url,
+    };
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let mut buf = [0u8; 32];
+    path.split('/').any(|segment| {
+        buf.get_mut(..segment.len()).is_some_and(|lower| {
+            lower.copy_from_slice(segment.as_bytes());
+            lower.make_ascii_lowercase();
+            is_access_noun(lower)
+        })
+    })
+}
+
 /// What the verbs among a command's leading operands do.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Verbs {
@@ -113,14 +165,20 @@ pub(super) fn read_verbs(program: &str, args: &[String]) -> Verbs {
             || vocabulary::destroy_program_name(word);
         let (mut destroys, mut cache, mut at) = (false, false, 0);
         for segment in lower.split(|&b| b == b':') {
+            let mut verb_at = 0;
             for (i, part) in segment.split(|&b| b == b'-' || b == b'_').enumerate() {
                 let original = &word.as_bytes()[at..at + part.len()];
                 // Every part is followed by one separator byte.
                 at += part.len() + 1;
                 cache |= part == b"cache" || part == b"caches";
                 destroys = destroys || is_destroy_verb(part);
-                access_noun |= is_access_noun(part);
-                if i == 0 {
+                access_noun |= !maybe_value && is_access_noun(part);
+                // The verb follows a prefix that says how the API is called
+                // (`admin-set-user-password`, `batch-update-…`).
+                if i == 0 && matches!(part, b"admin" | b"batch" | b"bulk") {
+                    verb_at = 1;
+                }
+                if i == verb_at {
                     let camel = original
                         .windows(2)
                         .position(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase());
@@ -214,6 +272,12 @@ fn is_grant_verb(part: &[u8]) -> bool {
             | b"renew"
             | b"upload"
             | b"write"
+            // Changing or clearing what lets someone in (`change_password`,
+            // `clear_permissions`, `gsutil iam ch`, `reset-api-key`).
+            | b"change"
+            | b"ch"
+            | b"reset"
+            | b"clear"
     )
 }
 
@@ -241,6 +305,11 @@ fn is_access_noun(part: &[u8]) -> bool {
             | b"secret"
             | b"secrets"
             | b"password"
+            | b"passwords"
+            | b"passwd"
+            | b"passphrase"
+            | b"apikey"
+            | b"apikeys"
             | b"credential"
             | b"credentials"
             | b"authorization"
@@ -249,6 +318,8 @@ fn is_access_noun(part: &[u8]) -> bool {
             | b"members"
             | b"collaborator"
             | b"collaborators"
+            | b"invitation"
+            | b"invitations"
     )
 }
 

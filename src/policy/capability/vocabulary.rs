@@ -316,21 +316,44 @@ pub(super) const REGISTRY_VERBS: &[&str] = &["unpublish", "yank", "deprecate", "
 
 /// True when the program's own name says it destroys: `<noun>del`,
 /// `<noun>delete`, `<noun>remove`, `drop<noun>` (`userdel`, `ldapdelete`,
-/// `lvremove`, `dropdb`), or a name
-/// ending in a destructive verb (`vgremove`, `pvremove`, `snap-remove`).
+/// `lvremove`, `dropdb`, `atrm`; after a vendor's prefix: `pg_dropcluster`),
+/// or a name ending in a destructive verb (`vgremove`, `pvremove`,
+/// `snap-remove`).
 pub(super) fn destroy_program_name(program: &str) -> bool {
+    let stem = program.trim_end_matches(|c: char| c.is_ascii_digit());
+    let after_prefix = stem
+        .bytes()
+        .rposition(|b| b == b'_')
+        .map(|at| &stem[at + 1..]);
+    // Most names hold no verb's first two letters: a cheap pass rules
+    // them out.
+    let verb_in_name = stem
+        .as_bytes()
+        .windows(2)
+        .any(|w| matches!(w, b"de" | b"rm" | b"re" | b"dr"));
+    verb_in_name && (names_destruction(stem) || after_prefix.is_some_and(names_destruction))
+        || [
+            "-delete", "-destroy", "-remove", "-purge", "-wipe", "_delete", "_destroy",
+        ]
+        .iter()
+        .any(|v| stem.ends_with(v))
+}
+
+/// `<noun><verb>` or `<verb><noun>`, for the nouns and verbs of
+/// [`destroy_program_name`].
+fn names_destruction(name: &str) -> bool {
     const NOUNS: &[&str] = &[
         "user", "group", "db", "database", "lang", "lv", "vg", "pv", "part", "mod", "snap", "port",
         "key", "zone", "role", "queue", "topic", "table", "schema", "volume", "disk", "ldap",
+        "cluster", "slot", "at", "ipc", "job",
     ];
-    let stem = program.trim_end_matches(|c: char| c.is_ascii_digit());
     let noun_then = |verb: &str| {
-        stem.strip_suffix(verb)
+        name.strip_suffix(verb)
             .map(|n| n.trim_end_matches(['-', '_']))
             .is_some_and(|n| NOUNS.contains(&n))
     };
     let then_noun = |verb: &str| {
-        stem.strip_prefix(verb)
+        name.strip_prefix(verb)
             .map(|n| n.trim_start_matches(['-', '_']))
             .is_some_and(|n| NOUNS.contains(&n))
     };
@@ -341,11 +364,6 @@ pub(super) fn destroy_program_name(program: &str) -> bool {
         || then_noun("drop")
         || then_noun("del")
         || then_noun("rm")
-        || [
-            "-delete", "-destroy", "-remove", "-purge", "-wipe", "_delete", "_destroy",
-        ]
-        .iter()
-        .any(|v| stem.ends_with(v))
 }
 
 /// Programs whose destructive verbs only touch the working tree or its
@@ -504,10 +522,14 @@ pub(super) fn program_class(program: &str) -> u8 {
     map.get(program).copied().unwrap_or(0)
 }
 
-/// True when `word` (in lower case) is a destructive verb.
+/// True when `word` (in lower case) is a destructive verb, alone or run
+/// together with `all` (`deleteall`, `removeall`).
 pub(super) fn is_destroy_verb(word: &[u8]) -> bool {
     type Set = std::collections::HashSet<&'static [u8], foldhash::fast::FixedState>;
     static SET: std::sync::OnceLock<Set> = std::sync::OnceLock::new();
     let set = SET.get_or_init(|| DESTROY_VERBS.iter().map(|v| v.as_bytes()).collect());
-    word.len() >= 2 && set.contains(word)
+    (word.len() >= 2 && set.contains(word))
+        || word
+            .strip_suffix(b"all")
+            .is_some_and(|verb| verb.len() > 3 && set.contains(verb))
 }
