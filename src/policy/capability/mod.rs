@@ -34,7 +34,8 @@ pub use tool_paths::tool_path_facts;
 pub use verbs::{http_method, is_http_client};
 
 use paths::{
-    awk_program, home_root, outside_workspace, read_paths, reads_outside, sed_script, written_paths,
+    awk_program, home_root, outside_workspace, program_text, read_paths, reads_outside, sed_script,
+    written_paths,
 };
 use patterns::patterns;
 use verbs::{names_database, read_verbs, removes_by_trailing_dash, script_args};
@@ -89,11 +90,15 @@ pub enum Capability {
     /// CLI (`aws iam attach-user-policy`, `az role assignment create`,
     /// `gh secret set`).
     GrantsAccess,
+    /// Writes to a forge through its API (`gh api -X PUT …/pulls/5/merge`,
+    /// `glab api --method POST`, fields sent by POST): the merges,
+    /// releases, commits and settings `gh pr merge` and `git push` make.
+    Publishes,
 }
 
 impl Capability {
     /// Every capability, in bit order.
-    pub const ALL: [Capability; 13] = [
+    pub const ALL: [Capability; 14] = [
         Capability::ShellEscape,
         Capability::Network,
         Capability::WritesOutside,
@@ -107,6 +112,7 @@ impl Capability {
         Capability::Obfuscates,
         Capability::Stops,
         Capability::GrantsAccess,
+        Capability::Publishes,
     ];
 
     fn bit(self) -> u16 {
@@ -134,6 +140,7 @@ impl Capability {
             Capability::Obfuscates => "obfuscates",
             Capability::Stops => "stops",
             Capability::GrantsAccess => "grants_access",
+            Capability::Publishes => "publishes",
         }
     }
 }
@@ -929,6 +936,9 @@ fn read_facts(c: &Command<'_>, caps: &mut Capabilities) {
     {
         caps.add(ReadsSensitive, "dumps the environment");
     }
+    if program_text(cmd).is_some_and(|code| p.env_dump.is_match(code)) {
+        caps.add(ReadsSensitive, "code takes the whole environment");
+    }
     if reads_outside(cmd, &c.steps) {
         caps.add(ReadsOutside, "reads outside the workspace");
     }
@@ -1148,11 +1158,14 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
             }
         }
     }
-    if verbs::forge_api_write(cmd).is_some_and(verbs::url_names_access) && !wants_help {
-        caps.add(
-            GrantsAccess,
-            "a forge API write to an access resource (`gh api -X PUT …/collaborators/x`)",
-        );
+    if let Some(endpoint) = verbs::forge_api_write(cmd).filter(|_| !wants_help) {
+        caps.add(Publishes, "a write through a forge's API");
+        if verbs::url_names_access(endpoint) {
+            caps.add(
+                GrantsAccess,
+                "a forge API write to an access resource (`gh api -X PUT …/collaborators/x`)",
+            );
+        }
     }
     if program == "ssh-copy-id" && !wants_help {
         caps.add(

@@ -100,7 +100,7 @@ pub(super) fn written_paths<'a>(cmd: &'a SimpleCommand, steps: &'a [Step<'a>]) -
 }
 
 /// The program text a command runs: its inline code, or an awk program.
-fn program_text(cmd: &SimpleCommand) -> Option<&str> {
+pub(super) fn program_text(cmd: &SimpleCommand) -> Option<&str> {
     cmd.code.as_deref().or_else(|| awk_program(cmd))
 }
 

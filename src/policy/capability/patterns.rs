@@ -55,6 +55,10 @@ pub(super) struct Patterns {
     pub(super) sed_exec: Regex,
     /// A sed script's `w file` command or `s///w file` flag (group 1).
     pub(super) sed_write: Regex,
+    /// Code that takes the whole environment (`print(os.environ)`,
+    /// `console.log(process.env)`, `p ENV.to_h`, `%ENV`, `getenv()`,
+    /// `for (k in ENVIRON)`), not one variable of it.
+    pub(super) env_dump: Regex,
     /// A sed script's `r file` or `R file` command (group 1).
     pub(super) sed_read: Regex,
     /// An awk program's `getline < "file"` (group 1).
@@ -185,6 +189,15 @@ pub(super) fn patterns() -> &'static Patterns {
             .expect("static sed pattern"),
             sed_write: Regex::new(r"(?:^|[;{}\n\d$/]|/[gpiImMe0-9]+)\s*[wW]\s+([^\s;}]+)")
                 .expect("static sed pattern"),
+            env_dump: Regex::new(concat!(
+                r"\bos\.environ\s*[),]|\bos\.environ\.(?:items|keys|values|copy)\s*\(",
+                r"|\bprocess\.env\s*(?:[),]|$)",
+                r"|\bENV\.(?:to_h|to_a|to_hash|each\w*|inspect|keys|values|map|select|sort)\b",
+                r"|\b(?:p|pp|puts|print)\s+ENV\s*(?:[;)\n]|$)|%ENV\b|\bgetenv\(\s*\)|\$_(?:ENV|SERVER)\s*\)",
+                r"|\bos\.Environ\(\)|System\.getenv\(\s*\)|GetEnvironmentVariables\(\s*\)",
+                r"|\bin\s+ENVIRON\b",
+            ))
+            .expect("static environment pattern"),
             sed_read: Regex::new(r"(?:^|[;{}\n\d$/])\s*[rR]\s+([^\s;}]+)")
                 .expect("static sed pattern"),
             awk_getline: Regex::new(r#"\bgetline\b[^<|;]*<\s*"([^"]+)""#)

@@ -740,3 +740,62 @@ fn grants_access_by_a_verb_and_a_noun() {
         );
     }
 }
+
+#[test]
+fn forge_api_writes_publish() {
+    for line in [
+        "gh api -X PUT repos/o/r/pulls/5/merge",
+        "gh api --method=PATCH repos/o/r -f visibility=public",
+        "gh api repos/o/r/releases -f tag_name=v1",
+        "gh api repos/o/r/contents/a.txt --input body.json",
+        "glab api --method POST projects/1/merge_requests/2/merge",
+        "gh api graphql -f query='mutation { addStar(input: {starrableId: \"x\"}) { clientMutationId } }'",
+    ] {
+        assert!(caps(line).contains(&"publishes"), "{line}: {:?}", caps(line));
+    }
+    for line in [
+        "gh api repos/o/r/pulls/5",
+        "gh api -X GET search/issues -f q=repo:o/r",
+        "gh api graphql -f query='query { viewer { login } }'",
+        "gh api --help",
+        "gh pr view 5",
+        "curl -X POST https://api.github.com/repos/o/r/issues -d '{}'",
+    ] {
+        assert!(
+            !caps(line).contains(&"publishes"),
+            "{line}: {:?}",
+            caps(line)
+        );
+    }
+}
+
+#[test]
+fn inline_code_dumping_the_environment() {
+    for line in [
+        "python3 -c 'import os; print(os.environ)'",
+        "python3 -c 'import os; [print(k, v) for k, v in os.environ.items()]'",
+        "node -e 'console.log(JSON.stringify(process.env))'",
+        "ruby -e 'puts ENV.to_a'",
+        "perl -e 'print %ENV'",
+        "php -r 'var_dump($_SERVER);'",
+        "awk 'BEGIN { for (k in ENVIRON) print k, ENVIRON[k] }'",
+    ] {
+        assert!(
+            caps(line).contains(&"reads_sensitive"),
+            "{line}: {:?}",
+            caps(line)
+        );
+    }
+    for line in [
+        "python3 -c 'import os; print(os.environ[\"HOME\"])'",
+        "node -e 'console.log(process.env.HOME)'",
+        "ruby -e 'puts ENV[\"HOME\"]'",
+        "awk 'BEGIN { print ENVIRON[\"HOME\"] }'",
+    ] {
+        assert!(
+            !caps(line).contains(&"reads_sensitive"),
+            "{line}: {:?}",
+            caps(line)
+        );
+    }
+}

@@ -62,7 +62,7 @@ pub fn http_method(cmd: &SimpleCommand) -> Option<&str> {
 /// The endpoint a forge CLI's API call writes to (`gh api -X PUT
 /// repos/o/r/collaborators/x`, `glab api --method POST projects/1/members`,
 /// `gh api repos/o/r/issues -f title=x`: fields are sent by POST unless
-/// another method is named). None for reads and help requests.
+/// another method is named; a GraphQL mutation). None for reads.
 pub(super) fn forge_api_write(cmd: &SimpleCommand) -> Option<&str> {
     if !matches!(cmd.program.as_str(), "gh" | "glab") {
         return None;
@@ -87,8 +87,13 @@ pub(super) fn forge_api_write(cmd: &SimpleCommand) -> Option<&str> {
             })
             .then_some("POST")
     })?;
-    (!method.eq_ignore_ascii_case("GET") && !method.eq_ignore_ascii_case("HEAD"))
-        .then_some(endpoint)
+    // GraphQL is always POSTed: only a mutation writes.
+    let writes = if endpoint.trim_start_matches('/') == "graphql" {
+        cmd.args.iter().any(|a| a.contains("mutation"))
+    } else {
+        !method.eq_ignore_ascii_case("GET") && !method.eq_ignore_ascii_case("HEAD")
+    };
+    writes.then_some(endpoint)
 }
 
 /// True when a URL's or an API endpoint's path names something that lets
