@@ -1167,6 +1167,12 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
             );
         }
     }
+    if !wants_help && program.contains(['-', '_']) && verbs::program_name_grants(program) {
+        caps.add(
+            GrantsAccess,
+            "a program whose name says it grants access or resets a credential",
+        );
+    }
     if program == "ssh-copy-id" && !wants_help {
         caps.add(
             GrantsAccess,

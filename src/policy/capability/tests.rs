@@ -704,6 +704,7 @@ fn grants_access_by_a_verb_and_a_noun() {
         "glab api --method POST projects/7/invitations",
         "gh api orgs/o/invitations -f email=x@example.com",
         "ssh-copy-id deploy@203.0.113.7",
+        "elasticsearch-reset-password -u elastic",
     ] {
         assert!(
             caps(line).contains(&"grants_access"),
@@ -732,6 +733,8 @@ fn grants_access_by_a_verb_and_a_noun() {
         "gh api --help",
         "rabbitmqctl list_permissions",
         "aws dynamodb put-item --table-name api-keys --item file://item.json",
+        "docker-credential-desktop list",
+        "update-ca-certificates",
     ] {
         assert!(
             !caps(line).contains(&"grants_access"),

@@ -204,6 +204,15 @@ pub(super) fn read_verbs(program: &str, args: &[String]) -> Verbs {
     verbs
 }
 
+/// True when a program's own name grants access: a grant verb, then an
+/// access noun, among the parts after its first (`elasticsearch-reset-password`),
+/// read like a CLI's compound verbs (program names are lower case).
+pub(super) fn program_name_grants(program: &str) -> bool {
+    let mut parts = program.split(['-', '_']).skip(1);
+    parts.any(|verb| is_grant_verb(verb.as_bytes()))
+        && parts.any(|noun| is_access_noun(noun.as_bytes()))
+}
+
 /// True when `word` (lower case, the `nth` leading operand, at `index` of
 /// `args`) is a short form CLIs accept for delete or destroy: `des` (`pct
 /// des 100`), `rd` (`cli53 rd zone`), and `d` after a noun and before what
