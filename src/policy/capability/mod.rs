@@ -1147,9 +1147,7 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
         if let Some(method) = http_method(cmd) {
             if method.eq_ignore_ascii_case("DELETE") {
                 caps.add(Destroys, "an HTTP DELETE");
-            } else if !["GET", "HEAD", "OPTIONS"]
-                .iter()
-                .any(|m| method.eq_ignore_ascii_case(m))
+            } else if verbs::is_write_method(method)
                 && cmd
                     .positional()
                     .any(|a| a.contains('/') && verbs::url_names_access(a))

@@ -91,9 +91,17 @@ pub(super) fn forge_api_write(cmd: &SimpleCommand) -> Option<&str> {
     let writes = if endpoint.trim_start_matches('/') == "graphql" {
         cmd.args.iter().any(|a| a.contains("mutation"))
     } else {
-        !method.eq_ignore_ascii_case("GET") && !method.eq_ignore_ascii_case("HEAD")
+        is_write_method(method)
     };
     writes.then_some(endpoint)
+}
+
+/// True when an HTTP method changes what it is sent to (not `GET`,
+/// `HEAD`, `OPTIONS`).
+pub(super) fn is_write_method(method: &str) -> bool {
+    !["GET", "HEAD", "OPTIONS"]
+        .iter()
+        .any(|m| method.eq_ignore_ascii_case(m))
 }
 
 /// True when a URL's or an API endpoint's path names something that lets
