@@ -594,7 +594,10 @@ fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
             caps.add(Destroys, "a destructive flag");
         }
         if turns_off_safeguard(arg, cmd.args.get(i + 1).map(String::as_str)) && !c.previews() {
-            caps.add(Destroys, "turns off a safeguard against deletion");
+            caps.add(
+                Destroys,
+                "turns off a safeguard against deletion or data loss",
+            );
         }
     }
     if c.steps.contains(&tool_languages::Step::Runs) {

@@ -647,6 +647,38 @@ fn destroy_verbs_are_single_words() {
     assert!(!caps("python -m pip uninstall -y requests").contains(&"destroys"));
     assert!(!caps("python manage.py migrate").contains(&"destroys"));
     assert!(!caps("python -c 'print(1)' delete").contains(&"destroys"));
+    // `release` gives up what was allocated; as a noun it is a release.
+    assert!(caps("aws ec2 release-address --allocation-id e-1").contains(&"destroys"));
+    assert!(caps("aws ec2 release-hosts --host-ids h-1").contains(&"destroys"));
+    assert!(!caps("gh release view v1").contains(&"destroys"));
+    assert!(!caps("tool release-notes").contains(&"destroys"));
+}
+
+#[test]
+fn safeguards_turned_off() {
+    for line in [
+        "aws rds modify-db-instance --db-instance-identifier db --no-deletion-protection",
+        "gcloud sql instances patch db --no-backup",
+        "tool update --no-automated-backups",
+        "aws rds modify-db-instance --db-instance-identifier db --backup-retention-period 0",
+        "aws rds modify-db-instance --db-instance-identifier db --backup-retention-period=0",
+        "aws s3api put-bucket-versioning --bucket b --versioning-configuration Status=Suspended",
+    ] {
+        assert!(caps(line).contains(&"destroys"), "{line}: {:?}", caps(line));
+    }
+    for line in [
+        "aws rds modify-db-instance --db-instance-identifier db --backup-retention-period 7",
+        "aws s3api put-bucket-versioning --bucket b --versioning-configuration Status=Enabled",
+        "cp --backup=off a b",
+        "patch --no-backup-if-mismatch -p1 -i fix.diff",
+        "aws rds modify-db-instance --db-instance-identifier db --deletion-protection",
+    ] {
+        assert!(
+            !caps(line).contains(&"destroys"),
+            "{line}: {:?}",
+            caps(line)
+        );
+    }
 }
 
 #[test]
@@ -661,6 +693,9 @@ fn stops_by_a_verb_of_any_cli() {
         "kubectl cordon node-1",
         "pm2 stop all",
         "ansible web -m service -a 'name=nginx state=stopped'",
+        "aws ec2 detach-volume --volume-id vol-1 --force",
+        "docker network disconnect net c1",
+        "aws ec2 disassociate-address --association-id a-1",
     ] {
         assert!(caps(line).contains(&"stops"), "{line}: {:?}", caps(line));
     }
@@ -673,6 +708,8 @@ fn stops_by_a_verb_of_any_cli() {
         "tldr docker container stop",
         "git stash",
         "ansible web -m service -a 'name=nginx state=started'",
+        "aws ec2 attach-volume --volume-id v --instance-id i",
+        "docker network connect net c1",
     ] {
         assert!(!caps(line).contains(&"stops"), "{line}: {:?}", caps(line));
     }

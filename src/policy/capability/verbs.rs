@@ -178,11 +178,12 @@ pub(super) fn read_verbs(program: &str, args: &[String]) -> Verbs {
             || vocabulary::destroy_program_name(word);
         let (mut destroys, mut cache, mut at) = (false, false, 0);
         for segment in lower.split(|&b| b == b':') {
-            let mut verb_at = 0;
+            let (mut verb_at, mut in_segment) = (0, 0);
             for (i, part) in segment.split(|&b| b == b'-' || b == b'_').enumerate() {
                 let original = &word.as_bytes()[at..at + part.len()];
                 // Every part is followed by one separator byte.
                 at += part.len() + 1;
+                in_segment += part.len() + 1;
                 cache |= part == b"cache" || part == b"caches";
                 destroys = destroys || is_destroy_verb(part);
                 access_noun |= !maybe_value && is_access_noun(part);
@@ -192,6 +193,7 @@ pub(super) fn read_verbs(program: &str, args: &[String]) -> Verbs {
                     verb_at = 1;
                 }
                 if i == verb_at {
+                    destroys = destroys || gives_up_allocation(part, segment.get(in_segment..));
                     let camel = original
                         .windows(2)
                         .position(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase());
@@ -210,6 +212,35 @@ pub(super) fn read_verbs(program: &str, args: &[String]) -> Verbs {
     }
     verbs.grants_access = grant_verb && access_noun;
     verbs
+}
+
+/// True when `verb`, followed in its compound by `rest`, gives up an
+/// allocated resource for good: `release` before what was allocated
+/// (`aws ec2 release-address`, `release-hosts`), not the noun of `gh
+/// release create`.
+fn gives_up_allocation(verb: &[u8], rest: Option<&[u8]>) -> bool {
+    verb == b"release"
+        && rest
+            .and_then(|rest| rest.split(|&b| b == b'-' || b == b'_').next())
+            .is_some_and(|noun| {
+                matches!(
+                    noun,
+                    b"address"
+                        | b"addresses"
+                        | b"ip"
+                        | b"ips"
+                        | b"host"
+                        | b"hosts"
+                        | b"lease"
+                        | b"leases"
+                        | b"reservation"
+                        | b"reservations"
+                        | b"allocation"
+                        | b"allocations"
+                        | b"number"
+                        | b"numbers"
+                )
+            })
 }
 
 /// True when a program's own name grants access: a grant verb, then an
@@ -269,6 +300,12 @@ fn is_stop_verb(part: &[u8]) -> bool {
             | b"drain"
             | b"pause"
             | b"reboot"
+            // What runs is cut off from its disk, network or address
+            // (`aws ec2 detach-volume`, `docker network disconnect`,
+            // `aws ec2 disassociate-address`).
+            | b"detach"
+            | b"disconnect"
+            | b"disassociate"
             // What runs stops before its end: a build, a run, a deployment,
             // a stack update, a spot request, a subscription.
             | b"cancel"

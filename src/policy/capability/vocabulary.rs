@@ -463,7 +463,10 @@ pub(super) fn destroy_flag(arg: &str) -> bool {
 /// `--no-deletion-protection`, `--deletion-protection=false`,
 /// `--enable-purge-protection false`, `--disable-deletion-protection`,
 /// `--no-disable-api-termination` (the option that keeps an instance from
-/// being terminated, negated). `next` is the word after `arg`.
+/// being terminated, negated); or against losing its data: the copies
+/// kept of it turned off (`--no-backup`, `--backup-retention-period 0`,
+/// `--versioning-configuration Status=Suspended`). `next` is the word
+/// after `arg`.
 pub(super) fn turns_off_safeguard(arg: &str, next: Option<&str>) -> bool {
     let Some(long) = arg.strip_prefix("--") else {
         return false;
@@ -475,8 +478,18 @@ pub(super) fn turns_off_safeguard(arg: &str, next: Option<&str>) -> bool {
     let guard = |n: &str| {
         n.ends_with("protection") || n == "disable-api-termination" || n == "disable-api-stop"
     };
+    // Copies kept of the data, named as a part of a longer option (not
+    // `cp --backup=off`, which is about the file it overwrites).
+    let copies = |n: &str| {
+        n.contains('-')
+            && n.split('-')
+                .any(|part| matches!(part, "backup" | "backups" | "versioning"))
+    };
     if let Some(rest) = name.strip_prefix("no-") {
-        return guard(rest);
+        // What is turned off is the last word (`--no-automated-backups`,
+        // not `patch --no-backup-if-mismatch`).
+        let last = rest.rsplit('-').next().unwrap_or(rest);
+        return guard(rest) || matches!(last, "backup" | "backups" | "versioning");
     }
     if name
         .strip_prefix("disable-")
@@ -484,9 +497,11 @@ pub(super) fn turns_off_safeguard(arg: &str, next: Option<&str>) -> bool {
     {
         return true;
     }
-    guard(name)
+    (guard(name) || copies(name))
         && value.is_some_and(|v| {
-            ["false", "off", "disabled", "no", "0"]
+            // The setting may be a key's value (`Status=Suspended`).
+            let v = v.rsplit('=').next().unwrap_or(v);
+            ["false", "off", "disabled", "no", "0", "suspended"]
                 .iter()
                 .any(|f| v.eq_ignore_ascii_case(f))
         })
