@@ -781,7 +781,12 @@ pub fn analyse(tool: &str, arguments: Option<&serde_json::Value>, trust: &Trust)
     }
     let noun = has(CREDENTIAL_NOUNS);
     let verb = has(CHANGE_VERBS);
-    if !reads && values.iter().any(|(k, v)| opens_access(k, v)) {
+    if values
+        .iter()
+        .any(|(key, value)| sql::statement_key(key) && sql::grants(value))
+    {
+        effects.credentials = Some("a statement argument grants access or sets a credential");
+    } else if !reads && values.iter().any(|(k, v)| opens_access(k, v)) {
         effects.credentials = Some("an argument opens access to everyone");
     } else if noun && verb && !reads {
         effects.credentials = Some("the tool's name says it changes credentials or access");

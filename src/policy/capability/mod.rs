@@ -1174,6 +1174,9 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
             "a program whose name says it grants access or resets a credential",
         );
     }
+    if !wants_help && verbs::sets_password(program, &cmd.args) {
+        caps.add(GrantsAccess, "a program named for setting a password");
+    }
     if program == "ssh-copy-id" && !wants_help {
         caps.add(
             GrantsAccess,
@@ -1197,12 +1200,31 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
             || i.checked_sub(1)
                 .is_some_and(|before| sql::statement_option(&cmd.args[before]))
     };
-    let mut args = cmd.args.iter().enumerate();
-    let mut others = cmd.input.iter().chain(cmd.code.iter());
-    if args.any(|(i, arg)| expected(i, arg) && (takes || spaced(arg)) && sql::destroys(arg))
-        || others.any(|text| (takes || spaced(text)) && sql::destroys(text))
-    {
+    let args = cmd.args.iter().enumerate();
+    let others = cmd.input.iter().chain(cmd.code.iter());
+    let statements = args
+        .filter(|&(i, arg)| expected(i, arg))
+        .map(|(_, arg)| arg)
+        .chain(others)
+        .filter(|text| takes || spaced(text));
+    let (mut destroys, mut grants) = (false, false);
+    for text in statements {
+        destroys = destroys || sql::destroys(text);
+        grants = grants || sql::grants(text);
+    }
+    // A key-value store's command is its words (`redis-cli CONFIG SET
+    // requirepass x`).
+    if matches!(program, "redis-cli" | "valkey-cli" | "keydb-cli") && !grants {
+        grants = sql::grants(&cmd.positional().collect::<Vec<_>>().join(" "));
+    }
+    if destroys {
         caps.add(Destroys, "destructive SQL");
+    }
+    if grants {
+        caps.add(
+            GrantsAccess,
+            "a statement that grants access or sets a credential",
+        );
     }
 }
 

@@ -51,6 +51,11 @@ pub(super) struct Patterns {
     pub(super) privileged_files: PatternSet,
     /// Destructive SQL (and key-value store) statements.
     pub(super) sql: RegexSet,
+    /// Statements that grant access or set a credential: SQL's `GRANT`,
+    /// `REVOKE`, `CREATE`/`ALTER USER|ROLE|LOGIN`, `SET PASSWORD`; Redis's
+    /// `ACL SETUSER` and `CONFIG SET requirepass|masterauth`; MongoDB's user
+    /// and role helpers (`db.createUser(…)`, `db.changeUserPassword(…)`).
+    pub(super) sql_grants: Regex,
     /// A sed script's `e` command (run a command line).
     pub(super) sed_exec: Regex,
     /// A sed script's `w file` command or `s///w file` flag (group 1).
@@ -183,6 +188,14 @@ pub(super) fn patterns() -> &'static Patterns {
                 r"(?i)^\s*(?:flushall|flushdb)\b|\b(?:dropDatabase|dropCollection|deleteMany\s*\(\s*\{\s*\}|\.drop\s*\(\s*\))",
             ])
             .expect("static SQL patterns"),
+            sql_grants: Regex::new(concat!(
+                r"(?i)\b(?:grant|revoke)\s+[\w,\s]*?(?:\bon\b|\bto\b|\bfrom\b)",
+                r"|\b(?:create|alter)\s+(?:user|role|login)\b",
+                r"|\bset\s+password\b",
+                r"|\bacl\s+setuser\b|\bconfig\s+set\s+(?:requirepass|masterauth|masteruser)\b",
+                r"|\b(?:createUser|updateUser|changeUserPassword|grantRolesToUser|grantPrivilegesToRole|createRole|updateRole)\s*\(",
+            ))
+            .expect("static grant pattern"),
             sed_exec: Regex::new(
                 r"(?:^|[;{}\n])\s*(?:(?:\d+|\$|/[^/]*/)(?:,(?:\d+|\$|/[^/]*/))?\s*)?!?\s*e(?:\s|;|$)",
             )

@@ -1,9 +1,10 @@
-//! Database statements that destroy data: `DROP`, `TRUNCATE`, `ALTER …
+//! Database statements that destroy data (`DROP`, `TRUNCATE`, `ALTER …
 //! DROP`, `GRANT ALL`, the key-value and document stores' equivalents
 //! (`FLUSHALL`, `dropDatabase()`), and `DELETE`/`UPDATE` whose `WHERE`
 //! selects every row (none at all, `WHERE true`, `WHERE 1=1`, `… OR 1=1`:
 //! BigQuery and Spanner refuse a `DELETE` without `WHERE`, so `WHERE true`
-//! is how one empties a table there).
+//! is how one empties a table there); and those that grant access or set
+//! a credential ([`grants`]).
 //!
 //! Statements are read where a statement is expected, not in any text: a
 //! commit message "update docs set the default" is not SQL. That is a
@@ -32,6 +33,14 @@ pub(crate) fn destroys(text: &str) -> bool {
         let narrowed = || where_condition(statement).is_some_and(|c| !always_true(c));
         found.matched_any() && (found.iter().any(|i| !FILTERABLE.contains(&i)) || !narrowed())
     })
+}
+
+/// True when `text` holds a statement that grants or takes away access or
+/// sets a credential (`GRANT SELECT ON t TO bob`, `CREATE USER`, `ALTER
+/// ROLE … PASSWORD`, `ACL SETUSER`, `CONFIG SET requirepass`,
+/// `db.createUser(…)`).
+pub(crate) fn grants(text: &str) -> bool {
+    patterns().sql_grants.is_match(text)
 }
 
 /// The statements of `text`: split at each `;` outside a quoted literal.
@@ -263,6 +272,34 @@ mod tests {
             "UPDATE users SET n = 1 WHERE name LIKE 'a%'",
         ] {
             assert!(!destroys(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn statements_that_grant() {
+        for text in [
+            "GRANT SELECT, INSERT ON orders TO analyst",
+            "grant admin to bob",
+            "REVOKE ALL ON SCHEMA public FROM app",
+            "CREATE USER bob WITH PASSWORD 'x'",
+            "ALTER ROLE app WITH SUPERUSER",
+            "CREATE LOGIN svc WITH PASSWORD = 'x'",
+            "SET PASSWORD FOR 'bob'@'%' = 'x'",
+            "ACL SETUSER bob on >x +@all",
+            "CONFIG SET requirepass x",
+            "db.grantRolesToUser(\"bob\", [\"root\"])",
+        ] {
+            assert!(grants(text), "{text}");
+        }
+        for text in [
+            "SELECT * FROM grants",
+            "SHOW GRANTS FOR bob",
+            "ALTER TABLE users ADD COLUMN role text",
+            "CONFIG GET requirepass",
+            "CONFIG SET maxmemory 100mb",
+            "db.getUsers()",
+        ] {
+            assert!(!grants(text), "{text}");
         }
     }
 

@@ -742,6 +742,13 @@ fn grants_access_by_a_verb_and_a_noun() {
         "gh api orgs/o/invitations -f email=x@example.com",
         "ssh-copy-id deploy@203.0.113.7",
         "elasticsearch-reset-password -u elastic",
+        "mysqladmin -u root password newpass",
+        "htpasswd -b .htpasswd admin pw",
+        "smbpasswd -a bob",
+        "psql -c \"GRANT SELECT ON orders TO analyst\"",
+        "mysql -e \"SET PASSWORD FOR 'bob'@'%' = 'pw'\"",
+        "redis-cli -h cache CONFIG SET requirepass pw",
+        "mongosh --eval 'db.createUser({user: \"x\", pwd: \"y\", roles: [\"root\"]})'",
     ] {
         assert!(
             caps(line).contains(&"grants_access"),
@@ -750,6 +757,12 @@ fn grants_access_by_a_verb_and_a_noun() {
         );
     }
     for line in [
+        "htpasswd -nbm user pw",
+        "openssl passwd -6 pw",
+        "bw get password github",
+        "psql -c \"SELECT rolname FROM pg_roles\"",
+        "redis-cli CONFIG GET requirepass",
+        "git commit -m \"grant select on orders to analysts\"",
         "aws iam list-attached-user-policies --user-name bob",
         "aws iam get-policy --policy-arn arn",
         "aws sts assume-role --role-arn arn --role-session-name s",

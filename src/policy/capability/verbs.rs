@@ -155,7 +155,7 @@ pub(super) struct Verbs {
 /// (`--attribute disableApiStop`).
 pub(super) fn read_verbs(program: &str, args: &[String]) -> Verbs {
     let mut verbs = Verbs::default();
-    let (mut grant_verb, mut access_noun) = (false, false);
+    let (mut grant_verb, mut access_noun, mut first_seen) = (false, false, false);
     let mut buf = [0u8; 64];
     for (
         nth,
@@ -176,6 +176,10 @@ pub(super) fn read_verbs(program: &str, args: &[String]) -> Verbs {
         // an option's value (`--database d`).
         verbs.destroys |= (!maybe_value && short_destroy_form(lower, nth, index, args))
             || vocabulary::destroy_program_name(word);
+        if !first_seen && names_password_it_sets(lower, program, args, index, maybe_value) {
+            (grant_verb, access_noun) = (true, true);
+        }
+        first_seen |= !maybe_value;
         let (mut destroys, mut cache, mut at) = (false, false, 0);
         for segment in lower.split(|&b| b == b':') {
             let (mut verb_at, mut in_segment) = (0, 0);
@@ -241,6 +245,49 @@ fn gives_up_allocation(verb: &[u8], rest: Option<&[u8]>) -> bool {
                         | b"numbers"
                 )
             })
+}
+
+/// True when `word` (lower case, at `index` of `args`, before any word that
+/// is surely an operand) names the password the command sets: `mysqladmin
+/// -u root password new`. After an option that may take it as its value,
+/// only with the new value after it and not after a password option
+/// (`mysqladmin -p password new`; not `sqlcmd -P password`, `--password
+/// password url`). Not `openssl passwd`, which prints a hash, nor a
+/// password given to a program named for them (`htpasswd -nb user
+/// password`, read by [`sets_password`]).
+fn names_password_it_sets(
+    word: &[u8],
+    program: &str,
+    args: &[String],
+    index: usize,
+    maybe_value: bool,
+) -> bool {
+    let new_value_follows = || args.get(index + 1).is_some_and(|a| !a.starts_with('-'));
+    let after_password_option = || {
+        index
+            .checked_sub(1)
+            .is_some_and(|before| args[before].starts_with("--pass"))
+    };
+    matches!(word, b"password" | b"passwd")
+        && program != "openssl"
+        && !program.ends_with("passwd")
+        && (!maybe_value || new_value_follows() && !after_password_option())
+}
+
+/// True when a program is named for setting a password (`htpasswd`,
+/// `smbpasswd`, `vncpasswd`, `ldappasswd`; `passwd` and `chpasswd` are
+/// privilege changes), unless it only prints or checks one: `mkpasswd` and
+/// `slappasswd` print a hash, `htpasswd -n` prints the entry, `-v`
+/// verifies it.
+pub(super) fn sets_password(program: &str, args: &[String]) -> bool {
+    program.ends_with("passwd")
+        && !matches!(
+            program,
+            "passwd" | "chpasswd" | "gpasswd" | "mkpasswd" | "slappasswd"
+        )
+        && !args.iter().any(|a| {
+            a.starts_with('-') && !a.starts_with("--") && (a.contains('n') || a.contains('v'))
+        })
 }
 
 /// True when a program's own name grants access: a grant verb, then an
