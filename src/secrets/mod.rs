@@ -325,10 +325,13 @@ pub fn scan_text(text: &str, location: impl std::fmt::Display, out: &mut Vec<Fin
     }
     RuleSet::embedded().scan(text, |detector, range, secret| {
         // The same filters as the hand-written detectors: placeholders and
-        // examples are not secrets, a JWT must decode.
+        // examples are not secrets, a vendor's prefix is its rule's to
+        // judge, a JWT must decode.
         // Byte ranges: a match may end inside a multi-byte character.
         let piece = |r: std::ops::Range<usize>| String::from_utf8_lossy(&text.as_bytes()[r]);
-        if made_up(&piece(secret))
+        let value = piece(secret);
+        if made_up(&value)
+            || (detector.contains("generic") && has_vendor_prefix(&value))
             || (detector.contains("jwt")
                 && !jwt_is_real(&piece(range.clone()), c.detector(jwt_index())))
         {
@@ -406,7 +409,61 @@ fn assignment_is_real(line: &str, re: &Regex) -> bool {
             && !c.placeholder.is_match(assignment)
             && looks_like_secret_value(value)
             && !names_a_reference(assignment)
+            && !has_vendor_prefix(value)
     })
+}
+
+/// True when a value starts with a vendor's token prefix (`xoxp-`, `ghp_`,
+/// `glpat-`, `hvs.`, `sk_live_`, `AKIA`…). Its vendor's own rule, which
+/// knows the format's length and alphabet, decides whether it is one: a
+/// malformed token (`xoxp-1234-1234-…`, a short `hvs.…`) is an example, not
+/// a secret the generic assignment should find instead.
+fn has_vendor_prefix(value: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "xoxa-",
+        "xoxb-",
+        "xoxe-",
+        "xoxo-",
+        "xoxp-",
+        "xoxr-",
+        "xoxs-",
+        "xapp-",
+        "ghp_",
+        "gho_",
+        "ghu_",
+        "ghs_",
+        "ghr_",
+        "github_pat_",
+        "glpat-",
+        "gldt-",
+        "glrt-",
+        "glptt-",
+        "glsoat-",
+        "hvs.",
+        "hvb.",
+        "hvr.",
+        "sk_live_",
+        "sk_test_",
+        "rk_live_",
+        "rk_test_",
+        "sk-ant-",
+        "sk-proj-",
+        "npm_",
+        "pypi-",
+        "shpat_",
+        "shpss_",
+        "shpca_",
+        "shppa_",
+        "dop_v1_",
+        "doo_v1_",
+        "dckr_pat_",
+        "lin_api_",
+        "pscale_tkn_",
+        "AKIA",
+        "ASIA",
+        "AIza",
+    ];
+    PREFIXES.iter().any(|p| value.starts_with(p))
 }
 
 /// A `scheme://user:password@host` whose password is not a placeholder
@@ -841,6 +898,14 @@ mod tests {
         assert!(
             detect("xoxp-572370529330-573807301142-572331691188-####################").is_empty()
         );
+        // A vendor's prefix is its rule's to judge: a malformed token is
+        // not a generic assignment's find.
+        assert!(
+            detect("\"token3\": \"xoxp-1234-1234-1234-4ddbc191d40ee098cbaae6f3523ada2d\"")
+                .is_empty()
+        );
+        assert!(detect("token = \"glpat-Zq8vL2mN4p\"").is_empty());
+        assert!(!detect("token = \"glpat-Zq8vL2mN4pR7xK9wB3cD\"").is_empty());
         // A literal with a digit, mixed case or a symbol is one.
         assert_eq!(
             detect("db_password = \"S3cr3t-Pa55\""),
