@@ -1146,6 +1146,12 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
     if removes_by_trailing_dash(cmd) {
         caps.add(Destroys, "removes a key (trailing `-`)");
     }
+    if verbs::clears_finalizers(cmd) && !c.previews() {
+        caps.add(
+            Destroys,
+            "clears the finalizers that hold an object's deletion",
+        );
+    }
     if is_http_client(program) {
         if let Some(method) = http_method(cmd) {
             if method.eq_ignore_ascii_case("DELETE") {

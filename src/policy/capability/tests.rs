@@ -652,6 +652,15 @@ fn destroy_verbs_are_single_words() {
     assert!(caps("aws ec2 release-hosts --host-ids h-1").contains(&"destroys"));
     assert!(!caps("gh release view v1").contains(&"destroys"));
     assert!(!caps("tool release-notes").contains(&"destroys"));
+    // Finalizers cleared: the object goes at once, whatever still uses it.
+    assert!(
+        caps(r#"kubectl patch ns x -p '{"metadata": {"finalizers": []}}' --type=merge"#)
+            .contains(&"destroys")
+    );
+    assert!(
+        !caps(r#"kubectl patch pvc data -p '{"metadata":{"finalizers":["x/y"]}}'"#)
+            .contains(&"destroys")
+    );
 }
 
 #[test]

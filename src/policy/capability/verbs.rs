@@ -444,6 +444,33 @@ pub(super) fn script_args(args: &[String]) -> Option<(&str, &[String])> {
     None
 }
 
+/// True when a Kubernetes patch clears an object's finalizers (`kubectl
+/// patch pvc data -p '{"metadata":{"finalizers":null}}'`, `--type json -p
+/// '[{"op":"remove","path":"/metadata/finalizers"}]'`): what held its
+/// deletion until its dependents were cleaned up is gone, so it is deleted
+/// at once, whatever still uses it.
+pub(super) fn clears_finalizers(cmd: &SimpleCommand) -> bool {
+    if !matches!(
+        cmd.program.as_str(),
+        "kubectl" | "oc" | "k3s" | "microk8s.kubectl"
+    ) || cmd.positional().next() != Some("patch")
+    {
+        return false;
+    }
+    cmd.args.iter().any(|a| {
+        let Some(at) = a.find("finalizers") else {
+            return false;
+        };
+        let after: String = a[at + "finalizers".len()..]
+            .chars()
+            .filter(|c| !c.is_whitespace() && !matches!(c, '"' | '\''))
+            .collect();
+        after.starts_with(":null")
+            || after.starts_with(":[]")
+            || a.contains("remove") && after.starts_with(['}', ',', '/'])
+    })
+}
+
 /// Kubernetes CLIs remove a label, annotation, taint or environment
 /// variable by naming its key with a trailing dash (`kubectl label pod p
 /// key-`, `kubectl taint node n key:NoSchedule-`, `oc set env dc/x VAR-`).
