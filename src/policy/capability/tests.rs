@@ -754,6 +754,7 @@ fn grants_access_by_a_verb_and_a_noun() {
         "mysqladmin -u root password newpass",
         "htpasswd -b .htpasswd admin pw",
         "smbpasswd -a bob",
+        "smbpasswd -n guest",
         "psql -c \"GRANT SELECT ON orders TO analyst\"",
         "mysql -e \"SET PASSWORD FOR 'bob'@'%' = 'pw'\"",
         "redis-cli -h cache CONFIG SET requirepass pw",

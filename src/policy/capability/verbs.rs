@@ -278,16 +278,20 @@ fn names_password_it_sets(
 /// `smbpasswd`, `vncpasswd`, `ldappasswd`; `passwd` and `chpasswd` are
 /// privilege changes), unless it only prints or checks one: `mkpasswd` and
 /// `slappasswd` print a hash, `htpasswd -n` prints the entry, `-v`
-/// verifies it.
+/// verifies it (`smbpasswd -n` sets an empty password: it counts).
 pub(super) fn sets_password(program: &str, args: &[String]) -> bool {
+    let htpasswd_prints_or_checks = || {
+        program == "htpasswd"
+            && args.iter().any(|a| {
+                a.starts_with('-') && !a.starts_with("--") && (a.contains('n') || a.contains('v'))
+            })
+    };
     program.ends_with("passwd")
         && !matches!(
             program,
             "passwd" | "chpasswd" | "gpasswd" | "mkpasswd" | "slappasswd"
         )
-        && !args.iter().any(|a| {
-            a.starts_with('-') && !a.starts_with("--") && (a.contains('n') || a.contains('v'))
-        })
+        && !htpasswd_prints_or_checks()
 }
 
 /// True when a program's own name grants access: a grant verb, then an
@@ -444,17 +448,18 @@ pub(super) fn script_args(args: &[String]) -> Option<(&str, &[String])> {
     None
 }
 
+/// The Kubernetes CLIs whose patches and trailing-dash removals are read.
+fn is_kubernetes_cli(program: &str) -> bool {
+    matches!(program, "kubectl" | "oc" | "k3s" | "microk8s.kubectl")
+}
+
 /// True when a Kubernetes patch clears an object's finalizers (`kubectl
 /// patch pvc data -p '{"metadata":{"finalizers":null}}'`, `--type json -p
 /// '[{"op":"remove","path":"/metadata/finalizers"}]'`): what held its
 /// deletion until its dependents were cleaned up is gone, so it is deleted
 /// at once, whatever still uses it.
 pub(super) fn clears_finalizers(cmd: &SimpleCommand) -> bool {
-    if !matches!(
-        cmd.program.as_str(),
-        "kubectl" | "oc" | "k3s" | "microk8s.kubectl"
-    ) || cmd.positional().next() != Some("patch")
-    {
+    if !is_kubernetes_cli(&cmd.program) || cmd.positional().next() != Some("patch") {
         return false;
     }
     cmd.args.iter().any(|a| {
@@ -475,10 +480,7 @@ pub(super) fn clears_finalizers(cmd: &SimpleCommand) -> bool {
 /// variable by naming its key with a trailing dash (`kubectl label pod p
 /// key-`, `kubectl taint node n key:NoSchedule-`, `oc set env dc/x VAR-`).
 pub(super) fn removes_by_trailing_dash(cmd: &SimpleCommand) -> bool {
-    if !matches!(
-        cmd.program.as_str(),
-        "kubectl" | "oc" | "k3s" | "microk8s.kubectl"
-    ) {
+    if !is_kubernetes_cli(&cmd.program) {
         return false;
     }
     let mut operands = cmd.positional();
