@@ -190,6 +190,14 @@ subcommands = ["push"]
         ..ActionContract::default()
     };
     assert_eq!(layered.classify(&mail).route, Verdict::Allow);
+    // The same trust covers a mail command's recipients.
+    let mailed =
+        |to: &str| layered.classify(&command(&format!("mail -s report {to} < report.txt")));
+    assert_eq!(mailed("ops@partner.example").route, Verdict::Allow);
+    assert_eq!(
+        mailed("ops@elsewhere.example").rules,
+        ["capability.network"]
+    );
 
     let alone = Policy::from_settings(&PolicySettings {
         files: vec![extra],

@@ -391,8 +391,19 @@ impl<'a> Facts<'a> {
                 }
             }
             capability::bare_hosts(cmd, &mut hosts);
+            // A mail recipient's domain is a destination unless the policy
+            // trusts it as an e-mail domain (as for a tool call's `to`).
+            let mut mailed = false;
+            for domain in capability::mail_domains(cmd) {
+                mailed = true;
+                let domain = capability::canonical_host(domain);
+                if !trust.email_domains.is_match(&domain) && !hosts.contains(&domain) {
+                    hosts.push(domain);
+                }
+            }
             let named = || {
-                hosts.len() > before
+                mailed
+                    || hosts.len() > before
                     || cmd
                         .args
                         .iter()

@@ -137,6 +137,46 @@ pub fn bare_hosts(cmd: &SimpleCommand, out: &mut Vec<String>) {
     }
 }
 
+/// The domains a mail sender sends to: every argument of a mail-sending
+/// program (or `git send-email`) that is a list of `user@domain`
+/// addresses with a dotted domain (`a@evil.example`, `--to=a@x.example,b@y.example`,
+/// `<a@x.example>`), except the sender's own (`-f`, `-r`, `--from`).
+pub fn mail_domains(cmd: &SimpleCommand) -> impl Iterator<Item = &str> {
+    let sends = super::vocabulary::is_mail_sender(&cmd.program)
+        || (cmd.program == "git" && cmd.positional().next() == Some("send-email"));
+    let args = if sends { &cmd.args[..] } else { &[] };
+    args.iter()
+        .enumerate()
+        .filter(move |(i, _)| *i == 0 || !matches!(args[i - 1].as_str(), "-f" | "-r" | "--from"))
+        .flat_map(|(_, arg)| {
+            let list = match arg.split_once('=') {
+                Some((option, value)) if option.starts_with('-') => value,
+                _ => arg.as_str(),
+            };
+            let from = arg.starts_with("--from=") || arg.starts_with("-f") && arg.len() > 2;
+            list.split(',')
+                .filter(move |_| !from)
+                .filter_map(address_domain)
+        })
+}
+
+/// The domain of one address written as a whole word (`a@b.example`,
+/// `<a@b.example>`), when it names a host elsewhere.
+fn address_domain(word: &str) -> Option<&str> {
+    let word = word.trim().trim_start_matches('<').trim_end_matches('>');
+    let (user, domain) = word.rsplit_once('@')?;
+    let user_ok = !user.is_empty()
+        && user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".!#$%&'*+/=?^_`{|}~-".contains(&b));
+    let domain = domain.trim_end_matches('.');
+    (user_ok
+        && super::is_hostname(domain)
+        && !domain.eq_ignore_ascii_case("localhost")
+        && !domain.to_ascii_lowercase().ends_with(".localhost"))
+    .then_some(domain)
+}
+
 fn looks_like_host(word: &str) -> bool {
     let host = word.rsplit('@').next().unwrap_or(word);
     let host = host.split(':').next().unwrap_or(host);
@@ -259,7 +299,29 @@ fn takes_value(program: &str, option: &str) -> bool {
 
 #[cfg(test)]
 mod canonical_tests {
-    use super::canonical_host;
+    use super::{canonical_host, mail_domains};
+
+    #[test]
+    fn mail_recipients_are_read_from_operands_and_option_values() {
+        let domains = |line: &str| -> Vec<String> {
+            let cmds = crate::policy::shell::split(line);
+            mail_domains(&cmds[0]).map(str::to_owned).collect()
+        };
+        assert_eq!(domains("mail -s 'x' a@one.example"), ["one.example"]);
+        assert_eq!(
+            domains("mutt -c '<b@two.example>' --to=c@three.example,d@four.example"),
+            ["two.example", "three.example", "four.example"]
+        );
+        assert_eq!(
+            domains("git send-email --to x@lists.example p.patch"),
+            ["lists.example"]
+        );
+        // The sender's own address, local users, subjects and non-senders.
+        assert!(domains("sendmail -f me@corp.example -r me@corp.example root").is_empty());
+        assert!(domains("mail -s 'ping me@x.example' root user@localhost").is_empty());
+        assert!(domains("echo a@one.example").is_empty());
+        assert!(domains("git log --author=a@one.example").is_empty());
+    }
 
     #[test]
     fn addresses_are_read_as_they_are_dialled() {

@@ -27,7 +27,7 @@ mod verbs;
 mod vocabulary;
 
 use hosts::schemeless_url_hosts;
-pub use hosts::{bare_hosts, url_hosts};
+pub use hosts::{bare_hosts, canonical_host, mail_domains, url_hosts};
 pub use previews::{previews, usage_request};
 pub use round_trip::mark_round_trips;
 pub use tool_paths::tool_path_facts;
@@ -703,6 +703,11 @@ fn network_facts(c: &Command<'_>, caps: &mut Capabilities) {
         .is_some_and(|code| code.trim() == "httpd")
     {
         caps.add(Network, "serves files over HTTP");
+    }
+    if mail_domains(cmd).next().is_some() {
+        caps.add(Network, "sends mail to an address on another host");
+    } else if is_mail_sender(program) && cmd.args.iter().any(|a| a == "-t") {
+        caps.add(Network, "sends mail to the addresses its message names");
     }
     let url_operands = names_remotes(cmd, c.class);
     if url_operands

@@ -216,7 +216,7 @@ pub(super) fn patterns() -> &'static Patterns {
             awk_getline: Regex::new(r#"\bgetline\b[^<|;]*<\s*"([^"]+)""#)
                 .expect("static awk pattern"),
             remote_url: Regex::new(
-                r"(?i)\b(?:https?|ftps?|sftp|scp|ssh|git|rsync|telnet|gopher|dict|tftp|ldaps?|smb|ws|wss|tcp|udp|nfs|imaps?|smtps?|pop3s?|irc|mqtt|redis|mongodb(?:\+srv)?|mysql|postgres(?:ql)?|amqps?|davs?|webdavs?|socks[45]?h?|rtmps?|rtsp|nntp|xmpp|sips?)://[^/\s]",
+                r"(?i)\b(?:https?|ftps?|sftp|scp|ssh|git|rsync|telnet|gopher|dict|tftp|ldaps?|smb|ws|wss|tcp|udp|nfs|imaps?|smtps?|pop3s?|irc|mqtt|redis|mongodb(?:\+srv)?|mysql|postgres(?:ql)?|amqps?|davs?|webdavs?|socks[45]?h?|rtmps?|rtsp|nntp|xmpp|sips?|ircs|mqtts|nats|grpcs?|kafka|stomps?|rediss|vnc|rdp|coaps?|wais|finger)://[^/\s]",
             )
             .expect("static URL pattern"),
             git_hook_key: Regex::new(

