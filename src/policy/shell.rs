@@ -499,8 +499,9 @@ impl Variables {
 
     /// Replaces `$NAME` and `${NAME}` of known variables in `words` and
     /// redirection targets, and environment lookups in inline code
-    /// (`ENV["NAME"]`, `getenv("NAME")`, `os.environ["NAME"]`,
-    /// `$env:NAME`, `process.env.NAME`, `$ENV{NAME}`) with the quoted value
+    /// (`ENV["NAME"]`, `ENV.fetch("NAME")`, PHP's `$_ENV["NAME"]` and
+    /// `$_SERVER["NAME"]`, `getenv("NAME")`, `os.environ["NAME"]`,
+    /// `$env:NAME`, `process.env.NAME`, `process.env["NAME"]`, `$ENV{NAME}`) with the quoted value
     /// the program will read: a known variable or one of the command's own
     /// prefix assignments (`F=/x python3 -c '…os.environ["F"]…'`).
     fn expand(&self, words: &mut [String], redirects: &mut [Redirect]) {
@@ -579,8 +580,9 @@ impl Variables {
     }
 }
 
-/// Replaces environment lookups in code (`ENV["F"]`, `getenv("F")`,
-/// `os.environ["F"]`, `os.environ.get("F")`, `$env:F`, `process.env.F`,
+/// Replaces environment lookups in code (`ENV["F"]`, `ENV.fetch("F")`,
+/// `$_ENV["F"]`, `$_SERVER["F"]`, `getenv("F")`, `os.environ["F"]`,
+/// `os.environ.get("F")`, `$env:F`, `process.env.F`, `process.env["F"]`,
 /// `$ENV{F}`) whose variable `lookup` knows with its value in double
 /// quotes; `None` when there is none to replace.
 fn expand_environment_lookups(
@@ -593,7 +595,7 @@ fn expand_environment_lookups(
     }
     let re = LOOKUP.get_or_init(|| {
         regex::Regex::new(
-            r#"(?i:\bENV\[\s*["'](\w+)["']\s*\]|\bgetenv\(\s*["'](\w+)["']\s*\)|\b(?:os\.)?environ(?:\.get\(\s*|\[\s*)["'](\w+)["']\s*[\])]|\$env:(\w+)|\bprocess\.env\.(\w+)|\$ENV\{\s*["']?(\w+)["']?\s*\})"#,
+            r#"(?i:(?:\$_ENV|\$_SERVER|\bENV)\[\s*["'](\w+)["']\s*\]|\bENV\.fetch\(\s*["'](\w+)["']\s*\)|\bgetenv\(\s*["'](\w+)["']\s*\)|\b(?:os\.)?environ(?:\.get\(\s*|\[\s*)["'](\w+)["']\s*[\])]|\$env:(\w+)|\bprocess\.env(?:\.(\w+)|\[\s*["'](\w+)["']\s*\])|\$ENV\{\s*["']?(\w+)["']?\s*\})"#,
         )
         .expect("static environment lookup pattern")
     });
@@ -1914,6 +1916,18 @@ mod tests {
         assert_eq!(
             code("export F=/x\njulia -e 'open(f->write(f, \"D\"), ENV[\"F\"], \"w\")'"),
             "open(f->write(f, \"D\"), \"/x\", \"w\")"
+        );
+        assert_eq!(
+            code("export U=http://x.example\nphp -r 'echo file_get_contents($_ENV[\"U\"]);'"),
+            "echo file_get_contents(\"http://x.example\");"
+        );
+        assert_eq!(
+            code("U=http://x.example node -e 'fetch(process.env[\"U\"])'"),
+            "fetch(\"http://x.example\")"
+        );
+        assert_eq!(
+            code("export F=/x\nruby -e 'File.read(ENV.fetch(\"F\"))'"),
+            "File.read(\"/x\")"
         );
         // Unknown variables stay lookups.
         assert_eq!(
