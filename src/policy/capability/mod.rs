@@ -508,6 +508,20 @@ fn assignment_facts(c: &Command<'_>, caps: &mut Capabilities) {
     }
 }
 
+/// True when the option at `i` (`--command`, `--execute`) of a program
+/// that takes database statements carries a statement (`wrangler d1
+/// execute db --command "SELECT …"`), which is read as SQL, not run by a shell.
+fn runs_a_statement(cmd: &crate::policy::shell::SimpleCommand, i: usize) -> bool {
+    let arg = &cmd.args[i];
+    let value = match arg.split_once('=') {
+        Some((_, value)) => Some(value),
+        None => cmd.args.get(i + 1).map(String::as_str),
+    };
+    sql::statement_option(arg)
+        && value.is_some_and(sql::starts_statement)
+        && sql::takes_statements(cmd)
+}
+
 /// A directory code should not be loaded from: outside the workspace and
 /// the system's own locations, or a temporary directory anyone can write.
 fn foreign_code_dir(dir: &str) -> bool {
@@ -536,6 +550,7 @@ fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
             && !arg.starts_with("--no-")
             && !arg.starts_with("--help")
             && p.exec_option.is_match(arg)
+            && !runs_a_statement(cmd, i)
         {
             caps.add(ShellEscape, "an option that runs a command");
         }

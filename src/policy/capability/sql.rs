@@ -129,6 +129,23 @@ pub(super) fn statement_option(option: &str) -> bool {
         .any(|k| contains_ignoring_case(name, k))
 }
 
+/// True when `text` starts with a statement's keyword (`SELECT …`,
+/// `DROP TABLE …`, `PRAGMA …`): a statement, not a shell command line.
+pub(super) fn starts_statement(text: &str) -> bool {
+    let first = text
+        .trim_start()
+        .split([' ', '\t', '\n', '('])
+        .next()
+        .unwrap_or("");
+    [
+        "select", "insert", "update", "delete", "create", "drop", "alter", "truncate", "with",
+        "show", "describe", "desc", "explain", "pragma", "grant", "revoke", "begin", "merge",
+        "upsert", "replace", "copy", "vacuum", "analyze", "call", "use", "values",
+    ]
+    .iter()
+    .any(|k| first.eq_ignore_ascii_case(k))
+}
+
 /// True when a tool argument's key names a statement (`sql`, `query`,
 /// `statement`, `stmt`, `cypher`; not `command`, which is a shell
 /// command line and read as one).
