@@ -100,6 +100,13 @@ pub fn bare_hosts(cmd: &SimpleCommand, out: &mut Vec<String>) {
         if let Some(host) = super::scp_target(arg).filter(|_| remotes) {
             push(host);
         }
+        // `git config url.git@evil.example:.insteadOf …`: the rewrite's host.
+        if cmd.program == "git" {
+            let key = arg.split('=').next().unwrap_or(arg);
+            if let Some(host) = super::git_rewrite_base(key).and_then(super::scp_target) {
+                push(host);
+            }
+        }
         if arg.contains(':') {
             for cap in p.host_port.captures_iter(arg) {
                 push(&cap[1]);

@@ -257,6 +257,21 @@ impl<'a> Command<'a> {
 /// Where the key is after git's `-c` or `config` at `at`: the next word
 /// for `-c key=value`; for `config [--global] [-f file] [set] key value`,
 /// the first operand after its options (and after `set`).
+/// The base URL of a git `url.<base>.insteadOf` (or `pushInsteadOf`)
+/// key when it names another machine (`url.https://evil.example/.insteadOf`,
+/// `url.git@evil.example:.insteadOf`): every matching fetch or push goes there.
+pub(super) fn git_rewrite_base(key: &str) -> Option<&str> {
+    if !key.get(..4)?.eq_ignore_ascii_case("url.") {
+        return None;
+    }
+    let (base, suffix) = key[4..].rsplit_once('.')?;
+    let rewrites =
+        suffix.eq_ignore_ascii_case("insteadof") || suffix.eq_ignore_ascii_case("pushinsteadof");
+    let remote =
+        (has(base, "://") && patterns().remote_url.is_match(base)) || scp_target(base).is_some();
+    (rewrites && remote).then_some(base)
+}
+
 fn git_config_key(args: &[String], at: usize) -> Option<usize> {
     if args[at] == "-c" {
         return (at + 1 < args.len()).then_some(at + 1);
@@ -600,6 +615,12 @@ fn argument_facts(c: &Command<'_>, caps: &mut Capabilities) {
                         caps.add(Persists, "stores a git setting that runs a command");
                     }
                 }
+                if git_rewrite_base(key).is_some() {
+                    caps.add(
+                        Network,
+                        "a git setting that sends fetches or pushes elsewhere",
+                    );
+                }
             }
         }
         if has(arg, "uid") && p.setuid_root.is_match(arg) {
@@ -892,6 +913,35 @@ fn write_facts(c: &Command<'_>, caps: &mut Capabilities) {
         .any(|a| a == "-l" || a == "list" || a == "-q")
     {
         caps.add(Persists, "schedules a command");
+    }
+    let timer = |a: &String| {
+        a.strip_prefix("--on-")
+            .is_some_and(|when| when.split('=').next().is_some_and(|w| !w.is_empty()))
+    };
+    if (program == "rc-update" && cmd.positional().next() == Some("add"))
+        || (program == "loginctl" && cmd.positional().next() == Some("enable-linger"))
+        || (program == "systemd-run" && cmd.args.iter().any(timer))
+    {
+        caps.add(
+            Persists,
+            "schedules a command or keeps services running after logout",
+        );
+    }
+    if matches!(program, "npm" | "pnpm" | "yarn")
+        && cmd.positional().any(|a| a == "set")
+        && cmd.positional().any(|a| {
+            let key = a.split('=').next().unwrap_or(a);
+            matches!(
+                key,
+                "script-shell" | "shell" | "editor" | "browser" | "git" | "node-gyp"
+            )
+        })
+    {
+        caps.add(
+            ShellEscape,
+            "a package manager setting that names a program it runs",
+        );
+        caps.add(Persists, "stores a setting that runs a program");
     }
     if matches!(program, "systemctl" | "service")
         && cmd.positional().any(|a| {
