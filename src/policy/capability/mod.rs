@@ -20,6 +20,7 @@ mod paths;
 mod patterns;
 mod previews;
 mod round_trip;
+mod security_controls;
 pub(crate) mod sql;
 mod tool_languages;
 mod tool_paths;
@@ -1079,6 +1080,36 @@ fn privilege_facts(c: &Command<'_>, caps: &mut Capabilities) {
     {
         caps.add(Privilege, "a privileged container or the host's namespaces");
     }
+    // `kubectl run --overrides='{"spec":{"hostPID":true,…}}'`, `kubectl
+    // debug node/x`: a pod in the node's namespaces or with its privileges.
+    let node_debug = || {
+        cmd.positional().next() == Some("debug")
+            && cmd
+                .positional()
+                .nth(1)
+                .is_some_and(|a| a.starts_with("node/"))
+    };
+    let host_spec = |a: &String| {
+        a.starts_with("--profile=sysadmin")
+            || a.contains('{') && {
+                let compact: String = a.chars().filter(|c| !c.is_whitespace()).collect();
+                [
+                    "\"privileged\":true",
+                    "\"hostPID\":true",
+                    "\"hostNetwork\":true",
+                    "\"hostIPC\":true",
+                    "\"hostPath\"",
+                ]
+                .iter()
+                .any(|k| compact.contains(k))
+            }
+    };
+    if matches!(program, "kubectl" | "oc") && (node_debug() || cmd.args.iter().any(host_spec)) {
+        caps.add(
+            Privilege,
+            "a pod in the node's namespaces or with its privileges",
+        );
+    }
 }
 
 /// True when a subcommand is asked for its usage: `--help` or a trailing
@@ -1171,6 +1202,12 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
     }
     if !wants_help && interfaces::takes_interface_down(cmd) {
         caps.add(Stops, "takes a network interface, connection or radio down");
+    }
+    if !wants_help && security_controls::turns_off_security_control(cmd) {
+        caps.add(Stops, "turns off a security control");
+    }
+    if program == "journalctl" && cmd.args.iter().any(|a| a.starts_with("--vacuum-")) {
+        caps.add(Destroys, "deletes archived logs");
     }
     // `docker compose down -v`, `podman-compose down --rmi all`: taking a
     // stack down is routine, taking its volumes or images with it is not.
