@@ -377,7 +377,7 @@ impl<'a> Facts<'a> {
             hosts.extend(capability::url_hosts(text));
         }
         let mut caps: Vec<Capabilities> = commands.iter().map(capability::analyse).collect();
-        capability::mark_round_trips(&commands, &mut caps);
+        capability::mark_across(&commands, &mut caps);
         for (cmd, cap) in commands.iter().zip(&caps) {
             let before = hosts.len();
             if matches!(

@@ -501,7 +501,8 @@ fn could_be_secret(value: &str) -> bool {
 }
 
 /// True when an assignment's key names something about a secret, not the
-/// secret: `credentialsId`, `secret_name`, `PASSWORD_FILE`, `token_url`.
+/// secret: `credentialsId`, `secret_name`, `PASSWORD_FILE`, `token_url`,
+/// `--password-stdin` (the value is read from the input, not written here).
 fn names_a_reference(assignment: &str) -> bool {
     let key = assignment
         .trim_start_matches(|c: char| c == '-' || c.is_whitespace())
@@ -511,6 +512,9 @@ fn names_a_reference(assignment: &str) -> bool {
     const SUFFIXES: &[&str] = &[
         "id", "ids", "name", "names", "path", "file", "url", "uri", "type", "length", "count",
         "size", "version", "hint", "field", "label", "header", "env", "var", "ref", "arn",
+        // Options whose value is not the secret: it is read elsewhere
+        // (`--password-stdin registry.example`, `--password-command "pass x"`).
+        "stdin", "prompt", "command", "cmd",
     ];
     SUFFIXES.iter().any(|suffix| {
         key.len() > suffix.len()
@@ -939,6 +943,7 @@ mod tests {
             "mysql -u root -p -h db.internal",
             "mysql -u root -p\"$MYSQL_PASSWORD\" app",
             "docker login -u bot --password-stdin registry.internal",
+            "docker login -u AWS --password-stdin 123456789012.dkr.ecr.us-east-1.amazonaws.com",
             "redis-cli -a \"$REDIS_PASSWORD\" ping",
             "mysql -u app -P 3306 -h db",
             "zip -r dist.zip dist/",

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::shell::SimpleCommand;
 
+mod credential_output;
 mod hosts;
 mod interfaces;
 mod machine;
@@ -30,7 +31,13 @@ mod vocabulary;
 use hosts::schemeless_url_hosts;
 pub use hosts::{bare_hosts, canonical_host, mail_domains, url_hosts};
 pub use previews::{previews, usage_request};
-pub use round_trip::mark_round_trips;
+/// Facts that depend on a command's neighbours in the same action: a
+/// decode of what an earlier command encoded, and a credential printed
+/// where it is not handed straight to a login that reads it.
+pub fn mark_across(commands: &[SimpleCommand], caps: &mut [Capabilities]) {
+    round_trip::mark_round_trips(commands, caps);
+    credential_output::mark_credential_prints(commands, caps);
+}
 pub use tool_paths::tool_path_facts;
 pub use verbs::{http_method, is_http_client};
 
