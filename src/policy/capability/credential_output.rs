@@ -90,26 +90,33 @@ fn prints_credential(cmd: &SimpleCommand) -> bool {
 fn asks_for_credential(program: &str, args: &[String]) -> bool {
     let is = |part: &str, list: &[&str]| list.iter().any(|w| part.eq_ignore_ascii_case(w));
     let mut words = leading_operands(program, args).take(4).peekable();
-    let mut verb_before = false;
-    let mut auth_before = false;
+    let mut prev: Option<&str> = None;
     while let Some(op) = words.next() {
+        let word = op.word;
+        // Nouns start with `t` or `p`: most words are passed over here.
+        let noun = word.split(['-', '_', ':', '.']).any(|p| {
+            p.as_bytes()
+                .first()
+                .is_some_and(|b| matches!(b | 0x20, b't' | b'p'))
+                && is(p, NOUNS)
+        });
         // `--access-token token`: an option's value, not a word of the CLI's.
-        if may_be_option_value(args, op.index) {
-            continue;
-        }
-        let parts = || op.word.split(['-', '_', ':', '.']);
-        if parts().any(|p| is(p, NOUNS)) {
-            let verb = parts().any(|p| is(p, REVEALS));
-            let auth = parts().any(|p| is(p, &["auth", "login", "account"]));
+        if noun && !may_be_option_value(args, op.index) {
+            let any_part =
+                |w: &str, list: &[&str]| w.split(['-', '_', ':', '.']).any(|p| is(p, list));
+            let auth = |w: &str| any_part(w, &["auth", "login", "account"]);
+            let verb_before = prev.is_some_and(|p| is(p, REVEALS));
             // A noun alone is a request for it only under an auth command
             // (`gh auth token`; not `openssl passwd`, which hashes its input).
             let last = words.peek().is_none();
-            if verb || verb_before || (last && (auth || auth_before)) {
+            if any_part(word, REVEALS)
+                || verb_before
+                || (last && (auth(word) || prev.is_some_and(auth)))
+            {
                 return true;
             }
         }
-        verb_before = is(op.word, REVEALS);
-        auth_before = parts().any(|p| is(p, &["auth", "login", "account"]));
+        prev = Some(word);
     }
     false
 }
