@@ -26,6 +26,8 @@ pub struct SimpleCommand {
     /// A call of the function whose body it is in, which calls itself more
     /// than once (`:(){ :|:& };:`): every call doubles the processes.
     pub forks_itself: bool,
+    /// Its output is piped into the next command of the line (`a | b`).
+    pub pipes_on: bool,
 }
 
 /// One redirection of a simple command.
@@ -47,6 +49,7 @@ impl SimpleCommand {
             redirects: Vec::new(),
             input: Vec::new(),
             forks_itself: false,
+            pipes_on: false,
         }
     }
 
@@ -244,9 +247,11 @@ fn parse_into(line: &str, out: &mut Vec<SimpleCommand>, depth: usize) {
                     simple(std::mem::take(&mut words), out, depth);
                     // The redirections and input belong to the outermost
                     // command (a wrapper passes them on to what it runs).
+                    let piped = matches!(tok, Tok::Pipe);
                     for cmd in &mut out[first..] {
                         cmd.redirects.extend(redirects.iter().cloned());
                         cmd.input.extend(inputs.iter().cloned());
+                        cmd.pipes_on = piped;
                     }
                     // `python3 - <<EOF … EOF`: known input is the program.
                     let reader = (!inputs.is_empty())
@@ -1697,6 +1702,34 @@ mod tests {
 
     fn programs(line: &str) -> Vec<String> {
         split(line).into_iter().map(|c| c.line()).collect()
+    }
+
+    #[test]
+    fn commands_know_whether_they_pipe_into_the_next() {
+        let piped = |line: &str| -> Vec<(String, bool)> {
+            split(line)
+                .into_iter()
+                .map(|c| (c.program, c.pipes_on))
+                .collect()
+        };
+        let own = |v: &[(&str, bool)]| -> Vec<(String, bool)> {
+            v.iter().map(|(p, b)| (p.to_string(), *b)).collect()
+        };
+        assert_eq!(
+            piped("a | b; c || d |& e"),
+            own(&[
+                ("a", true),
+                ("b", false),
+                ("c", false),
+                ("d", true),
+                ("e", false)
+            ])
+        );
+        // A wrapper and the command it runs share their stage of the pipe.
+        assert_eq!(
+            piped("sudo a | b"),
+            own(&[("sudo", true), ("a", true), ("b", false)])
+        );
     }
 
     #[test]

@@ -27,21 +27,35 @@ const REVEALS: &[&str] = &[
 /// agent.
 pub(super) fn mark_credential_prints(commands: &[SimpleCommand], caps: &mut [Capabilities]) {
     for (i, (cmd, cap)) in commands.iter().zip(caps).enumerate() {
-        let handed_on = commands.get(i + 1).is_some_and(|next| {
-            next.args.iter().any(|a| {
-                matches!(
-                    a.as_str(),
-                    "--password-stdin" | "--with-token" | "--token-stdin" | "--secret-stdin"
-                )
-            })
-        });
-        if !handed_on && prints_credential(cmd) {
+        if prints_credential(cmd) && !handed_to_login(commands, i) {
             cap.add(
                 Capability::ReadsSensitive,
                 "prints a credential (a token, password or private key)",
             );
         }
     }
+}
+
+/// True when command `i` pipes into a login that reads a secret from its
+/// input. The pipe's next stage is the commands after it up to the first
+/// that does not pipe on (a wrapper and the command it runs share a stage).
+fn handed_to_login(commands: &[SimpleCommand], i: usize) -> bool {
+    commands[i].pipes_on
+        && commands[i + 1..]
+            .iter()
+            .scan(true, |open, next| {
+                let this = open.then_some(next);
+                *open = next.pipes_on;
+                this
+            })
+            .any(|next| {
+                next.args.iter().any(|a| {
+                    matches!(
+                        a.as_str(),
+                        "--password-stdin" | "--with-token" | "--token-stdin" | "--secret-stdin"
+                    )
+                })
+            })
 }
 
 /// True when `cmd` prints a credential (not when it asks for usage).
