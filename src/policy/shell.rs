@@ -950,11 +950,19 @@ fn simple_with(
         && !args.is_empty()
     {
         // `powershell IEX (…)`: the arguments are the command.
-        code = Some(args.join(" "));
+        let line = args.join(" ");
+        parse_into(&line, out, depth + 1);
+        code = Some(line);
     } else if let Some(flags) = interpreter_flag(&program) {
         if let Some(pos) = args.iter().position(|a| flags.contains(&a.as_str())) {
             if let Some(src) = args.get(pos + 1) {
-                code_commands(src, out, depth);
+                if matches!(program.as_str(), "powershell" | "pwsh") {
+                    // PowerShell's command line is commands (`pwsh -c
+                    // "Stop-Service x"`), read as the shell's are.
+                    parse_into(src, out, depth + 1);
+                } else {
+                    code_commands(src, out, depth);
+                }
                 code = Some(src.clone());
             }
         }
@@ -1203,6 +1211,39 @@ fn string_literals(code: &str) -> Vec<String> {
     out
 }
 
+/// True when a backslash after `word` (the unquoted word read so far)
+/// separates a Windows path's parts, so it is kept: after a drive or
+/// registry drive (`C:`, `HKCU:`), a registry hive (`HKLM`), `.` or `..`,
+/// or within a word that already has one (`C:\Users\me`, `\\host\share`).
+/// Elsewhere it escapes, as the shell reads it (`r\m` is `rm`).
+fn windows_path_so_far(word: &str, in_word: bool) -> bool {
+    if !in_word {
+        return false;
+    }
+    let drive = word.strip_suffix(':').is_some_and(|d| {
+        !d.is_empty() && d.len() <= 8 && d.bytes().all(|b| b.is_ascii_alphabetic())
+    });
+    let hive = word.len() >= 3
+        && word.get(..2).is_some_and(|h| h.eq_ignore_ascii_case("HK"))
+        && word.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_');
+    drive || hive || word == "." || word == ".." || windows_path_started(word)
+}
+
+/// True when `word` already holds a kept Windows separator (`C:\x`,
+/// `\\host`, `.\x`).
+fn windows_path_started(word: &str) -> bool {
+    let b = word.as_bytes();
+    let Some(at) = b.iter().position(|&c| c == b'\\') else {
+        return false;
+    };
+    at == 0
+        || b[at - 1] == b':'
+        || b[at - 1] == b'.'
+        || b[..at]
+            .iter()
+            .all(|c| c.is_ascii_alphabetic() || *c == b'_')
+}
+
 /// Lexes a line into words and separators; command substitutions found
 /// anywhere (also inside double quotes) are pushed to `nested`.
 ///
@@ -1232,6 +1273,27 @@ fn lex(line: &str, nested: &mut Vec<String>) -> Vec<Tok> {
         let c = b[i];
         let next = b.get(i + 1).copied();
         match c {
+            b'\\'
+                if next.is_some_and(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-')
+                }) && windows_path_so_far(&word, in_word) =>
+            {
+                // `C:\Users`, `HKCU\Software`, `.\build`, `\\host\share`:
+                // written for Windows, where a backslash separates.
+                word.push('\\');
+                in_word = true;
+                i += 1;
+            }
+            b'\\'
+                if !in_word
+                    && next == Some(b'\\')
+                    && b.get(i + 2).is_some_and(|c| c.is_ascii_alphanumeric()) =>
+            {
+                // `\\host\share`: a UNC path.
+                word.push_str("\\\\");
+                in_word = true;
+                i += 2;
+            }
             b'\\' => {
                 match next {
                     Some(b'\n') | None => {}
@@ -1702,6 +1764,24 @@ mod tests {
 
     fn programs(line: &str) -> Vec<String> {
         split(line).into_iter().map(|c| c.line()).collect()
+    }
+
+    #[test]
+    fn windows_paths_keep_their_backslashes_and_escapes_still_escape() {
+        let args = |line: &str| split(line).pop().unwrap().args;
+        assert_eq!(
+            args(r"type C:\Users\me\.ssh\id_rsa"),
+            [r"C:\Users\me\.ssh\id_rsa"]
+        );
+        assert_eq!(
+            args(r"reg query HKCU\Software\X"),
+            ["query", r"HKCU\Software\X"]
+        );
+        assert_eq!(args(r"Get-Content .\notes.txt"), [r".\notes.txt"]);
+        assert_eq!(args(r"copy a \\host\share"), ["a", r"\\host\share"]);
+        // Elsewhere a backslash escapes, as the shell reads it.
+        assert_eq!(programs(r"r\m -rf /"), ["rm -rf /"]);
+        assert_eq!(args(r"echo a\ b \$x"), ["a b", "$x"]);
     }
 
     #[test]

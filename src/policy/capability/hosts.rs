@@ -150,11 +150,16 @@ pub fn bare_hosts(cmd: &SimpleCommand, out: &mut Vec<String>) {
 /// `<a@x.example>`), except the sender's own (`-f`, `-r`, `--from`).
 pub fn mail_domains(cmd: &SimpleCommand) -> impl Iterator<Item = &str> {
     let sends = super::vocabulary::is_mail_sender(&cmd.program)
-        || (cmd.program == "git" && cmd.positional().next() == Some("send-email"));
+        || (cmd.program == "git" && cmd.positional().next() == Some("send-email"))
+        || cmd.program.eq_ignore_ascii_case("send-mailmessage");
     let args = if sends { &cmd.args[..] } else { &[] };
     args.iter()
         .enumerate()
-        .filter(move |(i, _)| *i == 0 || !matches!(args[i - 1].as_str(), "-f" | "-r" | "--from"))
+        .filter(move |(i, _)| {
+            *i == 0
+                || !matches!(args[i - 1].as_str(), "-f" | "-r" | "--from")
+                    && !args[i - 1].eq_ignore_ascii_case("-from")
+        })
         .flat_map(|(_, arg)| {
             let list = match arg.split_once('=') {
                 Some((option, value)) if option.starts_with('-') => value,

@@ -27,6 +27,7 @@ mod tool_languages;
 mod tool_paths;
 mod verbs;
 mod vocabulary;
+mod windows;
 
 use hosts::schemeless_url_hosts;
 pub use hosts::{bare_hosts, canonical_host, mail_domains, url_hosts};
@@ -218,6 +219,7 @@ pub fn analyse(cmd: &SimpleCommand) -> Capabilities {
     privilege_facts(&c, &mut caps);
     destroy_facts(&c, &mut caps);
     machine::machine_facts(cmd, &mut caps);
+    windows::windows_facts(cmd, &mut caps);
     caps
 }
 
@@ -1006,8 +1008,14 @@ fn read_facts(c: &Command<'_>, caps: &mut Capabilities) {
     let p = patterns();
     let cmd = c.cmd;
     let program = c.program;
-    if !(PRINT_ONLY.contains(&program) || program == "ls")
-        && read_paths(cmd, &c.steps).any(|path| path.contains(['.', '/']) && p.is_sensitive(path))
+    // `type` prints a file on Windows (`type C:\Users\me\.ssh\id_rsa`).
+    let prints_only = (PRINT_ONLY.contains(&program) || program == "ls")
+        && !(program == "type" && cmd.args.iter().any(|a| windows::unix_form(a).is_some()));
+    if !prints_only
+        && read_paths(cmd, &c.steps).any(|path| {
+            (path.contains(['.', '/']) && p.is_sensitive(path))
+                || windows::unix_form(path).is_some_and(|path| p.is_sensitive(&path))
+        })
     {
         caps.add(ReadsSensitive, "names a credential location");
     }
@@ -1147,7 +1155,9 @@ fn destroy_facts(c: &Command<'_>, caps: &mut Capabilities) {
         && !is_shell
         && !c.interpreter
         && !super::shell::is_wrapper(program)
-        && !data_program;
+        && !data_program
+        // A cmdlet's verb is its name (`Get-Help Remove-Item` removes nothing).
+        && !(program.contains('-') && windows::cmdlet(program).is_some());
     let verbs = if any_cli {
         read_verbs(program, &cmd.args)
     } else if c.class & WORKTREE != 0 && !wants_help && names_database(program, &cmd.args) {

@@ -168,8 +168,12 @@ pub(super) fn reads_outside<'a>(cmd: &'a SimpleCommand, steps: &'a [Step<'a>]) -
     {
         return false;
     }
+    // cmd.exe's switches (`dir /b`) are not directories at the root.
+    let switch = |path: &str| super::windows::is_switch_of(cmd, path);
     let mut candidates = read_operands(cmd, steps)
-        .filter(|path| is_path_like(path) && outside_workspace(path) && !system_readable(path))
+        .filter(|path| {
+            is_path_like(path) && outside_workspace(path) && !system_readable(path) && !switch(path)
+        })
         .peekable();
     if candidates.peek().is_none() {
         return false;

@@ -391,7 +391,7 @@ fn is_grant_verb(part: &[u8]) -> bool {
     )
 }
 
-fn is_access_noun(part: &[u8]) -> bool {
+pub(super) fn is_access_noun(part: &[u8]) -> bool {
     matches!(
         part,
         b"policy"
