@@ -15,90 +15,6 @@
 use super::{Capabilities, Capability};
 use crate::policy::shell::SimpleCommand;
 
-/// cmd.exe's built-ins and Windows' own tools, which take `/x` switches.
-const TOOLS: &[&str] = &[
-    "assoc",
-    "attrib",
-    "auditpol",
-    "bcdboot",
-    "bcdedit",
-    "bitsadmin",
-    "cacls",
-    "certutil",
-    "chcp",
-    "chkdsk",
-    "cipher",
-    "clip",
-    "cmdkey",
-    "comp",
-    "cscript",
-    "del",
-    "dir",
-    "diskpart",
-    "dism",
-    "doskey",
-    "driverquery",
-    "dsquery",
-    "erase",
-    "fc",
-    "findstr",
-    "forfiles",
-    "format",
-    "fsutil",
-    "getmac",
-    "gpresult",
-    "gpupdate",
-    "icacls",
-    "ipconfig",
-    "klist",
-    "manage-bde",
-    "mimikatz",
-    "mountvol",
-    "msbuild",
-    "msiexec",
-    "mstsc",
-    "net",
-    "netsh",
-    "nltest",
-    "nmake",
-    "openfiles",
-    "pathping",
-    "pnputil",
-    "powercfg",
-    "psexec",
-    "query",
-    "quser",
-    "qwinsta",
-    "rd",
-    "reg",
-    "robocopy",
-    "runas",
-    "sc",
-    "schtasks",
-    "sdelete",
-    "setx",
-    "sfc",
-    "systeminfo",
-    "takeown",
-    "taskkill",
-    "tasklist",
-    "tracert",
-    "tskill",
-    "tzutil",
-    "vssadmin",
-    "w32tm",
-    "wbadmin",
-    "wevtutil",
-    "where",
-    "whoami",
-    "winrm",
-    "winrs",
-    "wmic",
-    "wscript",
-    "wusa",
-    "xcopy",
-];
-
 /// Directories at the root of Unix and macOS file systems: `/etc` is a path
 /// even in a Windows-style command.
 const UNIX_ROOTS: &[&str] = &[
@@ -267,21 +183,112 @@ pub(super) fn cmdlet(program: &str) -> Option<(&'static str, &str)> {
         .map(|v| (*v, noun))
 }
 
-/// The tool `program` names, in any case (`IPCONFIG` → `ipconfig`).
-fn tool(program: &str) -> Option<&'static str> {
-    let mut buf = [0u8; 16];
+/// `program` in lower case: itself when it has no capital (no copy), else
+/// copied into `buf` (none when longer).
+fn lower<'a>(program: &'a str, buf: &'a mut [u8; 16]) -> Option<&'a str> {
+    if !program.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Some(program);
+    }
     let lower = buf.get_mut(..program.len())?;
     lower.copy_from_slice(program.as_bytes());
     lower.make_ascii_lowercase();
-    let lower = std::str::from_utf8(lower).ok()?;
-    TOOLS.binary_search(&lower).ok().map(|i| TOOLS[i])
+    std::str::from_utf8(lower).ok()
+}
+
+/// True for cmd.exe's built-ins and Windows' own tools, which take `/x`
+/// switches (`name` in lower case).
+fn is_tool(name: &str) -> bool {
+    matches!(
+        name,
+        "assoc"
+            | "attrib"
+            | "auditpol"
+            | "bcdboot"
+            | "bcdedit"
+            | "bitsadmin"
+            | "cacls"
+            | "certutil"
+            | "chcp"
+            | "chkdsk"
+            | "cipher"
+            | "clip"
+            | "cmdkey"
+            | "comp"
+            | "cscript"
+            | "del"
+            | "dir"
+            | "diskpart"
+            | "dism"
+            | "doskey"
+            | "driverquery"
+            | "dsquery"
+            | "erase"
+            | "fc"
+            | "findstr"
+            | "forfiles"
+            | "format"
+            | "fsutil"
+            | "getmac"
+            | "gpresult"
+            | "gpupdate"
+            | "icacls"
+            | "ipconfig"
+            | "klist"
+            | "manage-bde"
+            | "mimikatz"
+            | "mountvol"
+            | "msbuild"
+            | "msiexec"
+            | "mstsc"
+            | "net"
+            | "netsh"
+            | "nltest"
+            | "nmake"
+            | "openfiles"
+            | "pathping"
+            | "pnputil"
+            | "powercfg"
+            | "psexec"
+            | "query"
+            | "quser"
+            | "qwinsta"
+            | "rd"
+            | "reg"
+            | "robocopy"
+            | "runas"
+            | "sc"
+            | "schtasks"
+            | "sdelete"
+            | "setx"
+            | "sfc"
+            | "systeminfo"
+            | "takeown"
+            | "taskkill"
+            | "tasklist"
+            | "tracert"
+            | "tskill"
+            | "tzutil"
+            | "vssadmin"
+            | "w32tm"
+            | "wbadmin"
+            | "wevtutil"
+            | "where"
+            | "whoami"
+            | "winrm"
+            | "winrs"
+            | "wmic"
+            | "wscript"
+            | "wusa"
+            | "xcopy"
+    )
 }
 
 /// True when `cmd` is written for Windows: one of its tools, a cmdlet, or
 /// an argument that is a drive path (`C:\`, `D:`) or a UNC path.
 pub(super) fn windows_style(cmd: &SimpleCommand) -> bool {
     let program = cmd.program.as_str();
-    tool(program).is_some()
+    let mut buf = [0u8; 16];
+    lower(program, &mut buf).is_some_and(is_tool)
         || (program.contains('-') && cmdlet(program).is_some())
         || cmd
             .args
@@ -354,10 +361,10 @@ pub(super) fn windows_facts(cmd: &SimpleCommand, caps: &mut Capabilities) {
         }
         return;
     }
-    let program = match tool(&cmd.program) {
-        Some(tool) => tool,
-        None if cmd.program.eq_ignore_ascii_case("rmdir") => "rmdir",
-        None => return,
+    let mut buf = [0u8; 16];
+    let Some(program) = lower(&cmd.program, &mut buf).filter(|p| is_tool(p) || *p == "rmdir")
+    else {
+        return;
     };
     let switch = |name: &str| {
         cmd.args.iter().any(|a| {
