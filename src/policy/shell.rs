@@ -944,6 +944,15 @@ fn simple_with(
         simple_with(inner.to_vec(), Vec::new(), out, depth + 1);
     }
 
+    if program.eq_ignore_ascii_case("cmd") {
+        // `cmd /c del /s x`: what follows `/c` (or `/k`) is a command line.
+        if let Some(at) = args
+            .iter()
+            .position(|a| a.eq_ignore_ascii_case("/c") || a.eq_ignore_ascii_case("/k"))
+        {
+            parse_into(&args[at + 1..].join(" "), out, depth + 1);
+        }
+    }
     let mut code = None;
     if matches!(program.as_str(), "powershell" | "pwsh")
         && !args.iter().any(|a| a.starts_with('-'))
@@ -1213,9 +1222,10 @@ fn string_literals(code: &str) -> Vec<String> {
 
 /// True when a backslash after `word` (the unquoted word read so far)
 /// separates a Windows path's parts, so it is kept: after a drive or
-/// registry drive (`C:`, `HKCU:`), a registry hive (`HKLM`), `.` or `..`,
-/// or within a word that already has one (`C:\Users\me`, `\\host\share`).
-/// Elsewhere it escapes, as the shell reads it (`r\m` is `rm`).
+/// registry drive (`C:`, `HKCU:`) or a registry hive (`HKLM`), or within
+/// a word that already has one (`C:\Users\me`, `\\host\share`).
+/// Elsewhere it escapes, as the shell reads it (`r\m` is `rm`, `.\ssh` is
+/// `.ssh`): kept there, it could hide what the shell would run or open.
 fn windows_path_so_far(word: &str, in_word: bool) -> bool {
     if !in_word {
         return false;
@@ -1226,11 +1236,11 @@ fn windows_path_so_far(word: &str, in_word: bool) -> bool {
     let hive = word.len() >= 3
         && word.get(..2).is_some_and(|h| h.eq_ignore_ascii_case("HK"))
         && word.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_');
-    drive || hive || word == "." || word == ".." || windows_path_started(word)
+    drive || hive || windows_path_started(word)
 }
 
 /// True when `word` already holds a kept Windows separator (`C:\x`,
-/// `\\host`, `.\x`).
+/// `\\host`, `HKLM\x`).
 fn windows_path_started(word: &str) -> bool {
     let b = word.as_bytes();
     let Some(at) = b.iter().position(|&c| c == b'\\') else {
@@ -1238,10 +1248,11 @@ fn windows_path_started(word: &str) -> bool {
     };
     at == 0
         || b[at - 1] == b':'
-        || b[at - 1] == b'.'
-        || b[..at]
-            .iter()
-            .all(|c| c.is_ascii_alphabetic() || *c == b'_')
+        || (at >= 3
+            && b[..2].eq_ignore_ascii_case(b"HK")
+            && b[..at]
+                .iter()
+                .all(|c| c.is_ascii_alphabetic() || *c == b'_'))
 }
 
 /// Lexes a line into words and separators; command substitutions found
@@ -1777,7 +1788,8 @@ mod tests {
             args(r"reg query HKCU\Software\X"),
             ["query", r"HKCU\Software\X"]
         );
-        assert_eq!(args(r"Get-Content .\notes.txt"), [r".\notes.txt"]);
+        // After a dot it escapes: the shell reads `.\ssh` as `.ssh`.
+        assert_eq!(args(r"cat .\ssh/id_rsa .\./x"), [".ssh/id_rsa", "../x"]);
         assert_eq!(args(r"copy a \\host\share"), ["a", r"\\host\share"]);
         // Elsewhere a backslash escapes, as the shell reads it.
         assert_eq!(programs(r"r\m -rf /"), ["rm -rf /"]);
