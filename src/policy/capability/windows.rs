@@ -329,6 +329,13 @@ fn switch_name(arg: &str) -> Option<&str> {
     .then_some(name)
 }
 
+/// True when `text` starts with `prefix` in any case.
+fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
+    text.as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
+}
+
 /// True when `arg` starts with a drive letter (`C:`, `C:\…`, `c:/…`).
 fn drive_path(arg: &str) -> bool {
     let b = arg.as_bytes();
@@ -410,7 +417,7 @@ pub(super) fn windows_facts(cmd: &SimpleCommand, caps: &mut Capabilities) {
         }
         "net" if switch("add") && matches!(first.as_str(), "user" | "localgroup" | "group") => {
             caps.add(GrantsAccess, "adds a user or a member of a group");
-            if word("administrators") || word("\"domain admins\"") {
+            if word("administrators") || word("domain admins") {
                 caps.add(Privilege, "adds a member to the administrators");
             }
         }
@@ -422,7 +429,7 @@ pub(super) fn windows_facts(cmd: &SimpleCommand, caps: &mut Capabilities) {
                 && cmd
                     .args
                     .iter()
-                    .any(|a| a.to_ascii_lowercase().starts_with("/grant")) =>
+                    .any(|a| starts_with_ignore_case(a, "/grant")) =>
         {
             caps.add(GrantsAccess, "shares a folder")
         }
@@ -462,8 +469,8 @@ fn cmdlet_facts(cmd: &SimpleCommand, verb: &str, noun: &str, caps: &mut Capabili
             || a.starts_with("\\\\")
             || a.starts_with('/')
             || a.starts_with('~')
-            || a.to_ascii_lowercase().starts_with("$env:")
-            || a.to_ascii_lowercase().starts_with("hk")
+            || starts_with_ignore_case(a, "$env:")
+            || starts_with_ignore_case(a, "hk")
     });
     // What lives only in the session: its variables, jobs, modules, screen.
     let session = SESSION_NOUNS.contains(&noun_lower.as_str()) || noun_lower.ends_with("cache");
@@ -647,6 +654,10 @@ mod tests {
         assert_eq!(facts("sc config WinDefend start= disabled"), ["stops"]);
         assert_eq!(
             facts("net localgroup administrators x /add"),
+            ["privilege", "grants_access"]
+        );
+        assert_eq!(
+            facts("net group \"Domain Admins\" x /add /domain"),
             ["privilege", "grants_access"]
         );
         assert_eq!(
