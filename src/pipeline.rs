@@ -41,7 +41,6 @@ pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-cpos-request-id")
 pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// What the steps learn about a request, for its tape record and response.
-#[derive(Default)]
 struct Context {
     request_id: String,
     /// Shared with the write-ahead record, not copied into it; filled in
@@ -64,6 +63,25 @@ struct Context {
 }
 
 impl Context {
+    /// A request's context before any step ran. Written out rather than
+    /// derived: a default `Arc<ActionSummary>` would be allocated only to
+    /// be replaced.
+    fn new(request_id: String, action: Arc<ActionSummary>) -> Context {
+        Context {
+            request_id,
+            action,
+            code: None,
+            calls: Vec::new(),
+            detail: None,
+            upstream_status: None,
+            gate: None,
+            client_ip: None,
+            admission: None,
+            decision: None,
+            recorded_ahead: false,
+        }
+    }
+
     /// The tape record of what is known so far. After a write-ahead
     /// `decision` record (which holds the action, principal and verdict),
     /// the `request` record carries only the outcome under the same id.
@@ -159,15 +177,19 @@ pub async fn handle(
     let mut guard = OutcomeGuard {
         tape: &state.tape,
         started,
-        armed: true,
-        ctx: Context {
-            request_id: state.request_ids.next(),
-            action: describe(&req, route.as_deref()).into(),
-            ..Context::default()
-        },
+        ctx: Some(Context::new(
+            state.request_ids.next(),
+            describe(&req, route.as_deref()).into(),
+        )),
     };
     let result = match canonical {
-        Ok(()) => decide_and_act(&state, &conn, route.as_deref(), req, &mut guard.ctx).await,
+        Ok(()) => {
+            let ctx = guard
+                .ctx
+                .as_mut()
+                .expect("held until the request is answered");
+            decide_and_act(&state, &conn, route.as_deref(), req, ctx).await
+        }
         Err(problem) => Err(problem),
     };
     let mut ctx = guard.disarm();
@@ -253,28 +275,29 @@ fn log_request(
 }
 
 /// Owns a request's context while it is decided and acted on; dropped
-/// armed (the client went away mid-call), it still records the outcome.
+/// still holding it (the client went away mid-call), it records the
+/// outcome.
 struct OutcomeGuard<'a> {
     tape: &'a crate::tape::Tape,
     started: Instant,
-    armed: bool,
-    ctx: Context,
+    /// `None` once disarmed.
+    ctx: Option<Context>,
 }
 
 impl OutcomeGuard<'_> {
     /// The context, once the request is answered.
     fn disarm(&mut self) -> Context {
-        self.armed = false;
-        std::mem::take(&mut self.ctx)
+        self.ctx
+            .take()
+            .expect("a request's context is taken once, when it is answered")
     }
 }
 
 impl Drop for OutcomeGuard<'_> {
     fn drop(&mut self) {
-        if !self.armed {
+        let Some(ctx) = self.ctx.take() else {
             return;
-        }
-        let ctx = std::mem::take(&mut self.ctx);
+        };
         let request_id = ctx.request_id.clone();
         let outcome = Outcome {
             code: Some("client_closed_request"),

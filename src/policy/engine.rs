@@ -362,7 +362,8 @@ impl<'a> Facts<'a> {
         }
         // Room for six commands: under 1 KiB, which glibc serves from its
         // small-chunk lists (a larger request first consolidates them).
-        let mut commands = Vec::with_capacity(6);
+        // None for a call that holds no command line (most tool calls).
+        let mut commands = Vec::with_capacity(if raw.is_empty() { 0 } else { 6 });
         for line in &raw {
             shell::split_into(line, &mut commands);
         }
@@ -811,7 +812,16 @@ impl Policy {
         // them together: a rule anchored on programs no command names
         // cannot fire, and is only tried on the commands that name one.
         let words = self.anchored.len();
-        let mut admitted = vec![0u64; words * (facts.commands.len() + 1)];
+        // On the stack unless the rules and commands are many.
+        let needed = words * (facts.commands.len() + 1);
+        let mut on_stack = [0u64; 32];
+        let mut on_heap = Vec::new();
+        let admitted = if needed <= on_stack.len() {
+            &mut on_stack[..needed]
+        } else {
+            on_heap.resize(needed, 0);
+            &mut on_heap[..]
+        };
         let (eligible, per_command) = admitted.split_at_mut(words);
         for (cmd, own) in facts.commands.iter().zip(per_command.chunks_mut(words)) {
             for bits in self.anchored_on(&cmd.program) {

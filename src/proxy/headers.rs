@@ -4,31 +4,60 @@ use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-/// True for headers that describe one hop and never cross a proxy
-/// (RFC 9110 §7.6.1), `Upgrade` and `Proxy-*`. One `match` on the name:
-/// most names are rejected by their length alone.
-fn hop_by_hop(name: &HeaderName) -> bool {
-    match name.as_str() {
-        "connection" | "keep-alive" | "te" | "trailer" | "transfer-encoding" | "upgrade" => true,
-        other => other.starts_with("proxy-"),
-    }
-}
+/// The headers that describe one hop and never cross a proxy (RFC 9110
+/// §7.6.1) and `Upgrade`; `Proxy-*` names go too.
+const HOP_BY_HOP: [&str; 6] = [
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
 
 /// Removes hop-by-hop headers, including every header the `Connection`
-/// header names, `Upgrade` and `Proxy-*`.
+/// header names, `Upgrade` and `Proxy-*`. Nothing is allocated for the
+/// usual case, a `Connection` header that lists only `keep-alive` or
+/// `close`.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // One pass over the names first: most messages carry none of these.
-    if !headers.keys().any(hop_by_hop) {
+    // One pass over the names first: which fixed ones are present.
+    let mut present = 0u8;
+    let mut proxy = false;
+    for name in headers.keys() {
+        match HOP_BY_HOP.iter().position(|h| *h == name.as_str()) {
+            Some(i) => present |= 1 << i,
+            None => proxy |= name.as_str().starts_with("proxy-"),
+        }
+    }
+    if present == 0 && !proxy {
         return;
     }
+    // What `Connection` lists besides `close` and the fixed names.
     let mut doomed: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .map(str::trim)
+        .filter(|n| {
+            !n.eq_ignore_ascii_case("close")
+                && !HOP_BY_HOP.iter().any(|h| n.eq_ignore_ascii_case(h))
+        })
+        .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
         .collect();
-    doomed.extend(headers.keys().filter(|k| hop_by_hop(k)).cloned());
+    if proxy {
+        doomed.extend(
+            headers
+                .keys()
+                .filter(|k| k.as_str().starts_with("proxy-"))
+                .cloned(),
+        );
+    }
+    for (i, name) in HOP_BY_HOP.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            headers.remove(*name);
+        }
+    }
     for name in doomed {
         headers.remove(name);
     }
@@ -136,7 +165,7 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(
             header::CONNECTION,
-            HeaderValue::from_static("close, x-secret-hop"),
+            HeaderValue::from_static("close, Keep-Alive, X-Secret-Hop"),
         );
         h.insert("x-secret-hop", HeaderValue::from_static("1"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
@@ -144,6 +173,22 @@ mod tests {
         h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         h.insert("proxy-authorization", HeaderValue::from_static("Basic x"));
         h.insert("proxy-foo", HeaderValue::from_static("1"));
+        h.insert("x-keep", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert!(h.contains_key("x-keep"));
+    }
+
+    #[test]
+    fn strips_the_usual_keep_alive_pair_and_a_lone_proxy_header() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("x-keep", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1, "{h:?}");
+        let mut h = HeaderMap::new();
+        h.insert("proxy-authorization", HeaderValue::from_static("Basic x"));
         h.insert("x-keep", HeaderValue::from_static("1"));
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1, "{h:?}");
