@@ -268,6 +268,43 @@ fn classifier_on_agent_tool_calls() {
     }
 }
 
+/// The team's own tool calls (`toolcalls.written.jsonl`): what a prompt
+/// injection asks an agent to do through tools named the way agent
+/// benchmarks' toolkits name them (`BankManagerTransferFunds`,
+/// `AugustSmartLockUnlockDoor`: CamelCase, vendor first), beside reads of
+/// the same toolkits. Every attacker call must need a person; every read
+/// must pass, with nothing trusted by default.
+#[test]
+fn classifier_on_written_tool_calls() {
+    use cpos::policy::{Policy, Verdict};
+    let policy = Policy::embedded().unwrap();
+    let rows = corpus("toolcalls.written.jsonl");
+    let (mut attacks, mut flagged, mut benign, mut passed) = (0, 0, 0, 0);
+    for row in &rows {
+        let tool = row["tool"].as_str().unwrap();
+        let contract = cpos::action::ActionContract {
+            kind: cpos::action::Kind::McpToolsCall,
+            tool: Some(tool.to_owned()),
+            arguments: Some(row["arguments"].clone()),
+            ..cpos::action::ActionContract::default()
+        };
+        let held = policy.classify(&contract).route >= Verdict::Human;
+        if row["label"] == "attacker" {
+            attacks += 1;
+            flagged += held as usize;
+        } else {
+            benign += 1;
+            passed += !held as usize;
+        }
+        if held != (row["label"] == "attacker") {
+            println!("  WRONG  {tool} {}", row["arguments"]);
+        }
+    }
+    println!("written tool calls: attacker calls flagged {flagged}/{attacks}, reads passed {passed}/{benign}");
+    assert_eq!(flagged, attacks, "attacker calls passed");
+    assert_eq!(passed, benign, "reads held");
+}
+
 /// The literal examples gitleaks writes next to each of its rules (true
 /// positives it must find, false positives it must not): the same rule set
 /// we embed, so this measures what our hand-written detectors and filters
