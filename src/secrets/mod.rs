@@ -218,8 +218,10 @@ const DETECTORS: &[Detector] = &[
         name: "secret_assignment",
         // `name = value`, `name: value`; whitespace separates a value only
         // after an option (`--password hunter2`), not after any word
-        // (`aws secretsmanager list-secrets` is not an assignment).
-        pattern: r#"(?i)(?:\b[a-z0-9_.\-]*(?:password|passwd|pwd|_pass\b|secret|token|api[_\-]?key|apikey|private[_\-]?key|credential)[a-z0-9_.\-]*['"]?\s*(?::=|=>|[:=])\s*|(?:^|\s)--?[a-z0-9_.\-]*(?:password|passwd|pwd|pass|secret|token|api[_\-]?key|apikey|private[_\-]?key|credential)[a-z0-9_\-]*\s+)['"]?(?P<value>[^\s'"]{8,})"#,
+        // (`aws secretsmanager list-secrets` is not an assignment). A
+        // quoted value runs to its closing quote, so it may hold the other
+        // quote (`"7`D'}/vY…"`).
+        pattern: r#"(?i)(?:\b[a-z0-9_.\-]*(?:password|passwd|pwd|_pass\b|secret|token|api[_\-]?key|apikey|private[_\-]?key|credential)[a-z0-9_.\-]*['"]?\s*(?::=|=>|[:=])\s*|(?:^|\s)--?[a-z0-9_.\-]*(?:password|passwd|pwd|pass|secret|token|api[_\-]?key|apikey|private[_\-]?key|credential)[a-z0-9_\-]*\s+)(?:"(?P<dq>[^\s"]{8,})"|'(?P<sq>[^\s']{8,})'|['"]?(?P<value>[^\s'"]{8,}))"#,
         check: Check::Assignment,
     },
     Detector {
@@ -404,10 +406,15 @@ fn assignment_is_real(line: &str, re: &Regex) -> bool {
     let c = compiled();
     re.captures_iter(line).any(|caps| {
         let assignment = caps.get(0).map_or("", |m| m.as_str());
-        let value = caps.name("value").map_or("", |m| m.as_str());
+        let quoted = caps.name("dq").or_else(|| caps.name("sq"));
+        // A quoted value wrapped in the other quote is a shell splice
+        // (`"'$PASSWORD'"`): judged without them.
+        let value = quoted
+            .or_else(|| caps.name("value"))
+            .map_or("", |m| m.as_str().trim_matches(['\'', '"']));
         !made_up(value)
             && !c.placeholder.is_match(assignment)
-            && looks_like_secret_value(value)
+            && (looks_like_secret_value(value) || (quoted.is_some() && random_string(value)))
             && !names_a_reference(assignment)
             && !has_vendor_prefix(value)
     })
@@ -551,6 +558,15 @@ fn looks_like_secret_value(value: &str) -> bool {
         }
     }
     digit || (upper && lower) || symbol
+}
+
+/// A long quoted string of many kinds of characters spread evenly
+/// (`"7`D'}/vYR)T;W\5]EBrf;…"`): a generated secret, even where brackets
+/// or parentheses would otherwise read as code. Code and prose repeat
+/// their letters (a call like `os.environ.get('DB_PASSWORD')` stays
+/// under the threshold).
+fn random_string(value: &str) -> bool {
+    value.len() >= 24 && rule_set::entropy(value.as_bytes()) >= 4.5
 }
 
 /// Code or a reference, not a literal: a call or an interpolation
@@ -965,6 +981,14 @@ mod tests {
         assert!(detect("okta_api_token: 000000000000000000000000000000000000000000aa").is_empty());
         assert!(detect("api_token = \"1234567890abcdef1234567890abcdef\"").is_empty());
         assert_eq!(detect("password = \"#gets0m3\""), ["secret_assignment"]);
+        // A quoted value runs to its closing quote, the other quote and
+        // brackets included, when it is long and random.
+        assert_eq!(
+            detect("jwtsecret: \"7`D'}/vYR)T;W\\5]EBrf;_&k>qX??]G&3CF=;@vyrVB\""),
+            ["secret_assignment"]
+        );
+        assert!(detect("password = \"os.environ.get('DB_PASSWORD')\"").is_empty());
+        assert!(detect("echo 'export DB_PASSWORD=\"'$DEPLOY_PASSWORD'\"' >> .env").is_empty());
         // The value is everything after the key's separator: base64 padding
         // and colons inside it stay part of it.
         assert_eq!(
