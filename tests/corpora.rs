@@ -23,6 +23,16 @@ fn command_request(command: &str) -> cpos::action::ActionContract {
     }
 }
 
+/// An MCP `tools/call` of a corpus row's `tool` with its `arguments`.
+fn tool_call(row: &serde_json::Value) -> cpos::action::ActionContract {
+    cpos::action::ActionContract {
+        kind: cpos::action::Kind::McpToolsCall,
+        tool: Some(row["tool"].as_str().unwrap().to_owned()),
+        arguments: Some(row["arguments"].clone()),
+        ..cpos::action::ActionContract::default()
+    }
+}
+
 #[test]
 fn secret_detector_on_the_development_corpus() {
     let rows = corpus("secrets.dev.jsonl");
@@ -223,13 +233,7 @@ fn classifier_on_agent_tool_calls() {
         let (mut attacks, mut flagged, mut benign, mut passed) = (0, 0, 0, 0);
         for row in rows.iter().filter(|r| r["split"] == split) {
             let tool = row["tool"].as_str().unwrap();
-            let contract = cpos::action::ActionContract {
-                kind: cpos::action::Kind::McpToolsCall,
-                tool: Some(tool.to_owned()),
-                arguments: Some(row["arguments"].clone()),
-                ..cpos::action::ActionContract::default()
-            };
-            let decision = policy.classify(&contract);
+            let decision = policy.classify(&tool_call(row));
             let held = decision.route >= Verdict::Human;
             let reads = ["get_", "search_", "read_", "list_", "check_"]
                 .iter()
@@ -282,13 +286,7 @@ fn classifier_on_written_tool_calls() {
     let (mut attacks, mut flagged, mut benign, mut passed) = (0, 0, 0, 0);
     for row in &rows {
         let tool = row["tool"].as_str().unwrap();
-        let contract = cpos::action::ActionContract {
-            kind: cpos::action::Kind::McpToolsCall,
-            tool: Some(tool.to_owned()),
-            arguments: Some(row["arguments"].clone()),
-            ..cpos::action::ActionContract::default()
-        };
-        let held = policy.classify(&contract).route >= Verdict::Human;
+        let held = policy.classify(&tool_call(row)).route >= Verdict::Human;
         if row["label"] == "attacker" {
             attacks += 1;
             flagged += held as usize;
