@@ -376,7 +376,18 @@ fn secret_detector_on_noseyparker_rule_examples() {
         let title = "Nosey Parker rule examples (negatives: other rules' examples)";
         let (recall, fp_rate) =
             score_secret_examples(title, &rows, split, "rule", |r| r["secret_rule"] == true);
-        assert!(recall >= 0.85, "{split}: recall {recall:.3}");
-        assert!(fp_rate <= 0.5, "{split}: negatives flagged {fp_rate:.3}");
+        // Floors at today's figures (recall dev 0.966, held 0.893;
+        // negatives flagged 0.395 / 0.196): a change that loses ground on
+        // either split fails here.
+        let (floor, ceiling) = if split == "dev" {
+            (0.96, 0.40)
+        } else {
+            (0.89, 0.20)
+        };
+        assert!(recall >= floor, "{split}: recall {recall:.3}");
+        assert!(
+            fp_rate <= ceiling,
+            "{split}: negatives flagged {fp_rate:.3}"
+        );
     }
 }
