@@ -1239,6 +1239,18 @@ fn windows_path_so_far(word: &str, in_word: bool) -> bool {
     drive || hive || windows_path_started(word)
 }
 
+/// True when `rest` starts with a `.` or `..` segment. A backslash before
+/// one escapes, as the shell reads it: a Windows path never needs `\.\`,
+/// and keeping it would hide the traversal the shell sees
+/// (`HKCU\.\.\/../etc` is `HKCU../../etc` to bash).
+fn dot_segment(rest: &[u8]) -> bool {
+    let dots = rest.iter().take_while(|&&c| c == b'.').count();
+    (dots == 1 || dots == 2)
+        && rest
+            .get(dots)
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-')))
+}
+
 /// True when `word` already holds a kept Windows separator (`C:\x`,
 /// `\\host`, `HKLM\x`).
 fn windows_path_started(word: &str) -> bool {
@@ -1287,7 +1299,8 @@ fn lex(line: &str, nested: &mut Vec<String>) -> Vec<Tok> {
             b'\\'
                 if next.is_some_and(|c| {
                     c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-')
-                }) && windows_path_so_far(&word, in_word) =>
+                }) && windows_path_so_far(&word, in_word)
+                    && !dot_segment(&b[i + 1..]) =>
             {
                 // `C:\Users`, `HKCU\Software`, `.\build`, `\\host\share`:
                 // written for Windows, where a backslash separates.
@@ -1790,6 +1803,11 @@ mod tests {
         );
         // After a dot it escapes: the shell reads `.\ssh` as `.ssh`.
         assert_eq!(args(r"cat .\ssh/id_rsa .\./x"), [".ssh/id_rsa", "../x"]);
+        // A dot segment after a drive or hive reads as the shell reads it.
+        assert_eq!(
+            args(r"cat HKCU\.\.\/../etc/shadow C:\.\.\/x"),
+            ["HKCU../../etc/shadow", "C:../x"]
+        );
         assert_eq!(args(r"copy a \\host\share"), ["a", r"\\host\share"]);
         // Elsewhere a backslash escapes, as the shell reads it.
         assert_eq!(programs(r"r\m -rf /"), ["rm -rf /"]);
